@@ -1,0 +1,51 @@
+"""Where runtime data lives: one data directory, `$CREDIT_DATA_DIR`, default `<project>/data`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    """The folders and files under one data directory."""
+
+    root: Path
+
+    @classmethod
+    def from_env(cls) -> "DataPaths":
+        configured = os.environ.get("CREDIT_DATA_DIR")
+        return cls(Path(configured).resolve() if configured else PROJECT_ROOT / "data")
+
+    @property
+    def inbox(self) -> Path:
+        return self.root / "inbox"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    @property
+    def training_sets(self) -> Path:
+        return self.root / "training_sets"
+
+    @property
+    def models(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def outbox(self) -> Path:
+        return self.root / "outbox"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.root / "dagster_home"
+
+    def create(self) -> "DataPaths":
+        for folder in (self.root, self.inbox, self.training_sets, self.models, self.outbox):
+            folder.mkdir(parents=True, exist_ok=True)
+        return self
