@@ -86,8 +86,10 @@ def ensure_schema(connection: duckdb.DuckDBPyConnection) -> None:
 def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection that is always closed, so the single-writer lock is released for dbt."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    connection = duckdb.connect(str(path), read_only=read_only, config={"enable_progress_bar": False})
+    connection = duckdb.connect(str(path), read_only=read_only)
     try:
+        # The bar is for interactive shells; in logs it is noise.
+        connection.execute("set enable_progress_bar = false")
         if not read_only:
             ensure_schema(connection)
         yield connection

@@ -316,7 +316,7 @@ def generate_applications(rows: int = levels.REAL_ROW_COUNT, seed: int = 42) -> 
     building_values = {}
     for measure, (missing_rate, (q1, q2, q3)) in BUILDING_PROFILE.items():
         # A few rows break the pattern, as in the real file, where the measures' missing counts differ.
-        field_u = np.where(rng.random(n) < 0.03, rng.random(n), building_u)
+        field_u = np.where(rng.random(n) < 0.005, rng.random(n), building_u)
         present = field_u > missing_rate
         size_u = _correlated_uniform(rng, building_size, 0.8)
         table = ((0.0, 0.25, 0.5, 0.75, 0.99, 1.0), (0.0, q1, q2, q3, min(1.0, q3 + 2.5 * (q3 - q1) + 0.02), 1.0))

@@ -1,0 +1,1 @@
+"""Dagster definitions: thin assets over `warehouse/`, the dbt project and `ml/`."""

@@ -1,0 +1,59 @@
+"""Scores of a month: `marts.predictions`, replaced per month in one transaction."""
+
+import math
+
+import dagster as dg
+
+from assets.dbt import APPLICATION_FEATURES
+from assets.model import credit_default_model
+from assets.partitions import monthly_partitions, partition_month
+from assets.resources import WarehouseResource
+from ml.dataset import LABEL_COLUMN, scoring_rows
+from ml.evaluation import auc
+from ml.model_store import load_model
+from ml.scoring import DecisionPolicy, score
+from warehouse.database import connect
+from warehouse.predictions import replace_month
+
+
+class DecisionConfig(dg.Config):
+    """Probability thresholds of the credit policy: review from, decline from."""
+
+    review_from: float = DecisionPolicy.review_from
+    decline_from: float = DecisionPolicy.decline_from
+
+
+@dg.asset(
+    partitions_def=monthly_partitions,
+    deps=[credit_default_model, APPLICATION_FEATURES],
+    group_name="predictions",
+    kinds={"duckdb"},
+    pool="warehouse",
+)
+def monthly_predictions(
+    context: dg.AssetExecutionContext, config: DecisionConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Default probability, risk grade and decision for every application of the month, in marts.predictions."""
+    month = partition_month(context.partition_key)
+    paths = warehouse.paths
+    booster, card = load_model(paths.models, month)
+    policy = DecisionPolicy(review_from=config.review_from, decline_from=config.decline_from)
+    with connect(paths.warehouse) as connection:
+        rows = scoring_rows(connection, month)
+        if rows.empty:
+            raise dg.Failure(f"no applications delivered for {month:%Y-%m}: nothing to score")
+        scored = score(booster, rows, card.feature_names, card.version, policy)
+        replace_month(connection, month, scored)
+    labelled = rows[LABEL_COLUMN].notna().to_numpy()
+    out_of_time_auc = auc(rows.loc[labelled, LABEL_COLUMN], scored.loc[labelled, "default_probability"].to_numpy())
+    metadata = {
+        "rows": dg.MetadataValue.int(len(scored)),
+        "mean_probability": dg.MetadataValue.float(round(float(scored["default_probability"].mean()), 5)),
+        "decline_rate": dg.MetadataValue.float(round(float((scored["decision"] == "decline").mean()), 5)),
+        "review_rate": dg.MetadataValue.float(round(float((scored["decision"] == "review").mean()), 5)),
+        "model_version": dg.MetadataValue.text(card.version),
+        "labelled_rows": dg.MetadataValue.int(int(labelled.sum())),
+    }
+    if not math.isnan(out_of_time_auc):
+        metadata["out_of_time_auc"] = dg.MetadataValue.float(round(out_of_time_auc, 5))
+    return dg.MaterializeResult(metadata=metadata)

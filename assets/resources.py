@@ -1,0 +1,52 @@
+"""Resources: where the data directory is, and the dbt CLI pointed at the project."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, DbtProject
+
+from warehouse.paths import DBT_PROJECT_DIR, DataPaths
+
+
+
+def dbt_executable() -> str:
+    """The dbt installed beside this Python, so a venv works without being activated."""
+    beside_python = Path(sys.executable).parent / "dbt"
+    return str(beside_python) if beside_python.exists() else "dbt"
+
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+# Under `dagster dev` the manifest is rebuilt at load, so SQL edits show up without a step;
+# elsewhere `make` parses the project once, and a checkout that was never parsed is parsed here.
+dbt_project.prepare_if_dev()
+if not dbt_project.manifest_path.exists():
+    subprocess.run(
+        [dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+        check=True,
+    )
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The data directory: inbox, DuckDB warehouse, training sets, models, outbox."""
+
+    data_dir: str
+
+    @property
+    def paths(self) -> DataPaths:
+        return DataPaths(Path(self.data_dir).resolve()).create()
+
+    def export_for_dbt(self) -> None:
+        """dbt runs as a subprocess and finds the warehouse through this variable (profiles.yml)."""
+        os.environ["CREDIT_DATA_DIR"] = str(self.paths.root)
+
+
+def default_resources() -> dict:
+    return {
+        "warehouse": WarehouseResource(data_dir=str(DataPaths.from_env().root)),
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
+    }

@@ -1,0 +1,112 @@
+"""Training and scoring rows, both read from the one feature mart, `marts.fct_application_features`.
+
+Point in time: the training set of month M holds every labelled row delivered before M
+(the history file counts as before the first month), never a row of M or later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+FEATURE_TABLE = "marts.fct_application_features"
+ID_COLUMN = "sk_id_curr"
+LABEL_COLUMN = "target"
+MONTH_COLUMN = "application_month"
+NON_FEATURE_COLUMNS = (ID_COLUMN, MONTH_COLUMN, "is_history", LABEL_COLUMN)
+
+# When no monitored month precedes M, the out-of-time validation rows are the latest
+# applications of the history file (highest ids, which the source assigns in order).
+HISTORY_VALIDATION_SHARE = 0.1
+
+TRAINING_ROWS_SQL = f"""
+select * from {FEATURE_TABLE}
+where {LABEL_COLUMN} is not null
+  and ({MONTH_COLUMN} is null or {MONTH_COLUMN} < ?)
+order by {ID_COLUMN}
+"""
+
+SCORING_ROWS_SQL = f"""
+select * from {FEATURE_TABLE}
+where {MONTH_COLUMN} = ?
+order by {ID_COLUMN}
+"""
+
+
+def feature_columns(frame: pd.DataFrame) -> list[str]:
+    return [column for column in frame.columns if column not in NON_FEATURE_COLUMNS]
+
+
+def training_rows(connection: duckdb.DuckDBPyConnection, month: date) -> pd.DataFrame:
+    return connection.sql(TRAINING_ROWS_SQL, params=[month]).df()
+
+
+def scoring_rows(connection: duckdb.DuckDBPyConnection, month: date) -> pd.DataFrame:
+    return connection.sql(SCORING_ROWS_SQL, params=[month]).df()
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """A sha256 of the rows and columns, independent of how the file holding them was written."""
+    digest = hashlib.sha256()
+    digest.update("\x1f".join(frame.columns).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class TrainingSetSummary:
+    month: date
+    path: Path
+    rows: int
+    defaults: int
+    history_rows: int
+    latest_month: date | None
+    fingerprint: str
+
+    @property
+    def default_rate(self) -> float:
+        return self.defaults / self.rows if self.rows else float("nan")
+
+
+def write_training_set(connection: duckdb.DuckDBPyConnection, month: date, path: Path) -> TrainingSetSummary:
+    """Snapshot month M's training rows to Parquet (written whole, then renamed into place)."""
+    frame = training_rows(connection, month)
+    if frame.empty:
+        raise ValueError(f"no labelled applications delivered before {month:%Y-%m}: load the history first")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".partial")
+    frame.to_parquet(temporary, index=False)
+    os.replace(temporary, path)
+    months = frame[MONTH_COLUMN].dropna()
+    return TrainingSetSummary(
+        month=month,
+        path=path,
+        rows=len(frame),
+        defaults=int(frame[LABEL_COLUMN].sum()),
+        history_rows=int(frame["is_history"].sum()),
+        latest_month=pd.Timestamp(months.max()).date() if len(months) else None,
+        fingerprint=fingerprint(frame),
+    )
+
+
+def read_training_set(path: Path) -> pd.DataFrame:
+    return pq.read_table(path).to_pandas()
+
+
+def split_out_of_time(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Validate on the latest delivered month; before any month exists, on the latest history rows."""
+    months = frame[MONTH_COLUMN].dropna()
+    if len(months):
+        is_validation = (frame[MONTH_COLUMN] == months.max()).to_numpy()
+    else:
+        cutoff = int(len(frame) * (1 - HISTORY_VALIDATION_SHARE))
+        is_validation = np.arange(len(frame)) >= cutoff  # rows are ordered by id
+    return frame[~is_validation], frame[is_validation]

@@ -1,0 +1,64 @@
+"""Default probability, risk grade and decision for each application of a month."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from ml.dataset import ID_COLUMN, MONTH_COLUMN
+from ml.training import predict
+
+RISK_GRADES = ("A", "B", "C", "D", "E")
+
+
+@dataclass(frozen=True)
+class DecisionPolicy:
+    """Probability cut-offs. Grades A–E split at `grade_bounds`; decisions at the two thresholds."""
+
+    grade_bounds: tuple[float, float, float, float] = (0.03, 0.06, 0.10, 0.20)
+    review_from: float = 0.12
+    decline_from: float = 0.30
+
+    def __post_init__(self) -> None:
+        bounds = list(self.grade_bounds)
+        if len(bounds) != 4 or bounds != sorted(bounds) or not all(0 < b < 1 for b in bounds):
+            raise ValueError(f"grade_bounds must be four increasing probabilities, got {self.grade_bounds}")
+        if not 0 < self.review_from <= self.decline_from <= 1:
+            raise ValueError(
+                f"need 0 < review_from <= decline_from <= 1, got {self.review_from} and {self.decline_from}"
+            )
+
+    def grades(self, probabilities: np.ndarray) -> np.ndarray:
+        return np.array(RISK_GRADES)[np.searchsorted(self.grade_bounds, probabilities, side="right")]
+
+    def decisions(self, probabilities: np.ndarray) -> np.ndarray:
+        return np.where(
+            probabilities >= self.decline_from,
+            "decline",
+            np.where(probabilities >= self.review_from, "review", "approve"),
+        )
+
+
+def score(
+    booster: lgb.Booster,
+    rows: pd.DataFrame,
+    feature_names: list[str],
+    model_version: str,
+    policy: DecisionPolicy = DecisionPolicy(),
+) -> pd.DataFrame:
+    probabilities = predict(booster, rows, feature_names)
+    return pd.DataFrame(
+        {
+            ID_COLUMN: rows[ID_COLUMN].to_numpy(),
+            MONTH_COLUMN: pd.to_datetime(rows[MONTH_COLUMN]).dt.date.to_numpy(),
+            "default_probability": probabilities,
+            "risk_grade": policy.grades(probabilities),
+            "decision": policy.decisions(probabilities),
+            "model_version": model_version,
+            "scored_at": datetime.now(timezone.utc).replace(tzinfo=None),
+        }
+    )

@@ -1,0 +1,70 @@
+"""Shared fixtures: a small generated delivery set and a warehouse built from it by real dbt."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from warehouse.generator import generate_applications
+from warehouse.loader import load_delivery
+from warehouse.paths import DBT_PROJECT_DIR, DataPaths
+from warehouse.split import write_parts
+
+SMALL_ROWS = 24_000
+SMALL_SEED = 7
+
+
+def dbt_executable() -> str:
+    from assets.resources import dbt_executable as beside_python
+
+    return beside_python()
+
+
+def run_dbt(command: list[str], data_dir: Path, target_path: Path) -> subprocess.CompletedProcess:
+    """Run the real dbt CLI against the warehouse of `data_dir`."""
+    return subprocess.run(
+        [dbt_executable(), *command, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+         "--target-path", str(target_path)],
+        env={**os.environ, "CREDIT_DATA_DIR": str(data_dir)},
+        capture_output=True,
+        text=True,
+        cwd=DBT_PROJECT_DIR,
+    )
+
+
+@pytest.fixture(scope="session")
+def small_frame() -> pd.DataFrame:
+    return generate_applications(rows=SMALL_ROWS, seed=SMALL_SEED)
+
+
+@pytest.fixture(scope="session")
+def deliveries_dir(small_frame, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("deliveries")
+    write_parts(small_frame, folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def built_warehouse(deliveries_dir, tmp_path_factory) -> DataPaths:
+    """History and four months loaded, then `dbt build` run once. Read it, do not write it."""
+    paths = DataPaths(tmp_path_factory.mktemp("built")).create()
+    for delivery in sorted(deliveries_dir.glob("*.csv")):
+        load_delivery(delivery, paths.warehouse)
+    result = run_dbt(["build"], paths.root, paths.root / "dbt_target")
+    assert result.returncode == 0, result.stdout[-3000:]
+    return paths
+
+
+@pytest.fixture
+def data_dir(tmp_path, deliveries_dir, monkeypatch) -> DataPaths:
+    """An empty data directory whose inbox holds the small deliveries."""
+    paths = DataPaths(tmp_path / "data").create()
+    for delivery in deliveries_dir.glob("*.csv"):
+        shutil.copy(delivery, paths.inbox / delivery.name)
+    monkeypatch.setenv("CREDIT_DATA_DIR", str(paths.root))
+    return paths

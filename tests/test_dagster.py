@@ -1,0 +1,101 @@
+"""Real Dagster runs in process: two months end to end, then one again (idempotent)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import dagster as dg
+import pytest
+
+from assets.definitions import ALL_ASSETS, defs
+from assets.partitions import partition_key, partition_month
+from assets.resources import WarehouseResource, default_resources
+from warehouse.database import connect
+
+QUICK_MODEL = {"ops": {"credit_default_model": {"config": {"n_trials": 2, "tuning_rows": 8_000}}}}
+
+
+def materialise(paths, month: date) -> dg.ExecuteInProcessResult:
+    resources = {**default_resources(), "warehouse": WarehouseResource(data_dir=str(paths.root))}
+    return dg.materialize(ALL_ASSETS, partition_key=partition_key(month), resources=resources, run_config=QUICK_MODEL)
+
+
+def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+    [materialization] = result.asset_materializations_for_node(asset)
+    return {key: value.value for key, value in materialization.metadata.items()}
+
+
+def predictions(paths, month: date) -> list[tuple]:
+    with connect(paths.warehouse, read_only=True) as connection:
+        return connection.execute(
+            "select sk_id_curr, default_probability, risk_grade, decision, model_version"
+            " from marts.predictions where application_month = ? order by sk_id_curr",
+            [month],
+        ).fetchall()
+
+
+def warehouse_counts(paths) -> tuple:
+    with connect(paths.warehouse, read_only=True) as connection:
+        return connection.execute(
+            "select (select count(*) from raw.applications), (select count(*) from raw.load_ledger),"
+            " (select count(*) from marts.predictions), (select count(*) from marts.fct_application_features)"
+        ).fetchone()
+
+
+def test_definitions_hold_the_pipeline_assets_and_the_monthly_job():
+    keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert keys == {
+        "raw_applications", "staging/stg_home_credit__applications", "marts/fct_application_features",
+        "training_set", "credit_default_model", "monthly_predictions",
+    }
+    job = defs.resolve_job_def("monthly_pipeline")
+    assert job.partitions_def.get_first_partition_window().start.date() == date(2020, 10, 1)
+    checks = defs.resolve_asset_graph().asset_check_keys
+    assert any(check.name.startswith("unique_fct_application_features_sk_id_curr") for check in checks)
+    for asset in ALL_ASSETS:
+        for spec in asset.specs:
+            assert spec.description, f"{spec.key.to_user_string()} has no description"
+
+
+def test_partition_keys_map_to_validated_months():
+    assert partition_month("2020-10-01") == date(2020, 10, 1)
+    assert partition_key(date(2021, 1, 1)) == "2021-01-01"
+    with pytest.raises(ValueError):
+        partition_month("2020-10-01; drop table raw.applications")
+
+
+def test_two_months_end_to_end_then_the_same_month_again(data_dir):
+    october, november = date(2020, 10, 1), date(2020, 11, 1)
+    first = materialise(data_dir, october)
+    assert first.success
+    second = materialise(data_dir, november)
+    assert second.success
+
+    october_rows, november_rows = predictions(data_dir, october), predictions(data_dir, november)
+    month_rows = metadata(second, "raw_applications")["rows"]
+    assert len(october_rows) == len(november_rows) == month_rows > 0
+    assert {row[3] for row in october_rows + november_rows} <= {"approve", "review", "decline"}
+    assert metadata(first, "training_set")["latest_month"] == "history only"
+    assert metadata(second, "training_set")["latest_month"] == "2020-10"
+    assert metadata(second, "training_set")["rows"] > metadata(first, "training_set")["rows"]
+    assert metadata(second, "monthly_predictions")["out_of_time_auc"] > 0.65
+
+    before = warehouse_counts(data_dir)
+    again = materialise(data_dir, november)
+    assert again.success
+    assert metadata(again, "credit_default_model")["reused"] is True
+    assert metadata(again, "credit_default_model")["model_version"] == metadata(second, "credit_default_model")["model_version"]
+    assert predictions(data_dir, november) == november_rows
+    assert warehouse_counts(data_dir) == before, "a second run of a month loads and writes nothing new"
+
+
+def test_a_month_without_its_file_fails_with_a_clear_message(data_dir):
+    (data_dir.inbox / "20201001.csv").unlink()
+    resources = {**default_resources(), "warehouse": WarehouseResource(data_dir=str(data_dir.root))}
+    result = dg.materialize(
+        ALL_ASSETS, partition_key="2020-10-01", resources=resources, run_config=QUICK_MODEL, raise_on_error=False
+    )
+    assert not result.success
+    [failure] = [event for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
+    assert "no delivery for 2020-10" in failure.event_specific_data.error.to_string()
+    assert "20201001.csv does not exist" in failure.event_specific_data.error.to_string()

@@ -1,0 +1,113 @@
+"""The dbt project on a small generated warehouse: build, contract, one-hot columns, docs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from ml.dataset import NON_FEATURE_COLUMNS, scoring_rows, training_rows
+from tests.conftest import run_dbt
+from warehouse.database import connect
+from warehouse.loader import load_delivery
+from warehouse.paths import DBT_PROJECT_DIR, DataPaths
+
+CONTRACT_YML = DBT_PROJECT_DIR / "models" / "marts" / "fct_application_features.yml"
+
+
+def contract_columns() -> list[str]:
+    model = yaml.safe_load(CONTRACT_YML.read_text())["models"][0]
+    return [column["name"] for column in model["columns"]]
+
+
+def mart_columns(paths: DataPaths) -> list[str]:
+    with connect(paths.warehouse, read_only=True) as connection:
+        return [row[0] for row in connection.execute("describe marts.fct_application_features").fetchall()]
+
+
+def test_the_feature_mart_has_the_contract_columns_and_every_row(built_warehouse):
+    assert mart_columns(built_warehouse) == contract_columns()
+    with connect(built_warehouse.warehouse, read_only=True) as connection:
+        raw_rows = connection.execute("select count(*) from raw.applications").fetchone()[0]
+        mart_rows, unseen, anomalies = connection.execute(
+            "select count(*), sum(organization_type__unseen), sum(days_employed_anomaly)"
+            " from marts.fct_application_features"
+        ).fetchone()
+        text_columns = connection.execute(
+            "select count(*) from information_schema.columns where table_schema = 'marts'"
+            " and table_name = 'fct_application_features' and data_type = 'VARCHAR'"
+        ).fetchone()[0]
+    assert mart_rows == raw_rows
+    assert unseen == 0 and anomalies > 0
+    assert text_columns == 0, "the model reads numbers only"
+
+
+def test_features_include_the_articles_columns_and_the_ratios(built_warehouse):
+    columns = set(mart_columns(built_warehouse))
+    article_columns = {
+        "ext_source_1", "ext_source_2", "ext_source_3", "days_birth", "days_employed", "amt_credit",
+        "amt_annuity", "amt_goods_price", "amt_income_total", "days_id_publish", "days_registration",
+        "days_last_phone_change", "region_population_relative", "own_car_age", "region_rating_client_w_city",
+        "cnt_fam_members", "code_gender__f", "code_gender__m", "name_education_type__higher_education",
+        "name_contract_type__cash_loans",
+    }
+    ratios = {"credit_to_income_ratio", "annuity_to_income_ratio", "annuity_to_credit_ratio",
+              "credit_to_goods_price_ratio", "employed_to_age_ratio"}
+    assert article_columns | ratios <= columns
+
+
+def test_a_never_seen_level_gives_the_same_columns_and_lands_in_unseen(built_warehouse, tmp_path, deliveries_dir):
+    paths = DataPaths(tmp_path / "data").create()
+    shutil.copy(built_warehouse.warehouse, paths.warehouse)
+    month = pd.read_csv(deliveries_dir / "20210101.csv")
+    month.loc[month.index[:25], "ORGANIZATION_TYPE"] = "Space agency"
+    month.loc[month.index[:25], "NAME_INCOME_TYPE"] = "Gig worker"
+    changed = tmp_path / "redelivery" / "20210101.csv"
+    changed.parent.mkdir()
+    month.to_csv(changed, index=False)
+    load_delivery(changed, paths.warehouse)
+    result = run_dbt(["build"], paths.root, tmp_path / "target")
+    assert result.returncode == 0, result.stdout[-3000:]
+
+    with connect(paths.warehouse, read_only=True) as connection:
+        training = training_rows(connection, pd.Timestamp("2021-01-01").date())
+        scoring = scoring_rows(connection, pd.Timestamp("2021-01-01").date())
+    assert list(training.columns) == list(scoring.columns) == contract_columns()
+    new_levels = scoring[scoring["sk_id_curr"].isin(month["SK_ID_CURR"].iloc[:25])]
+    assert (new_levels["organization_type__unseen"] == 1).all()
+    assert (new_levels["name_income_type__unseen"] == 1).all()
+    one_hot_organisation = [c for c in scoring.columns if c.startswith("organization_type__") and c != "organization_type__unseen"]
+    assert (new_levels[one_hot_organisation].sum(axis=1) == 0).all()
+    assert not set(NON_FEATURE_COLUMNS) - set(scoring.columns)
+
+
+def test_the_contract_fails_the_build_when_sql_and_yml_disagree(built_warehouse, tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    model = project / "models" / "marts" / "fct_application_features.sql"
+    model.write_text(model.read_text().replace("as ext_source_mean,", "as ext_source_average,"))
+    paths = DataPaths(tmp_path / "data").create()
+    shutil.copy(built_warehouse.warehouse, paths.warehouse)
+    import os
+    import subprocess
+
+    from tests.conftest import dbt_executable
+
+    result = subprocess.run(
+        [dbt_executable(), "run", "--select", "fct_application_features", "--project-dir", str(project),
+         "--profiles-dir", str(project), "--target-path", str(tmp_path / "target")],
+        env={**os.environ, "CREDIT_DATA_DIR": str(paths.root)}, capture_output=True, text=True, cwd=project,
+    )
+    assert result.returncode != 0
+    assert "ext_source_average" in result.stdout and "contract" in result.stdout.lower()
+
+
+def test_docs_generate_writes_the_catalog(built_warehouse, tmp_path):
+    target = tmp_path / "docs_target"
+    result = run_dbt(["docs", "generate"], built_warehouse.root, target)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert (target / "catalog.json").exists() and (target / "index.html").exists()
+    catalog = (target / "catalog.json").read_text()
+    assert "fct_application_features" in catalog and "stg_home_credit__applications" in catalog

@@ -1,0 +1,163 @@
+"""`credit`: generate, split and load deliveries; run a month or the whole demo through Dagster."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from warehouse.deliveries import DeliveryNameError, parse_month
+from warehouse.loader import DeliveryError
+from warehouse.paths import DataPaths
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from warehouse.generator import generate_applications
+    from warehouse.split import write_parts
+
+    started = time.perf_counter()
+    frame = generate_applications(rows=args.rows, seed=args.seed)
+    for path in write_parts(frame, Path(args.out_dir)):
+        print(f"wrote {path}")
+    print(f"{len(frame):,} applications, default rate {frame['TARGET'].mean():.2%}, in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+def _split(args: argparse.Namespace) -> int:
+    from warehouse.split import split_file
+
+    for path in split_file(Path(args.file), Path(args.out_dir)):
+        print(f"wrote {path}")
+    return 0
+
+
+def _load(args: argparse.Namespace) -> int:
+    from warehouse.loader import load_delivery
+
+    result = load_delivery(Path(args.file), DataPaths.from_env().create().warehouse)
+    print(result.describe())
+    return 0
+
+
+def _model_run_config(trials: int | None) -> dict | None:
+    if trials is None:
+        return None
+    return {"ops": {"credit_default_model": {"config": {"n_trials": trials}}}}
+
+
+def _run(args: argparse.Namespace) -> int:
+    from assets.runner import run_month
+
+    month = parse_month(args.month)
+    started = time.perf_counter()
+    result = run_month(month, DataPaths.from_env().create(), _model_run_config(args.trials))
+    print(f"{month:%Y-%m}: {'succeeded' if result.success else 'failed'} in {time.perf_counter() - started:.0f} s")
+    return 0 if result.success else 1
+
+
+def _format_rate(value: float) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.2%}"
+
+
+def _format_auc(value: float) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.4f}"
+
+
+def demo_table(paths: DataPaths, months: list[date], seconds: dict[date, float]) -> str:
+    """One line per month: rows scored, mean probability, decline rate, AUCs, time taken."""
+    from ml.evaluation import auc
+    from ml.model_store import read_card
+    from warehouse.database import connect
+    from warehouse.predictions import monthly_summary, scored_with_labels
+
+    lines = [
+        f"{'month':<8} {'rows scored':>11} {'mean prob':>9} {'decline':>8} {'review':>7} "
+        f"{'default':>8} {'OOT AUC':>8} {'valid AUC':>9} {'seconds':>8}  model",
+    ]
+    with connect(paths.warehouse, read_only=True) as connection:
+        summary = monthly_summary(connection).set_index("application_month")
+        for month in months:
+            row = summary.loc[month]
+            scored = scored_with_labels(connection, month).dropna(subset=["target"])
+            card = read_card(paths.models, month)
+            lines.append(
+                f"{month:%Y-%m}  {int(row.rows_scored):>11,} {row.mean_probability:>9.4f} "
+                f"{_format_rate(row.decline_rate):>8} {_format_rate(row.review_rate):>7} "
+                f"{_format_rate(row.observed_default_rate):>8} "
+                f"{_format_auc(auc(scored['target'], scored['default_probability'].to_numpy())):>8} "
+                f"{_format_auc(card.metrics['validation_auc']):>9} {seconds.get(month, float('nan')):>8.0f}  {card.version}"
+            )
+    return "\n".join(lines)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from assets.runner import run_month
+    from warehouse.generator import generate_applications
+    from warehouse.split import delivery_months, write_parts
+
+    paths = DataPaths.from_env().create()
+    started = time.perf_counter()
+    print(f"generating {args.rows:,} applications into {paths.inbox} (seed {args.seed})", flush=True)
+    write_parts(generate_applications(rows=args.rows, seed=args.seed), paths.inbox)
+    months = delivery_months()
+    seconds: dict[date, float] = {}
+    for number, month in enumerate(months, start=1):
+        print(f"[{number}/{len(months)}] materialising {month:%Y-%m} through Dagster ...", flush=True)
+        month_started = time.perf_counter()
+        result = run_month(month, paths, _model_run_config(args.trials))
+        seconds[month] = time.perf_counter() - month_started
+        if not result.success:
+            print(f"{month:%Y-%m} failed; see the run in the Dagster UI (make ui)", file=sys.stderr)
+            return 1
+    print()
+    print(demo_table(paths, months, seconds))
+    print(f"\ntotal {time.perf_counter() - started:.0f} s; warehouse {paths.warehouse}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="credit", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    generate = commands.add_parser("generate", help="write Home-Credit-shaped delivery files")
+    generate.add_argument("out_dir")
+    generate.add_argument("--rows", type=int, default=307_511)
+    generate.add_argument("--seed", type=int, default=42)
+    generate.set_defaults(handler=_generate)
+
+    split = commands.add_parser("split", help="split a real application_train.csv into delivery files")
+    split.add_argument("file")
+    split.add_argument("out_dir")
+    split.set_defaults(handler=_split)
+
+    load = commands.add_parser("load", help="load one delivery (initial.csv or YYYYMM01.csv) into the warehouse")
+    load.add_argument("file")
+    load.set_defaults(handler=_load)
+
+    run = commands.add_parser("run", help="materialise one month (YYYY-MM) end to end through Dagster")
+    run.add_argument("month")
+    run.add_argument("--trials", type=int, default=None, help="Optuna trials (default: the model's config)")
+    run.set_defaults(handler=_run)
+
+    demo = commands.add_parser("demo", help="generate full-size files and materialise all four months")
+    demo.add_argument("--rows", type=int, default=307_511)
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--trials", type=int, default=None)
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (DeliveryError, DeliveryNameError, ValueError, FileNotFoundError) as error:
+        print(f"credit {args.command}: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
