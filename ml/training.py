@@ -96,17 +96,13 @@ def tune(
     if len(train) > config.tuning_rows:
         sample = train.sample(n=config.tuning_rows, random_state=config.seed)
     # One binned dataset serves every trial; trials vary min_child_samples, so LightGBM must
-    # not drop features at binning time by the first trial's value.
-    train_set = lgb.Dataset(
-        _matrix(sample, features),
-        sample[LABEL_COLUMN].to_numpy(),
-        params={"feature_pre_filter": False},
-        free_raw_data=False,
-    )
+    # not drop features at binning time by the first trial's value (feature_pre_filter).
+    train_set = lgb.Dataset(_matrix(sample, features), sample[LABEL_COLUMN].to_numpy(), free_raw_data=False)
     valid_set = lgb.Dataset(_matrix(valid, features), valid[LABEL_COLUMN].to_numpy(), reference=train_set)
 
     def objective(trial: optuna.Trial) -> float:
-        booster = _fit({**_fixed_params(config), **_suggest(trial)}, train_set, valid_set, config)
+        params = {**_fixed_params(config), **_suggest(trial), "feature_pre_filter": False}
+        booster = _fit(params, train_set, valid_set, config)
         trial.set_user_attr("rounds", booster.best_iteration)
         return float(booster.best_score["valid_0"]["auc"])
 

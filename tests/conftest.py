@@ -25,15 +25,17 @@ def dbt_executable() -> str:
     return beside_python()
 
 
-def run_dbt(command: list[str], data_dir: Path, target_path: Path) -> subprocess.CompletedProcess:
+def run_dbt(
+    command: list[str], data_dir: Path, target_path: Path, project_dir: Path = DBT_PROJECT_DIR
+) -> subprocess.CompletedProcess:
     """Run the real dbt CLI against the warehouse of `data_dir`."""
     return subprocess.run(
-        [dbt_executable(), *command, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+        [dbt_executable(), *command, "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
          "--target-path", str(target_path)],
         env={**os.environ, "CREDIT_DATA_DIR": str(data_dir)},
         capture_output=True,
         text=True,
-        cwd=DBT_PROJECT_DIR,
+        cwd=project_dir,
     )
 
 

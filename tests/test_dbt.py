@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pandas as pd
 import yaml
@@ -90,16 +89,7 @@ def test_the_contract_fails_the_build_when_sql_and_yml_disagree(built_warehouse,
     model.write_text(model.read_text().replace("as ext_source_mean,", "as ext_source_average,"))
     paths = DataPaths(tmp_path / "data").create()
     shutil.copy(built_warehouse.warehouse, paths.warehouse)
-    import os
-    import subprocess
-
-    from tests.conftest import dbt_executable
-
-    result = subprocess.run(
-        [dbt_executable(), "run", "--select", "fct_application_features", "--project-dir", str(project),
-         "--profiles-dir", str(project), "--target-path", str(tmp_path / "target")],
-        env={**os.environ, "CREDIT_DATA_DIR": str(paths.root)}, capture_output=True, text=True, cwd=project,
-    )
+    result = run_dbt(["run", "--select", "fct_application_features"], paths.root, tmp_path / "target", project)
     assert result.returncode != 0
     assert "ext_source_average" in result.stdout and "contract" in result.stdout.lower()
 
