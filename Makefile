@@ -33,7 +33,8 @@ test: setup
 ui: setup
 	mkdir -p $(CREDIT_DATA_DIR)/dagster_home
 	cp assets/dagster.yaml $(CREDIT_DATA_DIR)/dagster_home/dagster.yaml
-	DAGSTER_HOME=$(CREDIT_DATA_DIR)/dagster_home $(BIN)/dagster dev -w workspace.yaml
+	# dagster-dbt re-parses the project under `dagster dev` and looks for dbt on PATH.
+	PATH="$(CURDIR)/$(BIN):$$PATH" DAGSTER_HOME=$(CREDIT_DATA_DIR)/dagster_home $(BIN)/dagster dev -w workspace.yaml
 
 docs: setup
 	cd dbt_project && ../$(BIN)/dbt docs generate --profiles-dir .
