@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import re
 import shutil
 
 import pandas as pd
@@ -9,6 +11,7 @@ import yaml
 
 from ml.dataset import NON_FEATURE_COLUMNS, scoring_rows, training_rows
 from tests.conftest import run_dbt
+from warehouse import levels
 from warehouse.database import connect
 from warehouse.loader import load_delivery
 from warehouse.paths import DBT_PROJECT_DIR, DataPaths
@@ -101,3 +104,22 @@ def test_docs_generate_writes_the_catalog(built_warehouse, tmp_path):
     assert (target / "catalog.json").exists() and (target / "index.html").exists()
     catalog = (target / "catalog.json").read_text()
     assert "fct_application_features" in catalog and "stg_home_credit__applications" in catalog
+
+
+def one_hot_macro_levels() -> dict[str, list[str]]:
+    macro = (DBT_PROJECT_DIR / "macros" / "one_hot.sql").read_text()
+    literal = macro[macro.index("return({") + len("return(") : macro.index("}) }}") + 1]
+    return ast.literal_eval(literal)
+
+
+def test_every_level_of_the_source_has_a_one_hot_column_or_is_a_null_marker():
+    macro_levels = one_hot_macro_levels()
+    yes_no_flags = {"FLAG_OWN_CAR", "FLAG_OWN_REALTY"}
+    for column, counts in levels.CATEGORICAL_LEVELS.items():
+        if column in yes_no_flags:
+            continue
+        expected = set(counts) - set(levels.NULL_MARKERS)
+        assert set(macro_levels[column.lower()]) == expected, column
+    slugs = [f"{c}__{re.sub('[^a-z0-9]+', '_', level.lower()).strip('_')}" for c, ls in macro_levels.items() for level in ls]
+    assert len(slugs) == len(set(slugs)), "two levels share a column name"
+    assert set(slugs) <= set(contract_columns())

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.contract import COLUMN_NAMES, COLUMN_TYPES, LABEL, REQUIRED_COLUMNS
+from warehouse.contract import COLUMN_NAMES, COLUMN_TYPES, REQUIRED_COLUMNS
 from warehouse.database import connect, quote_identifier, raw_column_name, transaction
 from warehouse.deliveries import Delivery, parse_delivery_name
 
@@ -119,10 +119,3 @@ def load_delivery(path: Path, warehouse: Path) -> LoadResult:
             )
     return LoadResult(delivery, sha256, rows, status)
 
-
-def has_labels(connection: duckdb.DuckDBPyConnection, month: date) -> bool:
-    row = connection.execute(
-        f"select count({quote_identifier(raw_column_name(LABEL))}) from raw.applications where application_month = ?",
-        [month],
-    ).fetchone()
-    return bool(row and row[0])
