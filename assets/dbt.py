@@ -1,4 +1,4 @@
-"""The dbt project as assets: staging and the feature mart; dbt tests become asset checks."""
+"""The dbt project as assets: staging, the feature mart and the labels; dbt tests become asset checks."""
 
 from typing import Any, Mapping
 
@@ -11,20 +11,53 @@ from dagster_dbt import (
     get_asset_key_for_model,
 )
 
+from assets.partitions import monthly_partitions
 from assets.resources import WarehouseResource, dbt_project
 
 
+def _sources_read_through_views(manifest: Mapping[str, Any], unique_id: str) -> set[str]:
+    """The sources a model reads, looking through views (a view stores nothing of its own)."""
+    found = set()
+    for parent in manifest["nodes"][unique_id]["depends_on"]["nodes"]:
+        if parent.startswith("source."):
+            found.add(parent)
+        elif manifest["nodes"].get(parent, {}).get("config", {}).get("materialized") == "view":
+            found |= _sources_read_through_views(manifest, parent)
+    return found
+
+
 class CreditDbtTranslator(DagsterDbtTranslator):
-    """dbt's folders become Dagster groups (staging, marts)."""
+    """dbt's folders become Dagster groups (staging, marts); tables depend on the raw data they read."""
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         fqn = dbt_resource_props.get("fqn", [])
         return fqn[1] if len(fqn) > 2 else "features"
 
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = manifest["nodes"].get(unique_id)
+        if not props or props.get("config", {}).get("materialized") != "table":
+            return spec
+        # A table built over staging views reads the raw tables themselves. Saying so lets
+        # Dagster mark the table stale as soon as a raw delivery is replaced (its staleness
+        # looks one edge up, and a view has no data version of its own to change).
+        raw_keys = [
+            super(CreditDbtTranslator, self).get_asset_spec(manifest, source, project).key
+            for source in sorted(_sources_read_through_views(manifest, unique_id))
+        ]
+        known = {dep.asset_key for dep in spec.deps}
+        return spec.merge_attributes(deps=[key for key in raw_keys if key not in known])
+
 
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
+    # Monthly like everything around them: `dbt build` rebuilds the whole tables, and
+    # partition M records that month's run did so from month M's deliveries. That is
+    # what lets a replaced delivery of M show M's features, model and scores as stale.
+    partitions_def=monthly_partitions,
+    # A backfill runs month by month, like the Python assets, never one dbt run for many months.
+    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
     # Source tests check the raw load asset, so they surface as its checks too.
     dagster_dbt_translator=CreditDbtTranslator(
         settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
@@ -38,3 +71,4 @@ def credit_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, wa
 
 
 APPLICATION_FEATURES = get_asset_key_for_model([credit_dbt_models], "fct_application_features")
+APPLICATION_LABELS = get_asset_key_for_model([credit_dbt_models], "fct_application_labels")

@@ -4,7 +4,8 @@ import json
 
 import dagster as dg
 
-from assets.dbt import APPLICATION_FEATURES
+from assets.dbt import APPLICATION_FEATURES, APPLICATION_LABELS
+from assets.deliveries import MONTH_DELIVERIES
 from assets.partitions import monthly_partitions, partition_month
 from assets.resources import WarehouseResource
 from ml.dataset import fingerprint, read_training_set, write_training_set
@@ -19,7 +20,7 @@ def training_set_path(warehouse: WarehouseResource, partition_key: str):
 
 @dg.asset(
     partitions_def=monthly_partitions,
-    deps=[APPLICATION_FEATURES],
+    deps=[APPLICATION_FEATURES, APPLICATION_LABELS, *MONTH_DELIVERIES],
     group_name="model",
     kinds={"python", "parquet"},
     pool="warehouse",
@@ -52,7 +53,7 @@ class ModelConfig(dg.Config):
 
 @dg.asset(
     partitions_def=monthly_partitions,
-    deps=[training_set],
+    deps=[training_set, *MONTH_DELIVERIES],
     group_name="model",
     kinds={"lightgbm", "optuna"},
 )

@@ -5,6 +5,7 @@ import math
 import dagster as dg
 
 from assets.dbt import APPLICATION_FEATURES
+from assets.deliveries import MONTH_DELIVERIES
 from assets.model import credit_default_model
 from assets.partitions import monthly_partitions, partition_month
 from assets.resources import WarehouseResource
@@ -25,7 +26,7 @@ class DecisionConfig(dg.Config):
 
 @dg.asset(
     partitions_def=monthly_partitions,
-    deps=[credit_default_model, APPLICATION_FEATURES],
+    deps=[credit_default_model, APPLICATION_FEATURES, *MONTH_DELIVERIES],
     group_name="predictions",
     kinds={"duckdb"},
     pool="warehouse",

@@ -1,7 +1,8 @@
 """Training and scoring rows, both read from the one feature mart, `marts.fct_application_features`.
 
-Point in time: the training set of month M holds every labelled row delivered before M
-(the history file counts as before the first month), never a row of M or later.
+Point in time: the training set of month M holds every row delivered before M (the
+history file counts as before the first month) with the label known by M, never a row
+of M or later, never an outcome delivered after M.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from warehouse.labels import LABELS_AS_OF_SQL
+
 FEATURE_TABLE = "marts.fct_application_features"
 ID_COLUMN = "sk_id_curr"
 LABEL_COLUMN = "target"
@@ -27,16 +30,23 @@ NON_FEATURE_COLUMNS = (ID_COLUMN, MONTH_COLUMN, "is_history", LABEL_COLUMN)
 # applications of the history file (highest ids, which the source assigns in order).
 HISTORY_VALIDATION_SHARE = 0.1
 
+# Rows of months before M, with the label known by M; an application without one is not a training row.
 TRAINING_ROWS_SQL = f"""
-select * from {FEATURE_TABLE}
-where {LABEL_COLUMN} is not null
-  and ({MONTH_COLUMN} is null or {MONTH_COLUMN} < ?)
+with labels as ({LABELS_AS_OF_SQL})
+select features.*, labels.{LABEL_COLUMN}
+from {FEATURE_TABLE} as features
+join labels using ({ID_COLUMN})
+where features.{MONTH_COLUMN} is null or features.{MONTH_COLUMN} < ?
 order by {ID_COLUMN}
 """
 
+# Scoring rows carry the label known today (usually none yet), for monitoring only: never a feature.
 SCORING_ROWS_SQL = f"""
-select * from {FEATURE_TABLE}
-where {MONTH_COLUMN} = ?
+with labels as ({LABELS_AS_OF_SQL})
+select features.*, labels.{LABEL_COLUMN}
+from {FEATURE_TABLE} as features
+left join labels using ({ID_COLUMN})
+where features.{MONTH_COLUMN} = ?
 order by {ID_COLUMN}
 """
 
@@ -46,11 +56,11 @@ def feature_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def training_rows(connection: duckdb.DuckDBPyConnection, month: date) -> pd.DataFrame:
-    return connection.sql(TRAINING_ROWS_SQL, params=[month]).df()
+    return connection.sql(TRAINING_ROWS_SQL, params=[month, month]).df()
 
 
 def scoring_rows(connection: duckdb.DuckDBPyConnection, month: date) -> pd.DataFrame:
-    return connection.sql(SCORING_ROWS_SQL, params=[month]).df()
+    return connection.sql(SCORING_ROWS_SQL, params=[None, month]).df()
 
 
 def fingerprint(frame: pd.DataFrame) -> str:

@@ -56,7 +56,7 @@ def built_warehouse(deliveries_dir, tmp_path_factory) -> DataPaths:
     """History and four months loaded, then `dbt build` run once. Read it, do not write it."""
     paths = DataPaths(tmp_path_factory.mktemp("built")).create()
     for delivery in sorted(deliveries_dir.glob("*.csv")):
-        load_delivery(delivery, paths.warehouse)
+        load_delivery(delivery, paths)
     result = run_dbt(["build"], paths.root, paths.root / "dbt_target")
     assert result.returncode == 0, result.stdout[-3000:]
     return paths

@@ -21,7 +21,11 @@ def materialise(paths, month: date) -> dg.ExecuteInProcessResult:
 
 
 def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
-    [materialization] = result.asset_materializations_for_node(asset)
+    [materialization] = [
+        event.event_specific_data.materialization
+        for event in result.get_asset_materialization_events()
+        if event.asset_key == dg.AssetKey(asset.split("/"))
+    ]
     return {key: value.value for key, value in materialization.metadata.items()}
 
 
@@ -45,7 +49,8 @@ def warehouse_counts(paths) -> tuple:
 def test_definitions_hold_the_pipeline_assets_and_the_monthly_job():
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys == {
-        "raw_applications", "staging/stg_home_credit__applications", "marts/fct_application_features",
+        "raw_applications", "raw_outcomes", "staging/stg_home_credit__applications",
+        "staging/stg_home_credit__outcomes", "marts/fct_application_features", "marts/fct_application_labels",
         "training_set", "credit_default_model", "monthly_predictions",
     }
     job = defs.resolve_job_def("monthly_pipeline")

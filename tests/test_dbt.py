@@ -69,14 +69,14 @@ def test_a_never_seen_level_gives_the_same_columns_and_lands_in_unseen(built_war
     changed = tmp_path / "redelivery" / "20210101.csv"
     changed.parent.mkdir()
     month.to_csv(changed, index=False)
-    load_delivery(changed, paths.warehouse)
+    load_delivery(changed, paths)
     result = run_dbt(["build"], paths.root, tmp_path / "target")
     assert result.returncode == 0, result.stdout[-3000:]
 
     with connect(paths.warehouse, read_only=True) as connection:
         training = training_rows(connection, pd.Timestamp("2021-01-01").date())
         scoring = scoring_rows(connection, pd.Timestamp("2021-01-01").date())
-    assert list(training.columns) == list(scoring.columns) == contract_columns()
+    assert list(training.columns) == list(scoring.columns) == contract_columns() + ["target"]
     new_levels = scoring[scoring["sk_id_curr"].isin(month["SK_ID_CURR"].iloc[:25])]
     assert (new_levels["organization_type__unseen"] == 1).all()
     assert (new_levels["name_income_type__unseen"] == 1).all()

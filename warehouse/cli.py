@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import sys
 import time
 from datetime import date
 from pathlib import Path
 
+from warehouse.database import WarehouseBusyError, WarehouseVersionError
 from warehouse.deliveries import DeliveryNameError, parse_month
 from warehouse.loader import DeliveryError
 from warehouse.paths import DataPaths
+
+EXIT_REJECTED = 1  # the file broke the contract; it is in quarantine with its report
+EXIT_USAGE = 2  # the command could not run: bad arguments, a missing file, a busy warehouse
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -34,11 +39,25 @@ def _split(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(args: argparse.Namespace) -> int:
-    from warehouse.loader import load_delivery
+def _progress(message: str) -> None:
+    print(message, flush=True)
 
-    result = load_delivery(Path(args.file), DataPaths.from_env().create().warehouse)
+
+def _load(args: argparse.Namespace) -> int:
+    from warehouse.loader import DeliveryRejected, load_delivery
+
+    try:
+        paths = DataPaths.from_env().create()
+        result = load_delivery(Path(args.file), paths, progress=_progress)
+    except DeliveryRejected as rejected:
+        print(str(rejected), file=sys.stderr)
+        return EXIT_REJECTED
     print(result.describe())
+    if result.status != "unchanged":
+        from assets.staleness import record_loads_outside_runs
+
+        for recorded in record_loads_outside_runs(paths):
+            print(f"recorded in Dagster: {recorded} has new data; what was built from it is stale until re-materialised")
     return 0
 
 
@@ -133,7 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     split.add_argument("out_dir")
     split.set_defaults(handler=_split)
 
-    load = commands.add_parser("load", help="load one delivery (initial.csv or YYYYMM01.csv) into the warehouse")
+    load = commands.add_parser(
+        "load",
+        help="check one delivery (initial.csv, YYYYMM01.csv or outcomes_YYYYMM01.csv) and load it, "
+        "or move it to quarantine with a report (exit 1)",
+    )
     load.add_argument("file")
     load.set_defaults(handler=_load)
 
@@ -152,11 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Library warnings (such as waiting for the warehouse lock) reach the terminal.
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
         return args.handler(args)
-    except (DeliveryError, DeliveryNameError, ValueError, FileNotFoundError) as error:
+    except (DeliveryError, DeliveryNameError, ValueError, FileNotFoundError,
+            WarehouseBusyError, WarehouseVersionError) as error:
         print(f"credit {args.command}: {error}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -127,3 +127,6 @@ COLUMN_TYPES: dict[str, str] = dict(COLUMNS)
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(name for name in COLUMN_NAMES if name != LABEL)
 
 assert len(COLUMNS) == 122, len(COLUMNS)
+
+# An outcome delivery: the outcome of applications delivered earlier.
+OUTCOME_COLUMNS: tuple[tuple[str, str], ...] = ((KEY, INTEGER), (LABEL, INTEGER))

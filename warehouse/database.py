@@ -7,7 +7,10 @@ names; the names themselves come from the raw-file contract or the feature mart.
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -15,6 +18,8 @@ from typing import Iterator
 import duckdb
 
 from warehouse.contract import COLUMNS
+
+logger = logging.getLogger(__name__)
 
 _PLAIN_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -47,15 +52,29 @@ def _applications_ddl() -> str:
     )
 
 
+# Bump when a table Python creates changes shape; an older warehouse then fails with a clear message.
+SCHEMA_VERSION = 2
+
 LEDGER_DDL = """
 create table if not exists raw.load_ledger (
     delivery_file varchar not null,
-    application_month date,
+    kind varchar,
+    delivery_month date,
     status varchar not null,
     row_count bigint,
     sha256 varchar not null,
     source_path varchar not null,
     message varchar,
+    loaded_at timestamp not null
+)
+"""
+
+OUTCOMES_DDL = """
+create table if not exists raw.outcomes (
+    sk_id_curr bigint not null,
+    target bigint not null,
+    delivery_file varchar not null,
+    known_from date not null,
     loaded_at timestamp not null
 )
 """
@@ -73,25 +92,87 @@ create table if not exists marts.predictions (
 """
 
 
-def ensure_schema(connection: duckdb.DuckDBPyConnection) -> None:
+class WarehouseVersionError(RuntimeError):
+    """A warehouse file created by another version of this project."""
+
+
+def _check_schema_version(connection: duckdb.DuckDBPyConnection, path: Path) -> None:
+    connection.execute("create table if not exists raw.warehouse_info (schema_version integer not null)")
+    row = connection.execute("select max(schema_version) from raw.warehouse_info").fetchone()
+    if row[0] is None:
+        has_old_ledger = connection.execute(
+            "select count(*) from duckdb_tables() where schema_name = 'raw' and table_name = 'load_ledger'"
+        ).fetchone()[0]
+        if has_old_ledger:
+            row = (1,)
+        else:
+            connection.execute("insert into raw.warehouse_info values (?)", [SCHEMA_VERSION])
+            return
+    if row[0] != SCHEMA_VERSION:
+        raise WarehouseVersionError(
+            f"{path} has warehouse schema {row[0]}, this version uses {SCHEMA_VERSION}: "
+            f"move it aside and load the deliveries again (make clean removes the whole data directory)"
+        )
+
+
+def ensure_schema(connection: duckdb.DuckDBPyConnection, path: Path) -> None:
     """Create the raw and marts schemas and the tables Python writes to, if they are missing."""
     connection.execute("create schema if not exists raw")
     connection.execute("create schema if not exists marts")
+    _check_schema_version(connection, path)
     connection.execute(_applications_ddl())
     connection.execute(LEDGER_DDL)
+    connection.execute(OUTCOMES_DDL)
     connection.execute(PREDICTIONS_DDL)
+
+
+class WarehouseBusyError(RuntimeError):
+    """The warehouse stayed locked by another process for longer than the wait allowed."""
+
+
+DEFAULT_LOCK_WAIT_SECONDS = 600.0
+_LOCK_POLL_SECONDS = 0.25
+
+
+def lock_wait_seconds() -> float:
+    """How long to wait for another process's lock: `$CREDIT_LOCK_WAIT_SECONDS`, default ten minutes."""
+    return float(os.environ.get("CREDIT_LOCK_WAIT_SECONDS", DEFAULT_LOCK_WAIT_SECONDS))
+
+
+def _open_when_free(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """DuckDB allows one writing process; a second one waits for it instead of failing at once."""
+    deadline = time.monotonic() + lock_wait_seconds()
+    waiting_since = None
+    while True:
+        try:
+            connection = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower():
+                raise
+            if time.monotonic() >= deadline:
+                raise WarehouseBusyError(
+                    f"{path} is still in use by another process after {lock_wait_seconds():.0f} s: {error}"
+                ) from error
+            if waiting_since is None:
+                waiting_since = time.monotonic()
+                logger.warning("waiting for the warehouse, which another process is writing: %s", error)
+            time.sleep(_LOCK_POLL_SECONDS)
+            continue
+        if waiting_since is not None:
+            logger.warning("warehouse free after %.1f s", time.monotonic() - waiting_since)
+        return connection
 
 
 @contextmanager
 def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection that is always closed, so the single-writer lock is released for dbt."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    connection = duckdb.connect(str(path), read_only=read_only)
+    connection = _open_when_free(path, read_only)
     try:
         # The bar is for interactive shells; in logs it is noise.
         connection.execute("set enable_progress_bar = false")
         if not read_only:
-            ensure_schema(connection)
+            ensure_schema(connection, path)
         yield connection
     finally:
         connection.close()

@@ -1,4 +1,11 @@
-"""Delivery file names and application months, validated before they reach a path or SQL."""
+"""Delivery file names and months, validated before they reach a path or SQL.
+
+Three kinds of file are delivered:
+- `initial.csv`: the history, applications from before monitoring began, outcomes known;
+- `YYYYMM01.csv`: the applications of one month, outcomes known or not yet;
+- `outcomes_YYYYMM01.csv`: `SK_ID_CURR,TARGET` for applications delivered earlier,
+  known from that date on.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +16,14 @@ from datetime import date
 FIRST_MONTH = date(2020, 10, 1)
 HISTORY_FILE = "initial.csv"
 
+HISTORY = "history"
+APPLICATIONS = "applications"
+OUTCOMES = "outcomes"
+
 _MONTH_FILE = re.compile(r"^(\d{4})(\d{2})01\.csv$")
+_OUTCOMES_FILE = re.compile(r"^outcomes_(\d{4})(\d{2})01\.csv$")
 _MONTH_ARGUMENT = re.compile(r"^(\d{4})-(\d{2})(?:-01)?$")
+_UNSAFE_FILE_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]")
 
 
 class DeliveryNameError(ValueError):
@@ -19,14 +32,19 @@ class DeliveryNameError(ValueError):
 
 @dataclass(frozen=True)
 class Delivery:
-    """One delivered file: the history (`month is None`) or one application month."""
+    """One delivered file: its name, kind and month (None for the history)."""
 
     file_name: str
+    kind: str
     month: date | None
 
     @property
     def is_history(self) -> bool:
-        return self.month is None
+        return self.kind == HISTORY
+
+    @property
+    def is_outcomes(self) -> bool:
+        return self.kind == OUTCOMES
 
 
 def _checked_month(year: int, month: int, shown: str, today: date | None) -> date:
@@ -44,16 +62,17 @@ def _checked_month(year: int, month: int, shown: str, today: date | None) -> dat
 
 
 def parse_delivery_name(file_name: str, today: date | None = None) -> Delivery:
-    """`initial.csv` or `YYYYMM01.csv` inside the partition range; anything else is rejected."""
+    """`initial.csv`, `YYYYMM01.csv` or `outcomes_YYYYMM01.csv` inside the partition range."""
     if file_name == HISTORY_FILE:
-        return Delivery(file_name, None)
-    match = _MONTH_FILE.match(file_name)
-    if not match:
-        raise DeliveryNameError(
-            f"{file_name!r} is not a delivery name: expected {HISTORY_FILE} or YYYYMM01.csv"
-        )
-    year, month = int(match.group(1)), int(match.group(2))
-    return Delivery(file_name, _checked_month(year, month, file_name, today))
+        return Delivery(file_name, HISTORY, None)
+    for pattern, kind in ((_MONTH_FILE, APPLICATIONS), (_OUTCOMES_FILE, OUTCOMES)):
+        match = pattern.match(file_name)
+        if match:
+            year, month = int(match.group(1)), int(match.group(2))
+            return Delivery(file_name, kind, _checked_month(year, month, file_name, today))
+    raise DeliveryNameError(
+        f"{file_name!r} is not a delivery name: expected {HISTORY_FILE}, YYYYMM01.csv or outcomes_YYYYMM01.csv"
+    )
 
 
 def parse_month(text: str, today: date | None = None) -> date:
@@ -66,3 +85,13 @@ def parse_month(text: str, today: date | None = None) -> date:
 
 def month_file_name(month: date) -> str:
     return f"{month:%Y%m}01.csv"
+
+
+def outcomes_file_name(month: date) -> str:
+    return f"outcomes_{month:%Y%m}01.csv"
+
+
+def safe_file_name(file_name: str) -> str:
+    """A name that is safe on any file system, for files kept under a name we choose (quarantine)."""
+    cleaned = _UNSAFE_FILE_CHARACTERS.sub("_", file_name).lstrip(".")
+    return cleaned[:120] or "unnamed"

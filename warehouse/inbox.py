@@ -1,12 +1,24 @@
-"""The inbox rule: a month's run loads `inbox/<file>` only when the ledger lacks it or holds other content."""
+"""The inbox rule for a month's run: load what the month needs that the ledger lacks or holds other content of.
+
+A month M needs the history file, its own applications file, and every outcome file
+dated M or earlier (outcomes dated later must not reach M's training set, so they
+wait in the inbox for their month). Files in the inbox with other names are not
+touched here: only a delivery name that parses ever becomes a path to read.
+"""
 
 from __future__ import annotations
 
 from datetime import date
 
 from warehouse.database import connect
-from warehouse.deliveries import HISTORY_FILE, month_file_name
-from warehouse.loader import DeliveryError, LoadResult, load_delivery, loaded_sha256
+from warehouse.deliveries import (
+    HISTORY_FILE,
+    DeliveryNameError,
+    month_file_name,
+    parse_delivery_name,
+)
+from warehouse.ledger import loaded_sha256
+from warehouse.loader import DeliveryError, LoadResult, Progress, load_delivery
 from warehouse.paths import DataPaths
 
 
@@ -15,10 +27,10 @@ def _ledger_has(paths: DataPaths, file_name: str) -> bool:
         return loaded_sha256(connection, file_name) is not None
 
 
-def _load_from_inbox(paths: DataPaths, file_name: str, what: str) -> LoadResult | None:
+def _load_required(paths: DataPaths, file_name: str, what: str, progress: Progress | None) -> LoadResult | None:
     candidate = paths.inbox / file_name
     if candidate.is_file():
-        return load_delivery(candidate, paths.warehouse)
+        return load_delivery(candidate, paths, progress)
     if _ledger_has(paths, file_name):
         return None
     raise DeliveryError(
@@ -27,10 +39,24 @@ def _load_from_inbox(paths: DataPaths, file_name: str, what: str) -> LoadResult 
     )
 
 
-def load_month_from_inbox(paths: DataPaths, month: date) -> list[LoadResult]:
-    """Make sure the history and the month's file are in the warehouse; returns what was done."""
+def outcome_files_due(paths: DataPaths, month: date) -> list[str]:
+    """Outcome files in the inbox dated `month` or earlier, oldest first."""
+    due = []
+    for candidate in paths.inbox.glob("outcomes_*.csv"):
+        try:
+            delivery = parse_delivery_name(candidate.name)
+        except DeliveryNameError:
+            continue  # left for the operator (and the sensor) to see; never read here
+        if delivery.is_outcomes and delivery.month <= month:
+            due.append(delivery.file_name)
+    return sorted(due)
+
+
+def load_month_from_inbox(paths: DataPaths, month: date, progress: Progress | None = None) -> list[LoadResult]:
+    """Make sure the history, the month's file and its due outcomes are in the warehouse; returns what was done."""
     results = [
-        _load_from_inbox(paths, HISTORY_FILE, "history file"),
-        _load_from_inbox(paths, month_file_name(month), f"delivery for {month:%Y-%m}"),
+        _load_required(paths, HISTORY_FILE, "history file", progress),
+        _load_required(paths, month_file_name(month), f"delivery for {month:%Y-%m}", progress),
     ]
+    results.extend(load_delivery(paths.inbox / name, paths, progress) for name in outcome_files_due(paths, month))
     return [result for result in results if result is not None]

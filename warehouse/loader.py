@@ -1,21 +1,54 @@
-"""Load one delivery into `raw.applications` in one transaction, recorded in `raw.load_ledger`."""
+"""Load one delivery: check it against the raw-file contract, then write it in one transaction.
+
+A file that passes replaces whatever its name loaded before (`raw.applications` for the
+history and month files, `raw.outcomes` for outcome files) and gets a ledger row. A file
+that fails leaves the warehouse as it was, moves to the quarantine folder beside a JSON
+report of every problem, and gets a ledger row with status `rejected`.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import duckdb
 
-from warehouse.contract import COLUMN_NAMES, COLUMN_TYPES, REQUIRED_COLUMNS
+from warehouse.contract import COLUMN_NAMES, COLUMN_TYPES, KEY, LABEL
+from warehouse.contract_checks import (
+    check_header,
+    check_keys,
+    check_outcome_ids,
+    check_targets,
+    check_values,
+    contract_for,
+    typed_sql,
+)
 from warehouse.database import connect, quote_identifier, raw_column_name, transaction
-from warehouse.deliveries import Delivery, parse_delivery_name
+from warehouse.deliveries import Delivery, DeliveryNameError, parse_delivery_name
+from warehouse.ledger import loaded_sha256
+from warehouse.paths import DataPaths
+from warehouse.quarantine import quarantine
+from warehouse.raw_file import STAGED_TABLE, StagedFile, read_header, stage_file
+from warehouse.report import DeliveryReport, Problem
+
+Progress = Callable[[str], None]
 
 
 class DeliveryError(ValueError):
     """A delivery that cannot be loaded; the warehouse is left as it was."""
+
+
+class DeliveryRejected(DeliveryError):
+    """A delivery that broke the contract: quarantined with its report, recorded in the ledger."""
+
+    def __init__(self, report: DeliveryReport, quarantined_file: Path, report_path: Path):
+        self.report = report
+        self.quarantined_file = quarantined_file
+        self.report_path = report_path
+        super().__init__(f"{report.summary()}\nmoved to {quarantined_file}\nreport: {report_path}")
 
 
 @dataclass(frozen=True)
@@ -24,6 +57,7 @@ class LoadResult:
     sha256: str
     rows: int
     status: str  # "loaded", "replaced" or "unchanged"
+    warnings: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         what = self.delivery.file_name
@@ -40,82 +74,127 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def loaded_sha256(connection: duckdb.DuckDBPyConnection, file_name: str) -> str | None:
-    """The sha256 of the version of this delivery currently in the warehouse, if any."""
-    row = connection.execute(
-        """
-        select sha256 from raw.load_ledger
-        where delivery_file = ? and status in ('loaded', 'replaced')
-        order by loaded_at desc limit 1
-        """,
-        [file_name],
-    ).fetchone()
-    return row[0] if row else None
+def _check(connection: duckdb.DuckDBPyConnection, path: Path, delivery: Delivery, report: DeliveryReport) -> StagedFile | None:
+    """Run every check that can run; a later check is skipped only when an earlier one makes it meaningless."""
+    header = read_header(path)
+    report.extend(header.problems)
+    if not header.names:
+        return None
+    contract = contract_for(delivery)
+    column_problems, warnings = check_header(header.names, contract)
+    report.extend(column_problems)
+    report.warnings.extend(warnings)
+    staged = stage_file(connection, path, header.names)
+    report.rows = staged.rows
+    report.extend(staged.problems)
+    if staged.rows == 0:
+        return staged
+    check_values(connection, staged, contract, report)
+    if KEY in header.names:
+        check_keys(connection, staged, delivery, report)
+        if delivery.is_outcomes:
+            check_outcome_ids(connection, staged, delivery, report)
+    check_targets(connection, staged, delivery, report)
+    return staged
 
 
-def _typed_select(present_columns: set[str]) -> str:
-    """Cast each contract column from text; a column the file lacks (only TARGET may) is null."""
+def _application_insert(staged: StagedFile) -> str:
+    """Contract columns typed from the staged text, by name; a column the file lacks (only TARGET may) is null."""
     expressions = []
     for name in COLUMN_NAMES:
         target = quote_identifier(raw_column_name(name))
-        if name in present_columns:
-            expressions.append(
-                f"cast(nullif(trim({quote_identifier(name)}), '') as {COLUMN_TYPES[name]}) as {target}"
-            )
+        if name in staged.header:
+            expressions.append(f"{typed_sql(staged.position(name), COLUMN_TYPES[name])} as {target}")
         else:
             expressions.append(f"cast(null as {COLUMN_TYPES[name]}) as {target}")
-    return ",\n    ".join(expressions)
-
-
-def _insert_statement(present_columns: set[str]) -> str:
     return (
         "insert into raw.applications\nselect\n    "
-        + _typed_select(present_columns)
-        + ",\n    ? as delivery_file,\n    ? as application_month,\n    ? as loaded_at\n"
-        + "from read_csv(?, header = true, all_varchar = true)"
+        + ",\n    ".join(expressions)
+        + f",\n    ? as delivery_file,\n    ? as application_month,\n    ? as loaded_at\nfrom {STAGED_TABLE} order by record"
     )
 
 
-def _header(connection: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
-    described = connection.execute(
-        "describe select * from read_csv(?, header = true, all_varchar = true)", [str(path)]
-    ).fetchall()
-    return [row[0] for row in described]
+def _outcome_insert(staged: StagedFile) -> str:
+    return (
+        f"insert into raw.outcomes select {typed_sql(staged.position(KEY), 'BIGINT')}, "
+        f"{typed_sql(staged.position(LABEL), 'BIGINT')}, ?, ?, ? from {STAGED_TABLE} order by record"
+    )
 
 
-def load_delivery(path: Path, warehouse: Path) -> LoadResult:
-    """Load `initial.csv` or `YYYYMM01.csv`; the same content again is a no-op, new content replaces the month."""
+def _ledger_row(connection, delivery_file, delivery: Delivery | None, status, rows, sha256, source, message, now) -> None:
+    connection.execute(
+        "insert into raw.load_ledger values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            delivery_file,
+            delivery.kind if delivery else None,
+            delivery.month if delivery else None,
+            status,
+            rows,
+            sha256,
+            source,
+            message,
+            now,
+        ],
+    )
+
+
+def _write(connection, delivery: Delivery, staged: StagedFile, report: DeliveryReport, source: Path, replacing: bool, now) -> int:
+    """Replace the delivery's rows and record it, all in one transaction."""
+    table = "raw.outcomes" if delivery.is_outcomes else "raw.applications"
+    insert = _outcome_insert(staged) if delivery.is_outcomes else _application_insert(staged)
+    with transaction(connection):
+        connection.execute(f"delete from {table} where delivery_file = ?", [delivery.file_name])
+        connection.execute(insert, [delivery.file_name, delivery.month, now])
+        rows = connection.execute(f"select count(*) from {table} where delivery_file = ?", [delivery.file_name]).fetchone()[0]
+        _ledger_row(
+            connection, delivery.file_name, delivery, "replaced" if replacing else "loaded", rows, report.sha256,
+            str(source.resolve()), "; ".join(report.warnings) or None, now,
+        )
+    return rows
+
+
+def _reject(connection, path: Path, delivery: Delivery | None, report: DeliveryReport, paths: DataPaths, now) -> DeliveryRejected:
+    moved, report_path = quarantine(path, report, paths.quarantine)
+    with transaction(connection):
+        _ledger_row(
+            connection, path.name, delivery, "rejected", report.rows, report.sha256, str(moved),
+            report.summary(examples=1), now,
+        )
+    return DeliveryRejected(report, moved, report_path)
+
+
+def load_delivery(path: Path, paths: DataPaths, progress: Progress | None = None) -> LoadResult:
+    """Check `path` and load it, or quarantine it and raise `DeliveryRejected`.
+
+    The same content as the version loaded already is a no-op; other content replaces it.
+    """
+    say = progress or (lambda message: None)
     path = Path(path)
     if not path.is_file():
         raise DeliveryError(f"{path}: no such file")
-    delivery = parse_delivery_name(path.name)
-    sha256 = file_sha256(path)
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    with connect(warehouse) as connection:
+    sha256 = file_sha256(path)
+    report = DeliveryReport(file_name=path.name, sha256=sha256)
+    try:
+        delivery: Delivery | None = parse_delivery_name(path.name)
+    except DeliveryNameError as error:
+        delivery = None
+        report.add(Problem("file_name", str(error)))
+    with connect(paths.warehouse) as connection:
+        if delivery is None:
+            raise _reject(connection, path, None, report, paths, now)
+        report.kind = delivery.kind
+        report.month = f"{delivery.month:%Y-%m}" if delivery.month else None
         previous = loaded_sha256(connection, delivery.file_name)
         if previous == sha256:
             return LoadResult(delivery, sha256, 0, "unchanged")
-        header = _header(connection, path)
-        missing = [name for name in REQUIRED_COLUMNS if name not in header]
-        if missing:
-            raise DeliveryError(f"{path.name}: required columns missing: {', '.join(missing)}")
-        present = set(header) & set(COLUMN_NAMES)
-        month: date | None = delivery.month
-        with transaction(connection):
-            connection.execute("delete from raw.applications where delivery_file = ?", [delivery.file_name])
-            try:
-                connection.execute(
-                    _insert_statement(present), [delivery.file_name, month, now, str(path)]
-                )
-            except duckdb.Error as error:
-                raise DeliveryError(f"{path.name}: {error}") from error
-            rows = connection.execute(
-                "select count(*) from raw.applications where delivery_file = ?", [delivery.file_name]
-            ).fetchone()[0]
-            status = "replaced" if previous else "loaded"
-            connection.execute(
-                "insert into raw.load_ledger values (?, ?, ?, ?, ?, ?, ?, ?)",
-                [delivery.file_name, month, status, rows, sha256, str(path.resolve()), None, now],
-            )
-    return LoadResult(delivery, sha256, rows, status)
-
+        say(f"checking {path.name} ({path.stat().st_size / 1e6:,.1f} MB) against the raw-file contract")
+        staged = _check(connection, path, delivery, report)
+        if report.rejected:
+            raise _reject(connection, path, delivery, report, paths, now)
+        for warning in report.warnings:
+            say(f"warning: {warning}")
+        say(f"writing {staged.rows:,} rows of {path.name}")
+        rows = _write(connection, delivery, staged, report, path, previous is not None, now)
+        say(f"committed {path.name}")
+    return LoadResult(delivery, sha256, rows, "replaced" if previous else "loaded", list(report.warnings))

@@ -26,6 +26,11 @@ class DataPaths:
         return self.root / "inbox"
 
     @property
+    def quarantine(self) -> Path:
+        """Rejected deliveries, each beside the JSON report of what is wrong with it."""
+        return self.root / "quarantine"
+
+    @property
     def warehouse(self) -> Path:
         return self.root / "warehouse.duckdb"
 
@@ -46,6 +51,6 @@ class DataPaths:
         return self.root / "dagster_home"
 
     def create(self) -> "DataPaths":
-        for folder in (self.root, self.inbox, self.training_sets, self.models, self.outbox):
+        for folder in (self.root, self.inbox, self.quarantine, self.training_sets, self.models, self.outbox):
             folder.mkdir(parents=True, exist_ok=True)
         return self

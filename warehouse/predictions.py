@@ -9,6 +9,7 @@ import pandas as pd
 import pyarrow as pa
 
 from warehouse.database import transaction
+from warehouse.labels import LABELS_AS_OF_SQL
 
 PREDICTION_COLUMNS = (
     "sk_id_curr",
@@ -44,18 +45,19 @@ def replace_month(connection: duckdb.DuckDBPyConnection, month: date, prediction
     return len(predictions)
 
 
-MONTHLY_SUMMARY_SQL = """
+MONTHLY_SUMMARY_SQL = f"""
+with labels as ({LABELS_AS_OF_SQL})
 select
     p.application_month,
     count(*) as rows_scored,
     avg(p.default_probability) as mean_probability,
     avg(case when p.decision = 'decline' then 1.0 else 0.0 end) as decline_rate,
     avg(case when p.decision = 'review' then 1.0 else 0.0 end) as review_rate,
-    count(f.target) as labelled_rows,
-    avg(f.target) as observed_default_rate,
+    count(labels.target) as labelled_rows,
+    avg(labels.target) as observed_default_rate,
     any_value(p.model_version) as model_version
 from marts.predictions as p
-left join marts.fct_application_features as f using (sk_id_curr)
+left join labels using (sk_id_curr)
 group by p.application_month
 order by p.application_month
 """
@@ -63,20 +65,21 @@ order by p.application_month
 
 def monthly_summary(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Per month: rows scored, mean probability, decline and review rates, observed default rate."""
-    summary = connection.sql(MONTHLY_SUMMARY_SQL).df()
+    summary = connection.sql(MONTHLY_SUMMARY_SQL, params=[None]).df()
     summary["application_month"] = pd.to_datetime(summary["application_month"]).dt.date
     return summary
 
 
 def scored_with_labels(connection: duckdb.DuckDBPyConnection, month: date) -> pd.DataFrame:
-    """A month's probabilities beside the outcomes known for it (null where not yet known)."""
+    """A month's probabilities beside the outcomes known for it today (null where not yet known)."""
     return connection.sql(
-        """
-        select p.sk_id_curr, p.default_probability, f.target
+        f"""
+        with labels as ({LABELS_AS_OF_SQL})
+        select p.sk_id_curr, p.default_probability, labels.target
         from marts.predictions as p
-        left join marts.fct_application_features as f using (sk_id_curr)
+        left join labels using (sk_id_curr)
         where p.application_month = ?
         order by p.sk_id_curr
         """,
-        params=[month],
+        params=[None, month],
     ).df()

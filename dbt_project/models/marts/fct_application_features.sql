@@ -14,7 +14,6 @@ features as (
         sk_id_curr,
         application_month,
         is_history,
-        target,
 
         {% for column in application_numeric_columns() -%}
         {{ column }},

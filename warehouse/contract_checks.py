@@ -1,0 +1,211 @@
+"""The raw-file contract applied to a staged file: columns, value types, ids and outcomes.
+
+Each check returns or records every problem it finds, so one report tells the sender
+everything to fix. Values are validated by pattern before they are cast, so a cast
+never guesses (DuckDB would round `1.5` into an integer column; this rejects it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from warehouse.contract import COLUMN_TYPES, INTEGER, KEY, LABEL, OUTCOME_COLUMNS, REQUIRED_COLUMNS, TEXT
+from warehouse.deliveries import Delivery
+from warehouse.raw_file import STAGED_TABLE, StagedFile
+from warehouse.report import EXAMPLES_PER_CHECK, DeliveryReport, Problem
+
+# Integers may carry a zero fraction (`3.0`): that is how pandas writes an integer column with gaps.
+VALUE_PATTERNS = {
+    "BIGINT": r"[+-]?[0-9]+(\.0*)?",
+    "DOUBLE": r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?",
+}
+VALID_TARGETS = (0, 1)
+
+
+@dataclass(frozen=True)
+class FileContract:
+    columns: dict[str, str]
+    required: tuple[str, ...]
+
+
+APPLICATION_CONTRACT = FileContract(dict(COLUMN_TYPES), REQUIRED_COLUMNS)
+OUTCOME_CONTRACT = FileContract(dict(OUTCOME_COLUMNS), (KEY, LABEL))
+
+
+def contract_for(delivery: Delivery) -> FileContract:
+    return OUTCOME_CONTRACT if delivery.is_outcomes else APPLICATION_CONTRACT
+
+
+def text_sql(staged_column: str) -> str:
+    """A staged field as text, blank meaning missing."""
+    return f"nullif(trim({staged_column}), '')"
+
+
+def typed_sql(staged_column: str, sql_type: str) -> str:
+    """The typed value of a staged field that passed `invalid_sql`."""
+    text = text_sql(staged_column)
+    if sql_type == INTEGER:
+        return f"cast(regexp_extract({text}, '^[+-]?[0-9]+') as BIGINT)"
+    if sql_type == TEXT:
+        return text
+    return f"cast({text} as {sql_type})"
+
+
+def invalid_sql(staged_column: str, sql_type: str) -> str:
+    """True where a field holds text that is not a value of `sql_type`."""
+    text = text_sql(staged_column)
+    if sql_type == INTEGER:
+        # The pattern alone would let 20-digit numbers through to an overflowing cast.
+        return (
+            f"({text} is not null and (not regexp_full_match({text}, '{VALUE_PATTERNS[INTEGER]}')"
+            f" or try_cast(regexp_extract({text}, '^[+-]?[0-9]+') as BIGINT) is null))"
+        )
+    # The pattern keeps out `nan`, `inf` and `1_000`; the cast check keeps out `1e999`.
+    return (
+        f"({text} is not null and (not regexp_full_match({text}, '{VALUE_PATTERNS[sql_type]}')"
+        f" or coalesce(not isfinite(try_cast({text} as DOUBLE)), true)))"
+    )
+
+
+def check_header(header: list[str], contract: FileContract) -> tuple[list[Problem], list[str]]:
+    """Required columns missing are problems; columns the contract does not know are warnings."""
+    present = set(header)
+    problems = []
+    for name in contract.required:
+        if name in present:
+            continue
+        near = [column for column in header if column.strip().upper() == name]
+        hint = f" (the file has {near[0]!r}; names are exact, upper case)" if near else ""
+        problems.append(Problem("missing_column", f"required column {name} is missing{hint}", line=1, column=name))
+    unknown = [name for name in header if name not in contract.columns]
+    warnings = [f"column {name!r} is not in the contract and was not loaded" for name in unknown]
+    return problems, warnings
+
+
+def _examples(connection: duckdb.DuckDBPyConnection, sql: str, parameters: list | None = None) -> tuple[int, list[tuple]]:
+    """How many rows `sql` returns, and the first of them in file order."""
+    total = connection.execute(f"select count(*) from ({sql})", parameters or []).fetchone()[0]
+    rows = connection.execute(f"{sql} order by 1 limit {EXAMPLES_PER_CHECK}", parameters or []).fetchall() if total else []
+    return total, rows
+
+
+def _add_all(report: DeliveryReport, total: int, problems: list[Problem]) -> None:
+    """Record the listed problems and count the ones past the examples limit too."""
+    report.extend(problems)
+    if problems and total > len(problems):
+        report.count_unlisted(problems[0].check, total - len(problems))
+
+
+def check_values(connection: duckdb.DuckDBPyConnection, staged: StagedFile, contract: FileContract, report: DeliveryReport) -> None:
+    """Every field of a typed column must parse as its type; all bad fields are counted."""
+    for name, sql_type in contract.columns.items():
+        if name not in staged.header or sql_type == TEXT:
+            continue
+        column = staged.position(name)
+        total, rows = _examples(
+            connection, f"select record, {column} from {STAGED_TABLE} where {invalid_sql(column, sql_type)}"
+        )
+        kind = "a whole number" if sql_type == INTEGER else "a number"
+        _add_all(report, total, [
+            Problem("bad_value", f"{name}: {value!r} is not {kind}", line=staged.lines.line_of(record), column=name, value=value)
+            for record, value in rows
+        ])
+
+
+def check_keys(connection: duckdb.DuckDBPyConnection, staged: StagedFile, delivery: Delivery, report: DeliveryReport) -> None:
+    """SK_ID_CURR present and unique in the file, and (for applications) not delivered by another file."""
+    key = staged.position(KEY)
+    total, rows = _examples(connection, f"select record from {STAGED_TABLE} where {text_sql(key)} is null")
+    _add_all(report, total, [
+        Problem("missing_id", f"{KEY} is empty", line=staged.lines.line_of(record), column=KEY) for (record,) in rows
+    ])
+    valid_key = f"{typed_sql(key, INTEGER)}"
+    keyed = f"select record, {valid_key} as id from {STAGED_TABLE} where {text_sql(key)} is not null and not {invalid_sql(key, INTEGER)}"
+    total, rows = _examples(
+        connection,
+        f"select min(record), id, count(*), list(record order by record)[1:5] from ({keyed}) group by id having count(*) > 1",
+    )
+    _add_all(report, total, [
+        Problem(
+            "duplicate_id",
+            f"{KEY} {identifier} appears on {count} rows (lines {', '.join(str(staged.lines.line_of(r)) for r in records)})",
+            line=staged.lines.line_of(first), column=KEY, value=str(identifier),
+        )
+        for first, identifier, count, records in rows
+    ])
+    if delivery.is_outcomes:
+        return
+    total, rows = _examples(
+        connection,
+        f"""
+        select s.record, s.id, any_value(a.delivery_file)
+        from ({keyed}) as s join raw.applications as a on a.sk_id_curr = s.id
+        where a.delivery_file <> ?
+        group by s.record, s.id
+        """,
+        [delivery.file_name],
+    )
+    _add_all(report, total, [
+        Problem(
+            "id_already_delivered",
+            f"{KEY} {identifier} was already delivered in {earlier}: the same application twice would leak between training and scoring",
+            line=staged.lines.line_of(record), column=KEY, value=str(identifier),
+        )
+        for record, identifier, earlier in rows
+    ])
+
+
+def check_targets(connection: duckdb.DuckDBPyConnection, staged: StagedFile, delivery: Delivery, report: DeliveryReport) -> None:
+    """TARGET is 0 or 1 where given; an outcome delivery must give it on every row."""
+    if LABEL not in staged.header:
+        return
+    target = staged.position(LABEL)
+    valid = f"not {invalid_sql(target, INTEGER)} and {text_sql(target)} is not null"
+    total, rows = _examples(
+        connection,
+        f"select record, {target} from {STAGED_TABLE} where {valid} and {typed_sql(target, INTEGER)} not in {VALID_TARGETS}",
+    )
+    _add_all(report, total, [
+        Problem("bad_target", f"{LABEL} is {value!r}: it must be 0 or 1", line=staged.lines.line_of(record), column=LABEL, value=value)
+        for record, value in rows
+    ])
+    if delivery.is_outcomes:
+        total, rows = _examples(connection, f"select record from {STAGED_TABLE} where {text_sql(target)} is null")
+        _add_all(report, total, [
+            Problem("missing_target", f"{LABEL} is empty: an outcome delivery must give every outcome", line=staged.lines.line_of(record), column=LABEL)
+            for (record,) in rows
+        ])
+
+
+def check_outcome_ids(connection: duckdb.DuckDBPyConnection, staged: StagedFile, delivery: Delivery, report: DeliveryReport) -> None:
+    """Outcomes only for applications already delivered, and from a month before the outcome's date."""
+    key = staged.position(KEY)
+    keyed = f"select record, {typed_sql(key, INTEGER)} as id from {STAGED_TABLE} where {text_sql(key)} is not null and not {invalid_sql(key, INTEGER)}"
+    total, rows = _examples(
+        connection,
+        f"select s.record, s.id from ({keyed}) as s anti join raw.applications as a on a.sk_id_curr = s.id",
+    )
+    _add_all(report, total, [
+        Problem("unknown_id", f"{KEY} {identifier} was never delivered: there is no application to give an outcome to",
+                line=staged.lines.line_of(record), column=KEY, value=str(identifier))
+        for record, identifier in rows
+    ])
+    total, rows = _examples(
+        connection,
+        f"""
+        select s.record, s.id, a.application_month
+        from ({keyed}) as s join raw.applications as a on a.sk_id_curr = s.id
+        where a.application_month >= ?
+        """,
+        [delivery.month],
+    )
+    _add_all(report, total, [
+        Problem(
+            "outcome_too_early",
+            f"{KEY} {identifier} applied in {month:%Y-%m}: its outcome cannot be known by {delivery.month:%Y-%m-%d}",
+            line=staged.lines.line_of(record), column=KEY, value=str(identifier),
+        )
+        for record, identifier, month in rows
+    ])

@@ -1,0 +1,55 @@
+"""Reading `raw.load_ledger`: which version of each delivery the warehouse holds."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+
+import duckdb
+
+from warehouse.deliveries import HISTORY_FILE, month_file_name
+
+CURRENT_VERSIONS_SQL = """
+select delivery_file, kind, delivery_month, sha256, row_count, status, loaded_at
+from raw.load_ledger
+where status in ('loaded', 'replaced')
+qualify row_number() over (partition by delivery_file order by loaded_at desc) = 1
+order by delivery_month nulls first, delivery_file
+"""
+
+
+def loaded_sha256(connection: duckdb.DuckDBPyConnection, file_name: str) -> str | None:
+    """The sha256 of the version of this delivery currently in the warehouse, if any."""
+    row = connection.execute(
+        """
+        select sha256 from raw.load_ledger
+        where delivery_file = ? and status in ('loaded', 'replaced')
+        order by loaded_at desc limit 1
+        """,
+        [file_name],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def month_inputs(connection: duckdb.DuckDBPyConnection, month: date, outcomes: bool) -> list[tuple[str, str]]:
+    """(file, sha256) of the loaded deliveries month M's run reads.
+
+    Applications: the history and M's own file. Outcomes: every outcome file dated M or earlier.
+    """
+    if outcomes:
+        where, parameters = "kind = 'outcomes' and delivery_month <= ?", [month]
+    else:
+        where, parameters = "delivery_file in (?, ?)", [HISTORY_FILE, month_file_name(month)]
+    rows = connection.execute(
+        f"select delivery_file, sha256 from ({CURRENT_VERSIONS_SQL}) where {where} order by delivery_file",
+        parameters,
+    ).fetchall()
+    return [(file_name, sha256) for file_name, sha256 in rows]
+
+
+def inputs_version(inputs: list[tuple[str, str]]) -> str:
+    """One hash of file versions: it changes whenever one of those files is replaced or added."""
+    digest = hashlib.sha256()
+    for file_name, sha256 in inputs:
+        digest.update(f"{file_name}={sha256}\n".encode())
+    return digest.hexdigest()[:16]
