@@ -11,7 +11,7 @@ from dagster_dbt import (
     get_asset_key_for_model,
 )
 
-from assets.partitions import monthly_partitions
+from assets.partitions import month_by_month, monthly_partitions
 from assets.resources import WarehouseResource, dbt_project
 
 
@@ -56,8 +56,7 @@ class CreditDbtTranslator(DagsterDbtTranslator):
     # partition M records that month's run did so from month M's deliveries. That is
     # what lets a replaced delivery of M show M's features, model and scores as stale.
     partitions_def=monthly_partitions,
-    # A backfill runs month by month, like the Python assets, never one dbt run for many months.
-    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
+    backfill_policy=month_by_month,
     # Source tests check the raw load asset, so they surface as its checks too.
     dagster_dbt_translator=CreditDbtTranslator(
         settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from assets.partitions import monthly_partitions, partition_month
+from assets.partitions import month_by_month, monthly_partitions, partition_month
 from assets.resources import WarehouseResource
 from warehouse.database import connect
 from warehouse.deliveries import DeliveryNameError
@@ -34,6 +34,7 @@ def _files_markdown(inputs: list[tuple[str, str]]) -> dg.MetadataValue:
 @dg.multi_asset(
     name="raw_deliveries",
     partitions_def=monthly_partitions,
+    backfill_policy=month_by_month,
     group_name="deliveries",
     pool="warehouse",
     specs=[

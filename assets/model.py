@@ -6,7 +6,7 @@ import dagster as dg
 
 from assets.dbt import APPLICATION_FEATURES, APPLICATION_LABELS
 from assets.deliveries import MONTH_DELIVERIES
-from assets.partitions import monthly_partitions, partition_month
+from assets.partitions import month_by_month, monthly_partitions, partition_month
 from assets.resources import WarehouseResource
 from ml.dataset import fingerprint, read_training_set, write_training_set
 from ml.model_store import reusable_card, save_model
@@ -20,6 +20,7 @@ def training_set_path(warehouse: WarehouseResource, partition_key: str):
 
 @dg.asset(
     partitions_def=monthly_partitions,
+    backfill_policy=month_by_month,
     deps=[APPLICATION_FEATURES, APPLICATION_LABELS, *MONTH_DELIVERIES],
     group_name="model",
     kinds={"python", "parquet"},
@@ -53,6 +54,7 @@ class ModelConfig(dg.Config):
 
 @dg.asset(
     partitions_def=monthly_partitions,
+    backfill_policy=month_by_month,
     deps=[training_set, *MONTH_DELIVERIES],
     group_name="model",
     kinds={"lightgbm", "optuna"},

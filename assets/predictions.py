@@ -7,7 +7,7 @@ import dagster as dg
 from assets.dbt import APPLICATION_FEATURES
 from assets.deliveries import MONTH_DELIVERIES
 from assets.model import credit_default_model
-from assets.partitions import monthly_partitions, partition_month
+from assets.partitions import month_by_month, monthly_partitions, partition_month
 from assets.resources import WarehouseResource
 from ml.dataset import LABEL_COLUMN, scoring_rows
 from ml.evaluation import auc
@@ -26,6 +26,7 @@ class DecisionConfig(dg.Config):
 
 @dg.asset(
     partitions_def=monthly_partitions,
+    backfill_policy=month_by_month,
     deps=[credit_default_model, APPLICATION_FEATURES, *MONTH_DELIVERIES],
     group_name="predictions",
     kinds={"duckdb"},

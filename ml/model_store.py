@@ -110,9 +110,23 @@ def load_model(models_root: Path, month: date) -> tuple[lgb.Booster, ModelCard]:
     return lgb.Booster(model_str=model_text), card
 
 
+def _model_file_matches(models_root: Path, month: date, card: ModelCard) -> bool:
+    path = model_dir(models_root, month) / MODEL_FILE
+    return path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == card.model_sha256
+
+
 def reusable_card(models_root: Path, month: date, training_fingerprint: str, config: TrainingConfig) -> ModelCard | None:
-    """The stored model of this month if it was trained on the same rows with the same config."""
+    """The stored model of this month if it was trained on the same rows with the same config.
+
+    A model file that no longer matches its card (a save killed between the two files) is
+    not reused: the model is trained again, so a re-run after a crash succeeds.
+    """
     card = read_card(models_root, month)
-    if card and card.training_fingerprint == training_fingerprint and card.training_config == config.as_dict():
+    if (
+        card
+        and card.training_fingerprint == training_fingerprint
+        and card.training_config == config.as_dict()
+        and _model_file_matches(models_root, month, card)
+    ):
         return card
     return None

@@ -1,23 +1,40 @@
-"""Real Dagster runs in process: two months end to end, then one again (idempotent)."""
+"""Real Dagster runs in process: two months end to end, one again (idempotent), a replaced delivery (stale)."""
 
 from __future__ import annotations
 
 from datetime import date
 
 import dagster as dg
+import pandas as pd
 import pytest
+from dagster._core.definitions.data_version import StaleStatus
+
+# Dagster's own helper for stale status outside the webserver (what the UI shows as "Unsynced").
+from dagster._utils.test.data_versions import get_stale_status_resolver
 
 from assets.definitions import ALL_ASSETS, defs
 from assets.partitions import partition_key, partition_month
 from assets.resources import WarehouseResource, default_resources
+from assets.runner import dagster_instance, run_month
+from warehouse.cli import main
 from warehouse.database import connect
 
 QUICK_MODEL = {"ops": {"credit_default_model": {"config": {"n_trials": 2, "tuning_rows": 8_000}}}}
 
 
 def materialise(paths, month: date) -> dg.ExecuteInProcessResult:
-    resources = {**default_resources(), "warehouse": WarehouseResource(data_dir=str(paths.root))}
-    return dg.materialize(ALL_ASSETS, partition_key=partition_key(month), resources=resources, run_config=QUICK_MODEL)
+    """The same path as `credit run`: in process, recorded in the data directory's Dagster instance."""
+    return run_month(month, paths, QUICK_MODEL)
+
+
+def stale_assets(paths, month: date) -> set[str]:
+    with dagster_instance(paths) as instance:
+        resolver = get_stale_status_resolver(instance, ALL_ASSETS)
+        return {
+            key.to_user_string()
+            for key in defs.resolve_asset_graph().get_all_asset_keys()
+            if resolver.get_status(key, partition_key(month)) == StaleStatus.STALE
+        }
 
 
 def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
@@ -104,3 +121,26 @@ def test_a_month_without_its_file_fails_with_a_clear_message(data_dir):
     [failure] = [event for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
     assert "no delivery for 2020-10" in failure.event_specific_data.error.to_string()
     assert "20201001.csv does not exist" in failure.event_specific_data.error.to_string()
+
+
+def test_a_replaced_delivery_shows_that_months_assets_stale_until_rematerialised(data_dir, tmp_path, capsys):
+    october = date(2020, 10, 1)
+    assert materialise(data_dir, october).success
+    assert stale_assets(data_dir, october) == set()
+
+    corrected = pd.read_csv(data_dir.inbox / "20201001.csv").iloc[:-7]
+    redelivery = tmp_path / "corrections" / "20201001.csv"
+    redelivery.parent.mkdir()
+    corrected.to_csv(redelivery, index=False)
+    assert main(["load", str(redelivery)]) == 0
+    assert "recorded in Dagster: raw_applications 2020-10-01" in capsys.readouterr().out
+    assert stale_assets(data_dir, october) == {
+        "staging/stg_home_credit__applications", "marts/fct_application_features", "marts/fct_application_labels",
+        "training_set", "credit_default_model", "monthly_predictions",
+    }
+
+    # The old file still in the inbox is an older version: the re-run keeps the correction.
+    again = materialise(data_dir, october)
+    assert again.success
+    assert stale_assets(data_dir, october) == set()
+    assert len(predictions(data_dir, october)) == len(corrected)

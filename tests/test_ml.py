@@ -94,6 +94,7 @@ def test_model_store_round_trip_refuses_a_tampered_model(history_only_training_s
     model_file.write_text(model_file.read_text().replace("num_leaves=", "num_leaves=1", 1))
     with pytest.raises(ModelIntegrityError):
         load_model(tmp_path, month)
+    assert reusable_card(tmp_path, month, "abc123", QUICK) is None, "a model that fails its check is trained again"
     assert not list(tmp_path.rglob("*.pkl")) and not list(tmp_path.rglob("*.partial"))
 
 

@@ -16,11 +16,6 @@ from warehouse.deliveries import Delivery
 from warehouse.raw_file import STAGED_TABLE, StagedFile
 from warehouse.report import EXAMPLES_PER_CHECK, DeliveryReport, Problem
 
-# Integers may carry a zero fraction (`3.0`): that is how pandas writes an integer column with gaps.
-VALUE_PATTERNS = {
-    "BIGINT": r"[+-]?[0-9]+(\.0*)?",
-    "DOUBLE": r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?",
-}
 VALID_TARGETS = (0, 1)
 
 
@@ -43,30 +38,34 @@ def text_sql(staged_column: str) -> str:
     return f"nullif(trim({staged_column}), '')"
 
 
+def _number_sql(text: str) -> str:
+    return f"try_cast({text} as DOUBLE)"
+
+
 def typed_sql(staged_column: str, sql_type: str) -> str:
     """The typed value of a staged field that passed `invalid_sql`."""
     text = text_sql(staged_column)
-    if sql_type == INTEGER:
-        return f"cast(regexp_extract({text}, '^[+-]?[0-9]+') as BIGINT)"
     if sql_type == TEXT:
         return text
+    if sql_type == INTEGER:
+        # Through DOUBLE so that `3.0` (pandas' way of writing an integer column with gaps) reads as 3.
+        return f"cast({_number_sql(text)} as BIGINT)"
     return f"cast({text} as {sql_type})"
 
 
 def invalid_sql(staged_column: str, sql_type: str) -> str:
-    """True where a field holds text that is not a value of `sql_type`."""
+    """True where a field holds text that is not a value of `sql_type`.
+
+    A number is what DuckDB parses as a finite DOUBLE, less its `1_000` digit grouping; a
+    whole number must also have no fraction. DuckDB's own integer cast would round `1.5`
+    to 2 without a word, so integers are never cast from text directly.
+    """
     text = text_sql(staged_column)
+    number = _number_sql(text)
+    not_a_number = f"coalesce(not isfinite({number}), true) or contains({text}, '_')"
     if sql_type == INTEGER:
-        # The pattern alone would let 20-digit numbers through to an overflowing cast.
-        return (
-            f"({text} is not null and (not regexp_full_match({text}, '{VALUE_PATTERNS[INTEGER]}')"
-            f" or try_cast(regexp_extract({text}, '^[+-]?[0-9]+') as BIGINT) is null))"
-        )
-    # The pattern keeps out `nan`, `inf` and `1_000`; the cast check keeps out `1e999`.
-    return (
-        f"({text} is not null and (not regexp_full_match({text}, '{VALUE_PATTERNS[sql_type]}')"
-        f" or coalesce(not isfinite(try_cast({text} as DOUBLE)), true)))"
-    )
+        return f"({text} is not null and ({not_a_number} or {number} <> trunc({number}) or abs({number}) >= 9e15))"
+    return f"({text} is not null and ({not_a_number}))"
 
 
 def check_header(header: list[str], contract: FileContract) -> tuple[list[Problem], list[str]]:
@@ -99,14 +98,29 @@ def _add_all(report: DeliveryReport, total: int, problems: list[Problem]) -> Non
 
 
 def check_values(connection: duckdb.DuckDBPyConnection, staged: StagedFile, contract: FileContract, report: DeliveryReport) -> None:
-    """Every field of a typed column must parse as its type; all bad fields are counted."""
-    for name, sql_type in contract.columns.items():
-        if name not in staged.header or sql_type == TEXT:
+    """Every field of a typed column must parse as its type; all bad fields are counted.
+
+    One scan counts the bad fields of every column; only columns that have some are read again for examples.
+    """
+    typed = [
+        (name, sql_type, staged.position(name))
+        for name, sql_type in contract.columns.items()
+        if name in staged.header and sql_type != TEXT
+    ]
+    if not typed:
+        return
+    counts = connection.execute(
+        "select "
+        + ", ".join(f"count(*) filter (where {invalid_sql(column, sql_type)})" for _, sql_type, column in typed)
+        + f" from {STAGED_TABLE}"
+    ).fetchone()
+    for (name, sql_type, column), total in zip(typed, counts):
+        if not total:
             continue
-        column = staged.position(name)
-        total, rows = _examples(
-            connection, f"select record, {column} from {STAGED_TABLE} where {invalid_sql(column, sql_type)}"
-        )
+        rows = connection.execute(
+            f"select record, {column} from {STAGED_TABLE} where {invalid_sql(column, sql_type)}"
+            f" order by record limit {EXAMPLES_PER_CHECK}"
+        ).fetchall()
         kind = "a whole number" if sql_type == INTEGER else "a number"
         _add_all(report, total, [
             Problem("bad_value", f"{name}: {value!r} is not {kind}", line=staged.lines.line_of(record), column=name, value=value)

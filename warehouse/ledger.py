@@ -31,6 +31,17 @@ def loaded_sha256(connection: duckdb.DuckDBPyConnection, file_name: str) -> str 
     return row[0] if row else None
 
 
+def is_superseded(connection: duckdb.DuckDBPyConnection, file_name: str, sha256: str) -> bool:
+    """True when this content of the file was loaded once and another version has replaced it since."""
+    current = loaded_sha256(connection, file_name)
+    if current is None or current == sha256:
+        return False
+    return connection.execute(
+        "select count(*) > 0 from raw.load_ledger where delivery_file = ? and sha256 = ? and status in ('loaded', 'replaced')",
+        [file_name, sha256],
+    ).fetchone()[0]
+
+
 def month_inputs(connection: duckdb.DuckDBPyConnection, month: date, outcomes: bool) -> list[tuple[str, str]]:
     """(file, sha256) of the loaded deliveries month M's run reads.
 

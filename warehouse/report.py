@@ -76,6 +76,7 @@ class DeliveryReport:
             lines.extend(f"    - {problem.describe()}" for problem in shown)
             if count > len(shown):
                 lines.append(f"    - ... {count - len(shown):,} more")
+        lines.extend(f"  warning: {warning}" for warning in self.warnings)
         return "\n".join(lines)
 
     def count_unlisted(self, check: str, count: int) -> None:

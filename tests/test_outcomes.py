@@ -1,0 +1,89 @@
+"""Outcomes delivered later: used by the training sets of their month and after, never before.
+
+Months arrive without TARGET; `outcomes_YYYYMM01.csv` files bring the outcomes of earlier
+months, one also correcting a history label. Built with real dbt, read through the same
+training-row query the model uses.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from tests.conftest import run_dbt
+from ml.dataset import training_rows
+from warehouse.database import connect
+from warehouse.deliveries import month_file_name, outcomes_file_name
+from warehouse.inbox import load_month_from_inbox
+from warehouse.loader import load_delivery
+from warehouse.paths import DataPaths
+
+OCTOBER, NOVEMBER, DECEMBER, JANUARY = date(2020, 10, 1), date(2020, 11, 1), date(2020, 12, 1), date(2021, 1, 1)
+
+
+def ids(frame: pd.DataFrame) -> set[int]:
+    return set(frame["SK_ID_CURR"].astype(int))
+
+
+@pytest.fixture(scope="module")
+def outcomes_warehouse(deliveries_dir, tmp_path_factory) -> tuple[DataPaths, dict]:
+    paths = DataPaths(tmp_path_factory.mktemp("outcomes")).create()
+    months = {month: pd.read_csv(deliveries_dir / month_file_name(month)) for month in (OCTOBER, NOVEMBER, DECEMBER)}
+    history = pd.read_csv(deliveries_dir / "initial.csv")
+    corrected_id = int(history["SK_ID_CURR"].iloc[0])
+    corrected_label = 1 - int(history["TARGET"].iloc[0])
+    for month, frame in months.items():
+        frame.drop(columns=["TARGET"]).to_csv(paths.inbox / month_file_name(month), index=False)
+    history.to_csv(paths.inbox / "initial.csv", index=False)
+    # October's outcomes arrive on 1 December; November's, with a correction of one history label, on 1 January.
+    months[OCTOBER][["SK_ID_CURR", "TARGET"]].to_csv(paths.inbox / outcomes_file_name(DECEMBER), index=False)
+    pd.concat([
+        months[NOVEMBER][["SK_ID_CURR", "TARGET"]],
+        pd.DataFrame({"SK_ID_CURR": [corrected_id], "TARGET": [corrected_label]}),
+    ]).to_csv(paths.inbox / outcomes_file_name(JANUARY), index=False)
+
+    loaded_by_month = {}
+    for month in (OCTOBER, NOVEMBER, DECEMBER):
+        results = load_month_from_inbox(paths, month)
+        loaded_by_month[month] = [r.delivery.file_name for r in results if r.status != "unchanged"]
+    load_delivery(paths.inbox / outcomes_file_name(JANUARY), paths)
+    result = run_dbt(["build"], paths.root, paths.root / "dbt_target")
+    assert result.returncode == 0, result.stdout[-3000:]
+    facts = {"months": months, "corrected": (corrected_id, corrected_label), "loaded_by_month": loaded_by_month}
+    return paths, facts
+
+
+def test_a_months_run_loads_only_the_outcome_files_dated_by_then(outcomes_warehouse):
+    _, facts = outcomes_warehouse
+    assert facts["loaded_by_month"] == {
+        OCTOBER: ["initial.csv", "20201001.csv"],
+        NOVEMBER: ["20201101.csv"],
+        DECEMBER: ["20201201.csv", "outcomes_20201201.csv"],
+    }
+
+
+def test_training_sets_use_outcomes_from_their_delivery_month_on(outcomes_warehouse):
+    paths, facts = outcomes_warehouse
+    months = facts["months"]
+    with connect(paths.warehouse, read_only=True) as connection:
+        sets = {month: training_rows(connection, month) for month in (NOVEMBER, DECEMBER, JANUARY)}
+    trained_on = {month: set(frame["sk_id_curr"]) for month, frame in sets.items()}
+    # November's model knows no monitored month's outcome; December's knows October's; January's also November's.
+    assert not trained_on[NOVEMBER] & (ids(months[OCTOBER]) | ids(months[NOVEMBER]))
+    assert ids(months[OCTOBER]) <= trained_on[DECEMBER] and not trained_on[DECEMBER] & ids(months[NOVEMBER])
+    assert ids(months[OCTOBER]) | ids(months[NOVEMBER]) <= trained_on[JANUARY]
+    assert not trained_on[JANUARY] & ids(months[DECEMBER]), "December has no outcomes yet"
+    december = sets[DECEMBER].set_index("sk_id_curr")["target"]
+    expected = months[OCTOBER].set_index("SK_ID_CURR")["TARGET"]
+    assert (december.loc[expected.index] == expected).all()
+
+
+def test_a_corrected_label_counts_only_from_the_correction_on(outcomes_warehouse):
+    paths, facts = outcomes_warehouse
+    corrected_id, corrected_label = facts["corrected"]
+    with connect(paths.warehouse, read_only=True) as connection:
+        before = training_rows(connection, DECEMBER).set_index("sk_id_curr").loc[corrected_id, "target"]
+        after = training_rows(connection, JANUARY).set_index("sk_id_curr").loc[corrected_id, "target"]
+    assert (before, after) == (1 - corrected_label, corrected_label)

@@ -1,0 +1,41 @@
+"""A real process that writes a month of predictions with `replace_month`, for the crash tests.
+
+    python -m tests.write_predictions WAREHOUSE YYYY-MM ROWS MODEL_VERSION
+
+Prints "writing" just before the transaction starts and "committed" after it ends.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from warehouse.database import connect
+from warehouse.deliveries import parse_month
+from warehouse.predictions import replace_month
+
+
+def predictions(month, rows: int, model_version: str) -> pd.DataFrame:
+    return pd.DataFrame({
+        "sk_id_curr": np.arange(1, rows + 1, dtype=np.int64),
+        "application_month": month,
+        "default_probability": np.linspace(0.01, 0.5, rows),
+        "risk_grade": "C",
+        "decision": "approve",
+        "model_version": model_version,
+        "scored_at": datetime(2021, 1, 2),
+    })
+
+
+if __name__ == "__main__":
+    warehouse, month_text, rows, model_version = sys.argv[1:]
+    month = parse_month(month_text)
+    frame = predictions(month, int(rows), model_version)
+    with connect(Path(warehouse)) as connection:
+        print("writing", flush=True)
+        replace_month(connection, month, frame)
+    print("committed", flush=True)
