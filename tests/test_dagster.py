@@ -111,12 +111,16 @@ def test_two_months_end_to_end_then_the_same_month_again(data_dir):
     assert warehouse_counts(data_dir) == before, "a second run of a month loads and writes nothing new"
 
 
+def materialise_allowing_failure(paths, partition: str) -> dg.ExecuteInProcessResult:
+    resources = {**default_resources(), "warehouse": WarehouseResource(data_dir=str(paths.root))}
+    return dg.materialize(
+        ALL_ASSETS, partition_key=partition, resources=resources, run_config=QUICK_MODEL, raise_on_error=False
+    )
+
+
 def test_a_month_without_its_file_fails_with_a_clear_message(data_dir):
     (data_dir.inbox / "20201001.csv").unlink()
-    resources = {**default_resources(), "warehouse": WarehouseResource(data_dir=str(data_dir.root))}
-    result = dg.materialize(
-        ALL_ASSETS, partition_key="2020-10-01", resources=resources, run_config=QUICK_MODEL, raise_on_error=False
-    )
+    result = materialise_allowing_failure(data_dir, "2020-10-01")
     assert not result.success
     [failure] = [event for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
     assert "no delivery for 2020-10" in failure.event_specific_data.error.to_string()
@@ -144,3 +148,15 @@ def test_a_replaced_delivery_shows_that_months_assets_stale_until_rematerialised
     assert again.success
     assert stale_assets(data_dir, october) == set()
     assert len(predictions(data_dir, october)) == len(corrected)
+
+
+def test_a_rejected_delivery_fails_the_run_with_its_report_and_quarantines_the_file(data_dir):
+    month_file = data_dir.inbox / "20201001.csv"
+    month_file.write_bytes(month_file.read_bytes().replace(b"Cash loans", b"Cr\xe9dit", 1))
+    result = materialise_allowing_failure(data_dir, "2020-10-01")
+    assert not result.success
+    [failure] = [event for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
+    assert "20201001.csv was rejected and moved to quarantine" in failure.event_specific_data.error.to_string()
+    metadata = failure.event_specific_data.user_failure_data.metadata
+    assert "encoding" in metadata["problems"].value and metadata["report"].value.endswith(".report.json")
+    assert not month_file.exists() and len(list(data_dir.quarantine.glob("*20201001.csv"))) == 1

@@ -1,12 +1,13 @@
 """The raw-file contract applied to a staged file: columns, value types, ids and outcomes.
 
-Each check returns or records every problem it finds, so one report tells the sender
-everything to fix. Values are validated by pattern before they are cast, so a cast
-never guesses (DuckDB would round `1.5` into an integer column; this rejects it).
+Each check records every problem it finds, so one report tells the sender everything
+to fix. Values are validated before they are cast, so a cast never guesses (DuckDB
+would round `1.5` into an integer column; this rejects it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
@@ -83,18 +84,30 @@ def check_header(header: list[str], contract: FileContract) -> tuple[list[Proble
     return problems, warnings
 
 
-def _examples(connection: duckdb.DuckDBPyConnection, sql: str, parameters: list | None = None) -> tuple[int, list[tuple]]:
-    """How many rows `sql` returns, and the first of them in file order."""
+def _report_rows(
+    connection: duckdb.DuckDBPyConnection,
+    report: DeliveryReport,
+    sql: str,
+    problem: Callable[..., Problem],
+    parameters: list | None = None,
+) -> None:
+    """Count every row `sql` finds; turn the first of them (in file order) into listed problems."""
     total = connection.execute(f"select count(*) from ({sql})", parameters or []).fetchone()[0]
-    rows = connection.execute(f"{sql} order by 1 limit {EXAMPLES_PER_CHECK}", parameters or []).fetchall() if total else []
-    return total, rows
+    if not total:
+        return
+    rows = connection.execute(f"{sql} order by 1 limit {EXAMPLES_PER_CHECK}", parameters or []).fetchall()
+    listed = [problem(*row) for row in rows]
+    report.extend(listed)
+    report.count_unlisted(listed[0].check, total - len(listed))
 
 
-def _add_all(report: DeliveryReport, total: int, problems: list[Problem]) -> None:
-    """Record the listed problems and count the ones past the examples limit too."""
-    report.extend(problems)
-    if problems and total > len(problems):
-        report.count_unlisted(problems[0].check, total - len(problems))
+def _valid_ids_sql(staged: StagedFile) -> str:
+    """Each record with a well-formed id: `record`, `id`."""
+    key = staged.position(KEY)
+    return (
+        f"select record, {typed_sql(key, INTEGER)} as id from {STAGED_TABLE}"
+        f" where {text_sql(key)} is not null and not {invalid_sql(key, INTEGER)}"
+    )
 
 
 def check_values(connection: duckdb.DuckDBPyConnection, staged: StagedFile, contract: FileContract, report: DeliveryReport) -> None:
@@ -117,58 +130,52 @@ def check_values(connection: duckdb.DuckDBPyConnection, staged: StagedFile, cont
     for (name, sql_type, column), total in zip(typed, counts):
         if not total:
             continue
-        rows = connection.execute(
-            f"select record, {column} from {STAGED_TABLE} where {invalid_sql(column, sql_type)}"
-            f" order by record limit {EXAMPLES_PER_CHECK}"
-        ).fetchall()
         kind = "a whole number" if sql_type == INTEGER else "a number"
-        _add_all(report, total, [
-            Problem("bad_value", f"{name}: {value!r} is not {kind}", line=staged.lines.line_of(record), column=name, value=value)
-            for record, value in rows
-        ])
+        _report_rows(
+            connection, report,
+            f"select record, {column} from {STAGED_TABLE} where {invalid_sql(column, sql_type)}",
+            lambda record, value, name=name, kind=kind: Problem(
+                "bad_value", f"{name}: {value!r} is not {kind}", staged.lines.line_of(record), name, value
+            ),
+        )
 
 
 def check_keys(connection: duckdb.DuckDBPyConnection, staged: StagedFile, delivery: Delivery, report: DeliveryReport) -> None:
     """SK_ID_CURR present and unique in the file, and (for applications) not delivered by another file."""
-    key = staged.position(KEY)
-    total, rows = _examples(connection, f"select record from {STAGED_TABLE} where {text_sql(key)} is null")
-    _add_all(report, total, [
-        Problem("missing_id", f"{KEY} is empty", line=staged.lines.line_of(record), column=KEY) for (record,) in rows
-    ])
-    valid_key = f"{typed_sql(key, INTEGER)}"
-    keyed = f"select record, {valid_key} as id from {STAGED_TABLE} where {text_sql(key)} is not null and not {invalid_sql(key, INTEGER)}"
-    total, rows = _examples(
-        connection,
-        f"select min(record), id, count(*), list(record order by record)[1:5] from ({keyed}) group by id having count(*) > 1",
+    line = staged.lines.line_of
+    _report_rows(
+        connection, report,
+        f"select record from {STAGED_TABLE} where {text_sql(staged.position(KEY))} is null",
+        lambda record: Problem("missing_id", f"{KEY} is empty", line(record), KEY),
     )
-    _add_all(report, total, [
-        Problem(
+    _report_rows(
+        connection, report,
+        f"select min(record), id, count(*), list(record order by record)[1:5]"
+        f" from ({_valid_ids_sql(staged)}) group by id having count(*) > 1",
+        lambda first, identifier, count, records: Problem(
             "duplicate_id",
-            f"{KEY} {identifier} appears on {count} rows (lines {', '.join(str(staged.lines.line_of(r)) for r in records)})",
-            line=staged.lines.line_of(first), column=KEY, value=str(identifier),
-        )
-        for first, identifier, count, records in rows
-    ])
+            f"{KEY} {identifier} appears on {count} rows (lines {', '.join(str(line(r)) for r in records)})",
+            line(first), KEY, str(identifier),
+        ),
+    )
     if delivery.is_outcomes:
         return
-    total, rows = _examples(
-        connection,
+    _report_rows(
+        connection, report,
         f"""
         select s.record, s.id, any_value(a.delivery_file)
-        from ({keyed}) as s join raw.applications as a on a.sk_id_curr = s.id
+        from ({_valid_ids_sql(staged)}) as s join raw.applications as a on a.sk_id_curr = s.id
         where a.delivery_file <> ?
         group by s.record, s.id
         """,
+        lambda record, identifier, earlier: Problem(
+            "id_already_delivered",
+            f"{KEY} {identifier} was already delivered in {earlier}: "
+            "the same application twice would leak between training and scoring",
+            line(record), KEY, str(identifier),
+        ),
         [delivery.file_name],
     )
-    _add_all(report, total, [
-        Problem(
-            "id_already_delivered",
-            f"{KEY} {identifier} was already delivered in {earlier}: the same application twice would leak between training and scoring",
-            line=staged.lines.line_of(record), column=KEY, value=str(identifier),
-        )
-        for record, identifier, earlier in rows
-    ])
 
 
 def check_targets(connection: duckdb.DuckDBPyConnection, staged: StagedFile, delivery: Delivery, report: DeliveryReport) -> None:
@@ -176,50 +183,46 @@ def check_targets(connection: duckdb.DuckDBPyConnection, staged: StagedFile, del
     if LABEL not in staged.header:
         return
     target = staged.position(LABEL)
-    valid = f"not {invalid_sql(target, INTEGER)} and {text_sql(target)} is not null"
-    total, rows = _examples(
-        connection,
-        f"select record, {target} from {STAGED_TABLE} where {valid} and {typed_sql(target, INTEGER)} not in {VALID_TARGETS}",
+    line = staged.lines.line_of
+    well_formed = f"{text_sql(target)} is not null and not {invalid_sql(target, INTEGER)}"
+    _report_rows(
+        connection, report,
+        f"select record, {target} from {STAGED_TABLE}"
+        f" where {well_formed} and {typed_sql(target, INTEGER)} not in {VALID_TARGETS}",
+        lambda record, value: Problem("bad_target", f"{LABEL} is {value!r}: it must be 0 or 1", line(record), LABEL, value),
     )
-    _add_all(report, total, [
-        Problem("bad_target", f"{LABEL} is {value!r}: it must be 0 or 1", line=staged.lines.line_of(record), column=LABEL, value=value)
-        for record, value in rows
-    ])
     if delivery.is_outcomes:
-        total, rows = _examples(connection, f"select record from {STAGED_TABLE} where {text_sql(target)} is null")
-        _add_all(report, total, [
-            Problem("missing_target", f"{LABEL} is empty: an outcome delivery must give every outcome", line=staged.lines.line_of(record), column=LABEL)
-            for (record,) in rows
-        ])
+        _report_rows(
+            connection, report,
+            f"select record from {STAGED_TABLE} where {text_sql(target)} is null",
+            lambda record: Problem(
+                "missing_target", f"{LABEL} is empty: an outcome delivery must give every outcome", line(record), LABEL
+            ),
+        )
 
 
 def check_outcome_ids(connection: duckdb.DuckDBPyConnection, staged: StagedFile, delivery: Delivery, report: DeliveryReport) -> None:
     """Outcomes only for applications already delivered, and from a month before the outcome's date."""
-    key = staged.position(KEY)
-    keyed = f"select record, {typed_sql(key, INTEGER)} as id from {STAGED_TABLE} where {text_sql(key)} is not null and not {invalid_sql(key, INTEGER)}"
-    total, rows = _examples(
-        connection,
-        f"select s.record, s.id from ({keyed}) as s anti join raw.applications as a on a.sk_id_curr = s.id",
+    line = staged.lines.line_of
+    _report_rows(
+        connection, report,
+        f"select s.record, s.id from ({_valid_ids_sql(staged)}) as s anti join raw.applications as a on a.sk_id_curr = s.id",
+        lambda record, identifier: Problem(
+            "unknown_id", f"{KEY} {identifier} was never delivered: there is no application to give an outcome to",
+            line(record), KEY, str(identifier),
+        ),
     )
-    _add_all(report, total, [
-        Problem("unknown_id", f"{KEY} {identifier} was never delivered: there is no application to give an outcome to",
-                line=staged.lines.line_of(record), column=KEY, value=str(identifier))
-        for record, identifier in rows
-    ])
-    total, rows = _examples(
-        connection,
+    _report_rows(
+        connection, report,
         f"""
         select s.record, s.id, a.application_month
-        from ({keyed}) as s join raw.applications as a on a.sk_id_curr = s.id
+        from ({_valid_ids_sql(staged)}) as s join raw.applications as a on a.sk_id_curr = s.id
         where a.application_month >= ?
         """,
-        [delivery.month],
-    )
-    _add_all(report, total, [
-        Problem(
+        lambda record, identifier, month: Problem(
             "outcome_too_early",
             f"{KEY} {identifier} applied in {month:%Y-%m}: its outcome cannot be known by {delivery.month:%Y-%m-%d}",
-            line=staged.lines.line_of(record), column=KEY, value=str(identifier),
-        )
-        for record, identifier, month in rows
-    ])
+            line(record), KEY, str(identifier),
+        ),
+        [delivery.month],
+    )

@@ -111,7 +111,7 @@ def _check_schema_version(connection: duckdb.DuckDBPyConnection, path: Path) -> 
     if row[0] != SCHEMA_VERSION:
         raise WarehouseVersionError(
             f"{path} has warehouse schema {row[0]}, this version uses {SCHEMA_VERSION}: "
-            f"move it aside and load the deliveries again (make clean removes the whole data directory)"
+            f"move it aside (or remove the data directory) and load the deliveries again"
         )
 
 
