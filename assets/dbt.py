@@ -1,5 +1,6 @@
 """The dbt project as assets: staging, the feature mart and the labels; dbt tests become asset checks."""
 
+import json
 from typing import Any, Mapping
 
 import dagster as dg
@@ -71,3 +72,10 @@ def credit_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, wa
 
 APPLICATION_FEATURES = get_asset_key_for_model([credit_dbt_models], "fct_application_features")
 APPLICATION_LABELS = get_asset_key_for_model([credit_dbt_models], "fct_application_labels")
+
+
+def feature_descriptions() -> dict[str, str]:
+    """The feature mart's column descriptions from dbt, which reason codes are labelled with."""
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    [mart] = [node for node in manifest["nodes"].values() if node.get("name") == "fct_application_features"]
+    return {name: column.get("description", "") for name, column in mart["columns"].items()}

@@ -8,7 +8,8 @@ from assets.dbt import APPLICATION_FEATURES, APPLICATION_LABELS
 from assets.deliveries import MONTH_DELIVERIES
 from assets.partitions import month_by_month, monthly_partitions, partition_month
 from assets.resources import WarehouseResource
-from ml.dataset import fingerprint, read_training_set, write_training_set
+from ml.dataset import fingerprint, read_training_set, split_out_of_time, write_training_set
+from ml.registry import CHAMPION, DEFAULT_TOLERANCE, champion_as_of, register
 from ml.model_store import reusable_card, save_model
 from ml.training import TrainingConfig, train_model
 from warehouse.database import connect
@@ -50,6 +51,8 @@ class ModelConfig(dg.Config):
     n_trials: int = TrainingConfig.n_trials
     tuning_rows: int = TrainingConfig.tuning_rows
     seed: int = TrainingConfig.seed
+    # How much worse (validation AUC) a new model may be than the champion and still replace it.
+    promotion_tolerance: float = DEFAULT_TOLERANCE
 
 
 @dg.asset(
@@ -58,11 +61,12 @@ class ModelConfig(dg.Config):
     deps=[training_set, *MONTH_DELIVERIES],
     group_name="model",
     kinds={"lightgbm", "optuna"},
+    pool="warehouse",
 )
 def credit_default_model(
     context: dg.AssetExecutionContext, config: ModelConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    """LightGBM default model of the month, tuned by Optuna and validated out of time; reused when its training set is unchanged."""
+    """LightGBM default model of the month, tuned by Optuna and validated out of time; reused when its training set is unchanged; registered, and promoted only if it does not lose to the champion."""
     month = partition_month(context.partition_key)
     paths = warehouse.paths
     frame = read_training_set(training_set_path(warehouse, context.partition_key))
@@ -75,9 +79,17 @@ def credit_default_model(
     else:
         trained = train_model(frame, training_config, progress=context.log.info)
         card = save_model(trained, month, training_fingerprint, training_config, paths.models)
+    with connect(paths.warehouse) as connection:
+        decision = register(connection, card, split_out_of_time(frame)[1], paths.models, config.promotion_tolerance)
+        champion = champion_as_of(connection, month)
+    log = context.log.info if decision["status"] == CHAMPION else context.log.warning
+    log(f"model {card.version}: {decision['status']} ({decision['decision_reason']}); {month:%Y-%m} is scored by {champion[0]}")
     return dg.MaterializeResult(
         metadata={
             "model_version": dg.MetadataValue.text(card.version),
+            "registry_status": dg.MetadataValue.text(decision["status"]),
+            "decision_reason": dg.MetadataValue.text(decision["decision_reason"]),
+            "scoring_model": dg.MetadataValue.text(champion[0]),
             "validation_auc": dg.MetadataValue.float(card.metrics["validation_auc"]),
             "best_iteration": dg.MetadataValue.int(card.metrics["best_iteration"]),
             "train_rows": dg.MetadataValue.int(card.metrics["train_rows"]),

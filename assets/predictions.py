@@ -4,7 +4,7 @@ import math
 
 import dagster as dg
 
-from assets.dbt import APPLICATION_FEATURES
+from assets.dbt import APPLICATION_FEATURES, feature_descriptions
 from assets.deliveries import MONTH_DELIVERIES
 from assets.model import credit_default_model
 from assets.partitions import month_by_month, monthly_partitions, partition_month
@@ -12,6 +12,7 @@ from assets.resources import WarehouseResource
 from ml.dataset import LABEL_COLUMN, scoring_rows
 from ml.evaluation import auc
 from ml.model_store import load_model
+from ml.registry import champion_as_of
 from ml.scoring import DecisionPolicy, score
 from warehouse.database import connect
 from warehouse.predictions import replace_month
@@ -35,16 +36,21 @@ class DecisionConfig(dg.Config):
 def monthly_predictions(
     context: dg.AssetExecutionContext, config: DecisionConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    """Default probability, risk grade and decision for every application of the month, in marts.predictions."""
+    """Default probability, risk grade, decision and top three reason codes for every application of the month, in marts.predictions."""
     month = partition_month(context.partition_key)
     paths = warehouse.paths
-    booster, card = load_model(paths.models, month)
     policy = DecisionPolicy(review_from=config.review_from, decline_from=config.decline_from)
     with connect(paths.warehouse) as connection:
+        champion = champion_as_of(connection, month)
+        if champion is None:
+            raise dg.Failure(f"no champion model for {month:%Y-%m} in marts.model_registry: materialise credit_default_model first")
+        booster, card = load_model(paths.models, champion[1])
+        if card.version != champion[0]:
+            raise dg.Failure(f"the registry's champion {champion[0]} is not the model on disk ({card.version})")
         rows = scoring_rows(connection, month)
         if rows.empty:
             raise dg.Failure(f"no applications delivered for {month:%Y-%m}: nothing to score")
-        scored = score(booster, rows, card.feature_names, card.version, policy)
+        scored = score(booster, rows, card.feature_names, card.version, policy, feature_descriptions())
         replace_month(connection, month, scored)
     labelled = rows[LABEL_COLUMN].notna().to_numpy()
     out_of_time_auc = auc(rows.loc[labelled, LABEL_COLUMN], scored.loc[labelled, "default_probability"].to_numpy())
@@ -54,6 +60,9 @@ def monthly_predictions(
         "decline_rate": dg.MetadataValue.float(round(float((scored["decision"] == "decline").mean()), 5)),
         "review_rate": dg.MetadataValue.float(round(float((scored["decision"] == "review").mean()), 5)),
         "model_version": dg.MetadataValue.text(card.version),
+        "top_reasons": dg.MetadataValue.md(
+            "\n".join(f"- {reason}: {count:,}" for reason, count in scored["reason_1"].value_counts().head(5).items())
+        ),
         "labelled_rows": dg.MetadataValue.int(int(labelled.sum())),
     }
     if not math.isnan(out_of_time_auc):

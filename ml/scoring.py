@@ -1,7 +1,8 @@
-"""Default probability, risk grade and decision for each application of a month."""
+"""Default probability, risk grade, decision and reason codes for each application of a month."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -10,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ml.dataset import ID_COLUMN, MONTH_COLUMN
+from ml.explanations import reason_columns
 from ml.training import predict
 
 RISK_GRADES = ("A", "B", "C", "D", "E")
@@ -49,16 +51,20 @@ def score(
     feature_names: list[str],
     model_version: str,
     policy: DecisionPolicy = DecisionPolicy(),
+    feature_descriptions: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
+    """Probability, grade, decision and the top reason codes of every row, with the model version that scored it."""
     probabilities = predict(booster, rows, feature_names)
-    return pd.DataFrame(
+    scored = pd.DataFrame(
         {
             ID_COLUMN: rows[ID_COLUMN].to_numpy(),
             MONTH_COLUMN: pd.to_datetime(rows[MONTH_COLUMN]).dt.date.to_numpy(),
             "default_probability": probabilities,
             "risk_grade": policy.grades(probabilities),
             "decision": policy.decisions(probabilities),
-            "model_version": model_version,
-            "scored_at": datetime.now(timezone.utc).replace(tzinfo=None),
         }
+    )
+    reasons = reason_columns(booster, rows, feature_names, feature_descriptions).reset_index(drop=True)
+    return pd.concat([scored, reasons], axis=1).assign(
+        model_version=model_version, scored_at=datetime.now(timezone.utc).replace(tzinfo=None)
     )

@@ -69,7 +69,7 @@ def _suggest(trial: optuna.Trial) -> dict:
     }
 
 
-def _matrix(frame: pd.DataFrame, features: list[str]) -> np.ndarray:
+def feature_matrix(frame: pd.DataFrame, features: list[str]) -> np.ndarray:
     return frame[features].to_numpy(dtype=np.float32, na_value=np.nan)
 
 
@@ -97,8 +97,8 @@ def tune(
         sample = train.sample(n=config.tuning_rows, random_state=config.seed)
     # One binned dataset serves every trial; trials vary min_child_samples, so LightGBM must
     # not drop features at binning time by the first trial's value (feature_pre_filter).
-    train_set = lgb.Dataset(_matrix(sample, features), sample[LABEL_COLUMN].to_numpy(), free_raw_data=False)
-    valid_set = lgb.Dataset(_matrix(valid, features), valid[LABEL_COLUMN].to_numpy(), reference=train_set)
+    train_set = lgb.Dataset(feature_matrix(sample, features), sample[LABEL_COLUMN].to_numpy(), free_raw_data=False)
+    valid_set = lgb.Dataset(feature_matrix(valid, features), valid[LABEL_COLUMN].to_numpy(), reference=train_set)
 
     def objective(trial: optuna.Trial) -> float:
         params = {**_fixed_params(config), **_suggest(trial), "feature_pre_filter": False}
@@ -131,8 +131,8 @@ def train_model(
     tuned = tune(train, valid, features, config, progress)
     params = {**_fixed_params(config), **tuned}
     progress(f"training on {len(train):,} rows with the best parameters")
-    train_set = lgb.Dataset(_matrix(train, features), train[LABEL_COLUMN].to_numpy(), feature_name=features)
-    valid_set = lgb.Dataset(_matrix(valid, features), valid[LABEL_COLUMN].to_numpy(), reference=train_set)
+    train_set = lgb.Dataset(feature_matrix(train, features), train[LABEL_COLUMN].to_numpy(), feature_name=features)
+    valid_set = lgb.Dataset(feature_matrix(valid, features), valid[LABEL_COLUMN].to_numpy(), reference=train_set)
     booster = _fit(params, train_set, valid_set, config)
     validation_auc = auc(valid[LABEL_COLUMN], predict(booster, valid, features))
     metrics = {
@@ -150,4 +150,4 @@ def predict(booster: lgb.Booster, frame: pd.DataFrame, features: list[str]) -> n
     missing = [name for name in features if name not in frame.columns]
     if missing:
         raise ValueError(f"rows lack {len(missing)} model features, e.g. {missing[:5]}")
-    return booster.predict(_matrix(frame, features), num_iteration=booster.best_iteration or None)
+    return booster.predict(feature_matrix(frame, features), num_iteration=booster.best_iteration or None)

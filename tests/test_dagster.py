@@ -101,6 +101,12 @@ def test_two_months_end_to_end_then_the_same_month_again(data_dir):
     assert metadata(second, "training_set")["latest_month"] == "2020-10"
     assert metadata(second, "training_set")["rows"] > metadata(first, "training_set")["rows"]
     assert metadata(second, "monthly_predictions")["out_of_time_auc"] > 0.65
+    with connect(data_dir.warehouse, read_only=True) as connection:
+        with_reason, readable = connection.execute(
+            "select avg((reason_code_1 is not null)::int), avg((reason_1 <> reason_code_1)::int)"
+            " from marts.predictions where application_month = ?", [november],
+        ).fetchone()
+    assert with_reason > 0.9 and readable > 0.9, "reasons are labelled from the dbt column descriptions"
 
     before = warehouse_counts(data_dir)
     again = materialise(data_dir, november)

@@ -10,10 +10,12 @@ import pandas as pd
 import pytest
 
 from ml.dataset import fingerprint, read_training_set, split_out_of_time, training_rows, write_training_set
+from ml.explanations import contributions, readable_label
 from ml.model_store import ModelIntegrityError, load_model, reusable_card, save_model
 from ml.scoring import DecisionPolicy, score
 from ml.training import TrainingConfig, predict, train_model
 from warehouse.database import connect
+from warehouse.predictions import PREDICTION_COLUMNS
 from warehouse.split import delivery_months
 
 QUICK = TrainingConfig(n_trials=2, tuning_rows=8_000, max_rounds=300, early_stopping_rounds=30)
@@ -110,13 +112,52 @@ def test_decision_policy_grades_and_decides_at_its_thresholds():
             DecisionPolicy(**bad)
 
 
-def test_scoring_refuses_rows_without_the_models_features(history_only_training_set):
-    trained = train_model(history_only_training_set, QUICK)
+@pytest.fixture(scope="module")
+def quick_model(history_only_training_set):
+    return train_model(history_only_training_set, QUICK)
+
+
+def test_scoring_refuses_rows_without_the_models_features(history_only_training_set, quick_model):
+    trained = quick_model
     rows = history_only_training_set.head(50)
     scored = score(trained.booster, rows, trained.feature_names, "test")
-    assert list(scored.columns) == [
-        "sk_id_curr", "application_month", "default_probability", "risk_grade", "decision", "model_version", "scored_at"
-    ]
+    assert list(scored.columns) == list(PREDICTION_COLUMNS)
     assert scored["default_probability"].between(0, 1).all()
     with pytest.raises(ValueError, match="lack"):
         score(trained.booster, rows.drop(columns=["ext_source_3"]), trained.feature_names, "test")
+
+
+def test_reason_codes_are_the_largest_positive_contributions_of_present_features(history_only_training_set, quick_model):
+    booster, features = quick_model.booster, quick_model.feature_names
+    rows = history_only_training_set.iloc[:400]
+    contribution = contributions(booster, rows, features)
+    values = rows[features].to_numpy(dtype=float, na_value=np.nan)
+    # Contributions add up to the model's raw score, so they are an exact account of it.
+    raw = booster.predict(values, num_iteration=booster.best_iteration or None, raw_score=True)
+    assert np.allclose(contribution.sum(axis=1), raw, atol=1e-6)
+
+    scored = score(booster, rows, features, "test", feature_descriptions={"ext_source_3": "Normalised score from external source 3."})
+    position = {name: index for index, name in enumerate(features)}
+    named_rows = 0
+    for row in range(len(rows)):
+        codes = [scored.at[row, f"reason_code_{i}"] for i in (1, 2, 3)]
+        present = [code for code in codes if code is not None]
+        assert codes[: len(present)] == present, "reasons fill from the first"
+        pushed = contribution[row, [position[code] for code in present]]
+        assert (pushed > 0).all() and list(pushed) == sorted(pushed, reverse=True)
+        assert not np.isnan(values[row, [position[code] for code in present]]).any(), "a missing value is never a reason"
+        eligible = contribution[row, :-1].copy()
+        eligible[np.isnan(values[row])] = -np.inf
+        expected = [features[i] for i in np.argsort(-eligible, kind="stable")[:3] if eligible[i] > 0]
+        assert present == expected
+        named_rows += bool(present)
+    assert named_rows > 0.9 * len(rows)
+    labelled = scored.loc[scored["reason_code_1"] == "ext_source_3", "reason_1"]
+    assert set(labelled) <= {"Normalised score from external source 3"}
+
+
+def test_reason_labels_come_from_the_dbt_descriptions():
+    assert readable_label("code_gender__f", "1 when code_gender is the level 'F'.") == "code_gender is F"
+    assert readable_label("organization_type__unseen", "1 when organization_type holds a value outside the fixed level list (a level never seen before).") == "organization_type has a value never seen before"
+    assert readable_label("amt_credit", "Credit amount of the loan.") == "Credit amount of the loan"
+    assert readable_label("new_feature", None) == "new_feature"

@@ -26,6 +26,8 @@ def predictions(month, rows: int, model_version: str) -> pd.DataFrame:
         "default_probability": np.linspace(0.01, 0.5, rows),
         "risk_grade": "C",
         "decision": "approve",
+        **{f"reason_code_{i}": None for i in (1, 2, 3)},
+        **{f"reason_{i}": None for i in (1, 2, 3)},
         "model_version": model_version,
         "scored_at": datetime(2021, 1, 2),
     })

@@ -94,7 +94,7 @@ def demo_table(paths: DataPaths, months: list[date], seconds: dict[date, float])
 
     lines = [
         f"{'month':<8} {'rows scored':>11} {'mean prob':>9} {'decline':>8} {'review':>7} "
-        f"{'default':>8} {'OOT AUC':>8} {'valid AUC':>9} {'seconds':>8}  model",
+        f"{'default':>8} {'OOT AUC':>8} {'valid AUC':>9} {'seconds':>8}  scored by",
     ]
     with connect(paths.warehouse, read_only=True) as connection:
         summary = monthly_summary(connection).set_index("application_month")
@@ -107,7 +107,7 @@ def demo_table(paths: DataPaths, months: list[date], seconds: dict[date, float])
                 f"{_format_rate(row.decline_rate):>8} {_format_rate(row.review_rate):>7} "
                 f"{_format_rate(row.observed_default_rate):>8} "
                 f"{_format_auc(auc(scored['target'], scored['default_probability'].to_numpy())):>8} "
-                f"{_format_auc(card.metrics['validation_auc']):>9} {seconds.get(month, float('nan')):>8.0f}  {card.version}"
+                f"{_format_auc(card.metrics['validation_auc']):>9} {seconds.get(month, float('nan')):>8.0f}  {row.model_version}"
             )
     return "\n".join(lines)
 

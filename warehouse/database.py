@@ -53,7 +53,7 @@ def _applications_ddl() -> str:
 
 
 # Bump when a table Python creates changes shape; an older warehouse then fails with a clear message.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 LEDGER_DDL = """
 create table if not exists raw.load_ledger (
@@ -86,6 +86,14 @@ create table if not exists marts.predictions (
     default_probability double not null,
     risk_grade varchar not null,
     decision varchar not null,
+    -- The features that pushed this applicant's risk up most (LightGBM contributions), as
+    -- mart column names and as readable labels; null when fewer than three pushed it up.
+    reason_code_1 varchar,
+    reason_code_2 varchar,
+    reason_code_3 varchar,
+    reason_1 varchar,
+    reason_2 varchar,
+    reason_3 varchar,
     model_version varchar not null,
     scored_at timestamp not null
 )
@@ -115,6 +123,24 @@ def _check_schema_version(connection: duckdb.DuckDBPyConnection, path: Path) -> 
         )
 
 
+MODEL_REGISTRY_DDL = """
+create table if not exists marts.model_registry (
+    version varchar not null,
+    training_month date not null,
+    validation_month date,
+    params varchar not null,
+    validation_auc double not null,
+    champion_version varchar,
+    champion_validation_auc double,
+    training_fingerprint varchar not null,
+    model_sha256 varchar not null,
+    status varchar not null,
+    decision_reason varchar not null,
+    registered_at timestamp not null
+)
+"""
+
+
 def ensure_schema(connection: duckdb.DuckDBPyConnection, path: Path) -> None:
     """Create the raw and marts schemas and the tables Python writes to, if they are missing."""
     connection.execute("create schema if not exists raw")
@@ -124,6 +150,7 @@ def ensure_schema(connection: duckdb.DuckDBPyConnection, path: Path) -> None:
     connection.execute(LEDGER_DDL)
     connection.execute(OUTCOMES_DDL)
     connection.execute(PREDICTIONS_DDL)
+    connection.execute(MODEL_REGISTRY_DDL)
 
 
 class WarehouseBusyError(RuntimeError):

@@ -17,6 +17,12 @@ PREDICTION_COLUMNS = (
     "default_probability",
     "risk_grade",
     "decision",
+    "reason_code_1",
+    "reason_code_2",
+    "reason_code_3",
+    "reason_1",
+    "reason_2",
+    "reason_3",
     "model_version",
     "scored_at",
 )
@@ -34,10 +40,8 @@ def replace_month(connection: duckdb.DuckDBPyConnection, month: date, prediction
             connection.execute("delete from marts.predictions where application_month = ?", [month])
             connection.execute(
                 """
-                insert into marts.predictions
-                select sk_id_curr, application_month, default_probability, risk_grade,
-                       decision, model_version, scored_at
-                from scored_applications
+                insert into marts.predictions by name
+                select * from scored_applications
                 """
             )
     finally:
