@@ -9,8 +9,8 @@ from assets.deliveries import MONTH_DELIVERIES
 from assets.partitions import month_by_month, monthly_partitions, partition_month
 from assets.resources import WarehouseResource
 from ml.dataset import fingerprint, read_training_set, split_out_of_time, write_training_set
-from ml.registry import CHAMPION, DEFAULT_TOLERANCE, champion_as_of, register
 from ml.model_store import reusable_card, save_model
+from ml.registry import CHAMPION, DEFAULT_TOLERANCE, champion_as_of, register
 from ml.training import TrainingConfig, train_model
 from warehouse.database import connect
 

@@ -95,13 +95,15 @@ def register(
 ) -> dict:
     """Register `card` once: challenge the champion, record the decision; a second call returns the first decision."""
     existing = registered(connection, card.version)
-    if existing:
+    if existing and existing["status"] != SUPERSEDED:
         return existing
+    # A superseded model trained again (its month's rows went back to what they were) is challenged anew.
     promotion = challenge(connection, card, validation, models_root, tolerance)
     month = date.fromisoformat(f"{card.month}-01")
     validation_months = pd.to_datetime(validation[MONTH_COLUMN].dropna()).dt.date.unique()
     status = CHAMPION if promotion.promote else REJECTED
     with transaction(connection):
+        connection.execute("delete from marts.model_registry where version = ?", [card.version])
         connection.execute(
             "update marts.model_registry set status = ? where training_month = ? and status <> ?",
             [SUPERSEDED, month, SUPERSEDED],
