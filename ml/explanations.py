@@ -24,11 +24,13 @@ _ONE_HOT_DESCRIPTION = re.compile(r"^1 when (\w+) is the level '(.*)'\.?$")
 _UNSEEN_DESCRIPTION = re.compile(r"^1 when (\w+) holds a value outside the fixed level list")
 
 
+def _contributions_of(booster: lgb.Booster, matrix: np.ndarray) -> np.ndarray:
+    return booster.predict(matrix, num_iteration=booster.best_iteration or None, pred_contrib=True)
+
+
 def contributions(booster: lgb.Booster, frame: pd.DataFrame, features: list[str]) -> np.ndarray:
     """Per row: each feature's contribution to the log-odds, then the bias in the last column."""
-    return booster.predict(
-        feature_matrix(frame, features), num_iteration=booster.best_iteration or None, pred_contrib=True
-    )
+    return _contributions_of(booster, feature_matrix(frame, features))
 
 
 def top_reasons(
@@ -64,7 +66,8 @@ def reason_columns(
     descriptions: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """`reason_code_1..3` (feature names) and `reason_1..3` (readable labels) for every row of `frame`."""
-    names = top_reasons(contributions(booster, frame, features), feature_matrix(frame, features), features)
+    matrix = feature_matrix(frame, features)
+    names = top_reasons(_contributions_of(booster, matrix), matrix, features)
     descriptions = descriptions or {}
     columns = {}
     for position in range(REASON_COUNT):

@@ -91,14 +91,18 @@ def _report_rows(
     problem: Callable[..., Problem],
     parameters: list | None = None,
 ) -> None:
-    """Count every row `sql` finds; turn the first of them (in file order) into listed problems."""
-    total = connection.execute(f"select count(*) from ({sql})", parameters or []).fetchone()[0]
-    if not total:
+    """Count every row `sql` finds; turn the first of them (in file order) into listed problems.
+
+    `sql` is built here from constants and staged column positions; values are bound.
+    """
+    rows = connection.execute(
+        f"select *, count(*) over () from ({sql}) order by 1 limit ?", [*(parameters or []), EXAMPLES_PER_CHECK]
+    ).fetchall()
+    if not rows:
         return
-    rows = connection.execute(f"{sql} order by 1 limit {EXAMPLES_PER_CHECK}", parameters or []).fetchall()
-    listed = [problem(*row) for row in rows]
+    listed = [problem(*row[:-1]) for row in rows]
     report.extend(listed)
-    report.count_unlisted(listed[0].check, total - len(listed))
+    report.count_unlisted(listed[0].check, rows[0][-1] - len(listed))
 
 
 def _valid_ids_sql(staged: StagedFile) -> str:

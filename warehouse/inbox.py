@@ -13,7 +13,6 @@ never undoes a correction.
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 from warehouse.database import connect
 from warehouse.deliveries import (
@@ -22,8 +21,8 @@ from warehouse.deliveries import (
     month_file_name,
     parse_delivery_name,
 )
-from warehouse.ledger import is_superseded, loaded_sha256
-from warehouse.loader import DeliveryError, LoadResult, Progress, file_sha256, load_delivery
+from warehouse.ledger import loaded_sha256
+from warehouse.loader import DeliveryError, LoadResult, Progress, load_delivery
 from warehouse.paths import DataPaths
 
 
@@ -32,20 +31,10 @@ def _ledger_has(paths: DataPaths, file_name: str) -> bool:
         return loaded_sha256(connection, file_name) is not None
 
 
-def _load_unless_superseded(paths: DataPaths, candidate: Path, progress: Progress | None) -> LoadResult | None:
-    with connect(paths.warehouse) as connection:
-        superseded = is_superseded(connection, candidate.name, file_sha256(candidate))
-    if superseded:
-        if progress:
-            progress(f"{candidate} is an older version of {candidate.name}, replaced since: not loaded again")
-        return None
-    return load_delivery(candidate, paths, progress)
-
-
 def _load_required(paths: DataPaths, file_name: str, what: str, progress: Progress | None) -> LoadResult | None:
     candidate = paths.inbox / file_name
     if candidate.is_file():
-        return _load_unless_superseded(paths, candidate, progress)
+        return load_delivery(candidate, paths, progress, skip_superseded=True)
     if _ledger_has(paths, file_name):
         return None
     raise DeliveryError(
@@ -73,5 +62,8 @@ def load_month_from_inbox(paths: DataPaths, month: date, progress: Progress | No
         _load_required(paths, HISTORY_FILE, "history file", progress),
         _load_required(paths, month_file_name(month), f"delivery for {month:%Y-%m}", progress),
     ]
-    results.extend(_load_unless_superseded(paths, paths.inbox / name, progress) for name in outcome_files_due(paths, month))
+    results.extend(
+        load_delivery(paths.inbox / name, paths, progress, skip_superseded=True)
+        for name in outcome_files_due(paths, month)
+    )
     return [result for result in results if result is not None]

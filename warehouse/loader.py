@@ -28,7 +28,7 @@ from warehouse.contract_checks import (
 )
 from warehouse.database import connect, quote_identifier, raw_column_name, transaction
 from warehouse.deliveries import Delivery, DeliveryNameError, parse_delivery_name
-from warehouse.ledger import loaded_sha256
+from warehouse.ledger import is_superseded, loaded_sha256
 from warehouse.paths import DataPaths
 from warehouse.quarantine import quarantine
 from warehouse.raw_file import STAGED_TABLE, StagedFile, read_header, stage_file
@@ -56,13 +56,15 @@ class LoadResult:
     delivery: Delivery
     sha256: str
     rows: int
-    status: str  # "loaded", "replaced" or "unchanged"
+    status: str  # "loaded", "replaced", "unchanged" or "superseded" (an older version, left alone)
     warnings: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         what = self.delivery.file_name
         if self.status == "unchanged":
             return f"{what}: already loaded with the same content (sha256 {self.sha256[:12]}), nothing to do"
+        if self.status == "superseded":
+            return f"{what}: an older version (sha256 {self.sha256[:12]}), replaced since: not loaded again"
         return f"{what}: {self.status} {self.rows:,} rows (sha256 {self.sha256[:12]})"
 
 
@@ -121,6 +123,16 @@ def _outcome_insert(staged: StagedFile) -> str:
     )
 
 
+_APPLICATION_STATEMENTS = (
+    "delete from raw.applications where delivery_file = ?",
+    "select count(*) from raw.applications where delivery_file = ?",
+)
+_OUTCOME_STATEMENTS = (
+    "delete from raw.outcomes where delivery_file = ?",
+    "select count(*) from raw.outcomes where delivery_file = ?",
+)
+
+
 def _ledger_row(connection, delivery_file, delivery: Delivery | None, status, rows, sha256, source, message, now) -> None:
     connection.execute(
         "insert into raw.load_ledger values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -140,12 +152,12 @@ def _ledger_row(connection, delivery_file, delivery: Delivery | None, status, ro
 
 def _write(connection, delivery: Delivery, staged: StagedFile, report: DeliveryReport, source: Path, replacing: bool, now) -> int:
     """Replace the delivery's rows and record it, all in one transaction."""
-    table = "raw.outcomes" if delivery.is_outcomes else "raw.applications"
+    delete, count = _OUTCOME_STATEMENTS if delivery.is_outcomes else _APPLICATION_STATEMENTS
     insert = _outcome_insert(staged) if delivery.is_outcomes else _application_insert(staged)
     with transaction(connection):
-        connection.execute(f"delete from {table} where delivery_file = ?", [delivery.file_name])
+        connection.execute(delete, [delivery.file_name])
         connection.execute(insert, [delivery.file_name, delivery.month, now])
-        rows = connection.execute(f"select count(*) from {table} where delivery_file = ?", [delivery.file_name]).fetchone()[0]
+        rows = connection.execute(count, [delivery.file_name]).fetchone()[0]
         _ledger_row(
             connection, delivery.file_name, delivery, "replaced" if replacing else "loaded", rows, report.sha256,
             str(source.resolve()), "; ".join(report.warnings) or None, now,
@@ -163,10 +175,14 @@ def _reject(connection, path: Path, delivery: Delivery | None, report: DeliveryR
     return DeliveryRejected(report, moved, report_path)
 
 
-def load_delivery(path: Path, paths: DataPaths, progress: Progress | None = None) -> LoadResult:
+def load_delivery(
+    path: Path, paths: DataPaths, progress: Progress | None = None, skip_superseded: bool = False
+) -> LoadResult:
     """Check `path` and load it, or quarantine it and raise `DeliveryRejected`.
 
     The same content as the version loaded already is a no-op; other content replaces it.
+    With `skip_superseded` (the inbox rule), content that was loaded once and replaced
+    since is left alone, so a re-run never undoes a correction.
     """
     say = progress or (lambda message: None)
     path = Path(path)
@@ -188,6 +204,8 @@ def load_delivery(path: Path, paths: DataPaths, progress: Progress | None = None
         previous = loaded_sha256(connection, delivery.file_name)
         if previous == sha256:
             return LoadResult(delivery, sha256, 0, "unchanged")
+        if skip_superseded and is_superseded(connection, delivery.file_name, sha256):
+            return LoadResult(delivery, sha256, 0, "superseded")
         say(f"checking {path.name} ({path.stat().st_size / 1e6:,.1f} MB) against the raw-file contract")
         staged = _check(connection, path, delivery, report)
         if report.rejected:
