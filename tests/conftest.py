@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from warehouse.generator import generate_applications
+from warehouse.generator import GeneratedApplications, generate
 from warehouse.loader import load_delivery
 from warehouse.paths import DBT_PROJECT_DIR, DataPaths
-from warehouse.split import write_parts
+from warehouse.split import TRUE_SCORES_FOLDER, write_parts
 
 SMALL_ROWS = 24_000
 SMALL_SEED = 7
@@ -40,14 +40,20 @@ def run_dbt(
 
 
 @pytest.fixture(scope="session")
-def small_frame() -> pd.DataFrame:
-    return generate_applications(rows=SMALL_ROWS, seed=SMALL_SEED)
+def small_generated() -> GeneratedApplications:
+    return generate(rows=SMALL_ROWS, seed=SMALL_SEED)
 
 
 @pytest.fixture(scope="session")
-def deliveries_dir(small_frame, tmp_path_factory) -> Path:
+def small_frame(small_generated) -> pd.DataFrame:
+    return small_generated.frame
+
+
+@pytest.fixture(scope="session")
+def deliveries_dir(small_generated, tmp_path_factory) -> Path:
+    """The delivery files, and beside them `true_scores/` with the generator's probabilities."""
     folder = tmp_path_factory.mktemp("deliveries")
-    write_parts(small_frame, folder)
+    write_parts(small_generated.frame, folder, small_generated.true_probability)
     return folder
 
 
@@ -68,5 +74,6 @@ def data_dir(tmp_path, deliveries_dir, monkeypatch) -> DataPaths:
     paths = DataPaths(tmp_path / "data").create()
     for delivery in deliveries_dir.glob("*.csv"):
         shutil.copy(delivery, paths.inbox / delivery.name)
+    shutil.copytree(deliveries_dir / TRUE_SCORES_FOLDER, paths.inbox / TRUE_SCORES_FOLDER)
     monkeypatch.setenv("CREDIT_DATA_DIR", str(paths.root))
     return paths

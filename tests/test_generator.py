@@ -9,7 +9,7 @@ import pytest
 from warehouse import levels
 from warehouse.contract import BUILDING_MEASURES, BUREAU_ENQUIRIES, COLUMNS, FLOAT, INTEGER, SOCIAL_CIRCLE, TEXT
 from warehouse.generator import generate_applications
-from warehouse.split import split_plan, write_parts
+from warehouse.split import TRUE_PROBABILITY, TRUE_SCORES_FOLDER, split_plan, write_parts
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +137,21 @@ def test_split_plan_follows_the_original_operation():
     assert len(small) == 5 and small[-1].stop == 24_000 and len({p.rows for p in small[1:]}) == 1
     with pytest.raises(ValueError):
         split_plan(10)
+
+
+def test_the_ceiling_is_realistic_and_its_scores_sit_beside_each_file(tmp_path, small_generated):
+    from sklearn.metrics import roc_auc_score
+
+    frame, probability = small_generated.frame, small_generated.true_probability
+    # Real application-only models reach about 0.76; the best possible score a little more.
+    assert 0.74 < roc_auc_score(frame["TARGET"], probability) < 0.80
+    assert (probability[frame["CODE_GENDER"] == "XNA"] == 0).all()
+    written = write_parts(frame, tmp_path, probability)
+    for path in written:
+        truth = pd.read_csv(tmp_path / TRUE_SCORES_FOLDER / path.name)
+        delivered = pd.read_csv(path, usecols=["SK_ID_CURR"])
+        assert list(truth.columns) == ["SK_ID_CURR", TRUE_PROBABILITY]
+        assert truth["SK_ID_CURR"].equals(delivered["SK_ID_CURR"]) and truth[TRUE_PROBABILITY].between(0, 1).all()
 
 
 def test_written_files_keep_the_header_and_rows(tmp_path, small_frame):

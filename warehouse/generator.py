@@ -7,11 +7,17 @@ ORGANIZATION_TYPE = XNA), and TARGET drawn from a risk model in which EXT_SOURCE
 the strongest signals, then age, gender, education, income type, contract type and the
 region rating. The overall default rate is calibrated to 8.07 %.
 
+TARGET depends on the published columns only, plus one independent uniform draw per row,
+so the probability it was drawn with is the best score any model could give: `generate`
+returns it, and its AUC on a month's rows is the ceiling a trained model is measured against.
+
 Rare levels are allocated by exact counts scaled to the row count, so a full-size file
 holds the 4 `XNA` genders, 2 `Unknown` family statuses and 5 `Maternity leave` rows.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -94,7 +100,12 @@ CONTACT_RATES = {"FLAG_WORK_PHONE": 0.199368, "FLAG_CONT_MOBILE": 0.998133, "FLA
 REGION_MISMATCH_RATES = {"REG_REGION_NOT_LIVE_REGION": 0.015144, "REG_REGION_NOT_WORK_REGION": 0.050769, "REG_CITY_NOT_LIVE_CITY": 0.078173, "REG_CITY_NOT_WORK_CITY": 0.230454}
 BUREAU_MEANS = {"HOUR": 0.0064, "DAY": 0.007, "WEEK": 0.0344, "MON": 0.2674, "QRT": 0.2655, "YEAR": 1.90}
 
-# Log-odds effects on default, on top of the creditworthiness that the EXT_SOURCE scores measure.
+# Log-odds weight of each external score's normal score (missing scores add nothing here and
+# have an effect of their own below). The three see one creditworthiness through their own
+# noise, so together they carry more than any one of them.
+EXT_SOURCE_WEIGHTS = {"EXT_SOURCE_1": 0.33, "EXT_SOURCE_2": 0.45, "EXT_SOURCE_3": 0.48}
+
+# Log-odds effects on default, on top of the external scores.
 # Sizes are the real segment log-odds ratios, shrunk where the segments overlap (age, pensioners).
 EDUCATION_EFFECT = {"Secondary / secondary special": 0.0, "Higher education": -0.5, "Incomplete higher": -0.05, "Lower secondary": 0.22, "Academic degree": -1.3}
 INCOME_TYPE_EFFECT = {"Working": 0.12, "Commercial associate": -0.05, "Pensioner": -0.05, "State servant": -0.28, "Unemployed": 1.7, "Student": -2.0, "Businessman": -2.0, "Maternity leave": 1.9}
@@ -147,8 +158,16 @@ def _round_to(values: np.ndarray, step: float) -> np.ndarray:
     return np.round(values / step) * step
 
 
-def generate_applications(rows: int = levels.REAL_ROW_COUNT, seed: int = 42) -> pd.DataFrame:
-    """A frame with the 122 columns of application_train.csv in the real order."""
+@dataclass(frozen=True)
+class GeneratedApplications:
+    """The applications and, per row, the default probability TARGET was drawn with."""
+
+    frame: pd.DataFrame
+    true_probability: np.ndarray
+
+
+def generate(rows: int = levels.REAL_ROW_COUNT, seed: int = 42) -> GeneratedApplications:
+    """Applications with the 122 columns of application_train.csv, plus their true default probability."""
     if rows < 100:
         raise ValueError(f"rows must be at least 100, got {rows}")
     rng = np.random.default_rng(seed)
@@ -303,12 +322,15 @@ def generate_applications(rows: int = levels.REAL_ROW_COUNT, seed: int = 42) -> 
         "EXT_SOURCE_2": 0.72 * creditworthiness + 0.69 * rng.standard_normal(n),
         "EXT_SOURCE_3": 0.74 * creditworthiness + 0.18 * age_z + 0.65 * rng.standard_normal(n),
     }
-    ext_missing = {}
+    ext_missing, ext_risk = {}, np.zeros(n)
     for column, latent in ext_latent.items():
         z = (latent - latent.mean()) / latent.std()
         values = _from_quantiles(ndtr(z), EXT_SOURCE_QUANTILES[column])
         ext_missing[column] = _exact_mask(rng, n, EXT_SOURCE_MISSING[column])
         data[column] = np.where(ext_missing[column], np.nan, values)
+        # The published value determines z (the quantile map is strictly increasing), so this
+        # term is a function of the observed column: the label never sees creditworthiness itself.
+        ext_risk -= EXT_SOURCE_WEIGHTS[column] * np.where(ext_missing[column], 0.0, z)
 
     # Building block: one draw per row decides which fields are missing, so they go missing together.
     building_u = rng.random(n)
@@ -370,12 +392,14 @@ def generate_applications(rows: int = levels.REAL_ROW_COUNT, seed: int = 42) -> 
         values = rng.negative_binomial(dispersion, dispersion / (dispersion + mean), n).astype(float)
         data[column] = np.where(bureau_missing, np.nan, values)
 
-    # Default: creditworthiness first, then the demographic and loan effects of the profile.
+    # Default: the external scores first, then the demographic and loan effects of the profile.
+    # Every term is a function of published columns, so `probability` is the Bayes-optimal
+    # score: no model can beat it on average, and its AUC is the ceiling for these rows.
     years_employed = np.where(anomaly, 0.0, employed_days / 365.0)
     credit_to_goods = credit / np.where(np.isnan(goods_price), credit, goods_price)
     logit = (
-        -1.0 * creditworthiness
-        - 0.026 * (age_days / 365.0 - 44.0)
+        ext_risk
+        - 0.012 * (age_days / 365.0 - 44.0)
         + 0.45 * male
         - 0.35 * revolving
         + 0.45 * (rating_w_city - 2)
@@ -403,13 +427,18 @@ def generate_applications(rows: int = levels.REAL_ROW_COUNT, seed: int = 42) -> 
     )
     logit = logit - logit.mean()
     probability = expit(logit + _intercept_for_rate(logit, TARGET_RATE))
-    target = (rng.random(n) < probability).astype(np.int64)
     # The four XNA genders in the real file never defaulted.
-    target[gender == "XNA"] = 0
-    data["TARGET"] = target
+    probability[gender == "XNA"] = 0.0
+    # The only randomness after the observed columns: an independent uniform per row.
+    data["TARGET"] = (rng.random(n) < probability).astype(np.int64)
 
     frame = pd.DataFrame({column: data[column] for column in COLUMN_NAMES})
-    return frame
+    return GeneratedApplications(frame=frame, true_probability=probability)
+
+
+def generate_applications(rows: int = levels.REAL_ROW_COUNT, seed: int = 42) -> pd.DataFrame:
+    """A frame with the 122 columns of application_train.csv in the real order."""
+    return generate(rows, seed).frame
 
 
 def _intercept_for_rate(logit: np.ndarray, rate: float) -> float:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from warehouse.deliveries import FIRST_MONTH, HISTORY_FILE, month_file_name
@@ -19,6 +20,9 @@ from warehouse.levels import REAL_ROW_COUNT
 
 MONTHS = 4
 MONTH_ROWS = 10_000
+# Generated files only: the probability each TARGET was drawn with, in a folder beside them.
+TRUE_SCORES_FOLDER = "true_scores"
+TRUE_PROBABILITY = "TRUE_PROBABILITY"
 
 
 @dataclass(frozen=True)
@@ -59,16 +63,33 @@ def _replace_atomically(temporary: Path, final: Path) -> Path:
     return final
 
 
-def write_parts(frame: pd.DataFrame, out_dir: Path) -> list[Path]:
-    """Write a generated frame as the delivery files; each file appears whole or not at all."""
+def write_parts(frame: pd.DataFrame, out_dir: Path, true_probability: np.ndarray | None = None) -> list[Path]:
+    """Write a generated frame as the delivery files; each file appears whole or not at all.
+
+    With `true_probability` (the generator's), each file gets a twin of the same name under
+    `true_scores/`: SK_ID_CURR and the probability its TARGET was drawn with.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
+    if true_probability is not None:
+        true_scores_dir(out_dir).mkdir(exist_ok=True)
     written = []
     for part in split_plan(len(frame)):
-        final = out_dir / part.file_name
-        temporary = final.with_name(final.name + ".partial")
-        frame.iloc[part.start : part.stop].to_csv(temporary, index=False)
-        written.append(_replace_atomically(temporary, final))
+        rows = frame.iloc[part.start : part.stop]
+        if true_probability is not None:
+            truth = pd.DataFrame({"SK_ID_CURR": rows["SK_ID_CURR"].to_numpy(), TRUE_PROBABILITY: true_probability[part.start : part.stop]})
+            _write_csv(truth, true_scores_dir(out_dir) / part.file_name)
+        written.append(_write_csv(rows, out_dir / part.file_name))
     return written
+
+
+def true_scores_dir(files_dir: Path) -> Path:
+    return files_dir / TRUE_SCORES_FOLDER
+
+
+def _write_csv(frame: pd.DataFrame, final: Path) -> Path:
+    temporary = final.with_name(final.name + ".partial")
+    frame.to_csv(temporary, index=False)
+    return _replace_atomically(temporary, final)
 
 
 def split_file(source: Path, out_dir: Path) -> list[Path]:
