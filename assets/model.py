@@ -4,14 +4,17 @@ import json
 
 import dagster as dg
 
-from assets.dbt import APPLICATION_FEATURES, APPLICATION_LABELS
+from assets.dbt import APPLICATION_FEATURES, APPLICATION_LABELS, feature_descriptions
 from assets.deliveries import MONTH_DELIVERIES
 from assets.partitions import month_by_month, monthly_partitions, partition_month
 from assets.resources import WarehouseResource
 from ml.dataset import fingerprint, read_training_set, split_out_of_time, write_training_set
-from ml.model_store import reusable_card, save_model
+from ml.evaluation_report import PLOTS, REPORT_FILE, png_base64, write_report
+from ml.explanations import readable_label
+from ml.model_store import read_card, report_dir, reusable_card, save_model
 from ml.registry import CHAMPION, DEFAULT_TOLERANCE, champion_as_of, register
-from ml.training import TrainingConfig, train_model
+from ml.training import TrainingConfig, train_model, warm_start_params
+from warehouse.split import add_months
 from warehouse.database import connect
 
 
@@ -49,6 +52,8 @@ class ModelConfig(dg.Config):
     """Tuning budget and seed; changing any of them trains a new model instead of reusing one."""
 
     n_trials: int = TrainingConfig.n_trials
+    # A cap on the search: when it is reached, the trials done so far decide (the card says how many ran).
+    timeout_seconds: int = TrainingConfig.timeout_seconds
     tuning_rows: int = TrainingConfig.tuning_rows
     seed: int = TrainingConfig.seed
     # How much worse (validation AUC) a new model may be than the champion and still replace it.
@@ -71,14 +76,20 @@ def credit_default_model(
     paths = warehouse.paths
     frame = read_training_set(training_set_path(warehouse, context.partition_key))
     training_fingerprint = fingerprint(frame)
-    training_config = TrainingConfig(n_trials=config.n_trials, tuning_rows=config.tuning_rows, seed=config.seed)
-    card = reusable_card(paths.models, month, training_fingerprint, training_config)
+    training_config = TrainingConfig(
+        n_trials=config.n_trials, timeout_seconds=config.timeout_seconds, tuning_rows=config.tuning_rows, seed=config.seed
+    )
+    previous = read_card(paths.models, add_months(month, -1))
+    warm_start = warm_start_params(previous.params if previous else None)
+    card = reusable_card(paths.models, month, training_fingerprint, training_config, warm_start)
     reused = card is not None
     if reused:
         context.log.info(f"model {card.version} was trained on these exact rows with this config: reused")
     else:
-        trained = train_model(frame, training_config, progress=context.log.info)
-        card = save_model(trained, month, training_fingerprint, training_config, paths.models)
+        trained = train_model(frame, training_config, warm_start, progress=context.log.info)
+        card = save_model(trained, month, training_fingerprint, training_config, paths.models, warm_start)
+        context.log.info("drawing the evaluation report")
+        write_model_report(paths.models, month, card, trained, feature_descriptions())
     with connect(paths.warehouse) as connection:
         decision = register(connection, card, split_out_of_time(frame)[1], paths.models, config.promotion_tolerance)
         champion = champion_as_of(connection, month)
@@ -90,12 +101,44 @@ def credit_default_model(
             "registry_status": dg.MetadataValue.text(decision["status"]),
             "decision_reason": dg.MetadataValue.text(decision["decision_reason"]),
             "scoring_model": dg.MetadataValue.text(champion[0]),
-            "validation_auc": dg.MetadataValue.float(card.metrics["validation_auc"]),
+            **{name: dg.MetadataValue.float(card.metrics[name]) for name in VALIDATION_FIGURES},
+            "calibration_corrected": dg.MetadataValue.bool(card.metrics["calibration_corrected"]),
             "best_iteration": dg.MetadataValue.int(card.metrics["best_iteration"]),
+            "refit_rounds": dg.MetadataValue.int(card.metrics["refit_rounds"]),
+            "trials": dg.MetadataValue.text(f"{card.metrics['trials_complete']} complete, {card.metrics['trials_pruned']} pruned"),
+            "warm_started": dg.MetadataValue.bool(card.metrics["warm_started"]),
             "train_rows": dg.MetadataValue.int(card.metrics["train_rows"]),
             "features": dg.MetadataValue.int(len(card.feature_names)),
             "params": dg.MetadataValue.json(json.loads(json.dumps(card.params))),
             "reused": dg.MetadataValue.bool(reused),
             "path": dg.MetadataValue.path(str(paths.models / card.month)),
+            **report_metadata(paths.models, month),
         }
     )
+
+
+VALIDATION_FIGURES = ("validation_auc", "validation_ks", "validation_brier", "calibration_z")
+
+
+def write_model_report(models_root, month, card, trained, descriptions) -> None:
+    validation = trained.validation
+    write_report(
+        report_dir(models_root, month),
+        f"Model {card.version}: validation month",
+        validation["target"].to_numpy(),
+        validation["probability"].to_numpy(),
+        trained.booster,
+        {name: card.metrics[name] for name in ("validation_rows", "best_iteration", "refit_rounds", "calibration_corrected")},
+        {name: readable_label(name, descriptions.get(name)) for name in card.feature_names},
+    )
+
+
+def report_metadata(models_root, month) -> dict:
+    """The evaluation plots as images the Dagster UI shows, and the HTML report's path."""
+    folder = report_dir(models_root, month)
+    if not (folder / REPORT_FILE).exists():
+        return {}
+    metadata = {"report": dg.MetadataValue.path(str(folder / REPORT_FILE))}
+    for name in PLOTS:
+        metadata[f"plot_{name}"] = dg.MetadataValue.md(f"![{name}](data:image/png;base64,{png_base64(folder / f'{name}.png')})")
+    return metadata

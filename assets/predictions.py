@@ -50,7 +50,7 @@ def monthly_predictions(
         rows = scoring_rows(connection, month)
         if rows.empty:
             raise dg.Failure(f"no applications delivered for {month:%Y-%m}: nothing to score")
-        scored = score(booster, rows, card.feature_names, card.version, policy, feature_descriptions())
+        scored = score(booster, rows, card.feature_names, card.version, policy, feature_descriptions(), card.platt_scaling)
         replace_month(connection, month, scored)
     labelled = rows[LABEL_COLUMN].notna().to_numpy()
     out_of_time_auc = auc(rows.loc[labelled, LABEL_COLUMN], scored.loc[labelled, "default_probability"].to_numpy())

@@ -111,12 +111,15 @@ def read_training_set(path: Path) -> pd.DataFrame:
     return pq.read_table(path).to_pandas()
 
 
-def split_out_of_time(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Validate on the latest delivered month; before any month exists, on the latest history rows."""
+def validation_mask(frame: pd.DataFrame) -> np.ndarray:
+    """True for the validation rows: the latest delivered month, or before any month exists, the latest history rows."""
     months = frame[MONTH_COLUMN].dropna()
     if len(months):
-        is_validation = (frame[MONTH_COLUMN] == months.max()).to_numpy()
-    else:
-        cutoff = int(len(frame) * (1 - HISTORY_VALIDATION_SHARE))
-        is_validation = np.arange(len(frame)) >= cutoff  # rows are ordered by id
+        return (frame[MONTH_COLUMN] == months.max()).to_numpy()
+    cutoff = int(len(frame) * (1 - HISTORY_VALIDATION_SHARE))
+    return np.arange(len(frame)) >= cutoff  # rows are ordered by id
+
+
+def split_out_of_time(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    is_validation = validation_mask(frame)
     return frame[~is_validation], frame[is_validation]

@@ -1,8 +1,8 @@
 """Models on disk: LightGBM's own text format plus a JSON card. Nothing is pickled.
 
 `<models>/<YYYY-MM>/model.txt` and `card.json`; the card holds the parameters, metrics,
-feature list, the training set's fingerprint, library versions and the model file's
-sha256, which is checked again on every load.
+feature list, the calibration, the training set's fingerprint, library versions and the
+model file's sha256, which is checked again on every load.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import optuna
 import pandas as pd
 import sklearn
 
+from ml.calibration import PlattScaling
 from ml.training import TrainedModel, TrainingConfig
 
 MODEL_FILE = "model.txt"
@@ -42,10 +43,23 @@ class ModelCard:
     training_config: dict
     library_versions: dict
     model_sha256: str
+    # Platt scaling applied to the model's probabilities; None when calibrated as it is.
+    calibration: dict | None = None
+    # The tuned parameters the search started from (last month's), part of the reuse key.
+    warm_start: dict | None = None
+
+    @property
+    def platt_scaling(self) -> PlattScaling | None:
+        return PlattScaling(**self.calibration) if self.calibration else None
 
 
 def model_dir(models_root: Path, month: date) -> Path:
     return models_root / f"{month:%Y-%m}"
+
+
+def report_dir(models_root: Path, month: date) -> Path:
+    """The evaluation plots and HTML report of the month's model."""
+    return model_dir(models_root, month) / "evaluation"
 
 
 def _library_versions() -> dict:
@@ -70,6 +84,7 @@ def save_model(
     training_fingerprint: str,
     config: TrainingConfig,
     models_root: Path,
+    warm_start: dict | None = None,
 ) -> ModelCard:
     folder = model_dir(models_root, month)
     folder.mkdir(parents=True, exist_ok=True)
@@ -86,6 +101,8 @@ def save_model(
         training_config=config.as_dict(),
         library_versions=_library_versions(),
         model_sha256=sha256,
+        calibration=trained.calibration.as_dict() if trained.calibration else None,
+        warm_start=warm_start,
     )
     # The model first, the card last: a card only ever describes a complete model file.
     _write_atomically(folder / MODEL_FILE, model_text)
@@ -115,8 +132,10 @@ def _model_file_matches(models_root: Path, month: date, card: ModelCard) -> bool
     return path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == card.model_sha256
 
 
-def reusable_card(models_root: Path, month: date, training_fingerprint: str, config: TrainingConfig) -> ModelCard | None:
-    """The stored model of this month if it was trained on the same rows with the same config.
+def reusable_card(
+    models_root: Path, month: date, training_fingerprint: str, config: TrainingConfig, warm_start: dict | None = None
+) -> ModelCard | None:
+    """The stored model of this month if it was trained on the same rows, config and warm start.
 
     A model file that no longer matches its card (a save killed between the two files) is
     not reused: the model is trained again, so a re-run after a crash succeeds.
@@ -126,6 +145,7 @@ def reusable_card(models_root: Path, month: date, training_fingerprint: str, con
         card
         and card.training_fingerprint == training_fingerprint
         and card.training_config == config.as_dict()
+        and card.warm_start == warm_start
         and _model_file_matches(models_root, month, card)
     ):
         return card

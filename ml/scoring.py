@@ -10,6 +10,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from ml.calibration import PlattScaling
 from ml.dataset import ID_COLUMN, MONTH_COLUMN
 from ml.explanations import reason_columns
 from ml.training import predict
@@ -52,9 +53,10 @@ def score(
     model_version: str,
     policy: DecisionPolicy = DecisionPolicy(),
     feature_descriptions: Mapping[str, str] | None = None,
+    calibration: PlattScaling | None = None,
 ) -> pd.DataFrame:
     """Probability, grade, decision and the top reason codes of every row, with the model version that scored it."""
-    probabilities = predict(booster, rows, feature_names)
+    probabilities = predict(booster, rows, feature_names, calibration)
     scored = pd.DataFrame(
         {
             ID_COLUMN: rows[ID_COLUMN].to_numpy(),

@@ -86,7 +86,7 @@ def test_partition_keys_map_to_validated_months():
         partition_month("2020-10-01; drop table raw.applications")
 
 
-def test_two_months_end_to_end_then_the_same_month_again(data_dir):
+def test_two_months_end_to_end_then_the_same_month_again(data_dir, capsys):
     october, november = date(2020, 10, 1), date(2020, 11, 1)
     first = materialise(data_dir, october)
     assert first.success
@@ -107,6 +107,18 @@ def test_two_months_end_to_end_then_the_same_month_again(data_dir):
             " from marts.predictions where application_month = ?", [november],
         ).fetchone()
     assert with_reason > 0.9 and readable > 0.9, "reasons are labelled from the dbt column descriptions"
+
+    model = metadata(second, "credit_default_model")
+    assert model["warm_started"] is True, "November's search starts from October's parameters"
+    assert {f"plot_{name}" for name in ("roc", "precision_recall", "calibration", "deciles", "importance")} <= set(model)
+    assert model["plot_roc"].startswith("![roc](data:image/png;base64,iVBOR")
+    assert model["report"].endswith("report.html") and 0 < model["validation_brier"] < 0.1
+
+    assert main(["backtest"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in table[1:]] == ["2020-10", "2020-11"]
+    ceiling, share = (float(value) for value in table[2].split()[7:9])
+    assert 0.7 < ceiling < 0.82 and 0.85 < share < 1.05
 
     before = warehouse_counts(data_dir)
     again = materialise(data_dir, november)

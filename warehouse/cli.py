@@ -20,14 +20,16 @@ EXIT_USAGE = 2  # the command could not run: bad arguments, a missing file, a bu
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from warehouse.generator import generate_applications
-    from warehouse.split import write_parts
+    from warehouse.generator import generate
+    from warehouse.split import true_scores_dir, write_parts
 
     started = time.perf_counter()
-    frame = generate_applications(rows=args.rows, seed=args.seed)
-    for path in write_parts(frame, Path(args.out_dir)):
+    generated = generate(rows=args.rows, seed=args.seed)
+    frame = generated.frame
+    for path in write_parts(frame, Path(args.out_dir), generated.true_probability):
         print(f"wrote {path}")
     print(f"{len(frame):,} applications, default rate {frame['TARGET'].mean():.2%}, in {time.perf_counter() - started:.0f} s")
+    print(f"true default probabilities (the ceiling for any model) in {true_scores_dir(Path(args.out_dir))}")
     return 0
 
 
@@ -114,13 +116,14 @@ def demo_table(paths: DataPaths, months: list[date], seconds: dict[date, float])
 
 def _demo(args: argparse.Namespace) -> int:
     from assets.runner import run_month
-    from warehouse.generator import generate_applications
+    from warehouse.generator import generate
     from warehouse.split import delivery_months, write_parts
 
     paths = DataPaths.from_env().create()
     started = time.perf_counter()
     print(f"generating {args.rows:,} applications into {paths.inbox} (seed {args.seed})", flush=True)
-    write_parts(generate_applications(rows=args.rows, seed=args.seed), paths.inbox)
+    generated = generate(rows=args.rows, seed=args.seed)
+    write_parts(generated.frame, paths.inbox, generated.true_probability)
     months = delivery_months()
     seconds: dict[date, float] = {}
     for number, month in enumerate(months, start=1):
@@ -134,6 +137,30 @@ def _demo(args: argparse.Namespace) -> int:
     print()
     print(demo_table(paths, months, seconds))
     print(f"\ntotal {time.perf_counter() - started:.0f} s; warehouse {paths.warehouse}")
+    return 0
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    import json
+
+    from ml.backtest import backtest, format_table
+    from warehouse.database import connect
+    from warehouse.split import true_scores_dir
+
+    paths = DataPaths.from_env()
+    if not paths.warehouse.exists():
+        print(f"no warehouse at {paths.warehouse}: run `credit run YYYY-MM` or `make demo` first", file=sys.stderr)
+        return EXIT_USAGE
+    truth_dir = Path(args.true_scores) if args.true_scores else true_scores_dir(paths.inbox)
+    with connect(paths.warehouse, read_only=True) as connection:
+        figures = backtest(connection, truth_dir if truth_dir.is_dir() else None)
+    if not figures:
+        print("no scored months yet: nothing to backtest", file=sys.stderr)
+        return EXIT_USAGE
+    print(format_table(figures))
+    if args.json:
+        Path(args.json).write_text(json.dumps([f.as_dict() for f in figures], indent=2, default=str), encoding="utf-8")
+        print(f"wrote {args.json}")
     return 0
 
 
@@ -164,6 +191,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("month")
     run.add_argument("--trials", type=int, default=None, help="Optuna trials (default: the model's config)")
     run.set_defaults(handler=_run)
+
+    backtest = commands.add_parser(
+        "backtest", help="out-of-time AUC, KS and Brier of every scored month, beside the ceiling of generated data"
+    )
+    backtest.add_argument("--true-scores", help="folder of the generator's true scores (default: inbox/true_scores)")
+    backtest.add_argument("--json", help="also write the figures to this JSON file")
+    backtest.set_defaults(handler=_backtest)
 
     demo = commands.add_parser("demo", help="generate full-size files and materialise all four months")
     demo.add_argument("--rows", type=int, default=307_511)

@@ -1,0 +1,150 @@
+"""A model's evaluation on its validation month, as PNG plots and one self-contained HTML page.
+
+Plots: ROC (with the KS point), precision-recall, calibration by score decile, default rate
+and lift by decile, and the gain importance of the top features. matplotlib draws them with
+its file-only backend, so nothing needs a display.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightgbm as lgb
+import matplotlib
+
+matplotlib.use("Agg")  # files only: the pipeline runs without a display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from ml import evaluation  # noqa: E402
+
+PLOTS = ("roc", "precision_recall", "calibration", "deciles", "importance")
+TOP_FEATURES = 20
+REPORT_FILE = "report.html"
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    folder: Path
+    plots: dict[str, Path]
+    html: Path
+    summary: dict
+    deciles: pd.DataFrame
+
+
+def _save(figure: plt.Figure, path: Path) -> Path:
+    temporary = path.with_name(path.name + ".partial")
+    figure.savefig(temporary, format="png", dpi=90, bbox_inches="tight")
+    plt.close(figure)
+    os.replace(temporary, path)
+    return path
+
+
+def _roc(labels: np.ndarray, probabilities: np.ndarray, summary: dict) -> plt.Figure:
+    false_positive_rate, true_positive_rate = evaluation.curves(labels, probabilities)["roc"]
+    gap = true_positive_rate - false_positive_rate
+    at = int(np.argmax(gap))
+    figure, axes = plt.subplots(figsize=(5, 4))
+    axes.plot(false_positive_rate, true_positive_rate, label=f"model (AUC {summary['auc']:.3f})")
+    axes.plot([0, 1], [0, 1], color="grey", linestyle=":", label="no skill")
+    axes.vlines(false_positive_rate[at], false_positive_rate[at], true_positive_rate[at], color="C3", label=f"KS {summary['ks']:.3f}")
+    axes.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, validation month")
+    axes.legend(loc="lower right")
+    return figure
+
+
+def _precision_recall(labels: np.ndarray, probabilities: np.ndarray) -> plt.Figure:
+    recall, precision = evaluation.curves(labels, probabilities)["precision_recall"]
+    figure, axes = plt.subplots(figsize=(5, 4))
+    axes.plot(recall, precision)
+    axes.axhline(labels.mean(), color="grey", linestyle=":", label=f"default rate {labels.mean():.1%}")
+    axes.set(xlabel="recall (defaults caught)", ylabel="precision", title="Precision-recall, validation month", ylim=(0, 1))
+    axes.legend(loc="upper right")
+    return figure
+
+
+def _calibration(labels: np.ndarray, probabilities: np.ndarray) -> plt.Figure:
+    table = evaluation.calibration_table(labels, probabilities)
+    top = float(max(table["mean_probability"].max(), table["default_rate"].max()) * 1.1)
+    figure, axes = plt.subplots(figsize=(5, 4))
+    axes.plot([0, top], [0, top], color="grey", linestyle=":", label="perfect calibration")
+    axes.plot(table["mean_probability"], table["default_rate"], marker="o", label="score deciles")
+    axes.set(xlabel="mean predicted probability", ylabel="observed default rate", title="Calibration, validation month")
+    axes.legend(loc="upper left")
+    return figure
+
+
+def _deciles(table: pd.DataFrame) -> plt.Figure:
+    figure, axes = plt.subplots(figsize=(5, 4))
+    axes.bar(table["decile"], table["default_rate"], color="C0")
+    axes.set(xlabel="score decile (1 = riskiest)", ylabel="default rate", title="Default rate and lift by decile", xticks=table["decile"])
+    lift = axes.twinx()
+    lift.plot(table["decile"], table["lift"], color="C3", marker="o")
+    lift.set_ylabel("lift", color="C3")
+    return figure
+
+
+def _importance(booster: lgb.Booster, labels_of: dict[str, str]) -> plt.Figure:
+    gain = pd.Series(booster.feature_importance("gain"), index=booster.feature_name()).sort_values().tail(TOP_FEATURES)
+    figure, axes = plt.subplots(figsize=(6, 5.5))
+    axes.barh([labels_of.get(name, name) for name in gain.index], gain.to_numpy() / gain.sum())
+    axes.set(xlabel="share of total gain (top features)", title=f"Gain importance, top {len(gain)}")
+    axes.tick_params(axis="y", labelsize=7)
+    return figure
+
+
+def write_report(
+    folder: Path,
+    title: str,
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    booster: lgb.Booster,
+    facts: dict,
+    readable_names: dict[str, str] | None = None,
+) -> EvaluationReport:
+    """Write the PNGs and `report.html` into `folder`; each file appears whole or not at all."""
+    folder.mkdir(parents=True, exist_ok=True)
+    labels, probabilities = np.asarray(labels), np.asarray(probabilities)
+    summary = evaluation.summary(labels, probabilities)
+    deciles = evaluation.decile_table(labels, probabilities)
+    figures = {
+        "roc": _roc(labels, probabilities, summary),
+        "precision_recall": _precision_recall(labels, probabilities),
+        "calibration": _calibration(labels, probabilities),
+        "deciles": _deciles(deciles),
+        "importance": _importance(booster, readable_names or {}),
+    }
+    plots = {name: _save(figure, folder / f"{name}.png") for name, figure in figures.items()}
+    page = folder / REPORT_FILE
+    temporary = page.with_name(page.name + ".partial")
+    temporary.write_text(_html(title, summary, facts, deciles, plots), encoding="utf-8")
+    os.replace(temporary, page)
+    return EvaluationReport(folder=folder, plots=plots, html=page, summary=summary, deciles=deciles)
+
+
+def png_base64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _table(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, float_format=lambda value: f"{value:.4f}", border=0)
+
+
+def _html(title: str, summary: dict, facts: dict, deciles: pd.DataFrame, plots: dict[str, Path]) -> str:
+    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in {**summary, **facts}.items())
+    images = "".join(f'<img alt="{name}" src="data:image/png;base64,{png_base64(path)}">' for name, path in plots.items())
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;margin:2em;color:#222}} table{{border-collapse:collapse;margin:1em 0}}
+th,td{{padding:3px 10px;text-align:left;border-bottom:1px solid #ddd}} img{{margin:6px;border:1px solid #eee}}</style>
+</head><body><h1>{html.escape(title)}</h1>
+<h2>Validation month</h2><table>{rows}</table>
+<h2>Default rate by score decile</h2>{_table(deciles)}
+<h2>Plots</h2>{images}
+</body></html>
+"""
