@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/tests dbt_project/seeds -type f 2>/dev/null) dbt_project/dbt_project.yml dbt_project/profiles.yml
 
-.PHONY: setup demo test ui docs clean
+.PHONY: setup demo test bench ui docs clean
 
 setup: $(INSTALLED) $(MANIFEST)
 
@@ -29,6 +29,10 @@ demo: setup
 
 test: setup
 	$(BIN)/pytest
+
+# Not a test: the original notebook method against this project's month run (see README).
+bench: setup
+	$(BIN)/python scripts/bench.py
 
 ui: setup
 	mkdir -p $(CREDIT_DATA_DIR)/dagster_home

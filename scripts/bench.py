@@ -1,0 +1,144 @@
+"""`make bench`: the original notebook method against this project's month run, same files, one command.
+
+1. Generate the full-size files once (seeded), with the generator's true probabilities.
+2. Bring this project to the state an operator has before January: months 2020-10 to 2020-12
+   materialised through Dagster (not timed).
+3. Time, each in its own process: the original method for 2021-01 (ml/original_method.py),
+   then `credit run 2021-01` (load, dbt build, training set, tuning and training, scoring).
+4. Print wall time and peak memory of each, their ratio, and the out-of-time AUC of each on
+   January's applications beside the ceiling (the true probabilities' AUC on the same rows).
+
+Peak memory is the largest resident set of any one process in each run's process tree
+(wait4's ru_maxrss), so dbt's subprocess counts for this project's run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+MONTH = date(2021, 1, 1)
+PREPARED_MONTHS = ("2020-10", "2020-11", "2020-12")
+
+
+def _timed(command: list[str], env: dict, log_path: Path) -> tuple[float, float, int]:
+    """Run a command to completion: (wall seconds, peak RSS in MiB, exit status)."""
+    with open(log_path, "w") as log:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return seconds, usage.ru_maxrss / 1024, process.returncode
+
+
+def _original(files_dir: str) -> None:
+    """Child process: the original method, printing its results as JSON on the last line."""
+    from ml.original_method import run
+
+    result = run(Path(files_dir), MONTH)
+    print(json.dumps({"random_split_auc": result.random_split_auc, "out_of_time_auc": result.out_of_time_auc, "training_rows": result.training_rows}))
+
+
+def _project_auc(data_dir: Path) -> float:
+    from ml.evaluation import auc
+    from warehouse.database import connect
+    from warehouse.predictions import scored_with_labels
+
+    with connect(data_dir / "warehouse.duckdb", read_only=True) as connection:
+        scored = scored_with_labels(connection, MONTH).dropna(subset=["target"])
+    return auc(scored["target"], scored["default_probability"].to_numpy())
+
+
+def _ceiling_auc(files_dir: Path) -> float:
+    import pandas as pd
+
+    from ml.evaluation import auc
+    from warehouse.deliveries import month_file_name
+    from warehouse.split import TRUE_PROBABILITY, true_scores_dir
+
+    labels = pd.read_csv(files_dir / month_file_name(MONTH), usecols=["SK_ID_CURR", "TARGET"])
+    truth = pd.read_csv(true_scores_dir(files_dir) / month_file_name(MONTH))
+    joined = labels.merge(truth, on="SK_ID_CURR", validate="one_to_one")
+    return auc(joined["TARGET"], joined[TRUE_PROBABILITY].to_numpy())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work-dir", default=str(PROJECT / "data" / "bench"), help="scratch folder, emptied first")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--original-only", metavar="FILES_DIR", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.original_only:
+        _original(args.original_only)
+        return 0
+
+    from warehouse.generator import generate
+    from warehouse.split import write_parts
+
+    work = Path(args.work_dir)
+    shutil.rmtree(work, ignore_errors=True)
+    files, data = work / "files", work / "project"
+    (data / "inbox").mkdir(parents=True)
+    print(f"generating 307,511 applications (seed {args.seed}) into {files}", flush=True)
+    generated = generate(seed=args.seed)
+    for path in write_parts(generated.frame, files, generated.true_probability):
+        shutil.copy(path, data / "inbox" / path.name)
+
+    env = {**os.environ, "CREDIT_DATA_DIR": str(data)}
+    credit = str(Path(sys.executable).with_name("credit"))
+    for month in PREPARED_MONTHS:
+        print(f"preparing: credit run {month} (not timed)", flush=True)
+        seconds, _, status = _timed([credit, "run", month], env, work / f"prepare_{month}.log")
+        if status:
+            print(f"credit run {month} failed; see {work / f'prepare_{month}.log'}", file=sys.stderr)
+            return 1
+
+    print("timing the original method for 2021-01 ...", flush=True)
+    original_log = work / "original.log"
+    original_seconds, original_peak, status = _timed([sys.executable, __file__, "--original-only", str(files)], env, original_log)
+    if status:
+        print(f"the original method failed; see {original_log}", file=sys.stderr)
+        return 1
+    original = json.loads(original_log.read_text().strip().splitlines()[-1])
+
+    print("timing this project's month run: credit run 2021-01 ...", flush=True)
+    project_seconds, project_peak, status = _timed([credit, "run", "2021-01"], env, work / "project.log")
+    if status:
+        print(f"credit run 2021-01 failed; see {work / 'project.log'}", file=sys.stderr)
+        return 1
+
+    ceiling = _ceiling_auc(files)
+    project_auc = _project_auc(data)
+    results = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "original": {"seconds": original_seconds, "peak_mib": original_peak, **original},
+        "project": {"seconds": project_seconds, "peak_mib": project_peak, "out_of_time_auc": project_auc},
+        "ceiling_auc": ceiling,
+    }
+    (work / "bench.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    print()
+    print(f"make bench, {results['date']}, {results['cores']} cores; month 2021-01, full-size generated files (seed {args.seed})")
+    print(f"{'':<34} {'wall s':>7} {'peak MiB':>9} {'OOT AUC':>8} {'of ceiling':>10}")
+    print(f"{'original notebook method':<34} {original_seconds:>7.1f} {original_peak:>9,.0f} {original['out_of_time_auc']:>8.4f} {original['out_of_time_auc'] / ceiling:>10.3f}")
+    print(f"{'this project: credit run 2021-01':<34} {project_seconds:>7.1f} {project_peak:>9,.0f} {project_auc:>8.4f} {project_auc / ceiling:>10.3f}")
+    print(f"{'ceiling (true probabilities)':<34} {'':>7} {'':>9} {ceiling:>8.4f} {1:>10.3f}")
+    print(f"time ratio, project / original: {project_seconds / original_seconds:.2f}")
+    print(f"the original's own test AUC (random 20 % of its training rows): {original['random_split_auc']:.4f}")
+    print(f"full results: {work / 'bench.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
