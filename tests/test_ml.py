@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -75,7 +76,7 @@ def test_same_rows_and_config_give_the_same_model(history_only_training_set):
     assert first.booster.model_to_string() == second.booster.model_to_string()
     assert first.metrics == second.metrics
     assert first.metrics["validation_auc"] > 0.65, "the generated data carries real signal"
-    other_seed = train_model(history_only_training_set, TrainingConfig(**{**QUICK.as_dict(), "seed": 1}))
+    other_seed = train_model(history_only_training_set, replace(QUICK, seed=1))
     assert other_seed.booster.model_to_string() != first.booster.model_to_string()
 
 
@@ -91,7 +92,7 @@ def test_model_store_round_trip_refuses_a_tampered_model(history_only_training_s
     assert np.allclose(predict(booster, sample, card.feature_names), predict(trained.booster, sample, trained.feature_names))
     assert reusable_card(tmp_path, month, "abc123", QUICK) == card
     assert reusable_card(tmp_path, month, "other", QUICK) is None
-    assert reusable_card(tmp_path, month, "abc123", TrainingConfig(**{**QUICK.as_dict(), "n_trials": 3})) is None
+    assert reusable_card(tmp_path, month, "abc123", replace(QUICK, n_trials=3)) is None
     model_file = tmp_path / "2020-10" / "model.txt"
     model_file.write_text(model_file.read_text().replace("num_leaves=", "num_leaves=1", 1))
     with pytest.raises(ModelIntegrityError):

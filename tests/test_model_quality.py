@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import lightgbm as lgb
@@ -112,7 +113,7 @@ def test_warm_start_takes_last_months_values_clipped_into_the_search_space(janua
     assert start["learning_rate"] == SEARCH_SPACE["learning_rate"][1] and start["min_child_samples"] == SEARCH_SPACE["min_child_samples"][0]
     assert start["num_leaves"] == 20
     assert warm_start_params(None) is None and warm_start_params({"learning_rate": 0.1}) is None
-    one_trial = TrainingConfig(**{**QUICK.as_dict(), "n_trials": 1})
+    one_trial = replace(QUICK, n_trials=1)
     warm = train_model(january_rows, one_trial, warm_start=previous)
     # With one trial, the search's only trial is last month's parameters.
     assert warm.metrics["warm_started"] and {k: warm.params[k] for k in SEARCH_SPACE} == start

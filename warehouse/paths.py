@@ -50,6 +50,11 @@ class DataPaths:
     def dagster_home(self) -> Path:
         return self.root / "dagster_home"
 
+    @property
+    def dbt_target(self) -> Path:
+        """dbt's target folder for runs on this warehouse; its parse cache is valid for this path only."""
+        return self.root / "dbt_target"
+
     def create(self) -> "DataPaths":
         for folder in (self.root, self.inbox, self.quarantine, self.training_sets, self.models, self.outbox):
             folder.mkdir(parents=True, exist_ok=True)
