@@ -1,6 +1,8 @@
 """Training set and model of a month: thin wrappers over `ml/`."""
 
 import json
+from datetime import date
+from pathlib import Path
 
 import dagster as dg
 
@@ -11,11 +13,11 @@ from assets.resources import WarehouseResource
 from ml.dataset import fingerprint, read_training_set, split_out_of_time, write_training_set
 from ml.evaluation_report import PLOTS, REPORT_FILE, png_base64, write_report
 from ml.explanations import readable_label
-from ml.model_store import read_card, report_dir, reusable_card, save_model
+from ml.model_store import ModelCard, read_card, report_dir, reusable_card, save_model
 from ml.registry import CHAMPION, DEFAULT_TOLERANCE, champion_as_of, register
-from ml.training import TrainingConfig, train_model, warm_start_params
-from warehouse.split import add_months
+from ml.training import TrainedModel, TrainingConfig, train_model, warm_start_params
 from warehouse.database import connect
+from warehouse.split import add_months
 
 
 def training_set_path(warehouse: WarehouseResource, partition_key: str):
@@ -120,7 +122,8 @@ def credit_default_model(
 VALIDATION_FIGURES = ("validation_auc", "validation_ks", "validation_brier", "calibration_z")
 
 
-def write_model_report(models_root, month, card, trained, descriptions) -> None:
+def write_model_report(models_root: Path, month: date, card: ModelCard, trained: TrainedModel, descriptions: dict) -> None:
+    """Plots and HTML of the new model on its validation month, with readable feature names from dbt."""
     validation = trained.validation
     write_report(
         report_dir(models_root, month),
@@ -133,7 +136,7 @@ def write_model_report(models_root, month, card, trained, descriptions) -> None:
     )
 
 
-def report_metadata(models_root, month) -> dict:
+def report_metadata(models_root: Path, month: date) -> dict:
     """The evaluation plots as images the Dagster UI shows, and the HTML report's path."""
     folder = report_dir(models_root, month)
     if not (folder / REPORT_FILE).exists():
