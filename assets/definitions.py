@@ -8,10 +8,11 @@ from assets.dbt import credit_dbt_models
 from assets.deliveries import raw_deliveries
 from assets.jobs import monthly_pipeline
 from assets.model import credit_default_model, training_set
+from assets.outbox import monthly_outbox
 from assets.predictions import monthly_predictions
 from assets.resources import default_resources
 
-ALL_ASSETS = [raw_deliveries, credit_dbt_models, training_set, credit_default_model, monthly_predictions]
+ALL_ASSETS = [raw_deliveries, credit_dbt_models, training_set, credit_default_model, monthly_predictions, monthly_outbox]
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,

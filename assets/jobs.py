@@ -9,5 +9,5 @@ import dagster as dg
 monthly_pipeline = dg.define_asset_job(
     "monthly_pipeline",
     selection=dg.AssetSelection.all(),
-    description="Everything for one application month, from the inbox file to marts.predictions.",
+    description="Everything for one application month, from the inbox file to marts.predictions and the outbox CSV.",
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 import pytest
 from dagster._core.definitions.data_version import StaleStatus
@@ -68,7 +69,7 @@ def test_definitions_hold_the_pipeline_assets_and_the_monthly_job():
     assert keys == {
         "raw_applications", "raw_outcomes", "staging/stg_home_credit__applications",
         "staging/stg_home_credit__outcomes", "marts/fct_application_features", "marts/fct_application_labels",
-        "training_set", "credit_default_model", "monthly_predictions",
+        "training_set", "credit_default_model", "monthly_predictions", "monthly_outbox",
     }
     job = defs.resolve_job_def("monthly_pipeline")
     assert job.partitions_def.get_first_partition_window().start.date() == date(2020, 10, 1)
@@ -113,6 +114,17 @@ def test_two_months_end_to_end_then_the_same_month_again(data_dir, capsys):
     assert {f"plot_{name}" for name in ("roc", "precision_recall", "calibration", "deciles", "importance")} <= set(model)
     assert model["plot_roc"].startswith("![roc](data:image/png;base64,iVBOR")
     assert model["report"].endswith("report.html") and 0 < model["validation_brier"] < 0.1
+
+    for month, rows in ((october, october_rows), (november, november_rows)):
+        published = pd.read_csv(data_dir.outbox / f"pred_{month:%Y%m%d}.csv")
+        assert list(published.columns) == [
+            "SK_ID_CURR", "DEFAULT_PROBABILITY", "RISK_GRADE", "DECISION",
+            "REASON_CODE_1", "REASON_CODE_2", "REASON_CODE_3", "MODEL_VERSION",
+        ]
+        assert list(published["SK_ID_CURR"]) == [row[0] for row in rows]
+        assert np.allclose(published["DEFAULT_PROBABILITY"], [row[1] for row in rows], atol=1e-6)
+        assert list(published["DECISION"]) == [row[3] for row in rows]
+    assert sorted(path.name for path in data_dir.outbox.iterdir()) == ["pred_20201001.csv", "pred_20201101.csv"]
 
     capsys.readouterr()  # the runs' own output
     assert main(["backtest"]) == 0
@@ -159,7 +171,7 @@ def test_a_replaced_delivery_shows_that_months_assets_stale_until_rematerialised
     assert "recorded in Dagster: raw_applications 2020-10-01" in capsys.readouterr().out
     assert stale_assets(data_dir, october) == {
         "staging/stg_home_credit__applications", "marts/fct_application_features", "marts/fct_application_labels",
-        "training_set", "credit_default_model", "monthly_predictions",
+        "training_set", "credit_default_model", "monthly_predictions", "monthly_outbox",
     }
 
     # The old file still in the inbox is an older version: the re-run keeps the correction.

@@ -1,0 +1,28 @@
+"""The month's scores for external systems, as `outbox/pred_YYYYMMDD.csv`."""
+
+import dagster as dg
+
+from assets.deliveries import MONTH_DELIVERIES
+from assets.partitions import month_by_month, monthly_partitions, partition_month
+from assets.predictions import monthly_predictions
+from assets.resources import WarehouseResource
+from warehouse.database import connect
+from warehouse.outbox import write_outbox
+
+
+@dg.asset(
+    partitions_def=monthly_partitions,
+    backfill_policy=month_by_month,
+    # The deliveries too, as on every month asset: a replaced file marks this month's CSV stale.
+    deps=[monthly_predictions, *MONTH_DELIVERIES],
+    group_name="publish",
+    kinds={"csv"},
+    pool="warehouse",
+)
+def monthly_outbox(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """SK_ID_CURR, probability, grade, decision, reason codes and model version of every application of the month, in outbox/pred_YYYYMMDD.csv (written whole, then renamed into place)."""
+    month = partition_month(context.partition_key)
+    with connect(warehouse.paths.warehouse, read_only=True) as connection:
+        path, rows = write_outbox(connection, month, warehouse.paths.outbox)
+    context.log.info(f"published {rows:,} scores of {month:%Y-%m} to {path}")
+    return dg.MaterializeResult(metadata={"rows": dg.MetadataValue.int(rows), "path": dg.MetadataValue.path(str(path))})
