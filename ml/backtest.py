@@ -36,7 +36,7 @@ class MonthFigures:
 
     @property
     def share_of_ceiling(self) -> float:
-        return self.auc / self.ceiling_auc if self.ceiling_auc == self.ceiling_auc else math.nan
+        return math.nan if math.isnan(self.ceiling_auc) else self.auc / self.ceiling_auc
 
     def as_dict(self) -> dict:
         return {**asdict(self), "month": f"{self.month:%Y-%m}", "share_of_ceiling": self.share_of_ceiling}
@@ -82,7 +82,7 @@ def backtest(connection: duckdb.DuckDBPyConnection, true_scores_dir: Path | None
 
 
 def _number(value: float, width: int, digits: int = 4) -> str:
-    return f"{'-':>{width}}" if value != value else f"{value:>{width}.{digits}f}"
+    return f"{'-':>{width}}" if math.isnan(value) else f"{value:>{width}.{digits}f}"
 
 
 def format_table(figures: list[MonthFigures]) -> str:

@@ -59,12 +59,6 @@ def decile_table(labels: pd.Series | np.ndarray, probabilities: np.ndarray) -> p
     return table.reset_index()
 
 
-def calibration_table(labels: pd.Series | np.ndarray, probabilities: np.ndarray) -> pd.DataFrame:
-    """Mean predicted vs observed default rate in each score decile."""
-    table = decile_table(labels, probabilities)
-    return table.loc[:, ["decile", "mean_probability", "default_rate", "rows"]].sort_values("mean_probability")
-
-
 def curves(labels: pd.Series | np.ndarray, probabilities: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     labels = np.asarray(labels)
     false_positive_rate, true_positive_rate, _ = roc_curve(labels, probabilities)

@@ -160,7 +160,6 @@ class TuningResult:
     params: dict
     trials_complete: int
     trials_pruned: int
-    best_value: float
 
 
 def tune(
@@ -208,7 +207,6 @@ def tune(
         params=dict(study.best_params),
         trials_complete=states.count(optuna.trial.TrialState.COMPLETE),
         trials_pruned=states.count(optuna.trial.TrialState.PRUNED),
-        best_value=float(study.best_value),
     )
 
 
@@ -230,7 +228,8 @@ def train_model(
     train, valid = training_set[~is_validation], training_set[is_validation]
     if train[LABEL_COLUMN].nunique() < 2 or valid[LABEL_COLUMN].nunique() < 2:
         raise ValueError("the training and validation rows must each hold both outcomes")
-    tuning = tune(train, valid, features, config, warm_start_params(warm_start), progress)
+    start_from = warm_start_params(warm_start)
+    tuning = tune(train, valid, features, config, start_from, progress)
     params = {**_fixed_params(config), **tuning.params}
 
     progress(f"validating: fit on {len(train):,} rows, early-stopped on the {len(valid):,} validation rows")
@@ -262,7 +261,7 @@ def train_model(
         "train_default_rate": round(float(training_set[LABEL_COLUMN].mean()), 6),
         "trials_complete": tuning.trials_complete,
         "trials_pruned": tuning.trials_pruned,
-        "warm_started": warm_start_params(warm_start) is not None,
+        "warm_started": start_from is not None,
     }
     progress(f"trained in {time.perf_counter() - started:.0f} s")
     validation = pd.DataFrame({ID_COLUMN: valid[ID_COLUMN].to_numpy(), LABEL_COLUMN: valid_labels, "probability": probabilities})

@@ -98,7 +98,7 @@ def main() -> int:
     credit = str(Path(sys.executable).with_name("credit"))
     for month in PREPARED_MONTHS:
         print(f"preparing: credit run {month} (not timed)", flush=True)
-        seconds, _, status = _timed([credit, "run", month], env, work / f"prepare_{month}.log")
+        _, _, status = _timed([credit, "run", month], env, work / f"prepare_{month}.log")
         if status:
             print(f"credit run {month} failed; see {work / f'prepare_{month}.log'}", file=sys.stderr)
             return 1
