@@ -5,6 +5,7 @@ from typing import Any, Mapping
 
 import dagster as dg
 from dagster_dbt import (
+    DagsterDbtCliRuntimeError,
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
     DbtCliResource,
@@ -12,6 +13,7 @@ from dagster_dbt import (
     get_asset_key_for_model,
 )
 
+from assets.jobs import not_retried
 from assets.partitions import month_by_month, monthly_partitions
 from assets.resources import WarehouseResource, dbt_project
 
@@ -71,7 +73,9 @@ def credit_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, wa
     # warehouse path of profiles.yml, so a cache made for this data directory lets every later
     # run skip the full parse (≈ 8 s). Runs on one warehouse are serialised (pool), so they
     # never share the folder at once.
-    yield from dbt.cli(["build"], context=context, target_path=warehouse.paths.dbt_target).stream()
+    # A failed model or test fails the same way again: reported at once, not retried.
+    with not_retried(DagsterDbtCliRuntimeError):
+        yield from dbt.cli(["build"], context=context, target_path=warehouse.paths.dbt_target).stream()
 
 
 APPLICATION_FEATURES = get_asset_key_for_model([credit_dbt_models], "fct_application_features")

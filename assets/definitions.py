@@ -11,12 +11,16 @@ from assets.model import credit_default_model, training_set
 from assets.outbox import monthly_outbox
 from assets.predictions import monthly_predictions
 from assets.resources import default_resources
+from assets.schedules import monthly_schedule
+from assets.sensors import inbox_sensor, notify_on_failure, notify_on_success
 
 ALL_ASSETS = [raw_deliveries, credit_dbt_models, training_set, credit_default_model, monthly_predictions, monthly_outbox]
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,
     jobs=[monthly_pipeline],
+    sensors=[inbox_sensor, notify_on_success, notify_on_failure],
+    schedules=[monthly_schedule],
     resources=default_resources(),
     # One process, one step at a time: DuckDB allows a single writer.
     executor=dg.in_process_executor,

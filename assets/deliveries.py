@@ -13,13 +13,15 @@ import dagster as dg
 from assets.partitions import month_by_month, monthly_partitions, partition_month
 from assets.resources import WarehouseResource
 from warehouse.database import connect
-from warehouse.deliveries import DeliveryNameError
+from warehouse.deliveries import DeliveryNameError, month_file_name
 from warehouse.inbox import load_month_from_inbox
 from warehouse.ledger import inputs_version, month_inputs
 from warehouse.loader import DeliveryError, DeliveryRejected
 
 RAW_APPLICATIONS = dg.AssetKey("raw_applications")
 RAW_OUTCOMES = dg.AssetKey("raw_outcomes")
+# The sha256 of the month's own file, as the load step read it: the inbox sensor compares it.
+MONTH_FILE_SHA256 = "month_file_sha256"
 
 # Everything built for month M declares M's deliveries as a direct dependency, because
 # Dagster's staleness looks one edge up: replacing a delivery then marks M's features,
@@ -64,9 +66,10 @@ def raw_deliveries(context: dg.AssetExecutionContext, warehouse: WarehouseResour
                 "report": dg.MetadataValue.path(str(rejected.report_path)),
                 "quarantined_file": dg.MetadataValue.path(str(rejected.quarantined_file)),
             },
+            allow_retries=False,  # the same file fails the same way: retrying cannot help
         ) from rejected
     except (DeliveryError, DeliveryNameError) as error:
-        raise dg.Failure(description=str(error)) from error
+        raise dg.Failure(description=str(error), allow_retries=False) from error
     for result in results:
         context.log.info(result.describe())
         for warning in result.warnings:
@@ -80,6 +83,7 @@ def raw_deliveries(context: dg.AssetExecutionContext, warehouse: WarehouseResour
         ).fetchone()[0]
         application_files = month_inputs(connection, month, outcomes=False)
         outcome_files = month_inputs(connection, month, outcomes=True)
+    month_file_sha256 = dict(application_files).get(month_file_name(month), "")
     loads = dg.MetadataValue.md("\n".join(f"- {r.describe()}" for r in results) or "nothing new to load")
     yield dg.MaterializeResult(
         asset_key=RAW_APPLICATIONS,
@@ -87,6 +91,7 @@ def raw_deliveries(context: dg.AssetExecutionContext, warehouse: WarehouseResour
             "rows": dg.MetadataValue.int(rows),
             "labelled_rows": dg.MetadataValue.int(labelled),
             "files": _files_markdown(application_files),
+            MONTH_FILE_SHA256: dg.MetadataValue.text(month_file_sha256),
             "loads": loads,
             "warnings": dg.MetadataValue.int(sum(len(r.warnings) for r in results)),
         },

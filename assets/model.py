@@ -8,6 +8,7 @@ import dagster as dg
 
 from assets.dbt import APPLICATION_FEATURES, APPLICATION_LABELS, feature_descriptions
 from assets.deliveries import MONTH_DELIVERIES
+from assets.jobs import not_retried
 from assets.partitions import month_by_month, monthly_partitions, partition_month
 from assets.resources import WarehouseResource
 from ml.dataset import fingerprint, read_training_set, split_out_of_time, write_training_set
@@ -35,7 +36,7 @@ def training_set_path(warehouse: WarehouseResource, partition_key: str):
 def training_set(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Every labelled application delivered before the month (history included), as a Parquet snapshot."""
     month = partition_month(context.partition_key)
-    with connect(warehouse.paths.warehouse, read_only=True) as connection:
+    with connect(warehouse.paths.warehouse, read_only=True) as connection, not_retried(ValueError):
         summary = write_training_set(connection, month, training_set_path(warehouse, context.partition_key))
     context.log.info(f"training set for {month:%Y-%m}: {summary.rows:,} rows, default rate {summary.default_rate:.2%}")
     return dg.MaterializeResult(
@@ -88,7 +89,8 @@ def credit_default_model(
     if reused:
         context.log.info(f"model {card.version} was trained on these exact rows with this config: reused")
     else:
-        trained = train_model(frame, training_config, warm_start, progress=context.log.info)
+        with not_retried(ValueError):
+            trained = train_model(frame, training_config, warm_start, progress=context.log.info)
         card = save_model(trained, month, training_fingerprint, training_config, paths.models, warm_start)
         context.log.info("drawing the evaluation report")
         write_model_report(paths.models, month, card, trained, feature_descriptions())

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from assets.deliveries import MONTH_DELIVERIES
+from assets.jobs import not_retried
 from assets.partitions import month_by_month, monthly_partitions, partition_month
 from assets.predictions import monthly_predictions
 from assets.resources import WarehouseResource
@@ -22,7 +23,7 @@ from warehouse.outbox import write_outbox
 def monthly_outbox(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """SK_ID_CURR, probability, grade, decision, reason codes and model version of every application of the month, in outbox/pred_YYYYMMDD.csv (written whole, then renamed into place)."""
     month = partition_month(context.partition_key)
-    with connect(warehouse.paths.warehouse, read_only=True) as connection:
+    with connect(warehouse.paths.warehouse, read_only=True) as connection, not_retried(ValueError):
         path, rows = write_outbox(connection, month, warehouse.paths.outbox)
     context.log.info(f"published {rows:,} scores of {month:%Y-%m} to {path}")
     return dg.MaterializeResult(metadata={"rows": dg.MetadataValue.int(rows), "path": dg.MetadataValue.path(str(path))})

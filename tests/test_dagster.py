@@ -19,13 +19,14 @@ from assets.resources import WarehouseResource, default_resources
 from assets.runner import dagster_instance, run_month
 from warehouse.cli import main
 from warehouse.database import connect
+from warehouse.notifications import read_notifications
 
 QUICK_MODEL = {"ops": {"credit_default_model": {"config": {"n_trials": 2, "tuning_rows": 8_000}}}}
 
 
 def materialise(paths, month: date) -> dg.ExecuteInProcessResult:
     """The same path as `credit run`: in process, recorded in the data directory's Dagster instance."""
-    return run_month(month, paths, QUICK_MODEL)
+    return run_month(month, paths, QUICK_MODEL).result
 
 
 def stale_assets(paths, month: date) -> set[str]:
@@ -125,6 +126,11 @@ def test_two_months_end_to_end_then_the_same_month_again(data_dir, capsys):
         assert np.allclose(published["DEFAULT_PROBABILITY"], [row[1] for row in rows], atol=1e-6)
         assert list(published["DECISION"]) == [row[3] for row in rows]
     assert sorted(path.name for path in data_dir.outbox.iterdir()) == ["pred_20201001.csv", "pred_20201101.csv"]
+    notified = read_notifications(data_dir)
+    assert [(n["event"], n["month"], n["run_id"]) for n in notified] == [
+        ("run_succeeded", "2020-10", first.run_id), ("run_succeeded", "2020-11", second.run_id),
+    ]
+    assert notified[1]["details"]["outbox_file"] == str(data_dir.outbox / "pred_20201101.csv")
 
     capsys.readouterr()  # the runs' own output
     assert main(["backtest"]) == 0
@@ -149,13 +155,22 @@ def materialise_allowing_failure(paths, partition: str) -> dg.ExecuteInProcessRe
     )
 
 
-def test_a_month_without_its_file_fails_with_a_clear_message(data_dir):
+def test_a_month_without_its_file_fails_with_a_clear_message_and_a_notification(data_dir, capsys):
     (data_dir.inbox / "20201001.csv").unlink()
-    result = materialise_allowing_failure(data_dir, "2020-10-01")
-    assert not result.success
-    [failure] = [event for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
-    assert "no delivery for 2020-10" in failure.event_specific_data.error.to_string()
-    assert "20201001.csv does not exist" in failure.event_specific_data.error.to_string()
+    assert main(["run", "2020-10"]) == 1
+    assert "run_month" not in capsys.readouterr().err, "a failed month is reported, not a traceback"
+    [notification] = read_notifications(data_dir)
+    assert notification["event"] == "run_failed" and notification["month"] == "2020-10"
+    [step] = notification["details"]["failed_steps"]
+    assert step["step"] == "raw_deliveries"
+    assert "no delivery for 2020-10" in step["error"] and "20201001.csv does not exist" in step["error"]
+    assert notification["run_id"][:8] in notification["text"] and "raw_deliveries" in notification["text"]
+    with dagster_instance(data_dir) as instance:
+        [run] = instance.get_runs()
+        assert run.run_id == notification["run_id"] and run.status == dg.DagsterRunStatus.FAILURE
+        assert run.job_name == "monthly_pipeline"
+        retries = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY)
+    assert retries == [], "a missing file is not a transient failure: the job's retry policy must not retry it"
 
 
 def test_a_replaced_delivery_shows_that_months_assets_stale_until_rematerialised(data_dir, tmp_path, capsys):

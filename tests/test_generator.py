@@ -162,3 +162,22 @@ def test_written_files_keep_the_header_and_rows(tmp_path, small_frame):
     assert back["SK_ID_CURR"].equals(small_frame["SK_ID_CURR"])
     assert np.allclose(back["AMT_CREDIT"], small_frame["AMT_CREDIT"])
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_a_drifted_month_changes_income_and_housing_of_that_month_only(tmp_path, capsys):
+    from warehouse.cli import main
+    from warehouse.drift import INCOME_FACTOR, NEW_HOUSING_LEVEL
+
+    plain, drifted = tmp_path / "plain", tmp_path / "drifted"
+    assert main(["generate", str(plain), "--rows", "12000", "--seed", "3"]) == 0
+    assert main(["generate", str(drifted), "--rows", "12000", "--seed", "3", "--drift", "2021-01"]) == 0
+    assert "2021-01 drifted" in capsys.readouterr().out
+    for name in ("initial.csv", "20201201.csv"):
+        assert (plain / name).read_bytes() == (drifted / name).read_bytes(), f"{name} must be untouched"
+    before, after = pd.read_csv(plain / "20210101.csv"), pd.read_csv(drifted / "20210101.csv")
+    assert np.allclose(after["AMT_INCOME_TOTAL"], before["AMT_INCOME_TOTAL"] * INCOME_FACTOR, rtol=1e-6, atol=0.1)
+    share = (after["NAME_HOUSING_TYPE"] == NEW_HOUSING_LEVEL).mean()
+    assert 0.2 < share < 0.4 and NEW_HOUSING_LEVEL not in set(before["NAME_HOUSING_TYPE"])
+    untouched = [c for c in before.columns if c not in ("AMT_INCOME_TOTAL", "NAME_HOUSING_TYPE")]
+    pd.testing.assert_frame_equal(before[untouched], after[untouched])
+    assert main(["generate", str(tmp_path / "x"), "--rows", "12000", "--drift", "2022-05"]) == 2

@@ -26,6 +26,15 @@ def _generate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     generated = generate(rows=args.rows, seed=args.seed)
     frame = generated.frame
+    if args.drift:
+        from warehouse.drift import DRIFTED_COLUMNS, INCOME_FACTOR, NEW_HOUSING_LEVEL, NEW_HOUSING_SHARE, drift_month
+
+        month = parse_month(args.drift)
+        frame = drift_month(frame, month, args.seed)
+        print(
+            f"{month:%Y-%m} drifted: AMT_INCOME_TOTAL x {INCOME_FACTOR:.3f}, NAME_HOUSING_TYPE {NEW_HOUSING_LEVEL!r} "
+            f"on {NEW_HOUSING_SHARE:.0%} of rows; {', '.join(DRIFTED_COLUMNS)} only"
+        )
     for path in write_parts(frame, Path(args.out_dir), generated.true_probability):
         print(f"wrote {path}")
     print(f"{len(frame):,} applications, default rate {frame['TARGET'].mean():.2%}, in {time.perf_counter() - started:.0f} s")
@@ -74,9 +83,21 @@ def _run(args: argparse.Namespace) -> int:
 
     month = parse_month(args.month)
     started = time.perf_counter()
-    result = run_month(month, DataPaths.from_env().create(), _model_run_config(args.trials))
-    print(f"{month:%Y-%m}: {'succeeded' if result.success else 'failed'} in {time.perf_counter() - started:.0f} s")
-    return 0 if result.success else 1
+    run = run_month(month, DataPaths.from_env().create(), _model_run_config(args.trials))
+    _print_run(run)
+    print(f"{month:%Y-%m}: {'succeeded' if run.success else 'failed'} in {time.perf_counter() - started:.0f} s")
+    return 0 if run.success else 1
+
+
+def _print_run(run) -> None:
+    """The run's notification: the failing step and its error, or the checks that warned."""
+    notification = run.notification
+    output = sys.stdout if run.success else sys.stderr
+    print(notification["text"], file=output)
+    for step in notification["details"].get("failed_steps", []):
+        print(f"  {step['step']}: {step['error']}", file=output)
+    for warning in notification["details"].get("check_warnings", []):
+        print(f"  warning: {warning}", file=output)
 
 
 def _format_rate(value: float) -> str:
@@ -129,9 +150,10 @@ def _demo(args: argparse.Namespace) -> int:
     for number, month in enumerate(months, start=1):
         print(f"[{number}/{len(months)}] materialising {month:%Y-%m} through Dagster ...", flush=True)
         month_started = time.perf_counter()
-        result = run_month(month, paths, _model_run_config(args.trials))
+        run = run_month(month, paths, _model_run_config(args.trials))
         seconds[month] = time.perf_counter() - month_started
-        if not result.success:
+        if not run.success:
+            _print_run(run)
             print(f"{month:%Y-%m} failed; see the run in the Dagster UI (make ui)", file=sys.stderr)
             return 1
     print()
@@ -172,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("out_dir")
     generate.add_argument("--rows", type=int, default=307_511)
     generate.add_argument("--seed", type=int, default=42)
+    generate.add_argument(
+        "--drift", metavar="YYYY-MM", help="drift this month: incomes up by a third, a housing type never seen before"
+    )
     generate.set_defaults(handler=_generate)
 
     split = commands.add_parser("split", help="split a real application_train.csv into delivery files")

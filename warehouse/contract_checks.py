@@ -144,8 +144,11 @@ def check_values(connection: duckdb.DuckDBPyConnection, staged: StagedFile, cont
         )
 
 
-def check_keys(connection: duckdb.DuckDBPyConnection, staged: StagedFile, delivery: Delivery, report: DeliveryReport) -> None:
-    """SK_ID_CURR present and unique in the file, and (for applications) not delivered by another file."""
+def check_keys(
+    connection: duckdb.DuckDBPyConnection, staged: StagedFile, delivery: Delivery, report: DeliveryReport,
+    across_deliveries: bool = True,
+) -> None:
+    """SK_ID_CURR present and unique in the file, and (for applications, `across_deliveries`) not delivered by another file."""
     line = staged.lines.line_of
     _report_rows(
         connection, report,
@@ -162,7 +165,7 @@ def check_keys(connection: duckdb.DuckDBPyConnection, staged: StagedFile, delive
             line(first), KEY, str(identifier),
         ),
     )
-    if delivery.is_outcomes:
+    if delivery.is_outcomes or not across_deliveries:
         return
     _report_rows(
         connection, report,

@@ -76,8 +76,14 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _check(connection: duckdb.DuckDBPyConnection, path: Path, delivery: Delivery, report: DeliveryReport) -> StagedFile | None:
-    """Run every check that can run; a later check is skipped only when an earlier one makes it meaningless."""
+def _check(
+    connection: duckdb.DuckDBPyConnection, path: Path, delivery: Delivery, report: DeliveryReport, across_deliveries: bool = True
+) -> StagedFile | None:
+    """Run every check that can run; a later check is skipped only when an earlier one makes it meaningless.
+
+    `across_deliveries` adds the checks against what the warehouse holds (ids delivered before,
+    outcomes for known applications); without it only the file itself is judged.
+    """
     header = read_header(path)
     report.extend(header.problems)
     if not header.names:
@@ -93,11 +99,32 @@ def _check(connection: duckdb.DuckDBPyConnection, path: Path, delivery: Delivery
         return staged
     check_values(connection, staged, contract, report)
     if KEY in header.names:
-        check_keys(connection, staged, delivery, report)
-        if delivery.is_outcomes:
+        check_keys(connection, staged, delivery, report, across_deliveries)
+        if delivery.is_outcomes and across_deliveries:
             check_outcome_ids(connection, staged, delivery, report)
     check_targets(connection, staged, delivery, report)
     return staged
+
+
+def check_file(path: Path) -> DeliveryReport:
+    """The contract checks that need only the file (name, header, structure, values, ids, targets).
+
+    Runs in an in-memory DuckDB, so it never waits for or locks the warehouse: this is what
+    the inbox sensor runs before it starts a month. The load repeats these checks and adds
+    those against the warehouse (an id delivered before, an outcome for an unknown application).
+    """
+    path = Path(path)
+    report = DeliveryReport(file_name=path.name, sha256=file_sha256(path))
+    try:
+        delivery = parse_delivery_name(path.name)
+    except DeliveryNameError as error:
+        report.add(Problem("file_name", str(error)))
+        return report
+    report.kind = delivery.kind
+    report.month = f"{delivery.month:%Y-%m}" if delivery.month else None
+    with duckdb.connect(":memory:") as connection:
+        _check(connection, path, delivery, report, across_deliveries=False)
+    return report
 
 
 def _application_insert(staged: StagedFile) -> str:

@@ -47,6 +47,11 @@ class DataPaths:
         return self.root / "outbox"
 
     @property
+    def notifications(self) -> Path:
+        """Every notification sent (run results, rejected files, check warnings), one JSON object per line."""
+        return self.root / "notifications.log"
+
+    @property
     def dagster_home(self) -> Path:
         return self.root / "dagster_home"
 

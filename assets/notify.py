@@ -1,0 +1,70 @@
+"""What a finished run tells people: the month, the run, the failing step and its error, and check warnings."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from warehouse.deliveries import month_file_name, parse_month
+from warehouse.notifications import RUN_FAILED, RUN_SUCCEEDED, Notification, notify, webhook_url_from_env
+from warehouse.outbox import outbox_file_name
+from warehouse.paths import DataPaths
+
+PARTITION_TAG = "dagster/partition"
+MAX_ERROR_CHARACTERS = 2_000
+
+
+def _month(run: dg.DagsterRun) -> str | None:
+    key = run.tags.get(PARTITION_TAG)
+    return f"{parse_month(key):%Y-%m}" if key else None
+
+
+def failed_steps(instance: dg.DagsterInstance, run_id: str) -> list[dict]:
+    """Each failed step of the run with its error: a `dg.Failure`'s description, else the exception's message."""
+    steps = []
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
+        event = entry.dagster_event
+        data = event.event_specific_data
+        described = data.user_failure_data.description if data.user_failure_data else None
+        error = described or (data.error.message.strip() if data.error else "unknown error")
+        steps.append({"step": event.step_key, "error": error[:MAX_ERROR_CHARACTERS]})
+    return steps
+
+
+def check_warnings(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """Asset checks of the run that did not pass: `asset / check: description`."""
+    warnings = []
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+        evaluation = entry.dagster_event.event_specific_data
+        if evaluation.passed:
+            continue
+        where = f"{evaluation.asset_key.to_user_string()} / {evaluation.check_name}"
+        severity = evaluation.severity.value if evaluation.severity else "ERROR"
+        warnings.append(f"{where} ({severity})" + (f": {evaluation.description}" if evaluation.description else ""))
+    return warnings
+
+
+def run_notification(instance: dg.DagsterInstance, run: dg.DagsterRun, paths: DataPaths) -> Notification:
+    month = _month(run)
+    subject = f"credit {month}" if month else f"credit run {run.job_name}"
+    warnings = check_warnings(instance, run.run_id)
+    details: dict = {"job": run.job_name, "status": run.status.value}
+    if warnings:
+        details["check_warnings"] = warnings
+    if run.status == dg.DagsterRunStatus.SUCCESS:
+        if month:
+            details["outbox_file"] = str(paths.outbox / outbox_file_name(parse_month(month)))
+        warned = f", {len(warnings)} check warning{'s' if len(warnings) != 1 else ''}" if warnings else ""
+        text = f"{subject}: run {run.run_id[:8]} succeeded{warned}"
+        return Notification(RUN_SUCCEEDED, text, month, run.run_id, details)
+    steps = failed_steps(instance, run.run_id)
+    details["failed_steps"] = steps
+    if month:
+        details["delivery"] = month_file_name(parse_month(month))
+    where = f" in step {steps[0]['step']}: {steps[0]['error'].splitlines()[0]}" if steps else ""
+    text = f"{subject}: run {run.run_id[:8]} failed{where}"
+    return Notification(RUN_FAILED, text, month, run.run_id, details)
+
+
+def notify_run(instance: dg.DagsterInstance, run_id: str, paths: DataPaths) -> dict:
+    run = instance.get_run_by_id(run_id)
+    return notify(paths, run_notification(instance, run, paths), webhook_url_from_env())

@@ -1,0 +1,42 @@
+"""The monthly schedule: on the 2nd of each month, run the month that just ended, unless it is done.
+
+The inbox sensor usually runs a month as soon as its file lands; the schedule is the
+backstop. It skips a month whose outbox file was published already, and otherwise starts
+the run, which fails (and notifies) when the month's file has not arrived: a late delivery
+is news. It is off until an operator turns it on (`make demo` data are from 2020-2021).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import dagster as dg
+
+from assets.jobs import monthly_pipeline
+from assets.partitions import partition_key
+from warehouse.deliveries import FIRST_MONTH
+from warehouse.split import add_months
+
+PUBLISHED = dg.AssetKey("monthly_outbox")
+
+
+def due_month(run_date: date) -> date:
+    """The month a run on `run_date` is for: the previous calendar month."""
+    return add_months(run_date.replace(day=1), -1)
+
+
+@dg.schedule(
+    cron_schedule="0 6 2 * *",
+    job=monthly_pipeline,
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="06:00 UTC on the 2nd: runs last month unless its outbox file is published already.",
+)
+def monthly_schedule(context: dg.ScheduleEvaluationContext):
+    month = due_month(context.scheduled_execution_time.date())
+    if month < FIRST_MONTH:
+        return dg.SkipReason(f"{month:%Y-%m} is before the first monitored month {FIRST_MONTH:%Y-%m}")
+    key = partition_key(month)
+    if key in context.instance.get_materialized_partitions(PUBLISHED):
+        return dg.SkipReason(f"{month:%Y-%m} is published already")
+    return dg.RunRequest(run_key=f"scheduled-{key}", partition_key=key, tags={"credit/trigger": "monthly_schedule"})

@@ -1,0 +1,222 @@
+"""Operation as deployed: `dagster dev` (webserver and daemon) on a data directory, driven through its inbox and GraphQL API.
+
+One server for the module, started the way `make ui` starts it. Dropping the four month
+files into the inbox must give exactly four successful runs, four outbox files and a
+notification for each; a bad file only a rejection. Then one month is launched through
+GraphQL, as the UI's Materialize button does, and must succeed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from assets.runner import INSTANCE_CONFIG
+from warehouse.notifications import read_notifications
+from warehouse.paths import PROJECT_ROOT, DataPaths
+
+MONTHS = ["2020-10-01", "2020-11-01", "2020-12-01", "2021-01-01"]
+STARTUP_SECONDS = 180
+RUNS_SECONDS = 900
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    def __init__(self, port: int):
+        self.url = f"http://127.0.0.1:{port}/graphql"
+
+    def query(self, text: str, variables: dict | None = None) -> dict:
+        request = urllib.request.Request(
+            self.url, data=json.dumps({"query": text, "variables": variables or {}}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            answer = json.loads(response.read())
+        assert "errors" not in answer, answer["errors"]
+        return answer["data"]
+
+
+def _wait_until(condition, seconds: float, what: str, log: Path):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(2)
+    pytest.fail(f"timed out waiting for {what}; dagster dev log:\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="module")
+def dagster_dev(tmp_path_factory):
+    paths = DataPaths(tmp_path_factory.mktemp("operations") / "data").create()
+    paths.dagster_home.mkdir()
+    shutil.copyfile(INSTANCE_CONFIG, paths.dagster_home / "dagster.yaml")
+    port = _free_port()
+    bin_dir = Path(sys.executable).parent
+    env = {
+        **os.environ,
+        "CREDIT_DATA_DIR": str(paths.root),
+        "DAGSTER_HOME": str(paths.dagster_home),
+        "CREDIT_INBOX_POLL_SECONDS": "2",
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    log = paths.root / "dagster_dev.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            [str(bin_dir / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+            cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    server = Server(port)
+
+    def loaded():
+        try:
+            data = server.query("{ repositoriesOrError { __typename ... on RepositoryConnection { nodes { name } } } }")
+        except OSError:
+            return None
+        return data["repositoriesOrError"].get("nodes")
+
+    try:
+        _wait_until(loaded, STARTUP_SECONDS, "the webserver to load the code", log)
+        yield server, paths, log
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+REPOSITORY_QUERY = """
+{
+  repositoriesOrError {
+    ... on RepositoryConnection {
+      nodes {
+        name
+        location { name }
+        jobs { name }
+        sensors { name sensorState { status } }
+        schedules { name scheduleState { status } }
+        assetNodes { assetKey { path } assetChecksOrError { ... on AssetChecks { checks { name } } } }
+      }
+    }
+  }
+}
+"""
+
+RUNS_QUERY = """
+{
+  runsOrError {
+    ... on Runs { results { runId status jobName tags { key value } } }
+  }
+}
+"""
+
+
+def _runs(server: Server) -> list[dict]:
+    runs = server.query(RUNS_QUERY)["runsOrError"]["results"]
+    for run in runs:
+        run["partition"] = next((tag["value"] for tag in run["tags"] if tag["key"] == "dagster/partition"), None)
+    return runs
+
+
+def test_the_webserver_loads_the_assets_checks_sensors_and_schedule(dagster_dev):
+    server, _, _ = dagster_dev
+    [repository] = server.query(REPOSITORY_QUERY)["repositoriesOrError"]["nodes"]
+    assets = {"/".join(node["assetKey"]["path"]) for node in repository["assetNodes"]}
+    assert {"raw_applications", "marts/fct_application_features", "credit_default_model", "monthly_outbox"} <= assets
+    checks = [check["name"] for node in repository["assetNodes"] for check in node["assetChecksOrError"].get("checks", [])]
+    assert any(name.startswith("unique_fct_application_features_sk_id_curr") for name in checks)
+    sensors = {sensor["name"]: sensor["sensorState"]["status"] for sensor in repository["sensors"]}
+    assert sensors == {"inbox_sensor": "RUNNING", "notify_on_success": "RUNNING", "notify_on_failure": "RUNNING"}
+    assert [(s["name"], s["scheduleState"]["status"]) for s in repository["schedules"]] == [("monthly_schedule", "STOPPED")]
+    assert "monthly_pipeline" in {job["name"] for job in repository["jobs"]}
+
+
+def _deliver(source: Path, inbox: Path) -> None:
+    """Copy under a hidden name, then rename: how a careful sender drops a file (the sensor skips dot-files)."""
+    temporary = inbox / f".{source.name}.partial"
+    shutil.copyfile(source, temporary)
+    os.replace(temporary, inbox / source.name)
+
+
+def test_four_month_files_in_the_inbox_give_four_runs_four_outbox_files_and_four_notifications(dagster_dev, deliveries_dir):
+    server, paths, log = dagster_dev
+    bad = paths.root / "20210201.csv"
+    bad.write_text("SK_ID_CURR,TARGET\n1,maybe\n")
+    for source in [deliveries_dir / "initial.csv", *sorted(deliveries_dir.glob("20*.csv")), bad]:
+        _deliver(source, paths.inbox)
+    settled = time.time() - 60
+    for path in sorted(paths.inbox.glob("*.csv")):
+        os.utime(path, (settled, settled))
+
+    def all_finished():
+        runs = _runs(server)
+        done = [run for run in runs if run["status"] in ("SUCCESS", "FAILURE", "CANCELED")]
+        notes = [n for n in read_notifications(paths) if n["event"].startswith("run_")]
+        return runs if len(done) >= len(MONTHS) and len(notes) >= len(MONTHS) else None
+
+    runs = _wait_until(all_finished, RUNS_SECONDS, "four runs and their notifications", log)
+    time.sleep(8)  # a fifth run, if the sensor wrongly made one, would show by now
+    runs = _runs(server)
+    assert sorted(run["partition"] for run in runs) == MONTHS, "exactly one run per month file, none for the bad file"
+    assert {run["status"] for run in runs} == {"SUCCESS"} and {run["jobName"] for run in runs} == {"monthly_pipeline"}
+    assert sorted(path.name for path in paths.outbox.glob("pred_*.csv")) == [f"pred_{m.replace('-', '')}.csv" for m in MONTHS]
+
+    notifications = read_notifications(paths)
+    succeeded = sorted(n["month"] for n in notifications if n["event"] == "run_succeeded")
+    assert succeeded == [m[:7] for m in MONTHS]
+    assert {n["run_id"] for n in notifications if n["event"] == "run_succeeded"} == {run["runId"] for run in runs}
+    [rejected] = [n for n in notifications if n["event"] == "delivery_rejected"]
+    assert rejected["text"].startswith("20210201.csv") and "TARGET" in rejected["details"]["problems"]
+    assert not (paths.inbox / "20210201.csv").exists()
+
+
+LAUNCH = """
+mutation($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}
+"""
+
+
+def test_a_month_launched_through_graphql_succeeds(dagster_dev):
+    server, paths, log = dagster_dev
+    [repository] = server.query(REPOSITORY_QUERY)["repositoriesOrError"]["nodes"]
+    params = {
+        "selector": {
+            "repositoryLocationName": repository["location"]["name"],
+            "repositoryName": repository["name"],
+            "jobName": "monthly_pipeline",
+        },
+        "runConfigData": {"ops": {"credit_default_model": {"config": {"n_trials": 2}}}},
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": "2020-12-01"}]},
+    }
+    launched = server.query(LAUNCH, {"params": params})["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+
+    def finished():
+        status = server.query("query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }", {"id": run_id})
+        state = status["runOrError"]["status"]
+        return state if state in ("SUCCESS", "FAILURE", "CANCELED") else None
+
+    assert _wait_until(finished, RUNS_SECONDS, "the launched run", log) == "SUCCESS"
