@@ -13,6 +13,7 @@ from dagster_dbt import (
     get_asset_key_for_model,
 )
 
+from assets.deliveries import MONTH_DELIVERIES
 from assets.jobs import not_retried
 from assets.partitions import month_by_month, monthly_partitions
 from assets.resources import WarehouseResource, dbt_project
@@ -29,8 +30,11 @@ def _sources_read_through_views(manifest: Mapping[str, Any], unique_id: str) -> 
     return found
 
 
+MONITORING_TAG = "monitoring"  # dbt_project.yml tags the models/monitoring folder
+
+
 class CreditDbtTranslator(DagsterDbtTranslator):
-    """dbt's folders become Dagster groups (staging, marts); tables depend on the raw data they read."""
+    """dbt's folders become Dagster groups; tables depend on the raw data they read, monitoring on the month's deliveries."""
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         fqn = dbt_resource_props.get("fqn", [])
@@ -39,31 +43,40 @@ class CreditDbtTranslator(DagsterDbtTranslator):
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = manifest["nodes"].get(unique_id)
-        if not props or props.get("config", {}).get("materialized") != "table":
+        if not props:
             return spec
-        # A table built over staging views reads the raw tables themselves. Saying so lets
-        # Dagster mark the table stale as soon as a raw delivery is replaced (its staleness
-        # looks one edge up, and a view has no data version of its own to change).
-        raw_keys = [
-            super(CreditDbtTranslator, self).get_asset_spec(manifest, source, project).key
-            for source in sorted(_sources_read_through_views(manifest, unique_id))
-        ]
+        added = []
+        if props.get("config", {}).get("materialized") in ("table", "incremental"):
+            # A table built over staging views reads the raw tables themselves. Saying so lets
+            # Dagster mark the table stale as soon as a raw delivery is replaced (its staleness
+            # looks one edge up, and a view has no data version of its own to change).
+            added += [
+                super(CreditDbtTranslator, self).get_asset_spec(manifest, source, project).key
+                for source in sorted(_sources_read_through_views(manifest, unique_id))
+            ]
+        if MONITORING_TAG in props.get("tags", []):
+            # Like every month asset: a replaced delivery of M makes M's monitoring stale too.
+            added += list(MONTH_DELIVERIES)
         known = {dep.asset_key for dep in spec.deps}
-        return spec.merge_attributes(deps=[key for key in raw_keys if key not in known])
+        return spec.merge_attributes(deps=[key for key in dict.fromkeys(added) if key not in known])
+
+
+TRANSLATOR = CreditDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True))
+# The monitoring models read the month's predictions, so they build in a step of their own after scoring.
+MONITORING = f"tag:{MONITORING_TAG}"
 
 
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
+    exclude=MONITORING,
     # Monthly like everything around them: `dbt build` rebuilds the whole tables, and
     # partition M records that month's run did so from month M's deliveries. That is
     # what lets a replaced delivery of M show M's features, model and scores as stale.
     partitions_def=monthly_partitions,
     backfill_policy=month_by_month,
     # Source tests check the raw load asset, so they surface as its checks too.
-    dagster_dbt_translator=CreditDbtTranslator(
-        settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
-    ),
+    dagster_dbt_translator=TRANSLATOR,
     pool="warehouse",
 )
 def credit_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
@@ -78,8 +91,28 @@ def credit_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, wa
         yield from dbt.cli(["build"], context=context, target_path=warehouse.paths.dbt_target).stream()
 
 
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    select=MONITORING,
+    partitions_def=monthly_partitions,
+    backfill_policy=month_by_month,
+    dagster_dbt_translator=TRANSLATOR,
+    pool="warehouse",
+)
+def credit_dbt_monitoring(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    """Drift, fairness and realised performance of the scores, in dbt (schema `monitoring`)."""
+    warehouse.export_for_dbt()
+    with not_retried(DagsterDbtCliRuntimeError):
+        yield from dbt.cli(["build"], context=context, target_path=warehouse.paths.dbt_target).stream()
+
+
 APPLICATION_FEATURES = get_asset_key_for_model([credit_dbt_models], "fct_application_features")
 APPLICATION_LABELS = get_asset_key_for_model([credit_dbt_models], "fct_application_labels")
+DRIFT = get_asset_key_for_model([credit_dbt_monitoring], "drift")
+FAIRNESS = get_asset_key_for_model([credit_dbt_monitoring], "fairness")
+PERFORMANCE = get_asset_key_for_model([credit_dbt_monitoring], "performance")
+PERFORMANCE_BY_GRADE = get_asset_key_for_model([credit_dbt_monitoring], "performance_by_grade")
 
 
 def feature_descriptions() -> dict[str, str]:

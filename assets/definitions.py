@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets.dbt import credit_dbt_models
+from assets.dbt import credit_dbt_models, credit_dbt_monitoring
 from assets.deliveries import raw_deliveries
 from assets.jobs import monthly_pipeline
 from assets.model import credit_default_model, training_set
+from assets.monitoring import MONITORING_CHECKS
 from assets.outbox import monthly_outbox
 from assets.predictions import monthly_predictions
 from assets.resources import default_resources
 from assets.schedules import monthly_schedule
+from assets.serving import bi_serving
 from assets.sensors import inbox_sensor, notify_on_failure, notify_on_success
 
-ALL_ASSETS = [raw_deliveries, credit_dbt_models, training_set, credit_default_model, monthly_predictions, monthly_outbox]
+ALL_ASSETS = [
+    raw_deliveries, credit_dbt_models, training_set, credit_default_model, monthly_predictions, monthly_outbox,
+    credit_dbt_monitoring, bi_serving,
+]
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,
+    asset_checks=MONITORING_CHECKS,
     jobs=[monthly_pipeline],
     sensors=[inbox_sensor, notify_on_success, notify_on_failure],
     schedules=[monthly_schedule],

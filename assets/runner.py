@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.definitions import ALL_ASSETS
+from assets.monitoring import MONITORING_CHECKS
 from assets.jobs import monthly_pipeline
 from assets.notify import notify_run
 from assets.partitions import partition_key
@@ -36,7 +37,8 @@ def run_month(month: date, paths: DataPaths, run_config: dict | None = None) -> 
     resources = {**default_resources(), "warehouse": WarehouseResource(data_dir=str(paths.root))}
     # The same job the sensor and the schedule start, so its retry policy holds here too and
     # the UI lists CLI runs beside theirs; only the data directory is this one's.
-    job = dg.Definitions(assets=ALL_ASSETS, jobs=[monthly_pipeline], resources=resources).resolve_job_def(monthly_pipeline.name)
+    definitions = dg.Definitions(assets=ALL_ASSETS, asset_checks=MONITORING_CHECKS, jobs=[monthly_pipeline], resources=resources)
+    job = definitions.resolve_job_def(monthly_pipeline.name)
     with dagster_instance(paths) as instance:
         result = job.execute_in_process(
             partition_key=partition_key(month),

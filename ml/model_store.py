@@ -47,6 +47,8 @@ class ModelCard:
     calibration: dict | None = None
     # The tuned parameters the search started from (last month's), part of the reuse key.
     warm_start: dict | None = None
+    # Deciles of the model's scores on its training window (`ml.score_baseline`), for score drift.
+    score_baseline: dict | None = None
 
     @property
     def platt_scaling(self) -> PlattScaling | None:
@@ -103,6 +105,7 @@ def save_model(
         model_sha256=sha256,
         calibration=trained.calibration.as_dict() if trained.calibration else None,
         warm_start=warm_start,
+        score_baseline=trained.score_baseline.as_dict() if trained.score_baseline else None,
     )
     # The model first, the card last: a card only ever describes a complete model file.
     _write_atomically(folder / MODEL_FILE, model_text)

@@ -90,6 +90,13 @@ def challenge(
     return Promotion(promote, reason, champion_version, round(champion_auc, 6))
 
 
+def _score_bins(card: ModelCard) -> tuple[list[float] | None, list[float] | None]:
+    """Upper bounds (the top bin has none) and training-window shares of the model's score bins."""
+    if not card.score_baseline:
+        return None, None
+    return card.score_baseline["cuts"], card.score_baseline["shares"]
+
+
 def register(
     connection: duckdb.DuckDBPyConnection, card: ModelCard, validation: pd.DataFrame, models_root: Path, tolerance: float
 ) -> dict:
@@ -114,7 +121,7 @@ def register(
                 [RETIRED, CHAMPION, month],
             )
         connection.execute(
-            "insert into marts.model_registry values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "insert into marts.model_registry values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 card.version,
                 month,
@@ -128,6 +135,7 @@ def register(
                 status,
                 promotion.reason,
                 datetime.now(timezone.utc).replace(tzinfo=None),
+                *_score_bins(card),
             ],
         )
     return {"version": card.version, "status": status, "decision_reason": promotion.reason}

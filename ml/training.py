@@ -9,7 +9,8 @@ For month M (rows delivered before M, see `ml.dataset`):
 3. Fit the best parameters on the whole fit part, early-stopped on the validation month:
    its validation AUC, KS and Brier score are the model's honest out-of-time figures, and
    its validation probabilities are checked for calibration (`ml.calibration`).
-4. Refit on every row before M, validation month included, for the chosen number of rounds.
+4. Refit on every row before M, validation month included, for the chosen number of rounds,
+   and bin its scores on those rows (`ml.score_baseline`): the reference for score drift.
 
 Reproducible by construction: LightGBM's `deterministic`, `force_row_wise`, fixed `seed` and
 `num_threads`, so the same training set and config give the same model, byte for byte.
@@ -31,6 +32,7 @@ import pandas as pd
 from ml import evaluation
 from ml.calibration import CalibrationCheck, PlattScaling, check_calibration
 from ml.dataset import ID_COLUMN, LABEL_COLUMN, feature_columns, validation_mask
+from ml.score_baseline import SCORE_BINS, ScoreBaseline, score_baseline
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,7 @@ class TrainingConfig:
         # The search space and binning go into the card and the reuse key too: a model is not
         # reused after a code change that would train it differently.
         space = {name: list(bounds) for name, bounds in SEARCH_SPACE.items()}
-        return {**asdict(self), "search_space": space, "max_bin": MAX_BIN}
+        return {**asdict(self), "search_space": space, "max_bin": MAX_BIN, "score_bins": SCORE_BINS}
 
 
 @dataclass
@@ -81,6 +83,8 @@ class TrainedModel:
     calibration: PlattScaling | None = None
     # The validation month scored by the early-stopped model (calibrated): id, label, probability.
     validation: pd.DataFrame | None = None
+    # The final model's scores on its training window, binned: the reference for score drift.
+    score_baseline: ScoreBaseline | None = None
 
 
 def _fixed_params(config: TrainingConfig) -> dict:
@@ -250,6 +254,8 @@ def train_model(
     rounds = refit_rounds(validated.best_iteration, len(train), len(training_set))
     progress(f"refitting on all {len(training_set):,} rows for {rounds} rounds")
     booster = lgb.train(params, full_set, num_boost_round=rounds)
+    training_scores = booster.predict(matrix)
+    baseline = score_baseline(check.correction.apply(training_scores) if check.correction else training_scores)
 
     metrics = {
         **_validation_metrics(valid_labels, raw_probabilities, probabilities, check),
@@ -266,7 +272,8 @@ def train_model(
     progress(f"trained in {time.perf_counter() - started:.0f} s")
     validation = pd.DataFrame({ID_COLUMN: valid[ID_COLUMN].to_numpy(), LABEL_COLUMN: valid_labels, "probability": probabilities})
     return TrainedModel(
-        booster=booster, feature_names=features, params=params, metrics=metrics, calibration=check.correction, validation=validation
+        booster=booster, feature_names=features, params=params, metrics=metrics, calibration=check.correction,
+        validation=validation, score_baseline=baseline,
     )
 
 

@@ -166,7 +166,7 @@ def test_written_files_keep_the_header_and_rows(tmp_path, small_frame):
 
 def test_a_drifted_month_changes_income_and_housing_of_that_month_only(tmp_path, capsys):
     from warehouse.cli import main
-    from warehouse.drift import INCOME_FACTOR, NEW_HOUSING_LEVEL
+    from warehouse.drift import DRIFTED_COLUMNS, INCOME_FACTOR, NEW_HOUSING_LEVEL
 
     plain, drifted = tmp_path / "plain", tmp_path / "drifted"
     assert main(["generate", str(plain), "--rows", "12000", "--seed", "3"]) == 0
@@ -178,6 +178,7 @@ def test_a_drifted_month_changes_income_and_housing_of_that_month_only(tmp_path,
     assert np.allclose(after["AMT_INCOME_TOTAL"], before["AMT_INCOME_TOTAL"] * INCOME_FACTOR, rtol=1e-6, atol=0.1)
     share = (after["NAME_HOUSING_TYPE"] == NEW_HOUSING_LEVEL).mean()
     assert 0.2 < share < 0.4 and NEW_HOUSING_LEVEL not in set(before["NAME_HOUSING_TYPE"])
-    untouched = [c for c in before.columns if c not in ("AMT_INCOME_TOTAL", "NAME_HOUSING_TYPE")]
+    assert np.allclose(after["EXT_SOURCE_3"], before["EXT_SOURCE_3"] * 0.75, equal_nan=True)
+    untouched = [c for c in before.columns if c not in DRIFTED_COLUMNS]
     pd.testing.assert_frame_equal(before[untouched], after[untouched])
     assert main(["generate", str(tmp_path / "x"), "--rows", "12000", "--drift", "2022-05"]) == 2

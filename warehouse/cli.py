@@ -27,13 +27,14 @@ def _generate(args: argparse.Namespace) -> int:
     generated = generate(rows=args.rows, seed=args.seed)
     frame = generated.frame
     if args.drift:
-        from warehouse.drift import DRIFTED_COLUMNS, INCOME_FACTOR, NEW_HOUSING_LEVEL, NEW_HOUSING_SHARE, drift_month
+        from warehouse import drift
 
         month = parse_month(args.drift)
-        frame = drift_month(frame, month, args.seed)
+        frame = drift.drift_month(frame, month, args.seed)
         print(
-            f"{month:%Y-%m} drifted: AMT_INCOME_TOTAL x {INCOME_FACTOR:.3f}, NAME_HOUSING_TYPE {NEW_HOUSING_LEVEL!r} "
-            f"on {NEW_HOUSING_SHARE:.0%} of rows; {', '.join(DRIFTED_COLUMNS)} only"
+            f"{month:%Y-%m} drifted: AMT_INCOME_TOTAL x {drift.INCOME_FACTOR:.3f}, NAME_HOUSING_TYPE "
+            f"{drift.NEW_HOUSING_LEVEL!r} on {drift.NEW_HOUSING_SHARE:.0%} of rows, "
+            f"{' and '.join(drift.LOWERED_EXTERNAL_SCORES)} x {drift.EXTERNAL_SCORE_FACTOR}; nothing else changed"
         )
     for path in write_parts(frame, Path(args.out_dir), generated.true_probability):
         print(f"wrote {path}")
@@ -170,8 +171,7 @@ def _backtest(args: argparse.Namespace) -> int:
     from warehouse.split import true_scores_dir
 
     paths = DataPaths.from_env()
-    if not paths.warehouse.exists():
-        print(f"no warehouse at {paths.warehouse}: run `credit run YYYY-MM` or `make demo` first", file=sys.stderr)
+    if not _require_warehouse(paths):
         return EXIT_USAGE
     truth_dir = Path(args.true_scores) if args.true_scores else true_scores_dir(paths.inbox)
     with connect(paths.warehouse, read_only=True) as connection:
@@ -186,6 +186,57 @@ def _backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _require_warehouse(paths: DataPaths) -> bool:
+    if paths.warehouse.exists():
+        return True
+    print(f"no warehouse at {paths.warehouse}: run `credit run YYYY-MM` or `make demo` first", file=sys.stderr)
+    return False
+
+
+def _status(args: argparse.Namespace) -> int:
+    from assets.status import month_states
+    from warehouse import status
+    from warehouse.database import connect
+
+    paths = DataPaths.from_env()
+    if not _require_warehouse(paths):
+        return EXIT_USAGE
+    with connect(paths.warehouse, read_only=True) as connection:
+        deliveries = status.deliveries(connection)
+        rejected = status.rejected_count(connection)
+        champion = status.champion(connection)
+        monitored, warnings = status.latest_warnings(connection)
+    print(f"data directory {paths.root}\n\ndeliveries loaded ({rejected} rejected, see {paths.quarantine}):")
+    for file_name, kind, month, rows, sha256, loaded_at in deliveries:
+        print(f"  {file_name:<24} {kind:<12} {rows:>9,} rows  sha256 {sha256[:12]}  loaded {loaded_at:%Y-%m-%d %H:%M}")
+    print("\nmonths:")
+    for state in month_states(paths):
+        print(f"  {state.month}  {state.state:<10} {('run ' + state.run_id[:8]) if state.run_id else ''}")
+    print("\nchampion model: " + (f"{champion[0]} (trained for {champion[1]:%Y-%m}, validation AUC {champion[2]:.4f})" if champion else "none yet"))
+    if monitored is None:
+        print("monitoring: nothing monitored yet")
+    else:
+        print(f"warnings of {monitored:%Y-%m}:" + ("" if warnings else " none"))
+        for warning in warnings:
+            print(f"  {warning}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from warehouse.database import connect
+    from warehouse.month_report import write_month_report
+
+    month = parse_month(args.month)
+    paths = DataPaths.from_env()
+    if not _require_warehouse(paths):
+        return EXIT_USAGE
+    print(f"drawing the report of {month:%Y-%m} ...", flush=True)
+    with connect(paths.warehouse, read_only=True) as connection:
+        path = write_month_report(connection, month, paths.models, paths.root / "reports")
+    print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="credit", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -195,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--rows", type=int, default=307_511)
     generate.add_argument("--seed", type=int, default=42)
     generate.add_argument(
-        "--drift", metavar="YYYY-MM", help="drift this month: incomes up by a third, a housing type never seen before"
+        "--drift", metavar="YYYY-MM", help="drift this month: incomes up by a third, a housing type never seen before, external scores lower"
     )
     generate.set_defaults(handler=_generate)
 
@@ -223,6 +274,15 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--true-scores", help="folder of the generator's true scores (default: inbox/true_scores)")
     backtest.add_argument("--json", help="also write the figures to this JSON file")
     backtest.set_defaults(handler=_backtest)
+
+    status = commands.add_parser(
+        "status", help="deliveries loaded, each month published, stale or failed, the champion model, the latest warnings"
+    )
+    status.set_defaults(handler=_status)
+
+    report = commands.add_parser("report", help="write reports/YYYY-MM.html: the month's scores, drift, fairness and model")
+    report.add_argument("month")
+    report.set_defaults(handler=_report)
 
     demo = commands.add_parser("demo", help="generate full-size files and materialise all four months")
     demo.add_argument("--rows", type=int, default=307_511)

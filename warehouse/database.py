@@ -141,6 +141,14 @@ create table if not exists marts.model_registry (
 """
 
 
+# Added after the first release: existing registries gain the columns in place.
+MODEL_REGISTRY_MIGRATIONS = (
+    # The model's training-window score deciles (`ml/score_baseline.py`): score drift compares a month with these.
+    "alter table marts.model_registry add column if not exists score_bin_upper_bounds double[]",
+    "alter table marts.model_registry add column if not exists score_bin_shares double[]",
+)
+
+
 def ensure_schema(connection: duckdb.DuckDBPyConnection, path: Path) -> None:
     """Create the raw and marts schemas and the tables Python writes to, if they are missing."""
     connection.execute("create schema if not exists raw")
@@ -151,6 +159,8 @@ def ensure_schema(connection: duckdb.DuckDBPyConnection, path: Path) -> None:
     connection.execute(OUTCOMES_DDL)
     connection.execute(PREDICTIONS_DDL)
     connection.execute(MODEL_REGISTRY_DDL)
+    for statement in MODEL_REGISTRY_MIGRATIONS:
+        connection.execute(statement)
 
 
 class WarehouseBusyError(RuntimeError):

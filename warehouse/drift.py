@@ -1,8 +1,11 @@
-"""A drifted month for monitoring drills: incomes up by a third and a housing type never seen before.
+"""A drifted month for monitoring drills: incomes up by a third, a housing type never seen
+before, and a riskier intake (external scores a quarter lower).
 
-Only the named columns change; every other column, and TARGET, stay as generated, so the
-drift marts must flag income, the features computed from it, the housing type and the
-score, and nothing else.
+Income and housing type alone barely move a model's scores (it leans on the external
+scores), so the drill also lowers two external scores: the score distribution must shift
+too. Only the named columns change; every other column, and TARGET, stay as generated, so
+the drift marts must flag these columns, the features computed from them and the score,
+and nothing else.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from warehouse.split import split_plan
 INCOME_FACTOR = 4 / 3
 NEW_HOUSING_LEVEL = "Shared housing"  # not in the one-hot level list: lands in name_housing_type__unseen
 NEW_HOUSING_SHARE = 0.3
-DRIFTED_COLUMNS = ("AMT_INCOME_TOTAL", "NAME_HOUSING_TYPE")
+EXTERNAL_SCORE_FACTOR = 0.75
+LOWERED_EXTERNAL_SCORES = ("EXT_SOURCE_2", "EXT_SOURCE_3")
+DRIFTED_COLUMNS = ("AMT_INCOME_TOTAL", "NAME_HOUSING_TYPE", *LOWERED_EXTERNAL_SCORES)
 
 
 def drift_rows(rows: pd.DataFrame, seed: int) -> pd.DataFrame:
@@ -26,6 +31,8 @@ def drift_rows(rows: pd.DataFrame, seed: int) -> pd.DataFrame:
     drifted["AMT_INCOME_TOTAL"] = (drifted["AMT_INCOME_TOTAL"] * INCOME_FACTOR).round(1)
     chosen = np.random.default_rng(seed).random(len(drifted)) < NEW_HOUSING_SHARE
     drifted.loc[chosen, "NAME_HOUSING_TYPE"] = NEW_HOUSING_LEVEL
+    for column in LOWERED_EXTERNAL_SCORES:
+        drifted[column] = drifted[column] * EXTERNAL_SCORE_FACTOR
     return drifted
 
 

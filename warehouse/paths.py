@@ -47,6 +47,11 @@ class DataPaths:
         return self.root / "outbox"
 
     @property
+    def serving(self) -> Path:
+        """What BI tools open: Parquet per month and `credit_bi.duckdb`, views over them (`warehouse/serving.py`)."""
+        return self.root / "serving"
+
+    @property
     def notifications(self) -> Path:
         """Every notification sent (run results, rejected files, check warnings), one JSON object per line."""
         return self.root / "notifications.log"

@@ -1,0 +1,128 @@
+"""Warnings on the monitoring marts: drift, fairness and realised performance, as asset checks.
+
+The figures are computed in dbt (`dbt_project/models/monitoring`); these checks read the
+month's rows and say in words what crossed a line. A failed check is a warning, not an
+error: it shows in the UI, in the run's notification, and never stops the outbox.
+"""
+
+import warnings
+
+import dagster as dg
+
+from assets.dbt import DRIFT, FAIRNESS, PERFORMANCE
+from assets.partitions import monthly_partitions, partition_month
+from assets.resources import WarehouseResource
+from warehouse.database import connect
+from warehouse.monitoring_thresholds import (
+    APPROVAL_RATIO_WARNING,
+    AUC_DROP_WARNING,
+    MIN_GROUP_APPLICATIONS,
+    PSI_WARNING,
+)
+
+
+# Month by month like the assets they check; Dagster marks partitioned checks as a preview.
+warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=dg.PreviewWarning)
+
+
+def _rows(warehouse: WarehouseResource, sql: str, parameters: list) -> list[tuple]:
+    with connect(warehouse.paths.warehouse, read_only=True) as connection:
+        return connection.execute(sql, parameters).fetchall()
+
+
+def _table(header: tuple[str, ...], rows: list[tuple]) -> dg.MetadataValue:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(value) for value in row) + " |" for row in rows]
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+@dg.asset_check(
+    asset=DRIFT,
+    partitions_def=monthly_partitions,
+    description=f"Warns when the month's PSI of a feature or of the score against the training window exceeds {PSI_WARNING}.",
+    pool="warehouse",
+)
+def drift_warnings(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    month = partition_month(context.partition_key)
+    rows = _rows(
+        warehouse,
+        "select subject, subject_kind, psi from monitoring.drift where application_month = ? order by psi desc",
+        [month],
+    )
+    drifted = [(subject, psi) for subject, _, psi in rows if psi > PSI_WARNING]
+    return dg.AssetCheckResult(
+        passed=not drifted,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"PSI above {PSI_WARNING} in {month:%Y-%m}: " + ", ".join(f"{subject} {psi:.2f}" for subject, psi in drifted)
+            if drifted else f"no PSI above {PSI_WARNING} in {month:%Y-%m} ({len(rows)} subjects)"
+        ),
+        metadata={
+            "drifted": dg.MetadataValue.int(len(drifted)),
+            "score_psi": dg.MetadataValue.float(next((psi for subject, _, psi in rows if subject == "score"), float("nan"))),
+            "largest": _table(("subject", "kind", "psi"), rows[:10]),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=FAIRNESS,
+    partitions_def=monthly_partitions,
+    description=f"Warns when a CODE_GENDER group's approval rate is below {APPROVAL_RATIO_WARNING} of the highest group's.",
+    pool="warehouse",
+)
+def fairness_warnings(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    month = partition_month(context.partition_key)
+    rows = _rows(
+        warehouse,
+        "select group_value, applications, approval_rate, approval_rate_ratio, auc"
+        " from monitoring.fairness where application_month = ? order by group_value",
+        [month],
+    )
+    judged = [row for row in rows if row[1] >= MIN_GROUP_APPLICATIONS]
+    flagged = [(group, ratio) for group, _, _, ratio, _ in judged if ratio is not None and ratio < APPROVAL_RATIO_WARNING]
+    return dg.AssetCheckResult(
+        passed=not flagged,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"approval-rate ratio below {APPROVAL_RATIO_WARNING} in {month:%Y-%m}: "
+            + ", ".join(f"code_gender {group} {ratio:.2f}" for group, ratio in flagged)
+            if flagged else f"approval-rate ratios of {month:%Y-%m} all at least {APPROVAL_RATIO_WARNING}"
+        ),
+        metadata={"groups": _table(("code_gender", "applications", "approval rate", "ratio", "AUC"), rows)},
+    )
+
+
+@dg.asset_check(
+    asset=PERFORMANCE,
+    partitions_def=monthly_partitions,
+    description=f"Warns when the month's realised AUC is more than {AUC_DROP_WARNING} below the scoring model's validation AUC.",
+    pool="warehouse",
+)
+def performance_warnings(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    month = partition_month(context.partition_key)
+    rows = _rows(
+        warehouse,
+        "select labelled, auc, ks, validation_auc, model_version from monitoring.performance where application_month = ?",
+        [month],
+    )
+    if not rows or rows[0][1] is None:
+        return dg.AssetCheckResult(passed=True, description=f"no outcomes known for {month:%Y-%m} yet: nothing to judge")
+    labelled, auc, ks, validation_auc, version = rows[0]
+    dropped = validation_auc is not None and auc < validation_auc - AUC_DROP_WARNING
+    return dg.AssetCheckResult(
+        passed=not dropped,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"realised AUC {auc:.4f} on {labelled:,} outcomes of {month:%Y-%m} vs validation AUC {validation_auc:.4f} of {version}"
+        ),
+        metadata={
+            "realised_auc": dg.MetadataValue.float(auc),
+            "realised_ks": dg.MetadataValue.float(ks) if ks is not None else dg.MetadataValue.text("-"),
+            "validation_auc": dg.MetadataValue.float(validation_auc) if validation_auc is not None else dg.MetadataValue.text("-"),
+            "labelled": dg.MetadataValue.int(labelled),
+        },
+    )
+
+
+MONITORING_CHECKS = [drift_warnings, fairness_warnings, performance_warnings]

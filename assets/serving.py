@@ -1,0 +1,35 @@
+"""The month's BI copy: Parquet per month and a serving DuckDB of views, so BI never opens the warehouse."""
+
+import dagster as dg
+
+from assets.dbt import DRIFT, FAIRNESS, PERFORMANCE, PERFORMANCE_BY_GRADE
+from assets.deliveries import MONTH_DELIVERIES
+from assets.model import credit_default_model
+from assets.partitions import month_by_month, monthly_partitions, partition_month
+from assets.predictions import monthly_predictions
+from assets.resources import WarehouseResource
+from warehouse.database import connect
+from warehouse.serving import SERVING_DATABASE, publish
+
+
+@dg.asset(
+    partitions_def=monthly_partitions,
+    backfill_policy=month_by_month,
+    deps=[monthly_predictions, credit_default_model, DRIFT, FAIRNESS, PERFORMANCE, PERFORMANCE_BY_GRADE, *MONTH_DELIVERIES],
+    group_name="publish",
+    kinds={"parquet", "duckdb"},
+    pool="warehouse",
+)
+def bi_serving(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Predictions, drift, fairness, performance and the model registry as Parquet per month, and serving/credit_bi.duckdb (views over them) for BI tools; every file replaced whole."""
+    month = partition_month(context.partition_key)
+    root = warehouse.paths.serving
+    with connect(warehouse.paths.warehouse, read_only=True) as connection:
+        published = publish(connection, month, root)
+    context.log.info(f"published for BI: {', '.join(f'{name} {rows:,}' for name, rows in published.items())} rows")
+    return dg.MaterializeResult(
+        metadata={
+            **{f"{name}_rows": dg.MetadataValue.int(rows) for name, rows in published.items()},
+            "serving_database": dg.MetadataValue.path(str(root / SERVING_DATABASE)),
+        }
+    )

@@ -1,0 +1,193 @@
+{#-
+    Population stability index of a month against its training window (every row delivered
+    before it, history included), per feature and of the score. Bins come from the training
+    window only: deciles of each numeric feature (plus a bin for missing values), the levels
+    of each categorical column (a level never seen before is its own bin), and the deciles of
+    the scoring model's own training-window scores (`marts.model_registry.score_bin_*`).
+
+    Incremental: a build computes only the months scored since the last build (a month whose
+    `scored_at` changed), and replaces their rows. A month's run therefore costs the same
+    however long the history grows, and no variable has to be passed to dbt.
+-#}
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='application_month') }}
+
+{%- set excluded = ['sk_id_curr', 'application_month', 'is_history'] -%}
+{%- set numeric = [] -%}
+{%- if execute -%}
+    {%- for column in adapter.get_columns_in_relation(ref('fct_application_features')) -%}
+        {#- one-hot columns (`column__level`) are measured as their categorical column below -#}
+        {%- if '__' not in column.name and column.name not in excluded -%}
+            {%- do numeric.append(column.name) -%}
+        {%- endif -%}
+    {%- endfor -%}
+{%- endif -%}
+{%- set categorical = one_hot_levels().keys() | list -%}
+
+with
+
+months as (
+
+    select application_month as month, max(scored_at) as scored_at
+    from {{ source('scoring', 'predictions') }}
+    group by application_month
+    {% if is_incremental() -%}
+    except
+    select distinct application_month, scored_at from {{ this }}
+    {%- endif %}
+
+),
+
+numeric_long as (
+
+    select *
+    from (
+        select
+            months.month,
+            (features.is_history or features.application_month < months.month) as in_window,
+            {% for column in numeric -%}
+            cast({{ column }} as double) as {{ column }}{% if not loop.last %},{% endif %}
+            {% endfor %}
+        from {{ ref('fct_application_features') }} as features
+        join months on features.is_history or features.application_month <= months.month
+    )
+    unpivot include nulls (value for feature in ({{ numeric | join(', ') }}))
+
+),
+
+numeric_cuts as (
+
+    select
+        month,
+        feature,
+        list_sort(list_distinct(quantile_disc(value, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]))) as cuts
+    from numeric_long
+    where in_window and value is not null
+    group by month, feature
+
+),
+
+numeric_bins as (
+
+    select
+        numeric_long.month,
+        numeric_long.feature,
+        'numeric' as subject_kind,
+        numeric_long.in_window,
+        case
+            when numeric_long.value is null then 'missing'
+            else cast(len(list_filter(coalesce(numeric_cuts.cuts, []), lambda cut: cut < numeric_long.value)) as varchar)
+        end as bin
+    from numeric_long
+    left join numeric_cuts using (month, feature)
+
+),
+
+categorical_bins as (
+
+    select month, feature, 'categorical' as subject_kind, in_window, coalesce(level, 'missing') as bin
+    from (
+        select
+            months.month,
+            (applications.application_month is null or applications.application_month < months.month) as in_window,
+            {{ categorical | join(', ') }}
+        from {{ ref('stg_home_credit__applications') }} as applications
+        join months on applications.application_month is null or applications.application_month <= months.month
+    )
+    unpivot include nulls (level for feature in ({{ categorical | join(', ') }}))
+
+),
+
+feature_counts as (
+
+    select
+        month,
+        feature,
+        subject_kind,
+        bin,
+        count(*) filter (where in_window) as window_count,
+        count(*) filter (where not in_window) as month_count
+    from (select * from numeric_bins union all select * from categorical_bins)
+    group by all
+
+),
+
+feature_psi as (
+
+    select
+        month,
+        feature as subject,
+        subject_kind,
+        cast(null as varchar) as model_version,
+        sum({{ psi_term('month_count / month_rows', 'window_count / window_rows') }}) as psi,
+        any_value(window_rows) as window_rows,
+        any_value(month_rows) as month_rows,
+        count(*) as bins
+    from (
+        select
+            *,
+            sum(window_count) over (partition by month, feature) as window_rows,
+            sum(month_count) over (partition by month, feature) as month_rows
+        from feature_counts
+    )
+    where month_rows > 0
+    group by month, feature, subject_kind
+
+),
+
+score_bins as (
+
+    -- The scoring model's training-window score deciles, one row per bin.
+    select
+        version,
+        score_bin_upper_bounds as cuts,
+        unnest(range(len(score_bin_shares))) as bin,
+        unnest(score_bin_shares) as expected_share
+    from {{ source('scoring', 'model_registry') }}
+    where score_bin_shares is not null
+
+),
+
+month_scores as (
+
+    select
+        months.month,
+        predictions.model_version,
+        len(list_filter(cuts.cuts, lambda cut: cut < predictions.default_probability)) as bin
+    from {{ source('scoring', 'predictions') }} as predictions
+    join months on predictions.application_month = months.month
+    join (select distinct version, cuts from score_bins) as cuts on cuts.version = predictions.model_version
+
+),
+
+score_psi as (
+
+    select
+        scored_rows.month,
+        'score' as subject,
+        'score' as subject_kind,
+        baseline.version as model_version,
+        sum({{ psi_term('coalesce(scored.month_count, 0) / scored_rows.month_rows', 'baseline.expected_share') }}) as psi,
+        cast(null as bigint) as window_rows,
+        any_value(scored_rows.month_rows) as month_rows,
+        count(*) as bins
+    from score_bins as baseline
+    join (select month, model_version, count(*) as month_rows from month_scores group by all) as scored_rows
+        on scored_rows.model_version = baseline.version
+    left join (select month, model_version, bin, count(*) as month_count from month_scores group by all) as scored
+        on scored.month = scored_rows.month and scored.model_version = baseline.version and scored.bin = baseline.bin
+    group by scored_rows.month, baseline.version
+
+)
+
+select
+    results.month as application_month,
+    results.subject,
+    results.subject_kind,
+    results.model_version,
+    round(results.psi, 6) as psi,
+    results.window_rows,
+    results.month_rows,
+    results.bins,
+    months.scored_at
+from (select * from feature_psi union all select * from score_psi) as results
+join months using (month)

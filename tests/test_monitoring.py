@@ -1,0 +1,167 @@
+"""Monitoring marts built by dbt after scoring: drift, fairness, realised performance, and their warnings.
+
+Two months run through Dagster, the second one drifted by `credit generate --drift`'s
+rule. Every figure the SQL computes is recomputed here in Python (sklearn, numpy) on the
+same rows: the marts must agree, and the drifted month alone must raise drift warnings.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from warehouse.monitoring_thresholds import PSI_WARNING
+from assets.runner import run_month
+from ml.evaluation import ks
+from ml.model_store import read_card
+from ml.score_baseline import bin_index
+from tests.conftest import run_dbt
+from warehouse.database import connect
+from warehouse.drift import drift_rows
+from warehouse.notifications import read_notifications
+from warehouse.paths import DataPaths
+from warehouse.predictions import scored_with_labels
+
+OCTOBER, NOVEMBER = date(2020, 10, 1), date(2020, 11, 1)
+QUICK_MODEL = {"ops": {"credit_default_model": {"config": {"n_trials": 2, "tuning_rows": 8_000}}}}
+# What the drill changes, and what is computed from it (dbt's derived features).
+DRIFTED = {
+    "amt_income_total", "name_housing_type", "ext_source_2", "ext_source_3", "ext_source_mean",
+    "credit_to_income_ratio", "annuity_to_income_ratio", "income_per_family_member", "score",
+}
+
+
+@pytest.fixture(scope="module")
+def monitored(deliveries_dir, tmp_path_factory) -> DataPaths:
+    """October as generated, then November drifted, each run through Dagster."""
+    paths = DataPaths(tmp_path_factory.mktemp("monitoring") / "data").create()
+    for name in ("initial.csv", "20201001.csv"):
+        shutil.copy(deliveries_dir / name, paths.inbox / name)
+    november = pd.read_csv(deliveries_dir / "20201101.csv")
+    drift_rows(november, seed=1).to_csv(paths.inbox / "20201101.csv", index=False)
+    for month in (OCTOBER, NOVEMBER):
+        assert run_month(month, paths, QUICK_MODEL).success
+    return paths
+
+
+def _query(paths: DataPaths, sql: str, parameters: list | None = None) -> pd.DataFrame:
+    with connect(paths.warehouse, read_only=True) as connection:
+        return connection.execute(sql, parameters or []).df()
+
+
+def test_only_the_drifted_month_warns_and_only_on_what_was_drifted(monitored):
+    drift = _query(monitored, "select application_month, subject, psi from monitoring.drift")
+    october = drift[drift["application_month"] == pd.Timestamp(OCTOBER)]
+    november = drift[drift["application_month"] == pd.Timestamp(NOVEMBER)]
+    assert len(october) == len(november) > 100, "every feature and the score, each month"
+    assert october["psi"].max() < PSI_WARNING
+    warned = set(november.loc[november["psi"] > PSI_WARNING, "subject"])
+    assert {"amt_income_total", "name_housing_type", "ext_source_2", "score"} <= warned
+    assert warned <= DRIFTED, f"untouched features must not warn: {warned - DRIFTED}"
+
+    notifications = {n["month"]: n for n in read_notifications(monitored) if n["event"] == "run_succeeded"}
+    assert "check_warnings" not in notifications["2020-10"]["details"]
+    [warning] = notifications["2020-11"]["details"]["check_warnings"]
+    assert warning.startswith("monitoring/drift / drift_warnings (WARN)") and "amt_income_total" in warning
+    assert (monitored.outbox / "pred_20201101.csv").exists(), "a warning never holds back the outbox"
+
+
+def test_score_psi_uses_the_models_training_window_bins(monitored):
+    card = read_card(monitored.models, NOVEMBER)
+    scores = _query(monitored, "select default_probability from marts.predictions where application_month = ?", [NOVEMBER])
+    probabilities = scores["default_probability"].to_numpy()
+    actual = np.bincount(bin_index(np.array(card.score_baseline["cuts"]), probabilities), minlength=len(card.score_baseline["shares"]))
+    actual = np.maximum(actual / len(probabilities), 1e-4)
+    expected = np.maximum(np.array(card.score_baseline["shares"]), 1e-4)
+    [[psi]] = _query(monitored, "select psi from monitoring.drift where application_month = ? and subject = 'score'", [NOVEMBER]).to_numpy()
+    assert psi == pytest.approx(float(((actual - expected) * np.log(actual / expected)).sum()), abs=1e-5)
+    assert sum(card.score_baseline["shares"]) == pytest.approx(1.0)
+    assert len(card.score_baseline["cuts"]) == 9, "deciles of the training-window scores"
+
+
+def test_fairness_by_gender_matches_a_recount(monitored):
+    fairness = _query(monitored, "select * from monitoring.fairness where application_month = ?", [OCTOBER]).set_index("group_value")
+    rows = _query(
+        monitored,
+        "select p.default_probability, p.decision, coalesce(a.code_gender, 'unknown') as gender"
+        " from marts.predictions p join staging.stg_home_credit__applications a using (sk_id_curr)"
+        " where p.application_month = ?", [OCTOBER],
+    )
+    approval = rows.assign(approved=rows["decision"] == "approve").groupby("gender")["approved"].mean()
+    assert fairness["approval_rate"].to_dict() == pytest.approx(approval.to_dict(), abs=1e-6)
+    assert fairness["approval_rate_ratio"].to_dict() == pytest.approx((approval / approval.max()).to_dict(), abs=1e-6)
+    assert fairness["applications"].sum() == len(rows)
+
+
+def scored_with_labels_frame(paths: DataPaths, month: date) -> pd.DataFrame:
+    with connect(paths.warehouse, read_only=True) as connection:
+        return scored_with_labels(connection, month)
+
+
+def test_fairness_auc_per_group_matches_sklearn(monitored):
+    frame = _query(
+        monitored,
+        "select p.sk_id_curr, p.default_probability, coalesce(a.code_gender, 'unknown') as gender"
+        " from marts.predictions p join staging.stg_home_credit__applications a using (sk_id_curr)"
+        " where p.application_month = ? order by p.sk_id_curr", [OCTOBER],
+    ).merge(scored_with_labels_frame(monitored, OCTOBER)[["sk_id_curr", "target"]], on="sk_id_curr").dropna(subset=["target"])
+    fairness = _query(monitored, "select group_value, auc from monitoring.fairness where application_month = ?", [OCTOBER])
+    for group, auc in fairness.itertuples(index=False):
+        rows = frame[frame["gender"] == group]
+        if rows["target"].nunique() == 2:
+            assert auc == pytest.approx(roc_auc_score(rows["target"], rows["default_probability"]), abs=1e-6)
+
+
+def test_realised_performance_matches_sklearn_and_the_registry(monitored):
+    labelled = scored_with_labels_frame(monitored, NOVEMBER).dropna(subset=["target"])
+    [row] = _query(monitored, "select * from monitoring.performance where application_month = ?", [NOVEMBER]).to_dict("records")
+    assert row["labelled"] == len(labelled) > 0
+    assert row["auc"] == pytest.approx(roc_auc_score(labelled["target"], labelled["default_probability"]), abs=1e-6)
+    assert row["ks"] == pytest.approx(ks(labelled["target"], labelled["default_probability"].to_numpy()), abs=1e-6)
+    assert row["validation_auc"] == pytest.approx(read_card(monitored.models, NOVEMBER).metrics["validation_auc"])
+    grades = _query(monitored, "select * from monitoring.performance_by_grade where application_month = ?", [NOVEMBER])
+    assert grades["applications"].sum() == row["applications"] and grades["defaults"].sum() == labelled["target"].sum()
+
+
+def test_a_second_monitoring_build_changes_nothing(monitored, tmp_path):
+    before = _query(monitored, "select * from monitoring.drift order by all")
+    result = run_dbt(["build", "--select", "tag:monitoring"], monitored.root, tmp_path / "target")
+    assert result.returncode == 0, result.stdout[-3000:]
+    pd.testing.assert_frame_equal(_query(monitored, "select * from monitoring.drift order by all"), before)
+
+
+def test_credit_report_draws_the_month_and_refuses_a_month_never_scored(monitored, monkeypatch, capsys):
+    from warehouse.cli import main
+
+    monkeypatch.setenv("CREDIT_DATA_DIR", str(monitored.root))
+    assert main(["report", "2020-11"]) == 0
+    page = (monitored.root / "reports" / "2020-11.html").read_text()
+    for section in ("Scores", "Drift", "Fairness by CODE_GENDER", "Realised performance", "Model"):
+        assert f"<h2>{section}</h2>" in page
+    assert "amt_income_total" in page and page.count("data:image/png;base64,") >= 3
+    assert main(["report", "2020-12"]) == 2
+    assert "2020-12 has no scores" in capsys.readouterr().err
+
+
+def test_credit_status_shows_months_champion_and_warnings_then_a_stale_month(monitored, monkeypatch, capsys, tmp_path):
+    from warehouse.cli import main
+
+    monkeypatch.setenv("CREDIT_DATA_DIR", str(monitored.root))
+    capsys.readouterr()
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "2020-10  published" in out and "2020-11  published" in out
+    assert f"champion model: {read_card(monitored.models, NOVEMBER).version}" in out or "champion model: 2020-10." in out
+    assert "drift: amt_income_total PSI" in out and "warnings of 2020-11:" in out
+
+    corrected = tmp_path / "20201001.csv"
+    pd.read_csv(monitored.inbox / "20201001.csv").iloc[:-3].to_csv(corrected, index=False)
+    assert main(["load", str(corrected)]) == 0
+    capsys.readouterr()
+    assert main(["status"]) == 0
+    assert "2020-10  stale" in capsys.readouterr().out

@@ -1,0 +1,114 @@
+"""The read-only path for BI: Parquet files per month and a small DuckDB file of views over them.
+
+BI tools never open the warehouse, so they can never hold its lock while a run writes.
+After each run the tables BI reads are copied out:
+
+    serving/parquet/<table>/application_month=YYYY-MM-01/data.parquet   (one file per month)
+    serving/parquet/model_registry/data.parquet
+    serving/credit_bi.duckdb                                             (views over those files)
+
+Every file is written under a hidden temporary name and renamed into place, so a reader
+sees a month's old file or its new one, never part of one; a reader that has a file open
+keeps reading the version it opened. Tables are replaced one after another: a read may see
+next month in one table a moment before another. The serving DuckDB file is rebuilt the same way and
+written in DuckDB's v1.0.0 storage format, so BI tools on older DuckDB versions open it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+SERVING_DATABASE = "credit_bi.duckdb"
+PARQUET_FOLDER = "parquet"
+MONTH_COLUMN = "application_month"
+STORAGE_VERSION = "v1.0.0"
+
+
+@dataclass(frozen=True)
+class ServedTable:
+    name: str  # the view's name in the serving database
+    source: str  # the warehouse table it is copied from
+    by_month: bool  # one Parquet file per application month
+    every_month: bool = False  # republish all months each run (their figures change as outcomes arrive)
+
+
+SERVED_TABLES = (
+    ServedTable("predictions", "marts.predictions", by_month=True),
+    ServedTable("drift", "monitoring.drift", by_month=True),
+    ServedTable("fairness", "monitoring.fairness", by_month=True, every_month=True),
+    ServedTable("performance", "monitoring.performance", by_month=True, every_month=True),
+    ServedTable("performance_by_grade", "monitoring.performance_by_grade", by_month=True, every_month=True),
+    ServedTable("model_registry", "marts.model_registry", by_month=False),
+)
+
+
+def _write_parquet(query: duckdb.DuckDBPyRelation, final: Path) -> None:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temporary = final.with_name(f".{final.name}.{uuid.uuid4().hex}.partial")
+    query.write_parquet(str(temporary), compression="zstd")
+    os.replace(temporary, final)
+
+
+def _month_file(root: Path, table: str, month: date) -> Path:
+    return root / PARQUET_FOLDER / table / f"{MONTH_COLUMN}={month:%Y-%m-%d}" / "data.parquet"
+
+
+def _months(connection: duckdb.DuckDBPyConnection, table: ServedTable, month: date) -> list[date]:
+    if not table.every_month:
+        return [month]
+    rows = connection.execute(f"select distinct {MONTH_COLUMN} from {table.source} order by 1").fetchall()
+    return [row[0] for row in rows]
+
+
+def publish(connection: duckdb.DuckDBPyConnection, month: date, root: Path) -> dict[str, int]:
+    """Copy month M (and the tables whose every month changes) out of the warehouse; returns rows per table."""
+    published = {}
+    for table in SERVED_TABLES:
+        if not table.by_month:
+            relation = connection.sql(f"select * from {table.source}")
+            _write_parquet(relation, root / PARQUET_FOLDER / table.name / "data.parquet")
+            published[table.name] = relation.count("*").fetchall()[0][0]
+            continue
+        rows = 0
+        for each in _months(connection, table, month):
+            # The month lives in the folder name (Hive style), not in the file.
+            relation = connection.sql(
+                f"select * exclude ({MONTH_COLUMN}) from {table.source} where {MONTH_COLUMN} = ?", params=[each]
+            )
+            _write_parquet(relation, _month_file(root, table.name, each))
+            rows += relation.count("*").fetchall()[0][0]
+        published[table.name] = rows
+    write_serving_database(root)
+    return published
+
+
+def _view_sql(root: Path, table: ServedTable) -> str:
+    folder = (root / PARQUET_FOLDER / table.name).resolve()
+    if not table.by_month:
+        return f"create view {table.name} as select * from read_parquet('{folder / 'data.parquet'}')"
+    pattern = folder / "*" / "data.parquet"
+    return (
+        f"create view {table.name} as select * from read_parquet('{pattern}', "
+        f"hive_partitioning = true, hive_types = {{'{MONTH_COLUMN}': DATE}})"
+    )
+
+
+def write_serving_database(root: Path) -> Path:
+    """A DuckDB file holding only views over the Parquet files (no data), replaced whole."""
+    if "'" in str(root.resolve()):
+        raise ValueError(f"{root}: a data directory path with a quote cannot be written into the serving views")
+    final = root / SERVING_DATABASE
+    temporary = root / f".{SERVING_DATABASE}.{uuid.uuid4().hex}.partial"
+    present = [table for table in SERVED_TABLES if (root / PARQUET_FOLDER / table.name).is_dir()]
+    with duckdb.connect(str(temporary), config={"storage_compatibility_version": STORAGE_VERSION}) as serving:
+        for table in present:
+            # Paths are ours (the data directory), never a file name from a delivery.
+            serving.execute(_view_sql(root, table))
+    os.replace(temporary, final)
+    return final

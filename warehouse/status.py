@@ -1,0 +1,60 @@
+"""What the warehouse says about the operation: deliveries loaded, the champion model, the latest warnings."""
+
+from __future__ import annotations
+
+import duckdb
+
+from warehouse.ledger import CURRENT_VERSIONS_SQL
+from warehouse.monitoring_thresholds import APPROVAL_RATIO_WARNING, MIN_GROUP_APPLICATIONS, PSI_WARNING
+
+
+def _has_table(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return connection.execute(
+        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, table]
+    ).fetchall()[0][0] > 0
+
+
+def deliveries(connection: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """(file, kind, month, rows, sha256, loaded_at) of each delivery's current version."""
+    return connection.execute(
+        f"select delivery_file, kind, delivery_month, row_count, sha256, loaded_at from ({CURRENT_VERSIONS_SQL})"
+    ).fetchall()
+
+
+def rejected_count(connection: duckdb.DuckDBPyConnection) -> int:
+    return connection.execute("select count(*) from raw.load_ledger where status = 'rejected'").fetchall()[0][0]
+
+
+def champion(connection: duckdb.DuckDBPyConnection) -> tuple | None:
+    """(version, training month, validation AUC) of the newest champion."""
+    rows = connection.execute(
+        "select version, training_month, validation_auc from marts.model_registry"
+        " where status = 'champion' order by training_month desc, registered_at desc limit 1"
+    ).fetchall()
+    return rows[0] if rows else None
+
+
+def latest_warnings(connection: duckdb.DuckDBPyConnection) -> tuple[object, list[str]]:
+    """The latest monitored month and its drift and fairness warnings, in words."""
+    if not _has_table(connection, "monitoring", "drift"):
+        return None, []
+    [(month,)] = connection.execute("select max(application_month) from monitoring.drift").fetchall()
+    if month is None:
+        return None, []
+    warnings = [
+        f"drift: {subject} PSI {psi:.2f}"
+        for subject, psi in connection.execute(
+            "select subject, psi from monitoring.drift where application_month = ? and psi > ? order by psi desc",
+            [month, PSI_WARNING],
+        ).fetchall()
+    ]
+    if _has_table(connection, "monitoring", "fairness"):
+        warnings += [
+            f"fairness: code_gender {group} approval-rate ratio {ratio:.2f}"
+            for group, ratio in connection.execute(
+                "select group_value, approval_rate_ratio from monitoring.fairness"
+                " where application_month = ? and approval_rate_ratio < ? and applications >= ?",
+                [month, APPROVAL_RATIO_WARNING, MIN_GROUP_APPLICATIONS],
+            ).fetchall()
+        ]
+    return month, warnings
