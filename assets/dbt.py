@@ -66,10 +66,9 @@ TRANSLATOR = CreditDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_so
 MONITORING = f"tag:{MONITORING_TAG}"
 
 
-@dbt_assets(
+DBT_ASSET_OPTIONS = dict(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
-    exclude=MONITORING,
     # Monthly like everything around them: `dbt build` rebuilds the whole tables, and
     # partition M records that month's run did so from month M's deliveries. That is
     # what lets a replaced delivery of M show M's features, model and scores as stale.
@@ -79,8 +78,9 @@ MONITORING = f"tag:{MONITORING_TAG}"
     dagster_dbt_translator=TRANSLATOR,
     pool="warehouse",
 )
-def credit_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    """Builds and tests the dbt models on the warehouse."""
+
+
+def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     warehouse.export_for_dbt()
     # One target folder per data directory, kept between runs: dbt's parse cache records the
     # warehouse path of profiles.yml, so a cache made for this data directory lets every later
@@ -91,20 +91,16 @@ def credit_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, wa
         yield from dbt.cli(["build"], context=context, target_path=warehouse.paths.dbt_target).stream()
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    select=MONITORING,
-    partitions_def=monthly_partitions,
-    backfill_policy=month_by_month,
-    dagster_dbt_translator=TRANSLATOR,
-    pool="warehouse",
-)
+@dbt_assets(**DBT_ASSET_OPTIONS, exclude=MONITORING)
+def credit_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    """Builds and tests the dbt models on the warehouse."""
+    yield from _dbt_build(context, dbt, warehouse)
+
+
+@dbt_assets(**DBT_ASSET_OPTIONS, select=MONITORING)
 def credit_dbt_monitoring(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """Drift, fairness and realised performance of the scores, in dbt (schema `monitoring`)."""
-    warehouse.export_for_dbt()
-    with not_retried(DagsterDbtCliRuntimeError):
-        yield from dbt.cli(["build"], context=context, target_path=warehouse.paths.dbt_target).stream()
+    yield from _dbt_build(context, dbt, warehouse)
 
 
 APPLICATION_FEATURES = get_asset_key_for_model([credit_dbt_models], "fct_application_features")

@@ -6,6 +6,7 @@ error: it shows in the UI, in the run's notification, and never stops the outbox
 """
 
 import warnings
+from datetime import date
 
 import dagster as dg
 
@@ -25,9 +26,16 @@ from warehouse.monitoring_thresholds import (
 warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=dg.PreviewWarning)
 
 
-def _rows(warehouse: WarehouseResource, sql: str, parameters: list) -> list[tuple]:
+def _month_rows(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, sql: str) -> tuple[date, list[tuple]]:
+    """The checked month and the rows `sql` gives for it (its one parameter is the month)."""
+    month = partition_month(context.partition_key)
     with connect(warehouse.paths.warehouse, read_only=True) as connection:
-        return connection.execute(sql, parameters).fetchall()
+        return month, connection.execute(sql, [month]).fetchall()
+
+
+def _monthly_check(asset: dg.AssetKey, description: str):
+    """A month-partitioned check of a monitoring mart, in the warehouse pool like the steps it reads after."""
+    return dg.asset_check(asset=asset, partitions_def=monthly_partitions, description=description, pool="warehouse")
 
 
 def _table(header: tuple[str, ...], rows: list[tuple]) -> dg.MetadataValue:
@@ -36,18 +44,15 @@ def _table(header: tuple[str, ...], rows: list[tuple]) -> dg.MetadataValue:
     return dg.MetadataValue.md("\n".join(lines))
 
 
-@dg.asset_check(
-    asset=DRIFT,
-    partitions_def=monthly_partitions,
-    description=f"Warns when the month's PSI of a feature or of the score against the training window exceeds {PSI_WARNING}.",
-    pool="warehouse",
+@_monthly_check(
+    DRIFT,
+    f"Warns when the month's PSI of a feature or of the score against the training window exceeds {PSI_WARNING}.",
 )
 def drift_warnings(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    month = partition_month(context.partition_key)
-    rows = _rows(
+    month, rows = _month_rows(
+        context,
         warehouse,
         "select subject, subject_kind, psi from monitoring.drift where application_month = ? order by psi desc",
-        [month],
     )
     drifted = [(subject, psi) for subject, _, psi in rows if psi > PSI_WARNING]
     return dg.AssetCheckResult(
@@ -65,19 +70,16 @@ def drift_warnings(context: dg.AssetCheckExecutionContext, warehouse: WarehouseR
     )
 
 
-@dg.asset_check(
-    asset=FAIRNESS,
-    partitions_def=monthly_partitions,
-    description=f"Warns when a CODE_GENDER group's approval rate is below {APPROVAL_RATIO_WARNING} of the highest group's.",
-    pool="warehouse",
+@_monthly_check(
+    FAIRNESS,
+    f"Warns when a CODE_GENDER group's approval rate is below {APPROVAL_RATIO_WARNING} of the highest group's.",
 )
 def fairness_warnings(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    month = partition_month(context.partition_key)
-    rows = _rows(
+    month, rows = _month_rows(
+        context,
         warehouse,
         "select group_value, applications, approval_rate, approval_rate_ratio, auc"
         " from monitoring.fairness where application_month = ? order by group_value",
-        [month],
     )
     judged = [row for row in rows if row[1] >= MIN_GROUP_APPLICATIONS]
     flagged = [(group, ratio) for group, _, _, ratio, _ in judged if ratio is not None and ratio < APPROVAL_RATIO_WARNING]
@@ -93,18 +95,15 @@ def fairness_warnings(context: dg.AssetCheckExecutionContext, warehouse: Warehou
     )
 
 
-@dg.asset_check(
-    asset=PERFORMANCE,
-    partitions_def=monthly_partitions,
-    description=f"Warns when the month's realised AUC is more than {AUC_DROP_WARNING} below the scoring model's validation AUC.",
-    pool="warehouse",
+@_monthly_check(
+    PERFORMANCE,
+    f"Warns when the month's realised AUC is more than {AUC_DROP_WARNING} below the scoring model's validation AUC.",
 )
 def performance_warnings(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    month = partition_month(context.partition_key)
-    rows = _rows(
+    month, rows = _month_rows(
+        context,
         warehouse,
         "select labelled, auc, ks, validation_auc, model_version from monitoring.performance where application_month = ?",
-        [month],
     )
     if not rows or rows[0][1] is None:
         return dg.AssetCheckResult(passed=True, description=f"no outcomes known for {month:%Y-%m} yet: nothing to judge")

@@ -119,7 +119,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResour
         if delivery.month is None or delivery.is_outcomes:
             notify(
                 paths,
-                Notification(DELIVERY_ACCEPTED, f"{path.name} accepted: the next month run loads it", report.month),
+                Notification(DELIVERY_ACCEPTED, f"{path.name} accepted: the next month's run loads it", report.month),
                 webhook,
             )
             continue
