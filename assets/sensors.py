@@ -46,21 +46,17 @@ POLL_SECONDS = int(os.environ.get("CREDIT_INBOX_POLL_SECONDS", "30"))
 CLI_SOURCE_TAG = ("source", "credit-cli")  # runs started by `credit run` notify by themselves
 
 
-def _signature(path: Path) -> str:
-    stat = path.stat()
-    return f"{stat.st_size}:{stat.st_mtime_ns}"
-
-
 def settled_arrivals(inbox: Path, seen: dict[str, str], now: float) -> tuple[list[Path], dict[str, str]]:
     """Files new or changed since the cursor and settled; and the cursor for the files present."""
     arrivals, cursor = [], {}
     for path in sorted(inbox.glob("*")):
         if not path.is_file() or path.name.startswith(".") or path.suffix.lower() != ".csv":
             continue
-        signature = _signature(path)
+        stat = path.stat()
+        signature = f"{stat.st_size}:{stat.st_mtime_ns}"
         if seen.get(path.name) == signature:
             cursor[path.name] = signature
-        elif now - path.stat().st_mtime >= SETTLE_SECONDS:
+        elif now - stat.st_mtime >= SETTLE_SECONDS:
             arrivals.append(path)
             cursor[path.name] = signature
         # else: still arriving; left out of the cursor, so the next tick looks again

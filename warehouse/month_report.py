@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from ml.evaluation_report import PLOTS, png_base64
 from ml.model_store import read_card, report_dir
 from warehouse.monitoring_thresholds import PSI_WARNING
+from warehouse.status import has_table
 
 TOP_DRIFT = 15
 STYLE = """
@@ -44,12 +45,6 @@ def _query(connection: duckdb.DuckDBPyConnection, sql: str, month: date) -> pd.D
     return connection.execute(sql, [month]).df()
 
 
-def _has(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return connection.execute(
-        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, table]
-    ).fetchall()[0][0] > 0
-
-
 def _scores_section(connection: duckdb.DuckDBPyConnection, month: date) -> tuple[str, str | None]:
     scores = _query(connection, "select default_probability, risk_grade, decision, model_version from marts.predictions where application_month = ?", month)
     if scores.empty:
@@ -66,14 +61,14 @@ def _scores_section(connection: duckdb.DuckDBPyConnection, month: date) -> tuple
         f"<p>{len(scores):,} applications scored by <code>{html.escape(scores['model_version'].iloc[0])}</code>; "
         f"mean probability {scores['default_probability'].mean():.4f}.</p>{_png(figure)}{_table(decisions)}"
     )
-    if _has(connection, "monitoring", "performance_by_grade"):
+    if has_table(connection, "monitoring", "performance_by_grade"):
         grades = _query(connection, "select risk_grade, applications, mean_probability, labelled, default_rate from monitoring.performance_by_grade where application_month = ? order by risk_grade", month)
         body += "<h3>By risk grade</h3>" + _table(grades)
     return body, scores["model_version"].iloc[0]
 
 
 def _drift_section(connection: duckdb.DuckDBPyConnection, month: date) -> str:
-    if not _has(connection, "monitoring", "drift"):
+    if not has_table(connection, "monitoring", "drift"):
         return "<p>No drift figures yet.</p>"
     drift = _query(connection, "select subject, subject_kind, psi from monitoring.drift where application_month = ? order by psi desc", month)
     if drift.empty:
@@ -93,7 +88,7 @@ def _drift_section(connection: duckdb.DuckDBPyConnection, month: date) -> str:
 
 
 def _monitoring_table(connection: duckdb.DuckDBPyConnection, table: str, columns: str, month: date) -> str:
-    if not _has(connection, "monitoring", table):
+    if not has_table(connection, "monitoring", table):
         return "<p>Not computed yet.</p>"
     return _table(_query(connection, f"select {columns} from monitoring.{table} where application_month = ?", month))
 

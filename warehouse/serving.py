@@ -17,6 +17,7 @@ written in DuckDB's v1.0.0 storage format, so BI tools on older DuckDB versions 
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -28,6 +29,8 @@ SERVING_DATABASE = "credit_bi.duckdb"
 PARQUET_FOLDER = "parquet"
 MONTH_COLUMN = "application_month"
 STORAGE_VERSION = "v1.0.0"
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+_QUALIFIED = re.compile(r"[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,11 @@ class ServedTable:
     source: str  # the warehouse table it is copied from
     by_month: bool  # one Parquet file per application month
     every_month: bool = False  # republish all months each run (their figures change as outcomes arrive)
+
+    def __post_init__(self) -> None:
+        # Both names are written into SQL and paths: only plain (schema-qualified) identifiers.
+        if not _IDENTIFIER.fullmatch(self.name) or not _QUALIFIED.fullmatch(self.source):
+            raise ValueError(f"not a plain table name: {self.name!r} / {self.source!r}")
 
 
 SERVED_TABLES = (

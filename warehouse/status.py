@@ -8,7 +8,7 @@ from warehouse.ledger import CURRENT_VERSIONS_SQL
 from warehouse.monitoring_thresholds import APPROVAL_RATIO_WARNING, MIN_GROUP_APPLICATIONS, PSI_WARNING
 
 
-def _has_table(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+def has_table(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return connection.execute(
         "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, table]
     ).fetchall()[0][0] > 0
@@ -36,7 +36,7 @@ def champion(connection: duckdb.DuckDBPyConnection) -> tuple | None:
 
 def latest_warnings(connection: duckdb.DuckDBPyConnection) -> tuple[object, list[str]]:
     """The latest monitored month and its drift and fairness warnings, in words."""
-    if not _has_table(connection, "monitoring", "drift"):
+    if not has_table(connection, "monitoring", "drift"):
         return None, []
     [(month,)] = connection.execute("select max(application_month) from monitoring.drift").fetchall()
     if month is None:
@@ -48,7 +48,7 @@ def latest_warnings(connection: duckdb.DuckDBPyConnection) -> tuple[object, list
             [month, PSI_WARNING],
         ).fetchall()
     ]
-    if _has_table(connection, "monitoring", "fairness"):
+    if has_table(connection, "monitoring", "fairness"):
         warnings += [
             f"fairness: code_gender {group} approval-rate ratio {ratio:.2f}"
             for group, ratio in connection.execute(
