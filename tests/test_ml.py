@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from datetime import date
 
@@ -62,12 +63,30 @@ def test_out_of_time_validation_is_the_latest_month(built_warehouse):
 def test_training_set_snapshot_round_trips_with_its_fingerprint(built_warehouse, tmp_path):
     with connect(built_warehouse.warehouse, read_only=True) as connection:
         summary = write_training_set(connection, date(2020, 11, 1), tmp_path / "2020-11.parquet")
+        rows = training_rows(connection, date(2020, 11, 1))
     frame = read_training_set(summary.path)
     assert len(frame) == summary.rows and fingerprint(frame) == summary.fingerprint
+    # The snapshot holds exactly the training rows, in order, value for value.
+    assert list(frame.columns) == list(rows.columns)
+    assert (frame["sk_id_curr"].to_numpy() == rows["sk_id_curr"].to_numpy()).all()
+    numeric = [name for name in rows.columns if name != "application_month"]
+    assert np.array_equal(frame[numeric].to_numpy(float, na_value=np.nan), rows[numeric].to_numpy(float, na_value=np.nan), equal_nan=True)
+    assert (frame["application_month"].isna() == rows["application_month"].isna()).all()
+    assert [path.name for path in tmp_path.iterdir()] == ["2020-11.parquet"]
     assert summary.latest_month == date(2020, 10, 1)
     changed = frame.copy()
     changed.loc[0, "amt_credit"] += 1
     assert fingerprint(changed) != summary.fingerprint
+
+
+def test_an_empty_training_set_is_refused_and_leaves_no_file(built_warehouse, tmp_path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(built_warehouse.warehouse, warehouse)
+    with connect(warehouse) as connection:
+        connection.execute("delete from marts.fct_application_features")
+    with connect(warehouse, read_only=True) as connection, pytest.raises(ValueError, match="no labelled applications"):
+        write_training_set(connection, date(2020, 11, 1), tmp_path / "sets" / "2020-11.parquet")
+    assert list((tmp_path / "sets").iterdir()) == []
 
 
 def test_same_rows_and_config_give_the_same_model(history_only_training_set):
