@@ -115,6 +115,8 @@ def credit_default_model(
             "features": dg.MetadataValue.int(len(card.feature_names)),
             "params": dg.MetadataValue.json(json.loads(json.dumps(card.params))),
             "reused": dg.MetadataValue.bool(reused),
+            # Of the training that made this model (so also shown when it is reused).
+            **({"training_seconds": dg.MetadataValue.json(card.timings)} if card.timings else {}),
             "path": dg.MetadataValue.path(str(paths.models / card.month)),
             **report_metadata(paths.models, month),
         }

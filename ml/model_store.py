@@ -49,6 +49,8 @@ class ModelCard:
     warm_start: dict | None = None
     # Deciles of the model's scores on its training window (`ml.score_baseline`), for score drift.
     score_baseline: dict | None = None
+    # Wall seconds of tuning, the validation fit and the refit (`make bench` reports them).
+    timings: dict | None = None
 
     @property
     def platt_scaling(self) -> PlattScaling | None:
@@ -106,6 +108,7 @@ def save_model(
         calibration=trained.calibration.as_dict() if trained.calibration else None,
         warm_start=warm_start,
         score_baseline=trained.score_baseline.as_dict() if trained.score_baseline else None,
+        timings=trained.timings or None,
     )
     # The model first, the card last: a card only ever describes a complete model file.
     _write_atomically(folder / MODEL_FILE, model_text)

@@ -85,6 +85,9 @@ class TrainedModel:
     validation: pd.DataFrame | None = None
     # The final model's scores on its training window, binned: the reference for score drift.
     score_baseline: ScoreBaseline | None = None
+    # Wall seconds of each phase (tuning, validation_fit, refit): what a month's training costs.
+    # Kept apart from `metrics`, which the same inputs always reproduce exactly.
+    timings: dict = field(default_factory=dict)
 
 
 def _fixed_params(config: TrainingConfig) -> dict:
@@ -226,7 +229,7 @@ def train_model(
     progress: Callable[[str], None] = log.info,
 ) -> TrainedModel:
     """Tune, validate on the latest month before M, check calibration, refit on every row before M."""
-    started = time.perf_counter()
+    clock = _PhaseClock()
     features = feature_columns(training_set)
     is_validation = validation_mask(training_set)
     train, valid = training_set[~is_validation], training_set[is_validation]
@@ -235,6 +238,7 @@ def train_model(
     start_from = warm_start_params(warm_start)
     tuning = tune(train, valid, features, config, start_from, progress)
     params = {**_fixed_params(config), **tuning.params}
+    clock.lap("tuning")
 
     progress(f"validating: fit on {len(train):,} rows, early-stopped on the {len(valid):,} validation rows")
     # Binned once: the validation fit and the refit share the bins of all rows before M.
@@ -250,12 +254,14 @@ def train_model(
     check = check_calibration(valid_labels, raw_probabilities)
     progress(f"calibration on the validation month: {check.describe()}")
     probabilities = check.correction.apply(raw_probabilities) if check.correction else raw_probabilities
+    clock.lap("validation_fit")
 
     rounds = refit_rounds(validated.best_iteration, len(train), len(training_set))
     progress(f"refitting on all {len(training_set):,} rows for {rounds} rounds")
     booster = lgb.train(params, full_set, num_boost_round=rounds)
     training_scores = booster.predict(matrix)
     baseline = score_baseline(check.correction.apply(training_scores) if check.correction else training_scores)
+    clock.lap("refit")
 
     metrics = {
         **_validation_metrics(valid_labels, raw_probabilities, probabilities, check),
@@ -269,12 +275,31 @@ def train_model(
         "trials_pruned": tuning.trials_pruned,
         "warm_started": start_from is not None,
     }
-    progress(f"trained in {time.perf_counter() - started:.0f} s")
+    progress(f"trained in {clock.total():.0f} s ({clock.describe()})")
     validation = pd.DataFrame({ID_COLUMN: valid[ID_COLUMN].to_numpy(), LABEL_COLUMN: valid_labels, "probability": probabilities})
     return TrainedModel(
         booster=booster, feature_names=features, params=params, metrics=metrics, calibration=check.correction,
-        validation=validation, score_baseline=baseline,
+        validation=validation, score_baseline=baseline, timings=clock.laps,
     )
+
+
+class _PhaseClock:
+    """Wall seconds of consecutive phases."""
+
+    def __init__(self) -> None:
+        self.started = self._last = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.laps[phase] = round(now - self._last, 2)
+        self._last = now
+
+    def total(self) -> float:
+        return time.perf_counter() - self.started
+
+    def describe(self) -> str:
+        return ", ".join(f"{phase.replace('_', ' ')} {seconds:.1f} s" for phase, seconds in self.laps.items())
 
 
 def _validation_metrics(labels: np.ndarray, raw: np.ndarray, calibrated: np.ndarray, check: CalibrationCheck) -> dict:

@@ -7,6 +7,11 @@
    then `credit run 2021-01` (load, dbt build, training set, tuning and training, scoring).
 4. Print wall time and peak memory of each, their ratio, and the out-of-time AUC of each on
    January's applications beside the ceiling (the true probabilities' AUC on the same rows).
+5. Print where the month run's time went (Dagster's own step timings and the model card's
+   phases), and the floor that the month's required steps set, each measured alone right
+   after: starting Python with the Dagster definitions, starting dbt (once per dbt step) and
+   the model's two full fits. The floor against the original shows how close to its target
+   the speed of any month run with these steps can come.
 
 Peak memory is the largest resident set of any one process in each run's process tree
 (wait4's ru_maxrss), so dbt's subprocess counts for this project's run.
@@ -57,6 +62,57 @@ def _project_auc(data_dir: Path) -> float:
     with connect(data_dir / "warehouse.duckdb", read_only=True) as connection:
         scored = scored_with_labels(connection, MONTH).dropna(subset=["target"])
     return auc(scored["target"], scored["default_probability"].to_numpy())
+
+
+def _run_steps(data_dir: Path) -> tuple[float, list[tuple[str, float]]]:
+    """Dagster's record of the month's latest run: its duration and each step's, in order."""
+    import dagster as dg
+
+    from assets.partitions import partition_key
+
+    with dg.DagsterInstance.from_config(str(data_dir / "dagster_home")) as instance:
+        [run] = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/partition": partition_key(MONTH)}), limit=1)
+        stats = instance.get_run_stats(run.run_id)
+        steps = sorted(instance.get_run_step_stats(run.run_id), key=lambda step: step.start_time)
+    return stats.end_time - stats.start_time, [(step.step_key, step.end_time - step.start_time) for step in steps]
+
+
+def _training_phases(data_dir: Path) -> dict:
+    from ml.model_store import read_card
+
+    return read_card(data_dir / "models", MONTH).timings or {}
+
+
+def _floor_parts(env: dict, work: Path) -> dict:
+    """Costs every month run pays whatever its data, each timed alone in a fresh process."""
+    from warehouse.paths import DBT_PROJECT_DIR, DataPaths
+
+    dbt = str(Path(sys.executable).with_name("dbt"))
+    dbt_ls = [dbt, "ls", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+              "--target-path", str(DataPaths(Path(env["CREDIT_DATA_DIR"])).dbt_target)]
+    definitions, _, status = _timed([sys.executable, "-c", "import assets.definitions"], env, work / "floor_definitions.log")
+    dbt_start, _, dbt_status = _timed(dbt_ls, env, work / "floor_dbt_ls.log")
+    if status or dbt_status:
+        raise RuntimeError(f"a floor measurement failed; see {work}/floor_*.log")
+    return {"definitions": definitions, "dbt_start": dbt_start}
+
+
+def _print_time_split(project_seconds: float, run_seconds: float, steps: list, phases: dict) -> None:
+    print(f"where the month run's {project_seconds:.1f} s went (Dagster's step timings):")
+    print(f"  {'outside the run: Python, the definitions, the notification':<58} {project_seconds - run_seconds:>6.1f}")
+    for step, seconds in steps:
+        print(f"  {step:<58} {seconds:>6.1f}")
+        if step == "credit_default_model" and phases:
+            print("    " + ", ".join(f"{name.replace('_', ' ')} {value:.1f}" for name, value in phases.items()))
+
+
+def _print_floor(floor: dict, original_seconds: float) -> None:
+    print("the floor of any month run with these steps, each part measured alone:")
+    print(f"  {'Python and the Dagster definitions (import assets.definitions)':<64} {floor['definitions']:>6.1f}")
+    print(f"  {'dbt start-up and manifest (dbt ls), once per dbt step, x 2':<64} {2 * floor['dbt_start']:>6.1f}")
+    print(f"  {'the validation fit and the refit (the model card)':<64} {floor['fits']:>6.1f}")
+    print(f"  {'sum, before any loading, SQL, tuning, scoring or publishing':<64} {floor['total']:>6.1f}"
+          f"  = {floor['total'] / original_seconds:.2f} x the original (target: 0.50 x)")
 
 
 def _ceiling_auc(files_dir: Path) -> float:
@@ -117,6 +173,11 @@ def main() -> int:
         print(f"credit run 2021-01 failed; see {work / 'project.log'}", file=sys.stderr)
         return 1
 
+    floor = _floor_parts(env, work)
+    run_seconds, steps = _run_steps(data)
+    phases = _training_phases(data)
+    floor["fits"] = phases.get("validation_fit", 0.0) + phases.get("refit", 0.0)
+    floor["total"] = floor["definitions"] + 2 * floor["dbt_start"] + floor["fits"]
     ceiling = _ceiling_auc(files)
     project_auc = _project_auc(data)
     results = {
@@ -124,8 +185,12 @@ def main() -> int:
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "original": {"seconds": original_seconds, "peak_mib": original_peak, **original},
-        "project": {"seconds": project_seconds, "peak_mib": project_peak, "out_of_time_auc": project_auc},
+        "project": {
+            "seconds": project_seconds, "peak_mib": project_peak, "out_of_time_auc": project_auc,
+            "run_seconds": run_seconds, "steps": dict(steps), "training_phases": phases,
+        },
         "ceiling_auc": ceiling,
+        "floor": floor,
     }
     (work / "bench.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     print()
@@ -136,6 +201,10 @@ def main() -> int:
     print(f"{'ceiling (true probabilities)':<34} {'':>7} {'':>9} {ceiling:>8.4f} {1:>10.3f}")
     print(f"time ratio, project / original: {project_seconds / original_seconds:.2f}")
     print(f"the original's own test AUC (random 20 % of its training rows): {original['random_split_auc']:.4f}")
+    print()
+    _print_time_split(project_seconds, run_seconds, steps, phases)
+    print()
+    _print_floor(floor, original_seconds)
     print(f"full results: {work / 'bench.json'}")
     return 0
 
