@@ -49,7 +49,7 @@ class ModelCard:
     warm_start: dict | None = None
     # Deciles of the model's scores on its training window (`ml.score_baseline`), for score drift.
     score_baseline: dict | None = None
-    # Wall seconds of tuning, the validation fit and the refit (`make bench` reports them).
+    # Wall seconds of each training phase (`TrainedModel.timings`; `make bench` reports them).
     timings: dict | None = None
 
     @property

@@ -85,7 +85,8 @@ class TrainedModel:
     validation: pd.DataFrame | None = None
     # The final model's scores on its training window, binned: the reference for score drift.
     score_baseline: ScoreBaseline | None = None
-    # Wall seconds of each phase (tuning, validation_fit, refit): what a month's training costs.
+    # Wall seconds of each phase (tuning, validation_fit with the binning of all rows, calibration,
+    # refit, score_baseline): what a month's training costs.
     # Kept apart from `metrics`, which the same inputs always reproduce exactly.
     timings: dict = field(default_factory=dict)
 
@@ -249,19 +250,21 @@ def train_model(
     fit_set = full_set.subset(np.flatnonzero(~is_validation))
     valid_set = full_set.subset(np.flatnonzero(is_validation))
     validated = _fit(params, fit_set, valid_set, config)
+    clock.lap("validation_fit")
     valid_labels = valid[LABEL_COLUMN].to_numpy()
     raw_probabilities = validated.predict(matrix[is_validation], num_iteration=validated.best_iteration)
     check = check_calibration(valid_labels, raw_probabilities)
     progress(f"calibration on the validation month: {check.describe()}")
     probabilities = check.correction.apply(raw_probabilities) if check.correction else raw_probabilities
-    clock.lap("validation_fit")
+    clock.lap("calibration")
 
     rounds = refit_rounds(validated.best_iteration, len(train), len(training_set))
     progress(f"refitting on all {len(training_set):,} rows for {rounds} rounds")
     booster = lgb.train(params, full_set, num_boost_round=rounds)
+    clock.lap("refit")
     training_scores = booster.predict(matrix)
     baseline = score_baseline(check.correction.apply(training_scores) if check.correction else training_scores)
-    clock.lap("refit")
+    clock.lap("score_baseline")
 
     metrics = {
         **_validation_metrics(valid_labels, raw_probabilities, probabilities, check),

@@ -110,7 +110,7 @@ def _print_floor(floor: dict, original_seconds: float) -> None:
     print("the floor of any month run with these steps, each part measured alone:")
     print(f"  {'Python and the Dagster definitions (import assets.definitions)':<64} {floor['definitions']:>6.1f}")
     print(f"  {'dbt start-up and manifest (dbt ls), once per dbt step, x 2':<64} {2 * floor['dbt_start']:>6.1f}")
-    print(f"  {'the validation fit and the refit (the model card)':<64} {floor['fits']:>6.1f}")
+    print(f"  {'binning, the validation fit and the refit (the model card)':<64} {floor['fits']:>6.1f}")
     print(f"  {'sum, before any loading, SQL, tuning, scoring or publishing':<64} {floor['total']:>6.1f}"
           f"  = {floor['total'] / original_seconds:.2f} x the original (target: 0.50 x)")
 

@@ -108,7 +108,7 @@ def test_model_store_round_trip_refuses_a_tampered_model(history_only_training_s
     card_json = json.loads((tmp_path / "2020-10" / "card.json").read_text())
     assert {"params", "metrics", "feature_names", "training_fingerprint", "library_versions", "model_sha256"} <= set(card_json)
     # The card says what each phase of the training cost, for `make bench` and the UI.
-    assert list(card_json["timings"]) == ["tuning", "validation_fit", "refit"]
+    assert list(card_json["timings"]) == ["tuning", "validation_fit", "calibration", "refit", "score_baseline"]
     assert all(seconds > 0 for seconds in card_json["timings"].values())
     sample = history_only_training_set.head(200)
     assert np.allclose(predict(booster, sample, card.feature_names), predict(trained.booster, sample, trained.feature_names))
