@@ -13,6 +13,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject
 from packaging.version import Version
 
+from warehouse.database import dbt_connect_attempts, lock_wait_seconds
 from warehouse.paths import DBT_PROJECT_DIR, DataPaths
 
 
@@ -63,8 +64,9 @@ class WarehouseResource(dg.ConfigurableResource):
         return DataPaths(Path(self.data_dir).resolve()).create()
 
     def export_for_dbt(self) -> None:
-        """dbt runs as a subprocess and finds the warehouse through this variable (profiles.yml)."""
+        """dbt runs as a subprocess and finds the warehouse, and how long to wait for its lock, through these variables (profiles.yml)."""
         os.environ["CREDIT_DATA_DIR"] = str(self.paths.root)
+        os.environ["CREDIT_DBT_CONNECT_ATTEMPTS"] = str(dbt_connect_attempts(lock_wait_seconds()))
 
 
 def default_resources() -> dict:

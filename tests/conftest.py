@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from warehouse.database import dbt_connect_attempts, lock_wait_seconds
 from warehouse.generator import GeneratedApplications, generate
 from warehouse.loader import load_delivery
 from warehouse.paths import DBT_PROJECT_DIR, DataPaths
@@ -32,7 +33,8 @@ def run_dbt(
     return subprocess.run(
         [dbt_executable(), *command, "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
          "--target-path", str(target_path)],
-        env={**os.environ, "CREDIT_DATA_DIR": str(data_dir)},
+        env={**os.environ, "CREDIT_DATA_DIR": str(data_dir),
+             "CREDIT_DBT_CONNECT_ATTEMPTS": str(dbt_connect_attempts(lock_wait_seconds()))},
         capture_output=True,
         text=True,
         cwd=project_dir,
@@ -53,7 +55,7 @@ def small_frame(small_generated) -> pd.DataFrame:
 def deliveries_dir(small_generated, tmp_path_factory) -> Path:
     """The delivery files, and beside them `true_scores/` with the generator's probabilities."""
     folder = tmp_path_factory.mktemp("deliveries")
-    write_parts(small_generated.frame, folder, small_generated.true_probability)
+    write_parts(small_generated.frame, folder, small_generated.true_probability, small_generated.true_probability_without_sex)
     return folder
 
 

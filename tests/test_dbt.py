@@ -12,6 +12,7 @@ import yaml
 from ml.dataset import NON_FEATURE_COLUMNS, scoring_rows, training_rows
 from tests.conftest import run_dbt
 from warehouse import levels
+from warehouse.contract import COLUMNS, TEXT
 from warehouse.database import connect
 from warehouse.loader import load_delivery
 from warehouse.paths import DBT_PROJECT_DIR, DataPaths
@@ -83,6 +84,53 @@ def test_a_never_seen_level_gives_the_same_columns_and_lands_in_unseen(built_war
     one_hot_organisation = [c for c in scoring.columns if c.startswith("organization_type__") and c != "organization_type__unseen"]
     assert (new_levels[one_hot_organisation].sum(axis=1) == 0).all()
     assert not set(NON_FEATURE_COLUMNS) - set(scoring.columns)
+
+
+NEVER_SEEN = {"NAME_CONTRACT_TYPE": "Buy now pay later", "FLAG_OWN_CAR": "Maybe", "FLAG_OWN_REALTY": "Maybe"}
+
+
+def test_a_never_seen_value_in_any_text_column_warns_and_is_listed(built_warehouse, tmp_path, deliveries_dir):
+    with connect(built_warehouse.warehouse, read_only=True) as connection:
+        assert connection.execute("select count(*) from monitoring.unseen_levels").fetchone()[0] == 0
+    paths = DataPaths(tmp_path / "data").create()
+    shutil.copy(built_warehouse.warehouse, paths.warehouse)
+    text_columns = [name for name, sql_type in COLUMNS if sql_type == TEXT]
+    assert len(text_columns) == 16
+    month = pd.read_csv(deliveries_dir / "20210101.csv")
+    expected = {}
+    for row, column in enumerate(text_columns):  # one column per row
+        value = NEVER_SEEN.get(column, f"New {column.lower()}")
+        month.loc[month.index[row], column] = value
+        expected[(column.lower(), value)] = 1
+    # A second application with the new contract type, so the count is checked too.
+    month.loc[month.index[len(text_columns)], "NAME_CONTRACT_TYPE"] = NEVER_SEEN["NAME_CONTRACT_TYPE"]
+    expected[("name_contract_type", NEVER_SEEN["NAME_CONTRACT_TYPE"])] = 2
+    changed = tmp_path / "redelivery" / "20210101.csv"
+    changed.parent.mkdir()
+    month.to_csv(changed, index=False)
+    load_delivery(changed, paths)
+
+    result = run_dbt(["build"], paths.root, tmp_path / "target")
+    assert result.returncode == 0, result.stdout[-3000:]
+    warned = [line for line in result.stdout.splitlines() if "WARN" in line]
+    for column in text_columns:
+        assert any(f"in_fixed_levels_raw_applications_{column.lower()}" in line for line in warned), column
+    for flag in ("flag_own_car", "flag_own_realty"):
+        assert any(f"not_null_stg_home_credit__applications_{flag}" in line for line in warned), flag
+    assert "ERROR=0" in result.stdout
+
+    with connect(paths.warehouse, read_only=True) as connection:
+        unseen = connection.execute("select application_month, column_name, value, applications from monitoring.unseen_levels").fetchall()
+        features = connection.execute(
+            "select * from marts.fct_application_features where application_month = date '2021-01-01'"
+        ).df()
+    assert {row[0] for row in unseen} == {pd.Timestamp("2021-01-01").date()}
+    assert {(column, value): applications for _, column, value, applications in unseen} == expected
+    # Each new level of a one-hot column lands in its `__unseen` column.
+    by_id = features.set_index("sk_id_curr")
+    for row, column in enumerate(text_columns):
+        if column.lower() in one_hot_macro_levels():
+            assert by_id.loc[month["SK_ID_CURR"].iloc[row], f"{column.lower()}__unseen"] == 1, column
 
 
 def test_the_contract_fails_the_build_when_sql_and_yml_disagree(built_warehouse, tmp_path):

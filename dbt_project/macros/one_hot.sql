@@ -2,8 +2,8 @@
 
     The levels are fixed here, not discovered from the data, so the training rows of any
     month and the scoring rows of any other month get exactly the same columns. A value
-    outside the list lands in `<column>__unseen`; a null (including the `XNA` and `Unknown`
-    markers, nulled in staging) sets no column. Adding a level means adding it here and
+    outside the list lands in `<column>__unseen`; a null (including the markers of
+    `null_markers()`, nulled in staging) sets no column. Adding a level means adding it here and
     its column to `fct_application_features.yml`; the enforced contract fails until both agree. -#}
 
 {% macro one_hot_levels() %}
@@ -24,6 +24,45 @@
         "emergencystate_mode": ["No", "Yes"],
     }) }}
 {% endmacro %}
+
+
+{#- The source's markers for "not known", per column: staging turns them into null, so they
+    are neither a level nor a value never seen before. -#}
+{% macro null_markers() %}
+    {{ return({
+        "code_gender": ["XNA"],
+        "name_family_status": ["Unknown"],
+        "organization_type": ["XNA"],
+    }) }}
+{% endmacro %}
+
+
+{#- Every text column of the raw-file contract (`warehouse/contract.py`) with its known raw
+    values: the one-hot columns, plus the Y/N flags that staging turns into 1/0. A raw value
+    is never seen before when it is not null, not listed here and not a null marker. -#}
+{% macro categorical_levels() %}
+    {%- set levels = {} -%}
+    {%- do levels.update(one_hot_levels()) -%}
+    {%- do levels.update({"flag_own_car": ["Y", "N"], "flag_own_realty": ["Y", "N"]}) -%}
+    {{ return(levels) }}
+{% endmacro %}
+
+
+{#- A column with its null markers turned into null (the column itself when it has none). -#}
+{% macro without_null_markers(column) -%}
+    {%- set built = namespace(expression=column) -%}
+    {%- for marker in null_markers().get(column, []) -%}
+        {%- set built.expression = "nullif(" ~ built.expression ~ ", " ~ sql_string(marker) ~ ")" -%}
+    {%- endfor -%}
+    {{ return(built.expression) }}
+{%- endmacro %}
+
+
+{#- The SQL list of a column's known raw values and null markers, for `not in (...)`. -#}
+{% macro known_raw_values(column) -%}
+    {%- set values = categorical_levels()[column] + null_markers().get(column, []) -%}
+    {%- for value in values %}{{ sql_string(value) }}{% if not loop.last %}, {% endif %}{% endfor -%}
+{%- endmacro %}
 
 
 {#- A level as part of a column name: "Trade: type 7" -> "trade_type_7". -#}

@@ -23,24 +23,14 @@ cleaned as (
         case when days_employed = 365243 then null else days_employed end as days_employed,
         case when days_employed = 365243 then 1 else 0 end as days_employed_anomaly,
 
+        -- Any other value is one never seen before: null here, and a warning on the source.
         case flag_own_car when 'Y' then 1 when 'N' then 0 end as flag_own_car,
         case flag_own_realty when 'Y' then 1 when 'N' then 0 end as flag_own_realty,
 
-        -- XNA and Unknown are the source's markers for "not known".
-        name_contract_type,
-        nullif(code_gender, 'XNA') as code_gender,
-        name_type_suite,
-        name_income_type,
-        name_education_type,
-        nullif(name_family_status, 'Unknown') as name_family_status,
-        name_housing_type,
-        occupation_type,
-        weekday_appr_process_start,
-        nullif(organization_type, 'XNA') as organization_type,
-        fondkapremont_mode,
-        housetype_mode,
-        wallsmaterial_mode,
-        emergencystate_mode
+        -- The source's markers for "not known" (XNA, Unknown: `null_markers()`) become null.
+        {% for column in one_hot_levels() -%}
+        {{ without_null_markers(column) }} as {{ column }}{% if not loop.last %},{% endif %}
+        {% endfor %}
 
     from applications
 
