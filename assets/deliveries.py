@@ -4,19 +4,27 @@ One step writes two assets, the two tables dbt reads: `raw_applications` (the hi
 and the month's file) and `raw_outcomes` (outcome files dated the month or earlier).
 Each carries a data version made of the sha256 of the files behind it, so replacing a
 file marks everything built from it stale in Dagster until it is materialised again.
+Month M's applications version covers the history and every month file dated M or
+earlier (M's training set reads them all): loading or replacing an earlier month changes
+the version of every later month, and the step records those new versions at once.
+
+The step refuses a month whose earlier months are not loaded yet, before loading anything.
 """
 
 from collections.abc import Iterator
+from datetime import date
 
 import dagster as dg
+import duckdb
 
 from assets.partitions import month_by_month, monthly_partitions, partition_month
 from assets.resources import WarehouseResource
 from warehouse.database import connect
 from warehouse.deliveries import DeliveryNameError, month_file_name
 from warehouse.inbox import load_month_from_inbox
-from warehouse.ledger import inputs_version, month_inputs
+from warehouse.ledger import inputs_version, month_inputs, months_before, months_missing_before
 from warehouse.loader import DeliveryError, DeliveryRejected
+from warehouse.paths import DataPaths
 
 RAW_APPLICATIONS = dg.AssetKey("raw_applications")
 RAW_OUTCOMES = dg.AssetKey("raw_outcomes")
@@ -28,9 +36,89 @@ MONTH_FILE_SHA256 = "month_file_sha256"
 # training set, model and predictions stale at once, not one level per re-run.
 MONTH_DELIVERIES = (RAW_APPLICATIONS, RAW_OUTCOMES)
 
+# Dagster's tags for an asset's data version (its constants are not exported).
+DATA_VERSION_TAG = "dagster/data_version"
+USER_PROVIDED_TAG = "dagster/data_version_is_user_provided"
+# LoadResult statuses that change what the warehouse holds.
+CHANGED = ("loaded", "replaced")
+
 
 def _files_markdown(inputs: list[tuple[str, str]]) -> dg.MetadataValue:
     return dg.MetadataValue.md("\n".join(f"- `{name}` sha256 `{sha[:12]}`" for name, sha in inputs) or "none")
+
+
+def recorded_data_version(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str) -> str | None:
+    """The data version of the latest materialisation Dagster holds for this partition, if any."""
+    result = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1)
+    if not result.records:
+        return None
+    return result.records[0].asset_materialization.tags.get(DATA_VERSION_TAG)
+
+
+def record_new_data_versions(
+    instance: dg.DagsterInstance,
+    connection: duckdb.DuckDBPyConnection,
+    description: str,
+    skip_partition: str | None = None,
+) -> list[str]:
+    """Record a new data version for each materialised raw partition whose files changed; returns what was recorded.
+
+    Reads the ledger through `connection` and writes runless materialisations to `instance`,
+    so Dagster shows what was built from the old files stale until its month runs again.
+    `skip_partition` is left alone: a run materialises its own partition itself.
+    """
+    recorded = []
+    for key, outcomes in ((RAW_APPLICATIONS, False), (RAW_OUTCOMES, True)):
+        for partition in sorted(instance.get_materialized_partitions(key)):
+            if partition == skip_partition:
+                continue
+            inputs = month_inputs(connection, partition_month(partition), outcomes)
+            version = inputs_version(inputs)
+            if version == recorded_data_version(instance, key, partition):
+                continue
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(
+                    asset_key=key,
+                    partition=partition,
+                    description=description,
+                    metadata={"files": _files_markdown(inputs)},
+                    tags={DATA_VERSION_TAG: version, USER_PROVIDED_TAG: "true"},
+                )
+            )
+            recorded.append(f"{key.to_user_string()} {partition}")
+    return recorded
+
+
+def missing_months_message(paths: DataPaths, month: date, missing: list[date]) -> str:
+    """Names every missing month and whether its file waits in the inbox."""
+    parts = []
+    for earlier in missing:
+        name = month_file_name(earlier)
+        if (paths.inbox / name).is_file():
+            parts.append(f"{earlier:%Y-%m} ({name} is waiting in the inbox: run {earlier:%Y-%m} first)")
+        else:
+            parts.append(f"{earlier:%Y-%m} ({name} was never loaded and is not in the inbox: deliver it, then run {earlier:%Y-%m})")
+    return (
+        f"{month:%Y-%m} trains on every month before it, and the warehouse lacks "
+        f"{len(missing)} of them: {'; '.join(parts)}. Nothing was loaded."
+    )
+
+
+def refuse_when_earlier_months_missing(paths: DataPaths, month: date) -> None:
+    """Fail at once, without retries, when a month before `month` is not loaded yet (one read-only look)."""
+    if not months_before(month):
+        return
+    if paths.warehouse.exists():
+        with connect(paths.warehouse, read_only=True) as connection:
+            missing = months_missing_before(connection, month)
+    else:
+        missing = months_before(month)  # nothing was ever loaded
+    if missing:
+        raise dg.Failure(
+            description=missing_months_message(paths, month, missing),
+            metadata={"missing_months": dg.MetadataValue.text(", ".join(f"{m:%Y-%m}" for m in missing))},
+            allow_retries=False,  # the same months are missing on a retry: run them first
+        )
 
 
 @dg.multi_asset(
@@ -55,6 +143,7 @@ def _files_markdown(inputs: list[tuple[str, str]]) -> dg.MetadataValue:
 def raw_deliveries(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
     month = partition_month(context.partition_key)
     paths = warehouse.paths
+    refuse_when_earlier_months_missing(paths, month)
     try:
         results = load_month_from_inbox(paths, month, progress=context.log.info)
     except DeliveryRejected as rejected:
@@ -83,6 +172,16 @@ def raw_deliveries(context: dg.AssetExecutionContext, warehouse: WarehouseResour
         ).fetchone()[0]
         application_files = month_inputs(connection, month, outcomes=False)
         outcome_files = month_inputs(connection, month, outcomes=True)
+        if any(result.status in CHANGED for result in results):
+            # What this run loaded is read by later months too: record their new versions now.
+            later = record_new_data_versions(
+                context.instance,
+                connection,
+                f"delivery loaded by the run of {month:%Y-%m} ({context.run.run_id[:8]})",
+                skip_partition=context.partition_key,
+            )
+            for recorded in later:
+                context.log.warning(f"{recorded} has new data: what was built from it is stale until re-materialised")
     month_file_sha256 = dict(application_files).get(month_file_name(month), "")
     loads = dg.MetadataValue.md("\n".join(f"- {r.describe()}" for r in results) or "nothing new to load")
     yield dg.MaterializeResult(

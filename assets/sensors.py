@@ -4,7 +4,9 @@ The inbox sensor looks at the inbox's top-level `*.csv` files (hidden names are 
 progress and are skipped). A file is considered once it has stopped changing for
 `SETTLE_SECONDS`. Then:
 - a month file (`YYYYMM01.csv`) that passes the file's own contract checks starts that
-  month's run of `monthly_pipeline`, oldest month first;
+  month's run of `monthly_pipeline`, oldest month first, once every month before it is
+  loaded, queued or requested in the same tick (month M trains on all of them); until
+  then the file stays out of the cursor, so a later tick looks at it again;
 - a file that fails them, or whose name is not a delivery name, is moved to quarantine with
   its report, and a `delivery_rejected` notification says why; no run starts;
 - the history and outcome files are checked the same way but start nothing: the next month
@@ -30,10 +32,11 @@ import dagster as dg
 
 from assets.deliveries import MONTH_FILE_SHA256, RAW_APPLICATIONS
 from assets.jobs import monthly_pipeline
-from assets.notify import notify_run
-from assets.partitions import partition_key
+from assets.notify import PARTITION_TAG, notify_run
+from assets.partitions import partition_key, partition_month
 from assets.resources import WarehouseResource
-from warehouse.deliveries import parse_delivery_name
+from warehouse.deliveries import DeliveryNameError, parse_delivery_name
+from warehouse.ledger import months_before
 from warehouse.loader import check_file
 from warehouse.notifications import DELIVERY_ACCEPTED, DELIVERY_REJECTED, Notification, notify, webhook_url_from_env
 from warehouse.paths import DataPaths
@@ -44,6 +47,8 @@ from warehouse.report import DeliveryReport
 SETTLE_SECONDS = 10.0
 POLL_SECONDS = int(os.environ.get("CREDIT_INBOX_POLL_SECONDS", "30"))
 CLI_SOURCE_TAG = ("source", "credit-cli")  # runs started by `credit run` notify by themselves
+# A run in one of these states will load its month before any run queued after it starts.
+ACTIVE_RUN_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
 
 
 def settled_arrivals(inbox: Path, seen: dict[str, str], now: float) -> tuple[list[Path], dict[str, str]]:
@@ -76,6 +81,24 @@ def already_materialised(instance: dg.DagsterInstance, month: date, sha256: str)
         return False
     loaded = result.records[0].asset_materialization.metadata.get(MONTH_FILE_SHA256)
     return loaded is not None and loaded.value == sha256
+
+
+def months_loaded_or_on_their_way(instance: dg.DagsterInstance) -> set[date]:
+    """Months whose load step has materialised, or that have a queued, starting or started run.
+
+    Dagster's records only: the sensor never takes the warehouse's lock.
+    """
+    partitions = set(instance.get_materialized_partitions(RAW_APPLICATIONS))
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE_RUN_STATUSES)):
+        if run.tags.get(PARTITION_TAG):
+            partitions.add(run.tags[PARTITION_TAG])
+    months = set()
+    for partition in partitions:
+        try:
+            months.add(partition_month(partition))
+        except DeliveryNameError:
+            continue  # not a month partition of this project
+    return months
 
 
 def _reject(paths: DataPaths, path: Path, report: DeliveryReport, webhook: str | None) -> None:
@@ -123,18 +146,35 @@ def inbox_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResour
             context.log.info(f"{path.name}: {delivery.month:%Y-%m} was run from this content already; no run")
             continue
         runs.append((delivery.month, path.name, report.sha256))
-    context.update_cursor(json.dumps(cursor, sort_keys=True))
-    if not runs:
-        return dg.SkipReason("no new month file in the inbox")
-    # Oldest month first: runs are queued one at a time and month M trains on the months before it.
-    return [
-        dg.RunRequest(
-            run_key=f"{file_name}@{sha256}",
-            partition_key=partition_key(month),
-            tags={"credit/delivery": file_name, "credit/sha256": sha256[:16]},
+    # Oldest month first: runs are queued one at a time and month M trains on the months before it,
+    # so M is requested only when each earlier month is loaded, on its way, or requested just before it.
+    requests, waiting = [], []
+    ready = months_loaded_or_on_their_way(context.instance) if runs else set()
+    for month, file_name, sha256 in sorted(runs):
+        missing = [earlier for earlier in months_before(month) if earlier not in ready]
+        if missing:
+            # Left out of the cursor: a later tick looks at the file again.
+            del cursor[file_name]
+            waiting.append(file_name)
+            context.log.info(
+                f"{file_name}: {month:%Y-%m} waits for {', '.join(f'{m:%Y-%m}' for m in missing)}"
+                f" (not loaded, no run queued or requested); looked at again on the next tick"
+            )
+            continue
+        ready.add(month)
+        requests.append(
+            dg.RunRequest(
+                run_key=f"{file_name}@{sha256}",
+                partition_key=partition_key(month),
+                tags={"credit/delivery": file_name, "credit/sha256": sha256[:16]},
+            )
         )
-        for month, file_name, sha256 in sorted(runs)
-    ]
+    context.update_cursor(json.dumps(cursor, sort_keys=True))
+    if not requests:
+        if waiting:
+            return dg.SkipReason(f"waiting for earlier months before starting {', '.join(waiting)}")
+        return dg.SkipReason("no new month file in the inbox")
+    return requests
 
 
 def _notify_from_sensor(context: dg.RunStatusSensorContext, warehouse: WarehouseResource) -> None:

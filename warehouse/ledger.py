@@ -7,7 +7,7 @@ from datetime import date
 
 import duckdb
 
-from warehouse.deliveries import HISTORY_FILE, month_file_name
+from warehouse.deliveries import APPLICATIONS, FIRST_MONTH, HISTORY_FILE
 
 CURRENT_VERSIONS_SQL = """
 select delivery_file, kind, delivery_month, sha256, row_count, status, loaded_at
@@ -45,17 +45,47 @@ def is_superseded(connection: duckdb.DuckDBPyConnection, file_name: str, sha256:
 def month_inputs(connection: duckdb.DuckDBPyConnection, month: date, outcomes: bool) -> list[tuple[str, str]]:
     """(file, sha256) of the loaded deliveries month M's run reads.
 
-    Applications: the history and M's own file. Outcomes: every outcome file dated M or earlier.
+    Applications: the history and every month file dated M or earlier (M's training set reads
+    all the months before it), so replacing an earlier month changes the version of every later
+    one. Outcomes: every outcome file dated M or earlier.
     """
     if outcomes:
         where, parameters = "kind = 'outcomes' and delivery_month <= ?", [month]
     else:
-        where, parameters = "delivery_file in (?, ?)", [HISTORY_FILE, month_file_name(month)]
+        where = "(delivery_file = ? or (kind = ? and delivery_month <= ?))"
+        parameters = [HISTORY_FILE, APPLICATIONS, month]
     rows = connection.execute(
         f"select delivery_file, sha256 from ({CURRENT_VERSIONS_SQL}) where {where} order by delivery_file",
         parameters,
     ).fetchall()
     return [(file_name, sha256) for file_name, sha256 in rows]
+
+
+def months_before(month: date) -> list[date]:
+    """Every month from the first monitored month through the one before `month`, oldest first."""
+    months, current = [], FIRST_MONTH
+    while current < month:
+        months.append(current)
+        current = date(current.year + current.month // 12, current.month % 12 + 1, 1)
+    return months
+
+
+def months_missing_before(connection: duckdb.DuckDBPyConnection, month: date) -> list[date]:
+    """The months from the first monitored month through M-1 whose file the warehouse lacks, oldest first.
+
+    Month M trains on every row delivered before M, so it may only run once all of them are loaded.
+    """
+    earlier = months_before(month)
+    if not earlier:
+        return []
+    loaded = {
+        row[0]
+        for row in connection.execute(
+            f"select delivery_month from ({CURRENT_VERSIONS_SQL}) where kind = ? and delivery_month < ?",
+            [APPLICATIONS, month],
+        ).fetchall()
+    }
+    return [earlier_month for earlier_month in earlier if earlier_month not in loaded]
 
 
 def inputs_version(inputs: list[tuple[str, str]]) -> str:
