@@ -1,6 +1,5 @@
 """The dbt project as assets: staging, the feature mart and the labels; dbt tests become asset checks."""
 
-import json
 from typing import Any, Mapping
 
 import dagster as dg
@@ -114,10 +113,4 @@ DRIFT = get_asset_key_for_model([credit_dbt_monitoring], "drift")
 FAIRNESS = get_asset_key_for_model([credit_dbt_monitoring], "fairness")
 PERFORMANCE = get_asset_key_for_model([credit_dbt_monitoring], "performance")
 PERFORMANCE_BY_GRADE = get_asset_key_for_model([credit_dbt_monitoring], "performance_by_grade")
-
-
-def feature_descriptions() -> dict[str, str]:
-    """The feature mart's column descriptions from dbt, which reason codes are labelled with."""
-    manifest = json.loads(dbt_project.manifest_path.read_text())
-    [mart] = [node for node in manifest["nodes"].values() if node.get("name") == "fct_application_features"]
-    return {name: column.get("description", "") for name, column in mart["columns"].items()}
+UNSEEN_LEVELS = get_asset_key_for_model([credit_dbt_monitoring], "unseen_levels")

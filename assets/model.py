@@ -1,23 +1,27 @@
 """Training set and model of a month: thin wrappers over `ml/`."""
 
 import json
-from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
+from pydantic import Field
 
-from assets.dbt import APPLICATION_FEATURES, APPLICATION_LABELS, feature_descriptions
+from assets.dbt import APPLICATION_FEATURES, APPLICATION_LABELS
 from assets.deliveries import MONTH_DELIVERIES
 from assets.jobs import not_retried
 from assets.partitions import month_by_month, monthly_partitions, partition_month
 from assets.resources import WarehouseResource
-from ml.dataset import fingerprint, read_training_set, split_out_of_time, write_training_set
+from ml.dataset import ID_COLUMN, fingerprint, read_training_set, write_training_set
 from ml.evaluation_report import PLOTS, REPORT_FILE, png_base64, write_report
-from ml.explanations import readable_label
-from ml.model_store import ModelCard, read_card, report_dir, reusable_card, save_model
-from ml.registry import CHAMPION, DEFAULT_TOLERANCE, champion_as_of, register
-from ml.training import TrainedModel, TrainingConfig, train_model, warm_start_params
+from ml.features import default_catalog
+from ml.model_store import ModelCard, latest_card, load_model, report_dir, reusable_card, save_model, validation_scores
+from ml.registry import CHAMPION, DEFAULT_TOLERANCE, card_windows, champion_as_of, register
+from ml.swap_set import describe as describe_swap_set
+from ml.training import TrainingConfig, train_model, warm_start_params
 from warehouse.database import connect
+from warehouse.fair_lending import protected_attributes
+from warehouse.ledger import months_missing_before
 from warehouse.split import add_months
 
 
@@ -37,6 +41,11 @@ def training_set(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     """Every labelled application delivered before the month (history included), as a Parquet snapshot."""
     month = partition_month(context.partition_key)
     with connect(warehouse.paths.warehouse, read_only=True) as connection, not_retried(ValueError):
+        missing = months_missing_before(connection, month)
+        if missing:
+            raise ValueError(
+                f"{month:%Y-%m} cannot train: {', '.join(f'{m:%Y-%m}' for m in missing)} not loaded yet; run those months first"
+            )
         summary = write_training_set(connection, month, training_set_path(warehouse, context.partition_key))
     context.log.info(f"training set for {month:%Y-%m}: {summary.rows:,} rows, default rate {summary.default_rate:.2%}")
     return dg.MaterializeResult(
@@ -52,7 +61,7 @@ def training_set(context: dg.AssetExecutionContext, warehouse: WarehouseResource
 
 
 class ModelConfig(dg.Config):
-    """Tuning budget and seed; changing any of them trains a new model instead of reusing one."""
+    """Tuning budget, seed and protected attributes; changing any of them trains a new model instead of reusing one."""
 
     n_trials: int = TrainingConfig.n_trials
     # A cap on the search: when it is reached, the trials done so far decide (the card says how many ran).
@@ -61,6 +70,13 @@ class ModelConfig(dg.Config):
     seed: int = TrainingConfig.seed
     # How much worse (validation AUC) a new model may be than the champion and still replace it.
     promotion_tolerance: float = DEFAULT_TOLERANCE
+    protected_attributes: list[str] = Field(
+        default_factory=lambda: list(protected_attributes()),
+        description=(
+            "Contract columns the model never sees, tunes on or gives as a reason, nor any feature computed from them. "
+            "The default is dbt_project.yml's `protected_attributes` var, which the fairness mart monitors."
+        ),
+    )
 
 
 @dg.asset(
@@ -79,10 +95,12 @@ def credit_default_model(
     paths = warehouse.paths
     frame = read_training_set(training_set_path(warehouse, context.partition_key))
     training_fingerprint = fingerprint(frame)
-    training_config = TrainingConfig(
-        n_trials=config.n_trials, timeout_seconds=config.timeout_seconds, tuning_rows=config.tuning_rows, seed=config.seed
-    )
-    previous = read_card(paths.models, add_months(month, -1))
+    with not_retried(ValueError):
+        training_config = TrainingConfig(
+            n_trials=config.n_trials, timeout_seconds=config.timeout_seconds, tuning_rows=config.tuning_rows, seed=config.seed,
+            protected_attributes=tuple(config.protected_attributes),
+        )
+    previous = latest_card(paths.models, add_months(month, -1))
     warm_start = warm_start_params(previous.params if previous else None)
     card = reusable_card(paths.models, month, training_fingerprint, training_config, warm_start)
     reused = card is not None
@@ -92,19 +110,25 @@ def credit_default_model(
         with not_retried(ValueError):
             trained = train_model(frame, training_config, warm_start, progress=context.log.info)
         card = save_model(trained, month, training_fingerprint, training_config, paths.models, warm_start)
-        context.log.info("drawing the evaluation report")
-        write_model_report(paths.models, month, card, trained, feature_descriptions())
+    validation = validation_scores(paths.models, card.version)
+    validation_rows = frame.set_index(ID_COLUMN).loc[validation[ID_COLUMN]].reset_index()
     with connect(paths.warehouse) as connection:
-        decision = register(connection, card, split_out_of_time(frame)[1], paths.models, config.promotion_tolerance)
+        decision = register(
+            connection, card, validation_rows, validation["probability"].to_numpy(), paths.models, config.promotion_tolerance
+        )
         champion = champion_as_of(connection, month)
+    if not (report_dir(paths.models, card.version) / REPORT_FILE).exists():
+        context.log.info("drawing the evaluation report")
+        write_model_report(paths.models, card, validation, decision.get("swap_set"))
     log = context.log.info if decision["status"] == CHAMPION else context.log.warning
-    log(f"model {card.version}: {decision['status']} ({decision['decision_reason']}); {month:%Y-%m} is scored by {champion[0]}")
+    scoring = champion[0] if champion else "no model yet"
+    log(f"model {card.version}: {decision['status']} ({decision['decision_reason']}); {month:%Y-%m} is scored by {scoring}")
     return dg.MaterializeResult(
         metadata={
             "model_version": dg.MetadataValue.text(card.version),
             "registry_status": dg.MetadataValue.text(decision["status"]),
             "decision_reason": dg.MetadataValue.text(decision["decision_reason"]),
-            "scoring_model": dg.MetadataValue.text(champion[0]),
+            "scoring_model": dg.MetadataValue.text(scoring),
             **{name: dg.MetadataValue.float(card.metrics[name]) for name in VALIDATION_FIGURES},
             "calibration_corrected": dg.MetadataValue.bool(card.metrics["calibration_corrected"]),
             "best_iteration": dg.MetadataValue.int(card.metrics["best_iteration"]),
@@ -113,36 +137,66 @@ def credit_default_model(
             "warm_started": dg.MetadataValue.bool(card.metrics["warm_started"]),
             "train_rows": dg.MetadataValue.int(card.metrics["train_rows"]),
             "features": dg.MetadataValue.int(len(card.feature_names)),
+            "protected_attributes": dg.MetadataValue.text(", ".join(card.protected_attributes or []) or "none"),
+            "excluded_features": dg.MetadataValue.int(len(card.excluded_features or [])),
+            "windows": windows_markdown(card),
             "params": dg.MetadataValue.json(json.loads(json.dumps(card.params))),
             "reused": dg.MetadataValue.bool(reused),
             # Of the training that made this model (so also shown when it is reused).
             **({"training_seconds": dg.MetadataValue.json(card.timings)} if card.timings else {}),
-            "path": dg.MetadataValue.path(str(paths.models / card.month)),
-            **report_metadata(paths.models, month),
+            "path": dg.MetadataValue.path(str(paths.models / card.version)),
+            **report_metadata(paths.models, card.version),
         }
     )
 
 
-VALIDATION_FIGURES = ("validation_auc", "validation_ks", "validation_brier", "calibration_z")
+VALIDATION_FIGURES = (
+    "validation_auc", "validation_ks", "validation_brier", "calibration_intercept", "calibration_slope", "calibration_z",
+)
 
 
-def write_model_report(models_root: Path, month: date, card: ModelCard, trained: TrainedModel, descriptions: dict) -> None:
-    """Plots and HTML of the new model on its validation month, with readable feature names from dbt."""
-    validation = trained.validation
-    write_report(
-        report_dir(models_root, month),
-        f"Model {card.version}: validation month",
-        validation["target"].to_numpy(),
-        validation["probability"].to_numpy(),
-        trained.booster,
-        {name: card.metrics[name] for name in ("validation_rows", "best_iteration", "refit_rounds", "calibration_corrected")},
-        {name: readable_label(name, descriptions.get(name)) for name in card.feature_names},
+def windows_table(card: ModelCard) -> pd.DataFrame:
+    return pd.DataFrame(
+        [(w.name, w.role, w.describe(), w.used_for) for w in card_windows(card)], columns=["window", "role", "rows", "used for"]
     )
 
 
-def report_metadata(models_root: Path, month: date) -> dict:
+def windows_markdown(card: ModelCard) -> dg.MetadataValue:
+    lines = ["| window | role | rows | used for |", "|---|---|---|---|"]
+    lines += [f"| {row.window} | {row.role} | {row.rows} | {row._4} |" for row in windows_table(card).itertuples()]
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+def write_model_report(models_root: Path, card: ModelCard, validation: pd.DataFrame, swap: dict | None) -> None:
+    """Plots and HTML of the model's validation window, its windows, and the swap set against the champion."""
+    booster, _ = load_model(models_root, card.version)
+    catalog = default_catalog()
+    tables = {"Windows": windows_table(card)}
+    if swap:
+        tables["Swap set against the champion (" + describe_swap_set(swap) + ")"] = pd.DataFrame(
+            [("swapped in (challenger approves, champion did not)", *swap["swap_in"].values()),
+             ("swapped out (champion approved, challenger does not)", *swap["swap_out"].values()),
+             *[(f"changed: {name}", count, None) for name, count in swap["transitions"].items()]],
+            columns=["applications", "count", "default rate"],
+        )
+    write_report(
+        report_dir(models_root, card.version),
+        f"Model {card.version}: validation window",
+        validation["target"].to_numpy(),
+        validation["probability"].to_numpy(),
+        booster,
+        {
+            **{name: card.metrics[name] for name in ("validation_rows", "best_iteration", "refit_rounds", "calibration_corrected")},
+            "protected attributes (never features)": ", ".join(card.protected_attributes or []) or "none",
+        },
+        {name: catalog.feature_label(name) for name in card.feature_names},
+        tables,
+    )
+
+
+def report_metadata(models_root: Path, version: str) -> dict:
     """The evaluation plots as images the Dagster UI shows, and the HTML report's path."""
-    folder = report_dir(models_root, month)
+    folder = report_dir(models_root, version)
     if not (folder / REPORT_FILE).exists():
         return {}
     metadata = {"report": dg.MetadataValue.path(str(folder / REPORT_FILE))}

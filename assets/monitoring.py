@@ -10,16 +10,12 @@ from datetime import date
 
 import dagster as dg
 
-from assets.dbt import DRIFT, FAIRNESS, PERFORMANCE
+from assets.dbt import DRIFT, FAIRNESS, PERFORMANCE, UNSEEN_LEVELS
 from assets.partitions import monthly_partitions, partition_month
 from assets.resources import WarehouseResource
 from warehouse.database import connect
-from warehouse.monitoring_thresholds import (
-    APPROVAL_RATIO_WARNING,
-    AUC_DROP_WARNING,
-    MIN_GROUP_APPLICATIONS,
-    PSI_WARNING,
-)
+from warehouse.monitoring_thresholds import APPROVAL_RATIO_WARNING, AUC_DROP_WARNING, PSI_WARNING
+from warehouse.status import describe_fairness_flag, describe_unseen_level
 
 
 # Month by month like the assets they check; Dagster marks partitioned checks as a preview.
@@ -72,26 +68,52 @@ def drift_warnings(context: dg.AssetCheckExecutionContext, warehouse: WarehouseR
 
 @_monthly_check(
     FAIRNESS,
-    f"Warns when a CODE_GENDER group's approval rate is below {APPROVAL_RATIO_WARNING} of the highest group's.",
+    f"Warns when a protected group's (or an age band's) approval rate is below {APPROVAL_RATIO_WARNING} of the most "
+    "approved group's; groups too small to judge are shown, never warned on.",
 )
 def fairness_warnings(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     month, rows = _month_rows(
         context,
         warehouse,
-        "select group_value, applications, approval_rate, approval_rate_ratio, auc"
-        " from monitoring.fairness where application_month = ? order by group_value",
+        "select group_column, group_value, applications, judged, reference_group, approval_rate, approval_rate_ratio, auc"
+        " from monitoring.fairness where application_month = ? order by group_column, group_value",
     )
-    judged = [row for row in rows if row[1] >= MIN_GROUP_APPLICATIONS]
-    flagged = [(group, ratio) for group, _, _, ratio, _ in judged if ratio is not None and ratio < APPROVAL_RATIO_WARNING]
+    flagged = [row for row in rows if row[3] and row[6] is not None and row[6] < APPROVAL_RATIO_WARNING]
     return dg.AssetCheckResult(
         passed=not flagged,
         severity=dg.AssetCheckSeverity.WARN,
         description=(
             f"approval-rate ratio below {APPROVAL_RATIO_WARNING} in {month:%Y-%m}: "
-            + ", ".join(f"code_gender {group} {ratio:.2f}" for group, ratio in flagged)
-            if flagged else f"approval-rate ratios of {month:%Y-%m} all at least {APPROVAL_RATIO_WARNING}"
+            + ", ".join(describe_fairness_flag(column, value, ratio, reference) for column, value, _, _, reference, _, ratio, _ in flagged)
+            if flagged else f"approval-rate ratios of {month:%Y-%m} all at least {APPROVAL_RATIO_WARNING} among groups large enough to judge"
         ),
-        metadata={"groups": _table(("code_gender", "applications", "approval rate", "ratio", "AUC"), rows)},
+        metadata={
+            "groups": _table(("attribute", "group", "applications", "judged", "reference", "approval rate", "ratio", "AUC"), rows)
+        },
+    )
+
+
+@_monthly_check(
+    UNSEEN_LEVELS,
+    "Warns when the month's applications carry a categorical value never seen before: scored through the column's "
+    "`__unseen` feature, and named here with how many applications carry it.",
+)
+def unseen_level_warnings(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    month, rows = _month_rows(
+        context,
+        warehouse,
+        "select column_name, value, applications from monitoring.unseen_levels where application_month = ?"
+        " order by column_name, applications desc, value",
+    )
+    return dg.AssetCheckResult(
+        passed=not rows,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"values never seen before in {month:%Y-%m} (scored as unseen levels): "
+            + "; ".join(describe_unseen_level(column, value, count) for column, value, count in rows)
+            if rows else f"no value never seen before in {month:%Y-%m}"
+        ),
+        metadata={"values": _table(("column", "value", "applications"), rows), "applications": dg.MetadataValue.int(sum(r[2] for r in rows))},
     )
 
 
@@ -124,4 +146,4 @@ def performance_warnings(context: dg.AssetCheckExecutionContext, warehouse: Ware
     )
 
 
-MONITORING_CHECKS = [drift_warnings, fairness_warnings, performance_warnings]
+MONITORING_CHECKS = [drift_warnings, fairness_warnings, unseen_level_warnings, performance_warnings]

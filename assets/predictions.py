@@ -4,13 +4,15 @@ import math
 
 import dagster as dg
 
-from assets.dbt import APPLICATION_FEATURES, feature_descriptions
+from assets.dbt import APPLICATION_FEATURES
 from assets.deliveries import MONTH_DELIVERIES
+from assets.jobs import not_retried
 from assets.model import credit_default_model
 from assets.partitions import month_by_month, monthly_partitions, partition_month
 from assets.resources import WarehouseResource
-from ml.dataset import LABEL_COLUMN, scoring_rows
+from ml.dataset import ID_COLUMN, LABEL_COLUMN, applicant_values, scoring_rows
 from ml.evaluation import auc
+from ml.explanations import REASON_COUNT
 from ml.model_store import load_model
 from ml.registry import champion_as_of
 from ml.scoring import DecisionPolicy, score
@@ -19,10 +21,12 @@ from warehouse.predictions import replace_month
 
 
 class DecisionConfig(dg.Config):
-    """Probability thresholds of the credit policy: review from, decline from."""
+    """Probability thresholds of the credit policy (review from, decline from) and how many reasons each decision gives."""
 
     review_from: float = DecisionPolicy.review_from
     decline_from: float = DecisionPolicy.decline_from
+    # Reg B's commentary: more than four principal reasons do not help the applicant.
+    reason_count: int = REASON_COUNT
 
 
 @dg.asset(
@@ -36,7 +40,7 @@ class DecisionConfig(dg.Config):
 def monthly_predictions(
     context: dg.AssetExecutionContext, config: DecisionConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    """Default probability, risk grade, decision and top three reason codes for every application of the month, in marts.predictions."""
+    """Default probability, risk grade, decision and up to four reasons (each with the applicant's own value) for every application of the month, in marts.predictions."""
     month = partition_month(context.partition_key)
     paths = warehouse.paths
     policy = DecisionPolicy(review_from=config.review_from, decline_from=config.decline_from)
@@ -44,13 +48,17 @@ def monthly_predictions(
         champion = champion_as_of(connection, month)
         if champion is None:
             raise dg.Failure(f"no champion model for {month:%Y-%m} in marts.model_registry: materialise credit_default_model first")
-        booster, card = load_model(paths.models, champion[1])
-        if card.version != champion[0]:
-            raise dg.Failure(f"the registry's champion {champion[0]} is not the model on disk ({card.version})")
+        booster, card = load_model(paths.models, champion[0])
         rows = scoring_rows(connection, month)
         if rows.empty:
             raise dg.Failure(f"no applications delivered for {month:%Y-%m}: nothing to score")
-        scored = score(booster, rows, card.feature_names, card.version, policy, feature_descriptions(), card.platt_scaling)
+        values = applicant_values(connection, month=month)
+        if list(values[ID_COLUMN]) != list(rows[ID_COLUMN]):
+            raise dg.Failure(f"the feature mart and raw.applications disagree on the applications of {month:%Y-%m}: run dbt again")
+        with not_retried(ValueError):
+            scored = score(
+                booster, rows, card.feature_names, card.version, policy, card.platt_scaling, values, reason_count=config.reason_count
+            )
         replace_month(connection, month, scored)
     labelled = rows[LABEL_COLUMN].notna().to_numpy()
     out_of_time_auc = auc(rows.loc[labelled, LABEL_COLUMN], scored.loc[labelled, "default_probability"].to_numpy())
@@ -61,7 +69,7 @@ def monthly_predictions(
         "review_rate": dg.MetadataValue.float(round(float((scored["decision"] == "review").mean()), 5)),
         "model_version": dg.MetadataValue.text(card.version),
         "top_reasons": dg.MetadataValue.md(
-            "\n".join(f"- {reason}: {count:,}" for reason, count in scored["reason_1"].value_counts().head(5).items())
+            "\n".join(f"- {reason}: {count:,}" for reason, count in scored["reason_code_1"].value_counts().head(5).items())
         ),
         "labelled_rows": dg.MetadataValue.int(int(labelled.sum())),
     }

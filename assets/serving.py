@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets.dbt import DRIFT, FAIRNESS, PERFORMANCE, PERFORMANCE_BY_GRADE
+from assets.dbt import DRIFT, FAIRNESS, PERFORMANCE, PERFORMANCE_BY_GRADE, UNSEEN_LEVELS
 from assets.deliveries import MONTH_DELIVERIES
 from assets.model import credit_default_model
 from assets.partitions import month_by_month, monthly_partitions, partition_month
@@ -15,13 +15,13 @@ from warehouse.serving import SERVING_DATABASE, publish
 @dg.asset(
     partitions_def=monthly_partitions,
     backfill_policy=month_by_month,
-    deps=[monthly_predictions, credit_default_model, DRIFT, FAIRNESS, PERFORMANCE, PERFORMANCE_BY_GRADE, *MONTH_DELIVERIES],
+    deps=[monthly_predictions, credit_default_model, DRIFT, FAIRNESS, PERFORMANCE, PERFORMANCE_BY_GRADE, UNSEEN_LEVELS, *MONTH_DELIVERIES],
     group_name="publish",
     kinds={"parquet", "duckdb"},
     pool="warehouse",
 )
 def bi_serving(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Predictions, drift, fairness, performance and the model registry as Parquet per month, and serving/credit_bi.duckdb (views over them) for BI tools; every file replaced whole."""
+    """Predictions, drift, fairness, new values, performance and the model registry as Parquet per month, and serving/credit_bi.duckdb (views over them) for BI tools; every file replaced whole."""
     month = partition_month(context.partition_key)
     root = warehouse.paths.serving
     with connect(warehouse.paths.warehouse, read_only=True) as connection:

@@ -3,7 +3,9 @@
 Month M's predictions come from the champion as of M, trained only on rows delivered before
 M (`ml.dataset`), so `marts.predictions` joined to today's labels *is* a rolling
 out-of-time backtest of what production decided. Beside each month: the ceiling, the AUC
-of the generator's true probabilities on the same rows, when the files were generated.
+of the generator's true probabilities without their sex term on the same rows, when the files
+were generated (the model may not use sex, so that is the best it could do; the true
+probabilities with it are shown too).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import pandas as pd
 from ml import evaluation
 from warehouse.deliveries import month_file_name
 from warehouse.predictions import monthly_summary, scored_with_labels
-from warehouse.split import TRUE_PROBABILITY
+from warehouse.split import TRUE_PROBABILITY, TRUE_PROBABILITY_WITHOUT_SEX
 
 
 @dataclass(frozen=True)
@@ -31,8 +33,9 @@ class MonthFigures:
     auc: float
     ks: float
     brier: float
-    ceiling_auc: float  # NaN without true scores
+    ceiling_auc: float  # of the true probabilities without their sex term; NaN without true scores
     model_version: str
+    ceiling_with_sex_auc: float = math.nan
 
     @property
     def share_of_ceiling(self) -> float:
@@ -49,8 +52,10 @@ def true_probabilities(true_scores_dir: Path | None, month: date) -> pd.DataFram
     path = true_scores_dir / month_file_name(month)
     if not path.exists():
         return None
-    frame = pd.read_csv(path)
-    return frame.rename(columns={"SK_ID_CURR": "sk_id_curr", TRUE_PROBABILITY: "true_probability"})
+    frame = pd.read_csv(path).rename(columns={"SK_ID_CURR": "sk_id_curr", TRUE_PROBABILITY: "true_probability"})
+    # Files written before the sex term was split out: their ceiling is the full true probability.
+    frame["fair_probability"] = frame.pop(TRUE_PROBABILITY_WITHOUT_SEX) if TRUE_PROBABILITY_WITHOUT_SEX in frame else frame["true_probability"]
+    return frame
 
 
 def backtest(connection: duckdb.DuckDBPyConnection, true_scores_dir: Path | None = None) -> list[MonthFigures]:
@@ -58,12 +63,13 @@ def backtest(connection: duckdb.DuckDBPyConnection, true_scores_dir: Path | None
     for row in monthly_summary(connection).itertuples():
         scored = scored_with_labels(connection, row.application_month).dropna(subset=["target"])
         labels, probabilities = scored["target"].to_numpy(), scored["default_probability"].to_numpy()
-        ceiling = math.nan
+        ceiling = ceiling_with_sex = math.nan
         truth = true_probabilities(true_scores_dir, row.application_month)
         if truth is not None and len(scored):
             joined = scored.merge(truth, on="sk_id_curr", how="inner")
             if len(joined) == len(scored):
-                ceiling = evaluation.auc(joined["target"], joined["true_probability"].to_numpy())
+                ceiling = evaluation.auc(joined["target"], joined["fair_probability"].to_numpy())
+                ceiling_with_sex = evaluation.auc(joined["target"], joined["true_probability"].to_numpy())
         has_labels = len(scored) > 0
         figures.append(
             MonthFigures(
@@ -76,6 +82,7 @@ def backtest(connection: duckdb.DuckDBPyConnection, true_scores_dir: Path | None
                 brier=evaluation.brier(labels, probabilities) if has_labels else math.nan,
                 ceiling_auc=ceiling,
                 model_version=row.model_version,
+                ceiling_with_sex_auc=ceiling_with_sex,
             )
         )
     return figures
@@ -88,12 +95,12 @@ def _number(value: float, width: int, digits: int = 4) -> str:
 def format_table(figures: list[MonthFigures]) -> str:
     lines = [
         f"{'month':<8} {'scored':>7} {'labelled':>8} {'default':>8} {'AUC':>7} {'KS':>7} {'Brier':>7} "
-        f"{'ceiling':>8} {'of ceil.':>8}  model"
+        f"{'ceiling':>8} {'of ceil.':>8} {'with sex':>8}  model"
     ]
     for f in figures:
         lines.append(
             f"{f.month:%Y-%m}  {f.rows_scored:>7,} {f.labelled_rows:>8,} {_number(f.default_rate, 8)} "
             f"{_number(f.auc, 7)} {_number(f.ks, 7)} {_number(f.brier, 7)} {_number(f.ceiling_auc, 8)} "
-            f"{_number(f.share_of_ceiling, 8, 3)}  {f.model_version}"
+            f"{_number(f.share_of_ceiling, 8, 3)} {_number(f.ceiling_with_sex_auc, 8)}  {f.model_version}"
         )
     return "\n".join(lines)

@@ -1,11 +1,15 @@
-"""Is a model's probability what it says? Checked on the validation month, corrected if not.
+"""Is a model's probability what it says? Decided on one window, checked on another.
 
-The check is Spiegelhalter's z test: under perfect calibration, sum((y - p)(1 - 2p)) has
-mean 0 and a known variance, so a |z| beyond 1.96 says the probabilities are off at the
-5 % level, whichever way. The correction is Platt scaling on the log-odds, two numbers
-fitted on the same month (intercept moves the level, slope the spread); it preserves the
-ranking, so AUC and reason codes do not change, only the probabilities and so the grades
-and decisions.
+The decision is Spiegelhalter's z test on the tuning window's out-of-sample scores: under
+perfect calibration, sum((y - p)(1 - 2p)) has mean 0 and a known variance, so a |z| beyond
+1.96 says the probabilities are off at the 5 % level, whichever way. The correction is
+Platt scaling on the log-odds, two numbers fitted on the same window (intercept moves the
+level, slope the spread); it preserves the ranking, so AUC and reasons do not change, only
+the probabilities and so the grades and decisions.
+
+The check of the result is made on the validation window, which the correction never saw:
+Brier score, calibration-in-the-large (the intercept that would still be needed with the
+log-odds as they are) and the calibration slope (1 is ideal; below 1, scores too spread).
 """
 
 from __future__ import annotations
@@ -79,3 +83,27 @@ def check_calibration(labels: np.ndarray, probabilities: np.ndarray, z_limit: fl
         observed_rate=float(np.mean(labels)),
         correction=correction,
     )
+
+
+def _log_odds(probabilities: np.ndarray) -> np.ndarray:
+    return logit(np.clip(np.asarray(probabilities, dtype=float), _EDGE, 1 - _EDGE))
+
+
+def calibration_intercept(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    """Calibration-in-the-large: the shift a of the log-odds that makes mean(expit(a + logit p)) the observed rate."""
+    offset, y = _log_odds(probabilities), np.asarray(labels, dtype=float)
+    shift = 0.0
+    for _ in range(50):  # Newton's method on a one-dimensional, strictly monotone equation
+        fitted = expit(shift + offset)
+        step = np.sum(y - fitted) / max(np.sum(fitted * (1 - fitted)), 1e-12)
+        shift += step
+        if abs(step) < 1e-10:
+            break
+    return float(shift)
+
+
+def calibration_slope(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    """The slope of the outcome's log-odds on the score's log-odds (logistic regression); 1 is ideal."""
+    regression = LogisticRegression(C=np.inf, solver="lbfgs", max_iter=200)
+    regression.fit(_log_odds(probabilities).reshape(-1, 1), np.asarray(labels))
+    return float(regression.coef_[0, 0])

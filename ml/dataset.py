@@ -14,10 +14,10 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from ml.features import CATEGORICAL_COLUMNS
 from warehouse.labels import LABELS_AS_OF_SQL
 
 FEATURE_TABLE = "marts.fct_application_features"
@@ -25,10 +25,6 @@ ID_COLUMN = "sk_id_curr"
 LABEL_COLUMN = "target"
 MONTH_COLUMN = "application_month"
 NON_FEATURE_COLUMNS = (ID_COLUMN, MONTH_COLUMN, "is_history", LABEL_COLUMN)
-
-# When no monitored month precedes M, the out-of-time validation rows are the latest
-# applications of the history file (highest ids, which the source assigns in order).
-HISTORY_VALIDATION_SHARE = 0.1
 
 # Rows of months before M, with the label known by M; an application without one is not a training row.
 TRAINING_ROWS_SQL = f"""
@@ -121,15 +117,25 @@ def read_training_set(path: Path) -> pd.DataFrame:
     return pq.read_table(path).to_pandas(date_as_object=False)
 
 
-def validation_mask(frame: pd.DataFrame) -> np.ndarray:
-    """True for the validation rows: the latest delivered month, or before any month exists, the latest history rows."""
-    months = frame[MONTH_COLUMN].dropna()
-    if len(months):
-        return (frame[MONTH_COLUMN] == months.max()).to_numpy()
-    cutoff = int(len(frame) * (1 - HISTORY_VALIDATION_SHARE))
-    return np.arange(len(frame)) >= cutoff  # rows are ordered by id
+def applicant_values(connection: duckdb.DuckDBPyConnection, ids: list[int] | None = None, month: date | None = None) -> pd.DataFrame:
+    """The raw text values of the applications (one row per id, ordered by id): what a reason quotes back.
+
+    Straight from `raw.applications`, before staging's cleaning, so a reason states the value
+    the applicant gave (`XNA` included), never a level the applicant does not have.
+    """
+    columns = ", ".join(sorted(CATEGORICAL_COLUMNS))
+    if month is not None:
+        return connection.execute(
+            f"select {ID_COLUMN}, {columns} from raw.applications where {MONTH_COLUMN} = ? order by {ID_COLUMN}", [month]
+        ).df()
+    return connection.execute(
+        f"select {ID_COLUMN}, {columns} from raw.applications where list_contains(?, {ID_COLUMN}) order by {ID_COLUMN}",
+        [list(ids or [])],
+    ).df()
 
 
-def split_out_of_time(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    is_validation = validation_mask(frame)
-    return frame[~is_validation], frame[is_validation]
+def feature_rows(connection: duckdb.DuckDBPyConnection, ids: list[int]) -> pd.DataFrame:
+    """The feature-mart rows of the given applications, ordered by id (an audit recomputes a decision from them)."""
+    return connection.execute(
+        f"select * from {FEATURE_TABLE} where list_contains(?, {ID_COLUMN}) order by {ID_COLUMN}", [list(ids)]
+    ).df()

@@ -1,4 +1,4 @@
-"""A model's evaluation on its validation month, as PNG plots and one self-contained HTML page.
+"""A model's evaluation on its validation window, as PNG plots and one self-contained HTML page.
 
 Plots: ROC (with the KS point), precision-recall, calibration by score decile, default rate
 and lift by decile, and the gain importance of the top features. matplotlib's `Figure` draws
@@ -107,8 +107,12 @@ def write_report(
     booster: lgb.Booster,
     facts: dict,
     readable_names: dict[str, str] | None = None,
+    tables: dict[str, pd.DataFrame] | None = None,
 ) -> EvaluationReport:
-    """Write the PNGs and `report.html` into `folder`; each file appears whole or not at all."""
+    """Write the PNGs and `report.html` into `folder`; each file appears whole or not at all.
+
+    `tables` are shown under their titles after the figures (the windows, the swap set).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     labels, probabilities = np.asarray(labels), np.asarray(probabilities)
     summary = evaluation.summary(labels, probabilities)
@@ -124,7 +128,7 @@ def write_report(
     plots = {name: _save(figure, folder / f"{name}.png") for name, figure in figures.items()}
     page = folder / REPORT_FILE
     temporary = page.with_name(page.name + ".partial")
-    temporary.write_text(_html(title, summary, facts, deciles, plots), encoding="utf-8")
+    temporary.write_text(_html(title, summary, facts, deciles, plots, tables or {}), encoding="utf-8")
     os.replace(temporary, page)
     return EvaluationReport(folder=folder, plots=plots, html=page, summary=summary, deciles=deciles)
 
@@ -137,15 +141,17 @@ def _table(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, float_format=lambda value: f"{value:.4f}", border=0)
 
 
-def _html(title: str, summary: dict, facts: dict, deciles: pd.DataFrame, plots: dict[str, Path]) -> str:
+def _html(title: str, summary: dict, facts: dict, deciles: pd.DataFrame, plots: dict[str, Path], tables: dict[str, pd.DataFrame]) -> str:
     rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in {**summary, **facts}.items())
+    extra = "".join(f"<h2>{html.escape(name)}</h2>{_table(table)}" for name, table in tables.items())
     images = "".join(f'<img alt="{name}" src="data:image/png;base64,{png_base64(path)}">' for name, path in plots.items())
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;margin:2em;color:#222}} table{{border-collapse:collapse;margin:1em 0}}
 th,td{{padding:3px 10px;text-align:left;border-bottom:1px solid #ddd}} img{{margin:6px;border:1px solid #eee}}</style>
 </head><body><h1>{html.escape(title)}</h1>
-<h2>Validation month</h2><table>{rows}</table>
+<h2>Validation window</h2><table>{rows}</table>
+{extra}
 <h2>Default rate by score decile</h2>{_table(deciles)}
 <h2>Plots</h2>{images}
 </body></html>

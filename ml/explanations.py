@@ -1,80 +1,144 @@
-"""Reason codes: the features that pushed an applicant's risk up most.
+"""Reasons: the source columns that pushed an applicant's risk up most, stated with the applicant's own value.
 
-They come from LightGBM's own per-row contributions (`pred_contrib`, TreeSHAP): for each
-row, the contributions of all features plus a bias add up to the model's raw score
-(log-odds). The reasons are the features with the largest positive contributions, and
-never a feature whose value is missing for that applicant: "your external score" is not
-a reason to give someone who has none.
+LightGBM's per-row contributions (`pred_contrib`, TreeSHAP) of all features plus a bias add
+up to the model's raw score (log-odds). The contributions of one source column's features
+(a categorical column's one-hot columns, its `__unseen` column included) are summed, so a
+column is one reason and never two, and no level the applicant does not have is ever
+named: the reason is the column, stated with the value the applicant gave ("Contract type:
+Revolving loans"). A missing value is a reason too when it pushes the risk up ("External
+score 3: not on file"), and a value never seen before says so. A protected attribute is
+never a feature (`ml.features`), so it can never be a reason.
+
+`explain` works on any model and any frame holding its features: a data scientist can call
+it from a notebook, and the batch scoring and `credit explain` call it the same way.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+import math
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from ml.features import CATEGORICAL_COLUMNS, ONE_HOT_SEPARATOR, UNSEEN_LEVEL, FeatureCatalog, default_catalog, source_column
 from ml.training import feature_matrix
 
-REASON_COUNT = 3
-
-_ONE_HOT_DESCRIPTION = re.compile(r"^1 when (\w+) is the level '(.*)'\.?$")
-_UNSEEN_DESCRIPTION = re.compile(r"^1 when (\w+) holds a value outside the fixed level list")
-
-
-def _contributions_of(booster: lgb.Booster, matrix: np.ndarray) -> np.ndarray:
-    return booster.predict(matrix, num_iteration=booster.best_iteration or None, pred_contrib=True)
+REASON_COUNT = 4  # Reg B's commentary: more than four principal reasons do not help the applicant
+NOT_ON_FILE = "not on file"
+NEVER_SEEN = "a value never seen before"
 
 
-def contributions(booster: lgb.Booster, frame: pd.DataFrame, features: list[str]) -> np.ndarray:
-    """Per row: each feature's contribution to the log-odds, then the bias in the last column."""
-    return _contributions_of(booster, feature_matrix(frame, features))
+def reason_column_names(count: int = REASON_COUNT) -> list[str]:
+    return [f"reason_code_{i}" for i in range(1, count + 1)] + [f"reason_{i}" for i in range(1, count + 1)]
 
 
-def top_reasons(
-    contribution: np.ndarray, values: np.ndarray, features: list[str], count: int = REASON_COUNT
-) -> np.ndarray:
-    """The `count` features with the largest positive contribution per row, present values only; None past the last."""
-    pushes_up = contribution[:, : len(features)].astype(float)
-    pushes_up[np.isnan(values) | (pushes_up <= 0)] = -np.inf
-    order = np.argsort(-pushes_up, axis=1, kind="stable")[:, :count]
-    names = np.array(features, dtype=object)[order]
-    names[np.take_along_axis(pushes_up, order, axis=1) == -np.inf] = None
-    return names
+def source_contributions(booster: lgb.Booster, frame: pd.DataFrame, features: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Per row: each source column's summed contribution to the log-odds, then the bias in the last column."""
+    contribution = booster.predict(
+        feature_matrix(frame, features), num_iteration=booster.best_iteration or None, pred_contrib=True
+    )
+    sources = list(dict.fromkeys(source_column(feature) for feature in features))
+    position = {source: index for index, source in enumerate(sources)}
+    grouping = np.zeros((len(features), len(sources)))
+    grouping[np.arange(len(features)), [position[source_column(feature)] for feature in features]] = 1.0
+    return np.column_stack([contribution[:, :-1] @ grouping, contribution[:, -1]]), sources
 
 
-def readable_label(feature: str, description: str | None) -> str:
-    """A short label from the feature mart's column description (dbt), for people reading a decision."""
-    if not description:
-        return feature
-    text = description.strip()
-    one_hot = _ONE_HOT_DESCRIPTION.match(text)
-    if one_hot:
-        return f"{one_hot.group(1)} is {one_hot.group(2)}"
-    unseen = _UNSEEN_DESCRIPTION.match(text)
-    if unseen:
-        return f"{unseen.group(1)} has a value never seen before"
-    return text.rstrip(".")
+def _is_missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or (isinstance(value, str) and not value.strip())
 
 
-def reason_columns(
+def format_value(value: float, value_format: str) -> str:
+    """A numeric value written for a person, by the catalogue's format."""
+    if value_format == "amount" or value_format == "count":
+        return f"{value:,.0f}"
+    if value_format == "flag":
+        return {1.0: "yes", 0.0: "no"}.get(float(value), f"{value:g}")
+    if value_format == "days_before":
+        return f"{abs(value):,.0f} days before the application"
+    if value_format == "age":
+        return f"{math.floor(-value / 365.25)} years"
+    return f"{value:.2f}"
+
+
+class _Values:
+    """The applicant's own value of each source column, as a reason states it."""
+
+    def __init__(self, frame: pd.DataFrame, features: list[str], applicant_values: pd.DataFrame | None, catalog: FeatureCatalog):
+        self.frame = frame.reset_index(drop=True)
+        self.features = set(features)
+        self.raw = applicant_values.reset_index(drop=True) if applicant_values is not None else None
+        self.catalog = catalog
+
+    def _raw(self, row: int, source: str):
+        if self.raw is None or source not in self.raw.columns:
+            return None
+        return self.raw.at[row, source]
+
+    def _numeric(self, row: int, column: str) -> float:
+        value = self.frame.at[row, column] if column in self.frame.columns else None
+        return float("nan") if _is_missing(value) or pd.isna(value) else float(value)
+
+    def _categorical(self, row: int, source: str) -> str:
+        unseen_column = f"{source}{ONE_HOT_SEPARATOR}{UNSEEN_LEVEL}"
+        raw = self._raw(row, source)
+        if self.raw is not None and source in self.raw.columns:
+            if _is_missing(raw):
+                return NOT_ON_FILE
+            encoded_as_unseen = self._numeric(row, unseen_column) == 1.0 if unseen_column in self.features else (
+                source in self.features and math.isnan(self._numeric(row, source))  # a Y/N flag with another value
+            )
+            return f"{NEVER_SEEN} ({raw})" if encoded_as_unseen else str(raw)
+        # Without the raw values: read the level back from the encoding.
+        if source in self.features:
+            value = self._numeric(row, source)
+            return NOT_ON_FILE if math.isnan(value) else {1.0: "Y", 0.0: "N"}.get(value, f"{value:g}")
+        for feature in self.features:
+            if source_column(feature) == source and self._numeric(row, feature) == 1.0:
+                level = feature.split(ONE_HOT_SEPARATOR, 1)[1]
+                return NEVER_SEEN if level == UNSEEN_LEVEL else level
+        return NOT_ON_FILE
+
+    def text(self, row: int, source: str) -> str:
+        entry = self.catalog.entry(source)
+        if source in CATEGORICAL_COLUMNS:
+            value = self._categorical(row, source)
+        else:
+            number = self._numeric(row, source)
+            value = NOT_ON_FILE if math.isnan(number) else format_value(number, entry.value_format)
+        return f"{entry.label}: {value}"
+
+
+def explain(
     booster: lgb.Booster,
     frame: pd.DataFrame,
     features: list[str],
-    descriptions: Mapping[str, str] | None = None,
+    applicant_values: pd.DataFrame | None = None,
+    catalog: FeatureCatalog | None = None,
+    count: int = REASON_COUNT,
 ) -> pd.DataFrame:
-    """`reason_code_1..3` (feature names) and `reason_1..3` (readable labels) for every row of `frame`."""
-    matrix = feature_matrix(frame, features)
-    names = top_reasons(_contributions_of(booster, matrix), matrix, features)
-    descriptions = descriptions or {}
-    columns = {}
-    for position in range(REASON_COUNT):
-        codes = names[:, position]
-        columns[f"reason_code_{position + 1}"] = codes
-        columns[f"reason_{position + 1}"] = [
-            None if code is None else readable_label(code, descriptions.get(code)) for code in codes
-        ]
-    ordered = [f"reason_code_{i}" for i in range(1, REASON_COUNT + 1)] + [f"reason_{i}" for i in range(1, REASON_COUNT + 1)]
-    return pd.DataFrame(columns, index=frame.index)[ordered]
+    """`reason_code_1..count` (source columns) and `reason_1..count` (label: the applicant's value) per row.
+
+    The reasons of a row are the source columns whose summed contribution pushed its risk up,
+    largest first; a slot past the last of them is None. `applicant_values` holds the raw
+    text values of the categorical columns, row for row (`ml.dataset.applicant_values`).
+    """
+    if not 1 <= count <= REASON_COUNT:
+        raise ValueError(f"between 1 and {REASON_COUNT} reasons, got {count}")
+    if applicant_values is not None and len(applicant_values) != len(frame):
+        raise ValueError(f"{len(applicant_values)} rows of applicant values for {len(frame)} rows of features")
+    grouped, sources = source_contributions(booster, frame, features)
+    pushes_up = np.where(grouped[:, :-1] > 0, grouped[:, :-1], -np.inf)
+    order = np.argsort(-pushes_up, axis=1, kind="stable")[:, :count]
+    chosen = np.take_along_axis(pushes_up, order, axis=1) > -np.inf
+    values = _Values(frame, features, applicant_values, catalog or default_catalog())
+    columns: dict[str, list] = {}
+    for slot in range(count):
+        codes = [sources[order[row, slot]] if chosen[row, slot] else None for row in range(len(frame))]
+        columns[f"reason_code_{slot + 1}"] = codes
+        columns[f"reason_{slot + 1}"] = [None if code is None else values.text(row, code) for row, code in enumerate(codes)]
+    for slot in range(count, REASON_COUNT):  # the table always has four slots; fewer configured leave the rest empty
+        columns[f"reason_code_{slot + 1}"] = [None] * len(frame)
+        columns[f"reason_{slot + 1}"] = [None] * len(frame)
+    return pd.DataFrame(columns, index=frame.index)[reason_column_names()]

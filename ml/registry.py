@@ -1,10 +1,16 @@
 """The model registry (`marts.model_registry`) and the champion/challenger rule.
 
-Each model a month's run trains is registered once, by version. It becomes the champion
-only if its validation AUC is not worse than the current champion's AUC on the same
-validation rows by more than `tolerance`; otherwise the champion keeps scoring and the
-reason is recorded. "The champion as of month M" is the latest promoted model trained for
-M or an earlier month, so re-running an old month scores with the model it had then.
+Each model a month's run trains is registered once, by version, and compared with the
+champion that scored before its month, on the challenger's validation window: labelled
+rows that neither the champion nor the challenger's validation model was fitted on and no
+choice of either was made on (every window on both cards is checked for overlap). There the
+challenger becomes the champion unless its AUC is worse than the champion's by more than
+`tolerance`; otherwise it is `rejected`. When no such rows exist (the champion was fitted on
+the challenger's validation window), the challenger is `pending` and the champion keeps
+scoring. Each decision records its reason and the swap set on those rows.
+
+"The champion as of month M" is the latest promoted model trained for M or an earlier month,
+so re-running an old month scores with the model it had then.
 """
 
 from __future__ import annotations
@@ -15,17 +21,23 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
-from ml.dataset import LABEL_COLUMN, MONTH_COLUMN
+from ml.dataset import LABEL_COLUMN
 from ml.evaluation import auc
-from ml.model_store import ModelCard, load_model
+from ml.model_store import ModelCard, load_model, model_dir
+from ml.scoring import DecisionPolicy
+from ml.swap_set import describe as describe_swap_set
+from ml.swap_set import swap_set
 from ml.training import predict
+from ml.windows import Window
 from warehouse.database import transaction
 
 CHAMPION = "champion"  # scores its month and later ones until a better model is promoted
 RETIRED = "retired"  # was champion; a later model replaced it
-REJECTED = "rejected"  # lost to the champion on the same validation rows
+REJECTED = "rejected"  # lost to the champion on rows neither had seen
+PENDING = "pending"  # no rows the two could be compared on: the champion keeps scoring
 SUPERSEDED = "superseded"  # its month was trained again (new training rows or config)
 
 DEFAULT_TOLERANCE = 0.005
@@ -33,10 +45,11 @@ DEFAULT_TOLERANCE = 0.005
 
 @dataclass(frozen=True)
 class Promotion:
-    promote: bool
+    status: str
     reason: str
     champion_version: str | None = None
     champion_validation_auc: float | None = None
+    swap_set: dict | None = None
 
 
 def decide(challenger_auc: float, champion_auc: float, tolerance: float) -> tuple[bool, str]:
@@ -71,71 +84,126 @@ def champion_as_of(connection: duckdb.DuckDBPyConnection, month: date) -> tuple[
     return (rows[0][0], rows[0][1]) if rows else None
 
 
+def card_windows(card: ModelCard) -> list[Window]:
+    return [Window.from_dict(window) for window in card.windows or []]
+
+
+def validation_window(card: ModelCard) -> Window:
+    [window] = [window for window in card_windows(card) if window.name == "validation"]
+    return window
+
+
+def comparable(champion: ModelCard, challenger: ModelCard) -> str | None:
+    """None when the challenger's validation window is untouched by every window of the champion; else why not."""
+    target = validation_window(challenger)
+    windows = card_windows(champion)
+    if not windows:
+        return f"the card of {champion.version} names no windows, so its untouched rows are unknown"
+    for window in windows:
+        if window.overlaps(target):
+            return (
+                f"{champion.version}'s {window.name} window ({window.describe()}) overlaps the validation window "
+                f"({target.describe()})"
+            )
+    return None
+
+
 def challenge(
-    connection: duckdb.DuckDBPyConnection, card: ModelCard, validation: pd.DataFrame, models_root: Path, tolerance: float
+    connection: duckdb.DuckDBPyConnection,
+    card: ModelCard,
+    validation_rows: pd.DataFrame,
+    challenger_probabilities: np.ndarray,
+    models_root: Path,
+    tolerance: float,
+    policy: DecisionPolicy = DecisionPolicy(),
 ) -> Promotion:
-    """Compare a new model with the champion before its month on the new model's validation rows."""
-    month = date.fromisoformat(f"{card.month}-01")
-    previous = champion_as_of(connection, month - timedelta(days=1))
+    """Compare a new model with the champion before its month on the new model's validation window."""
+    previous = champion_as_of(connection, card.training_month - timedelta(days=1))
     if previous is None:
-        return Promotion(True, "the first model: nothing to compare with")
-    champion_version, champion_month = previous
-    booster, champion_card = load_model(models_root, champion_month)
-    if champion_card.version != champion_version:
-        return Promotion(True, f"champion {champion_version} is no longer on disk: promoted", champion_version)
-    if not set(champion_card.feature_names) <= set(validation.columns):
-        return Promotion(True, f"champion {champion_version} reads features the mart no longer has: promoted", champion_version)
-    champion_auc = auc(validation[LABEL_COLUMN], predict(booster, validation, champion_card.feature_names))
-    promote, reason = decide(card.metrics["validation_auc"], champion_auc, tolerance)
-    return Promotion(promote, reason, champion_version, round(champion_auc, 6))
-
-
-def _score_bins(card: ModelCard) -> tuple[list[float] | None, list[float] | None]:
-    """Upper bounds (the top bin has none) and training-window shares of the model's score bins."""
-    if not card.score_baseline:
-        return None, None
-    return card.score_baseline["cuts"], card.score_baseline["shares"]
+        return Promotion(CHAMPION, "the first model: nothing to compare with")
+    champion_version = previous[0]
+    booster, champion_card = load_model(models_root, champion_version)
+    overlap = comparable(champion_card, card)
+    if overlap:
+        return Promotion(
+            PENDING,
+            f"no labelled rows that neither model was fitted or chose on: {overlap}; "
+            f"the challenger waits and {champion_version} keeps scoring",
+            champion_version,
+        )
+    if not set(champion_card.feature_names) <= set(validation_rows.columns):
+        return Promotion(CHAMPION, f"champion {champion_version} reads features the mart no longer has: promoted", champion_version)
+    labels = validation_rows[LABEL_COLUMN].to_numpy()
+    champion_probabilities = predict(booster, validation_rows, champion_card.feature_names, champion_card.platt_scaling)
+    champion_auc = auc(labels, champion_probabilities)
+    promote, reason = decide(auc(labels, challenger_probabilities), champion_auc, tolerance)
+    swap = swap_set(labels, champion_probabilities, challenger_probabilities, policy)
+    return Promotion(
+        CHAMPION if promote else REJECTED, f"{reason}; swap set: {describe_swap_set(swap)}",
+        champion_version, round(champion_auc, 6), swap,
+    )
 
 
 def register(
-    connection: duckdb.DuckDBPyConnection, card: ModelCard, validation: pd.DataFrame, models_root: Path, tolerance: float
+    connection: duckdb.DuckDBPyConnection,
+    card: ModelCard,
+    validation_rows: pd.DataFrame,
+    challenger_probabilities: np.ndarray,
+    models_root: Path,
+    tolerance: float,
+    policy: DecisionPolicy = DecisionPolicy(),
 ) -> dict:
-    """Register `card` once: challenge the champion, record the decision; a second call returns the first decision."""
+    """Register `card` once: challenge the champion, record the decision; a second call returns the first decision.
+
+    `validation_rows` are the challenger's validation window (features and labels) and
+    `challenger_probabilities` its validation model's calibrated probabilities there, row for row.
+    """
     existing = registered(connection, card.version)
     if existing and existing["status"] != SUPERSEDED:
         return existing
     # A superseded model trained again (its month's rows went back to what they were) is challenged anew.
-    promotion = challenge(connection, card, validation, models_root, tolerance)
-    month = date.fromisoformat(f"{card.month}-01")
-    validation_months = pd.to_datetime(validation[MONTH_COLUMN].dropna()).dt.date.unique()
-    status = CHAMPION if promotion.promote else REJECTED
+    promotion = challenge(connection, card, validation_rows, challenger_probabilities, models_root, tolerance, policy)
+    month = card.training_month
+    window = validation_window(card)
+    baseline = card.score_baseline or {}
     with transaction(connection):
         connection.execute("delete from marts.model_registry where version = ?", [card.version])
         connection.execute(
             "update marts.model_registry set status = ? where training_month = ? and status <> ?",
             [SUPERSEDED, month, SUPERSEDED],
         )
-        if promotion.promote:
+        if promotion.status == CHAMPION:
             connection.execute(
                 "update marts.model_registry set status = ? where status = ? and training_month < ?",
                 [RETIRED, CHAMPION, month],
             )
         connection.execute(
-            "insert into marts.model_registry values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            """
+            insert into marts.model_registry (
+                version, training_month, validation_month, params, validation_auc, champion_version,
+                champion_validation_auc, training_fingerprint, model_sha256, status, decision_reason, registered_at,
+                score_bin_upper_bounds, score_bin_shares, excluded_attributes, windows, model_path, swap_set
+            ) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
             [
                 card.version,
                 month,
-                validation_months[0] if len(validation_months) == 1 else None,
+                date.fromisoformat(f"{window.months[0]}-01") if len(window.months) == 1 else None,
                 json.dumps(card.params, sort_keys=True),
                 card.metrics["validation_auc"],
                 promotion.champion_version,
                 promotion.champion_validation_auc,
                 card.training_fingerprint,
                 card.model_sha256,
-                status,
+                promotion.status,
                 promotion.reason,
                 datetime.now(timezone.utc).replace(tzinfo=None),
-                *_score_bins(card),
+                baseline.get("cuts"),
+                baseline.get("shares"),
+                ",".join(card.protected_attributes or []),
+                json.dumps(card.windows),
+                str(model_dir(models_root, card.version)),
+                json.dumps(promotion.swap_set) if promotion.swap_set else None,
             ],
         )
-    return {"version": card.version, "status": status, "decision_reason": promotion.reason}
+    return {"version": card.version, "status": promotion.status, "decision_reason": promotion.reason, "swap_set": promotion.swap_set}

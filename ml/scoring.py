@@ -1,8 +1,7 @@
-"""Default probability, risk grade, decision and reason codes for each application of a month."""
+"""Default probability, risk grade, decision and reasons for each application of a month."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -12,7 +11,8 @@ import pandas as pd
 
 from ml.calibration import PlattScaling
 from ml.dataset import ID_COLUMN, MONTH_COLUMN
-from ml.explanations import reason_columns
+from ml.explanations import REASON_COUNT, explain
+from ml.features import FeatureCatalog
 from ml.training import predict
 
 RISK_GRADES = ("A", "B", "C", "D", "E")
@@ -52,10 +52,12 @@ def score(
     feature_names: list[str],
     model_version: str,
     policy: DecisionPolicy = DecisionPolicy(),
-    feature_descriptions: Mapping[str, str] | None = None,
     calibration: PlattScaling | None = None,
+    applicant_values: pd.DataFrame | None = None,
+    catalog: FeatureCatalog | None = None,
+    reason_count: int = REASON_COUNT,
 ) -> pd.DataFrame:
-    """Probability, grade, decision and the top reason codes of every row, with the model version that scored it."""
+    """Probability, grade, decision and reasons of every row, with the model version and the policy that decided."""
     probabilities = predict(booster, rows, feature_names, calibration)
     scored = pd.DataFrame(
         {
@@ -66,7 +68,10 @@ def score(
             "decision": policy.decisions(probabilities),
         }
     )
-    reasons = reason_columns(booster, rows, feature_names, feature_descriptions).reset_index(drop=True)
+    reasons = explain(booster, rows, feature_names, applicant_values, catalog, reason_count).reset_index(drop=True)
     return pd.concat([scored, reasons], axis=1).assign(
-        model_version=model_version, scored_at=datetime.now(timezone.utc).replace(tzinfo=None)
+        model_version=model_version,
+        review_from=policy.review_from,
+        decline_from=policy.decline_from,
+        scored_at=datetime.now(timezone.utc).replace(tzinfo=None),
     )

@@ -1,16 +1,23 @@
-"""Tune, validate out of time, calibrate and refit a LightGBM classifier. Seeded throughout.
+"""Tune, calibrate, validate and refit a LightGBM classifier, each on its own window. Seeded throughout.
 
-For month M (rows delivered before M, see `ml.dataset`):
-1. Split off the latest month before M as the validation month; the rest is the fit part.
-2. Tune with Optuna on a seeded sample of the fit part, early-stopping every trial on the
-   validation month. The TPE sampler is seeded, trials that fall behind are pruned through
-   a LightGBM callback, and the first trial is last month's best parameters (warm start).
-   `timeout_seconds` caps the search; the card says how many trials ran.
-3. Fit the best parameters on the whole fit part, early-stopped on the validation month:
-   its validation AUC, KS and Brier score are the model's honest out-of-time figures, and
-   its validation probabilities are checked for calibration (`ml.calibration`).
-4. Refit on every row before M, validation month included, for the chosen number of rounds,
-   and bin its scores on those rows (`ml.score_baseline`): the reference for score drift.
+For month M's training set (rows delivered before M, labels known by M; see `ml.dataset`),
+the windows of `ml.windows` keep every reported figure on rows no choice was made on:
+1. Tune with Optuna on a seeded sample of the rows before the **tuning window**, each
+   trial early-stopped on the tuning window. The TPE sampler is seeded, trials that fall
+   behind are pruned through a LightGBM callback, and the first trial is last month's best
+   parameters (warm start). `timeout_seconds` caps the search; the card says how many ran.
+2. Fit the best parameters on every row before the tuning window, early-stopped on it: the
+   number of rounds is chosen there, and so is the calibration (Spiegelhalter's test on its
+   scores there, Platt scaling fitted there if they fail it; `ml.calibration`).
+3. The **validation model**: the same parameters and rounds (grown with the rows), fitted
+   on every row before the **validation window**, the latest labelled month. Its
+   calibrated scores there give every figure the card reports (AUC, KS, Brier, calibration
+   intercept and slope), the promotion comparison and the score-drift baseline: rows that
+   no fit of it and no choice saw.
+4. The deployed model: the same procedure on every row before M.
+
+Protected attributes (`TrainingConfig.protected_attributes`) never reach any of these
+fits: their features, and features computed from them, are dropped first (`ml.features`).
 
 Reproducible by construction: LightGBM's `deterministic`, `force_row_wise`, fixed `seed` and
 `num_threads`, so the same training set and config give the same model, byte for byte.
@@ -30,9 +37,18 @@ import optuna
 import pandas as pd
 
 from ml import evaluation
-from ml.calibration import CalibrationCheck, PlattScaling, check_calibration
-from ml.dataset import ID_COLUMN, LABEL_COLUMN, feature_columns, validation_mask
+from ml.calibration import (
+    PlattScaling,
+    calibration_intercept,
+    calibration_slope,
+    check_calibration,
+    spiegelhalter_z,
+)
+from ml.dataset import ID_COLUMN, LABEL_COLUMN, feature_columns
+from ml.features import FeatureCatalog, model_features
 from ml.score_baseline import SCORE_BINS, ScoreBaseline, score_baseline
+from ml.windows import Window, WindowPlan, plan_windows, training_windows
+from warehouse.fair_lending import protected_attributes, validated_attributes
 
 log = logging.getLogger(__name__)
 
@@ -62,16 +78,22 @@ class TrainingConfig:
     early_stopping_rounds: int = 50
     seed: int = 42
     num_threads: int = 2
+    # Never a feature, a tuning input or a reason (contract names); default from dbt_project.yml's vars.
+    protected_attributes: tuple[str, ...] = field(default_factory=protected_attributes)
 
     def __post_init__(self) -> None:
         if self.n_trials < 1 or self.timeout_seconds <= 0 or self.tuning_rows < 1_000:
             raise ValueError(f"need n_trials >= 1, timeout_seconds > 0 and tuning_rows >= 1000, got {self}")
+        object.__setattr__(self, "protected_attributes", validated_attributes(self.protected_attributes))
 
     def as_dict(self) -> dict:
         # The search space and binning go into the card and the reuse key too: a model is not
         # reused after a code change that would train it differently.
         space = {name: list(bounds) for name, bounds in SEARCH_SPACE.items()}
-        return {**asdict(self), "search_space": space, "max_bin": MAX_BIN, "score_bins": SCORE_BINS}
+        return {
+            **asdict(self), "protected_attributes": list(self.protected_attributes),
+            "search_space": space, "max_bin": MAX_BIN, "score_bins": SCORE_BINS,
+        }
 
 
 @dataclass
@@ -81,14 +103,18 @@ class TrainedModel:
     params: dict
     metrics: dict = field(default_factory=dict)
     calibration: PlattScaling | None = None
-    # The validation month scored by the early-stopped model (calibrated): id, label, probability.
+    # The validation window scored by the validation model (calibrated): id, label, probability.
     validation: pd.DataFrame | None = None
-    # The final model's scores on its training window, binned: the reference for score drift.
+    # The validation model's calibrated scores on the validation window, binned: the score-drift reference.
     score_baseline: ScoreBaseline | None = None
-    # Wall seconds of each phase (tuning, validation_fit with the binning of all rows, calibration,
-    # refit, score_baseline): what a month's training costs.
-    # Kept apart from `metrics`, which the same inputs always reproduce exactly.
+    # Wall seconds of each phase (tuning, early_stopped_fit, validation_fit, refit), each fit with its
+    # own binning: what a month's training costs. Kept apart from `metrics`, which the same inputs
+    # always reproduce exactly.
     timings: dict = field(default_factory=dict)
+    windows: list[Window] = field(default_factory=list)
+    # Features of the mart left out because they come from a protected attribute.
+    excluded_features: list[str] = field(default_factory=list)
+    protected_attributes: tuple[str, ...] = ()
 
 
 def _fixed_params(config: TrainingConfig) -> dict:
@@ -152,7 +178,12 @@ def _pruning_callback(trial: optuna.Trial) -> Callable:
     return callback
 
 
-def _fit(params: dict, train: lgb.Dataset, valid: lgb.Dataset, config: TrainingConfig, extra_callbacks=()) -> lgb.Booster:
+def _dataset(matrix: np.ndarray, labels: np.ndarray, rows: np.ndarray, features: list[str], config: TrainingConfig, reference=None) -> lgb.Dataset:
+    # Each fit bins its own rows: the bins of a model never come from rows it is judged on.
+    return lgb.Dataset(matrix[rows], labels[rows], feature_name=features, reference=reference, params=_binning_params(config))
+
+
+def _fit_early_stopped(params: dict, train: lgb.Dataset, valid: lgb.Dataset, config: TrainingConfig, extra_callbacks=()) -> lgb.Booster:
     # Callbacks are made per fit: an early-stopping callback keeps state and must not be shared.
     return lgb.train(
         params,
@@ -171,28 +202,25 @@ class TuningResult:
 
 
 def tune(
-    train: pd.DataFrame,
-    valid: pd.DataFrame,
+    matrix: np.ndarray,
+    labels: np.ndarray,
+    plan: WindowPlan,
     features: list[str],
     config: TrainingConfig,
     warm_start: dict | None = None,
     progress: Callable[[str], None] = log.info,
 ) -> TuningResult:
-    """Best hyper-parameters by validation AUC, searched on a seeded sample of the fit rows."""
-    sample = train
-    if len(train) > config.tuning_rows:
-        sample = train.sample(n=config.tuning_rows, random_state=config.seed)
+    """Best hyper-parameters by AUC on the tuning window, searched on a seeded sample of the rows before it."""
+    fit_rows = np.flatnonzero(plan.before_tuning)
+    if len(fit_rows) > config.tuning_rows:
+        fit_rows = np.sort(np.random.default_rng(config.seed).choice(fit_rows, size=config.tuning_rows, replace=False))
     # One binned dataset serves every trial.
-    train_set = lgb.Dataset(
-        feature_matrix(sample, features), sample[LABEL_COLUMN].to_numpy(), free_raw_data=False, params=_binning_params(config)
-    )
-    valid_set = lgb.Dataset(
-        feature_matrix(valid, features), valid[LABEL_COLUMN].to_numpy(), reference=train_set, params=_binning_params(config)
-    )
+    train_set = _dataset(matrix, labels, fit_rows, features, config)
+    valid_set = _dataset(matrix, labels, plan.tuning, features, config, reference=train_set)
 
     def objective(trial: optuna.Trial) -> float:
         params = {**_fixed_params(config), **_suggest(trial)}
-        booster = _fit(params, train_set, valid_set, config, [_pruning_callback(trial)])
+        booster = _fit_early_stopped(params, train_set, valid_set, config, [_pruning_callback(trial)])
         return float(booster.best_score["valid_0"]["auc"])
 
     def report(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -219,8 +247,14 @@ def tune(
 
 
 def refit_rounds(best_iteration: int, fit_rows: int, all_rows: int) -> int:
-    """Rounds for the refit on all rows: the early-stopped count, grown with the data it sees."""
+    """Rounds for a fit on more rows: the early-stopped count, grown with the data it sees."""
     return max(1, math.ceil(best_iteration * all_rows / fit_rows))
+
+
+def _require_both_outcomes(labels: np.ndarray, plan: WindowPlan) -> None:
+    for name, rows in (("tuning window", plan.tuning), ("validation window", plan.validation), ("rows before the tuning window", plan.before_tuning)):
+        if len(np.unique(labels[rows])) < 2:
+            raise ValueError(f"the {name} must hold both outcomes to train a model")
 
 
 def train_model(
@@ -228,61 +262,78 @@ def train_model(
     config: TrainingConfig = TrainingConfig(),
     warm_start: dict | None = None,
     progress: Callable[[str], None] = log.info,
+    catalog: FeatureCatalog | None = None,
 ) -> TrainedModel:
-    """Tune, validate on the latest month before M, check calibration, refit on every row before M."""
+    """Tune and calibrate on the tuning window, measure on the validation window, refit on every row before M."""
     clock = _PhaseClock()
-    features = feature_columns(training_set)
-    is_validation = validation_mask(training_set)
-    train, valid = training_set[~is_validation], training_set[is_validation]
-    if train[LABEL_COLUMN].nunique() < 2 or valid[LABEL_COLUMN].nunique() < 2:
-        raise ValueError("the training and validation rows must each hold both outcomes")
+    candidates = feature_columns(training_set)
+    features = model_features(candidates, config.protected_attributes, catalog)
+    excluded = [name for name in candidates if name not in set(features)]
+    if excluded:
+        progress(f"left out {len(excluded)} features of the protected attributes {', '.join(config.protected_attributes)}")
+    plan = plan_windows(training_set)
+    labels = training_set[LABEL_COLUMN].to_numpy(dtype=np.float64)
+    _require_both_outcomes(labels, plan)
+    windows = training_windows(training_set, plan)
+    for window in windows:
+        progress(f"window {window.name}: {window.describe()}")
+    matrix = feature_matrix(training_set, features)
     start_from = warm_start_params(warm_start)
-    tuning = tune(train, valid, features, config, start_from, progress)
+    tuning = tune(matrix, labels, plan, features, config, start_from, progress)
     params = {**_fixed_params(config), **tuning.params}
     clock.lap("tuning")
 
-    progress(f"validating: fit on {len(train):,} rows, early-stopped on the {len(valid):,} validation rows")
-    # Binned once: the validation fit and the refit share the bins of all rows before M.
-    matrix = feature_matrix(training_set, features)
-    full_set = lgb.Dataset(
-        matrix, training_set[LABEL_COLUMN].to_numpy(), feature_name=features, free_raw_data=False, params=_binning_params(config)
-    ).construct()
-    fit_set = full_set.subset(np.flatnonzero(~is_validation))
-    valid_set = full_set.subset(np.flatnonzero(is_validation))
-    validated = _fit(params, fit_set, valid_set, config)
-    clock.lap("validation_fit")
-    valid_labels = valid[LABEL_COLUMN].to_numpy()
-    raw_probabilities = validated.predict(matrix[is_validation], num_iteration=validated.best_iteration)
-    check = check_calibration(valid_labels, raw_probabilities)
-    progress(f"calibration on the validation month: {check.describe()}")
-    probabilities = check.correction.apply(raw_probabilities) if check.correction else raw_probabilities
-    clock.lap("calibration")
+    fit_rows, tuning_rows = int(plan.before_tuning.sum()), int(plan.tuning.sum())
+    progress(f"early-stopped fit on {fit_rows:,} rows, rounds and calibration chosen on the {tuning_rows:,} tuning rows")
+    train_set = _dataset(matrix, labels, plan.before_tuning, features, config)
+    early_stopped = _fit_early_stopped(params, train_set, _dataset(matrix, labels, plan.tuning, features, config, reference=train_set), config)
+    del train_set
+    best_iteration = int(early_stopped.best_iteration)
+    check = check_calibration(labels[plan.tuning], early_stopped.predict(matrix[plan.tuning], num_iteration=best_iteration))
+    progress(f"calibration on the tuning window: {check.describe()}")
+    clock.lap("early_stopped_fit")
 
-    rounds = refit_rounds(validated.best_iteration, len(train), len(training_set))
+    validation_fit_rows = int(plan.before_validation.sum())
+    validation_rounds = refit_rounds(best_iteration, fit_rows, validation_fit_rows)
+    progress(f"validation model: {validation_rounds} rounds on the {validation_fit_rows:,} rows before the validation window")
+    validation_model = lgb.train(params, _dataset(matrix, labels, plan.before_validation, features, config), num_boost_round=validation_rounds)
+    raw_probabilities = validation_model.predict(matrix[plan.validation])
+    probabilities = check.correction.apply(raw_probabilities) if check.correction else raw_probabilities
+    valid_labels = labels[plan.validation]
+    clock.lap("validation_fit")
+
+    rounds = refit_rounds(best_iteration, fit_rows, len(training_set))
     progress(f"refitting on all {len(training_set):,} rows for {rounds} rounds")
-    booster = lgb.train(params, full_set, num_boost_round=rounds)
+    everything = np.ones(len(training_set), dtype=bool)
+    booster = lgb.train(params, _dataset(matrix, labels, everything, features, config), num_boost_round=rounds)
     clock.lap("refit")
-    training_scores = booster.predict(matrix)
-    baseline = score_baseline(check.correction.apply(training_scores) if check.correction else training_scores)
-    clock.lap("score_baseline")
 
     metrics = {
-        **_validation_metrics(valid_labels, raw_probabilities, probabilities, check),
-        "best_iteration": int(validated.best_iteration),
+        **_validation_metrics(valid_labels, raw_probabilities, probabilities),
+        "calibration_corrected": check.correction is not None,
+        "tuning_calibration_z": check.z,
+        "best_iteration": best_iteration,
+        "validation_fit_rounds": validation_rounds,
         "refit_rounds": rounds,
         "train_rows": int(len(training_set)),
-        "fit_rows": int(len(train)),
-        "validation_rows": int(len(valid)),
-        "train_default_rate": round(float(training_set[LABEL_COLUMN].mean()), 6),
+        "tuning_fit_rows": fit_rows,
+        "tuning_window_rows": tuning_rows,
+        "validation_fit_rows": validation_fit_rows,
+        "validation_rows": int(plan.validation.sum()),
+        "train_default_rate": round(float(labels.mean()), 6),
         "trials_complete": tuning.trials_complete,
         "trials_pruned": tuning.trials_pruned,
         "warm_started": start_from is not None,
     }
+    progress(f"validation: AUC {metrics['validation_auc']:.4f}, calibration slope {metrics['calibration_slope']:.3f}")
     progress(f"trained in {clock.total():.0f} s ({clock.describe()})")
-    validation = pd.DataFrame({ID_COLUMN: valid[ID_COLUMN].to_numpy(), LABEL_COLUMN: valid_labels, "probability": probabilities})
+    validation = pd.DataFrame({
+        ID_COLUMN: training_set.loc[plan.validation, ID_COLUMN].to_numpy(), LABEL_COLUMN: valid_labels, "probability": probabilities,
+    })
     return TrainedModel(
         booster=booster, feature_names=features, params=params, metrics=metrics, calibration=check.correction,
-        validation=validation, score_baseline=baseline, timings=clock.laps,
+        validation=validation, score_baseline=score_baseline(probabilities), timings=clock.laps, windows=windows,
+        excluded_features=excluded, protected_attributes=config.protected_attributes,
     )
 
 
@@ -305,17 +356,19 @@ class _PhaseClock:
         return ", ".join(f"{phase.replace('_', ' ')} {seconds:.1f} s" for phase, seconds in self.laps.items())
 
 
-def _validation_metrics(labels: np.ndarray, raw: np.ndarray, calibrated: np.ndarray, check: CalibrationCheck) -> dict:
+def _validation_metrics(labels: np.ndarray, raw: np.ndarray, calibrated: np.ndarray) -> dict:
     figures = evaluation.summary(labels, calibrated)
+    z = spiegelhalter_z(labels, calibrated)
     return {
         "validation_auc": figures["auc"],
         "validation_ks": figures["ks"],
         "validation_brier": figures["brier"],
         "validation_brier_uncalibrated": round(evaluation.brier(labels, raw), 6),
         "validation_default_rate": figures["default_rate"],
-        "calibration_z": check.z,
-        "calibration_p_value": check.p_value,
-        "calibration_corrected": not check.calibrated,
+        "validation_mean_probability": round(float(np.mean(calibrated)), 6),
+        "calibration_intercept": round(calibration_intercept(labels, calibrated), 6),
+        "calibration_slope": round(calibration_slope(labels, calibrated), 6),
+        "calibration_z": round(z, 4),
     }
 
 

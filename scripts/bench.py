@@ -147,7 +147,7 @@ def main() -> int:
     (data / "inbox").mkdir(parents=True)
     print(f"generating 307,511 applications (seed {args.seed}) into {files}", flush=True)
     generated = generate(seed=args.seed)
-    for path in write_parts(generated.frame, files, generated.true_probability):
+    for path in write_parts(generated.frame, files, generated.true_probability, generated.true_probability_without_sex):
         shutil.copy(path, data / "inbox" / path.name)
 
     env = {**os.environ, "CREDIT_DATA_DIR": str(data)}

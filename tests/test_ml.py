@@ -11,11 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml.dataset import fingerprint, read_training_set, split_out_of_time, training_rows, write_training_set
-from ml.explanations import contributions, readable_label
-from ml.model_store import ModelIntegrityError, load_model, reusable_card, save_model
+from ml.dataset import applicant_values, fingerprint, read_training_set, scoring_rows, training_rows, write_training_set
+from ml.explanations import NEVER_SEEN, NOT_ON_FILE, explain, source_contributions
+from ml.features import CATEGORICAL_COLUMNS, FeatureCatalog, default_catalog, excluded_features, source_column
+from ml.model_store import ModelIntegrityError, load_model, month_cards, read_card, reusable_card, save_model
 from ml.scoring import DecisionPolicy, score
 from ml.training import TrainingConfig, predict, train_model
+from ml.windows import figures_untouched_by_choices, plan_windows, training_windows
 from warehouse.database import connect
 from warehouse.predictions import PREDICTION_COLUMNS
 from warehouse.split import delivery_months
@@ -50,14 +52,24 @@ def test_training_set_of_month_holds_nothing_from_that_month_or_later(built_ware
     assert rows["is_history"].sum() > 0
 
 
-def test_out_of_time_validation_is_the_latest_month(built_warehouse):
+def test_the_windows_run_in_time_order_and_figures_sit_on_rows_no_choice_saw(built_warehouse):
     with connect(built_warehouse.warehouse, read_only=True) as connection:
-        rows = training_rows(connection, date(2021, 1, 1))
-    train, valid = split_out_of_time(rows)
-    assert set(pd.to_datetime(valid["application_month"]).dt.date) == {date(2020, 12, 1)}
-    assert pd.to_datetime(train["application_month"].dropna()).max().date() < date(2020, 12, 1)
-    history_train, history_valid = split_out_of_time(rows[rows["is_history"]])
-    assert history_valid["sk_id_curr"].min() > history_train["sk_id_curr"].max()
+        january, october = training_rows(connection, date(2021, 1, 1)), training_rows(connection, date(2020, 10, 1))
+    plan = plan_windows(january)
+    months = pd.to_datetime(january["application_month"]).dt.date
+    assert set(months[plan.validation]) == {date(2020, 12, 1)} and set(months[plan.tuning]) == {date(2020, 11, 1)}
+    assert not (plan.before_validation & plan.validation).any() and (plan.before_validation >= plan.tuning).all()
+    assert set(months[plan.before_tuning].dropna()) == {date(2020, 10, 1)}
+    # Before any month: the latest tenth of the history validates, the tenth before it tunes.
+    history = plan_windows(october)
+    ids = october["sk_id_curr"]
+    assert ids[history.validation].min() > ids[history.tuning].max() > ids[history.before_tuning].max()
+    assert history.validation.sum() == pytest.approx(0.1 * len(october), abs=1)
+    windows = training_windows(january, plan)
+    assert [w.name for w in windows] == ["tuning_fit", "tuning", "validation_fit", "validation", "deployed_fit"]
+    assert figures_untouched_by_choices(windows)
+    tuning, validation = windows[1], windows[3]
+    assert not validation.overlaps(tuning) and validation.overlaps(windows[4])
 
 
 def test_training_set_snapshot_round_trips_with_its_fingerprint(built_warehouse, tmp_path):
@@ -99,27 +111,39 @@ def test_same_rows_and_config_give_the_same_model(history_only_training_set):
     assert other_seed.booster.model_to_string() != first.booster.model_to_string()
 
 
-def test_model_store_round_trip_refuses_a_tampered_model(history_only_training_set, tmp_path):
+def test_model_store_keeps_every_version_and_refuses_a_tampered_model(history_only_training_set, tmp_path):
     trained = train_model(history_only_training_set, QUICK)
     month = date(2020, 10, 1)
     card = save_model(trained, month, "abc123", QUICK, tmp_path)
-    booster, loaded = load_model(tmp_path, month)
+    booster, loaded = load_model(tmp_path, card.version)
     assert loaded == card and loaded.feature_names == trained.feature_names
-    card_json = json.loads((tmp_path / "2020-10" / "card.json").read_text())
-    assert {"params", "metrics", "feature_names", "training_fingerprint", "library_versions", "model_sha256"} <= set(card_json)
+    folder = tmp_path / card.version
+    card_json = json.loads((folder / "card.json").read_text())
+    assert {"params", "metrics", "feature_names", "training_fingerprint", "library_versions", "model_sha256", "windows",
+            "protected_attributes", "excluded_features"} <= set(card_json)
+    assert card_json["protected_attributes"] == ["CODE_GENDER", "NAME_FAMILY_STATUS"]
     # The card says what each phase of the training cost, for `make bench` and the UI.
-    assert list(card_json["timings"]) == ["tuning", "validation_fit", "calibration", "refit", "score_baseline"]
+    assert list(card_json["timings"]) == ["tuning", "early_stopped_fit", "validation_fit", "refit"]
     assert all(seconds > 0 for seconds in card_json["timings"].values())
     sample = history_only_training_set.head(200)
     assert np.allclose(predict(booster, sample, card.feature_names), predict(trained.booster, sample, trained.feature_names))
     assert reusable_card(tmp_path, month, "abc123", QUICK) == card
     assert reusable_card(tmp_path, month, "other", QUICK) is None
     assert reusable_card(tmp_path, month, "abc123", replace(QUICK, n_trials=3)) is None
-    model_file = tmp_path / "2020-10" / "model.txt"
+
+    # The month trained again (another seed): a new version beside the old one, which still loads.
+    retrained = save_model(train_model(history_only_training_set, replace(QUICK, seed=1)), month, "abc123", replace(QUICK, seed=1), tmp_path)
+    assert retrained.version != card.version
+    assert [c.version for c in month_cards(tmp_path, month)] == sorted([retrained.version, card.version], key=lambda v: v != retrained.version)
+    assert load_model(tmp_path, card.version)[1] == card and load_model(tmp_path, retrained.version)[1] == retrained
+
+    model_file = folder / "model.txt"
     model_file.write_text(model_file.read_text().replace("num_leaves=", "num_leaves=1", 1))
     with pytest.raises(ModelIntegrityError):
-        load_model(tmp_path, month)
+        load_model(tmp_path, card.version)
     assert reusable_card(tmp_path, month, "abc123", QUICK) is None, "a model that fails its check is trained again"
+    with pytest.raises(ValueError, match="not a model version"):
+        read_card(tmp_path, "../2020-10")
     assert not list(tmp_path.rglob("*.pkl")) and not list(tmp_path.rglob("*.partial"))
 
 
@@ -150,37 +174,95 @@ def test_scoring_refuses_rows_without_the_models_features(history_only_training_
         score(trained.booster, rows.drop(columns=["ext_source_3"]), trained.feature_names, "test")
 
 
-def test_reason_codes_are_the_largest_positive_contributions_of_present_features(history_only_training_set, quick_model):
-    booster, features = quick_model.booster, quick_model.feature_names
-    rows = history_only_training_set.iloc[:400]
-    contribution = contributions(booster, rows, features)
-    values = rows[features].to_numpy(dtype=float, na_value=np.nan)
-    # Contributions add up to the model's raw score, so they are an exact account of it.
-    raw = booster.predict(values, num_iteration=booster.best_iteration or None, raw_score=True)
-    assert np.allclose(contribution.sum(axis=1), raw, atol=1e-6)
+PROTECTED_SOURCES = {"code_gender", "name_family_status"}
 
-    scored = score(booster, rows, features, "test", feature_descriptions={"ext_source_3": "Normalised score from external source 3."})
-    position = {name: index for index, name in enumerate(features)}
-    named_rows = 0
+
+def test_no_protected_attribute_or_feature_computed_from_one_reaches_the_model(history_only_training_set, quick_model):
+    assert not {source_column(name) for name in quick_model.feature_names} & PROTECTED_SOURCES
+    assert {source_column(name) for name in quick_model.excluded_features} == PROTECTED_SOURCES
+    assert quick_model.protected_attributes == ("CODE_GENDER", "NAME_FAMILY_STATUS")
+    # A derived feature goes with what it is computed from: protecting age removes the employed-to-age ratio too.
+    candidates = ["days_birth", "employed_to_age_ratio", "amt_credit", "code_gender__f"]
+    assert excluded_features(candidates, ("DAYS_BIRTH",)) == ["days_birth", "employed_to_age_ratio"]
+    with pytest.raises(ValueError, match="unknown"):
+        TrainingConfig(protected_attributes=("NOT_A_COLUMN",))
+
+
+@pytest.fixture(scope="module")
+def november_scored(built_warehouse, quick_model):
+    """November's applications scored by the history-only model, with their raw values and contributions."""
+    with connect(built_warehouse.warehouse, read_only=True) as connection:
+        rows = scoring_rows(connection, date(2020, 11, 1))
+        values = applicant_values(connection, month=date(2020, 11, 1))
+    scored = score(quick_model.booster, rows, quick_model.feature_names, "test", applicant_values=values)
+    return rows, values, scored
+
+
+def test_reasons_are_source_columns_true_of_the_applicant(quick_model, november_scored):
+    rows, values, scored = november_scored
+    grouped, sources = source_contributions(quick_model.booster, rows, quick_model.feature_names)
+    position = {source: index for index, source in enumerate(sources)}
+    catalog = default_catalog()
+    categorical_reasons = missing_reasons = 0
     for row in range(len(rows)):
-        codes = [scored.at[row, f"reason_code_{i}"] for i in (1, 2, 3)]
+        codes = [scored.at[row, f"reason_code_{slot}"] for slot in range(1, 5)]
         present = [code for code in codes if code is not None]
         assert codes[: len(present)] == present, "reasons fill from the first"
-        pushed = contribution[row, [position[code] for code in present]]
+        assert len(set(present)) == len(present), "one source column, one reason"
+        assert not set(present) & PROTECTED_SOURCES and all("__" not in code for code in present)
+        pushed = grouped[row, [position[code] for code in present]]
         assert (pushed > 0).all() and list(pushed) == sorted(pushed, reverse=True)
-        assert not np.isnan(values[row, [position[code] for code in present]]).any(), "a missing value is never a reason"
-        eligible = contribution[row, :-1].copy()
-        eligible[np.isnan(values[row])] = -np.inf
-        expected = [features[i] for i in np.argsort(-eligible, kind="stable")[:3] if eligible[i] > 0]
-        assert present == expected
-        named_rows += bool(present)
-    assert named_rows > 0.9 * len(rows)
-    labelled = scored.loc[scored["reason_code_1"] == "ext_source_3", "reason_1"]
-    assert set(labelled) <= {"Normalised score from external source 3"}
+        expected = [sources[i] for i in np.argsort(-grouped[row, :-1], kind="stable")[:4] if grouped[row, i] > 0]
+        assert present == expected, "the largest summed contributions, in order"
+        for slot, code in enumerate(present, start=1):
+            label, value = scored.at[row, f"reason_{slot}"].split(": ", 1)
+            assert label == catalog.label(code)
+            if code in CATEGORICAL_COLUMNS:
+                raw = values.at[row, code]
+                assert value == (NOT_ON_FILE if pd.isna(raw) else raw), (code, value, raw)
+                categorical_reasons += 1
+            elif value == NOT_ON_FILE:
+                assert pd.isna(rows.at[row, code])
+                missing_reasons += 1
+            else:
+                assert not pd.isna(rows.at[row, code])
+    assert categorical_reasons > 0 and missing_reasons > 0, "categorical values and missing values both give reasons"
+    assert scored["reason_code_1"].notna().mean() > 0.9
 
 
-def test_reason_labels_come_from_the_dbt_descriptions():
-    assert readable_label("code_gender__f", "1 when code_gender is the level 'F'.") == "code_gender is F"
-    assert readable_label("organization_type__unseen", "1 when organization_type holds a value outside the fixed level list (a level never seen before).") == "organization_type has a value never seen before"
-    assert readable_label("amt_credit", "Credit amount of the loan.") == "Credit amount of the loan"
-    assert readable_label("new_feature", None) == "new_feature"
+def test_contributions_summed_per_source_column_add_up_to_the_raw_score(quick_model, november_scored):
+    rows = november_scored[0]
+    booster, features = quick_model.booster, quick_model.feature_names
+    grouped, sources = source_contributions(booster, rows, features)
+    raw = booster.predict(rows[features].to_numpy(dtype=np.float32, na_value=np.nan), raw_score=True)
+    assert grouped.shape == (len(rows), len(sources) + 1)
+    assert np.allclose(grouped.sum(axis=1), raw, atol=1e-9)
+
+
+def test_a_value_never_seen_before_is_named_as_such(quick_model, november_scored):
+    """Every categorical column of November given a value never seen before: each such reason says so, with the value."""
+    rows, values, _ = november_scored
+    changed, changed_values = rows.copy(), values.copy()
+    one_hot = {source_column(name) for name in quick_model.feature_names if "__" in name}
+    for source in one_hot:
+        changed[[name for name in quick_model.feature_names if source_column(name) == source]] = 0
+        changed[f"{source}__unseen"] = 1
+        changed_values[source] = f"New {source}"
+    reasons = explain(quick_model.booster, changed, quick_model.feature_names, changed_values, count=4)
+    named = 0
+    for slot in range(1, 5):
+        for code, text in zip(reasons[f"reason_code_{slot}"], reasons[f"reason_{slot}"]):
+            if code in one_hot:
+                assert text == f"{default_catalog().label(code)}: {NEVER_SEEN} (New {code})"
+                named += 1
+    assert named > 0
+
+
+def test_the_catalogue_labels_every_source_column_of_the_mart(built_warehouse):
+    catalog = FeatureCatalog.from_csv()
+    with connect(built_warehouse.warehouse, read_only=True) as connection:
+        columns = [row[0] for row in connection.execute("describe marts.fct_application_features").fetchall()]
+    sources = {source_column(name) for name in columns} - {"sk_id_curr", "application_month", "is_history"}
+    assert sources == set(catalog.entries), "every source column, and nothing else, has a readable label"
+    assert len({entry.label for entry in catalog.entries.values()}) == len(catalog.entries)
+    assert catalog.feature_label("name_contract_type__unseen") == "Contract type = a value never seen before"

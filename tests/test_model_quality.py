@@ -12,11 +12,12 @@ import pandas as pd
 import pytest
 
 from ml.backtest import true_probabilities
-from ml.calibration import check_calibration, spiegelhalter_z
-from ml.dataset import training_rows, validation_mask
+from ml.calibration import calibration_intercept, calibration_slope, check_calibration, spiegelhalter_z
+from ml.dataset import training_rows
 from ml.evaluation import auc, decile_table, ks
 from ml.evaluation_report import PLOTS, write_report
 from ml.training import SEARCH_SPACE, TrainingConfig, _pruning_callback, train_model, warm_start_params
+from ml.windows import CHOICE, FIGURE, figures_untouched_by_choices, plan_windows
 from warehouse.database import connect
 from warehouse.split import true_scores_dir
 
@@ -34,17 +35,27 @@ def january_model(january_rows):
     return train_model(january_rows, QUICK)
 
 
-def test_validation_is_the_latest_month_before_m_and_the_refit_sees_every_row(january_rows, january_model):
-    metrics = january_model.metrics
-    is_validation = validation_mask(january_rows)
-    validation_months = set(pd.to_datetime(january_rows.loc[is_validation, "application_month"]).dt.date)
-    assert validation_months == {date(2020, 12, 1)}
-    assert metrics["validation_rows"] == is_validation.sum() and metrics["fit_rows"] == (~is_validation).sum()
-    assert metrics["train_rows"] == len(january_rows) == metrics["fit_rows"] + metrics["validation_rows"]
-    assert set(january_model.validation["sk_id_curr"]) == set(january_rows.loc[is_validation, "sk_id_curr"])
+def test_figures_come_from_the_latest_month_which_no_fit_and_no_choice_saw(january_rows, january_model):
+    metrics, windows = january_model.metrics, {w.name: w for w in january_model.windows}
+    plan = plan_windows(january_rows)
+    assert windows["validation"].months == ("2020-12",) and windows["tuning"].months == ("2020-11",)
+    assert metrics["validation_rows"] == plan.validation.sum() == windows["validation"].rows
+    assert metrics["validation_fit_rows"] == plan.before_validation.sum() and metrics["tuning_fit_rows"] == plan.before_tuning.sum()
+    assert set(january_model.validation["sk_id_curr"]) == set(january_rows.loc[plan.validation, "sk_id_curr"])
+    # Every window a figure comes from is disjoint from every window a choice was made on, and
+    # from the rows the model that produced the figure was fitted on.
+    figures = [w for w in january_model.windows if w.role == FIGURE]
+    choices = [w for w in january_model.windows if w.role == CHOICE]
+    assert figures and choices and figures_untouched_by_choices(january_model.windows)
+    assert not any(f.overlaps(c) for f in figures for c in choices + [windows["validation_fit"]])
     # The stored model is the refit: every row before M, for the early-stopped rounds grown with the data.
-    assert january_model.booster.num_trees() == metrics["refit_rounds"] >= metrics["best_iteration"]
+    assert windows["deployed_fit"].rows == len(january_rows)
+    assert january_model.booster.num_trees() == metrics["refit_rounds"] >= metrics["validation_fit_rounds"] >= metrics["best_iteration"]
     assert january_model.booster.best_iteration == 0
+    # The reported calibration is the deployed procedure's, on the validation window.
+    validation = january_model.validation
+    assert metrics["calibration_slope"] == pytest.approx(calibration_slope(validation["target"], validation["probability"]), abs=1e-6)
+    assert metrics["calibration_intercept"] == pytest.approx(calibration_intercept(validation["target"], validation["probability"]), abs=1e-6)
 
 
 def test_validation_auc_is_close_to_the_ceiling_on_the_same_rows(deliveries_dir, january_model):
@@ -52,7 +63,7 @@ def test_validation_auc_is_close_to_the_ceiling_on_the_same_rows(deliveries_dir,
     truth = true_probabilities(true_scores_dir(deliveries_dir), date(2020, 12, 1))
     joined = january_model.validation.merge(truth, on="sk_id_curr", validate="one_to_one")
     assert len(joined) == len(january_model.validation)
-    ceiling = auc(joined["target"], joined["true_probability"].to_numpy())
+    ceiling = auc(joined["target"], joined["fair_probability"].to_numpy())
     model_auc = january_model.metrics["validation_auc"]
     assert 0.70 < ceiling < 0.82, "the generator's ceiling is in the range of real application-only models"
     assert model_auc >= 0.93 * ceiling, (model_auc, ceiling)
@@ -73,6 +84,9 @@ def test_calibration_check_leaves_calibrated_scores_and_corrects_biased_ones():
     labels = (rng.random(20_000) < probabilities).astype(int)
     calibrated = check_calibration(labels, probabilities)
     assert calibrated.calibrated and abs(calibrated.z) < 1.96
+    assert calibration_slope(labels, probabilities) == pytest.approx(1.0, abs=0.1)
+    assert calibration_intercept(labels, probabilities) == pytest.approx(0.0, abs=0.05)
+    assert calibration_intercept(labels, np.clip(probabilities * 2, 0, 0.99)) < -0.5, "scores too high need a negative shift"
     doubled = np.clip(probabilities * 2, 0, 0.99)
     biased = check_calibration(labels, doubled)
     assert not biased.calibrated and biased.z < -1.96

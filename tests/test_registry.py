@@ -1,17 +1,21 @@
-"""The model registry: a challenger replaces the champion only if it does not lose on the same rows."""
+"""The model registry: a challenger replaces the champion only on rows neither model was fitted or chose on."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from datetime import date
 
 import numpy as np
 import pytest
 
-from ml.dataset import split_out_of_time, training_rows
-from ml.model_store import save_model
-from ml.registry import CHAMPION, REJECTED, RETIRED, SUPERSEDED, champion_as_of, decide, register
+from ml.dataset import ID_COLUMN, training_rows
+from ml.model_store import load_model, save_model
+from ml.registry import CHAMPION, PENDING, REJECTED, RETIRED, SUPERSEDED, card_windows, champion_as_of, decide, register
 from ml.training import TrainingConfig, train_model
+from ml.windows import Window
 from warehouse.database import connect
+from warehouse.paths import DataPaths
 
 QUICK = TrainingConfig(n_trials=2, tuning_rows=8_000, max_rounds=300, early_stopping_rounds=30)
 NOVEMBER, DECEMBER, JANUARY = date(2020, 11, 1), date(2020, 12, 1), date(2021, 1, 1)
@@ -28,66 +32,109 @@ def test_the_rule_promotes_within_the_tolerance_and_keeps_the_champion_beyond_it
 @pytest.fixture
 def registry_warehouse(built_warehouse, tmp_path):
     """A copy of the built warehouse, so registry rows written here stay here."""
-    import shutil
-
-    from warehouse.paths import DataPaths
-
     paths = DataPaths(tmp_path / "data").create()
     shutil.copy(built_warehouse.warehouse, paths.warehouse)
     return paths
 
 
-def trained_for(paths, month: date, blind: bool = False):
-    """A model of `month`; a blind one never sees the external scores (a broken feature pipeline)."""
+def trained_for(paths, month: date, blind: bool = False, without: date | None = None):
+    """A model of `month` and what registering it needs.
+
+    A blind one never sees the external scores (a broken feature pipeline); `without` drops a
+    month's rows, as when that month's outcomes are not known yet.
+    """
     with connect(paths.warehouse, read_only=True) as connection:
         frame = training_rows(connection, month)
+    if without:
+        frame = frame[frame["application_month"] != np.datetime64(without)].reset_index(drop=True)
     shown = frame.assign(**{column: np.nan for column in EXTERNAL_SCORES}) if blind else frame
-    card = save_model(train_model(shown, QUICK), month, f"rows-{month}-{blind}", QUICK, paths.models)
-    return card, split_out_of_time(frame)[1]
+    trained = train_model(shown, QUICK)
+    card = save_model(trained, month, f"rows-{month}-{blind}-{without}", QUICK, paths.models)
+    validation_rows = shown.set_index(ID_COLUMN).loc[trained.validation[ID_COLUMN]].reset_index()
+    return card, validation_rows, trained.validation["probability"].to_numpy()
 
 
-def statuses(paths) -> list[tuple]:
+def register_model(paths, trained, tolerance=0.005) -> dict:
+    card, rows, probabilities = trained
+    with connect(paths.warehouse) as connection:
+        return register(connection, card, rows, probabilities, paths.models, tolerance)
+
+
+def registry(paths) -> list[tuple]:
     with connect(paths.warehouse, read_only=True) as connection:
         return connection.execute(
-            "select version, status from marts.model_registry order by registered_at"
+            "select version, status, validation_month, champion_version, validation_auc, champion_validation_auc, swap_set,"
+            " excluded_attributes from marts.model_registry order by registered_at"
         ).fetchall()
 
 
-def test_a_worse_challenger_is_rejected_and_the_champion_keeps_scoring(registry_warehouse):
+def _compared_on_untouched_rows(paths, challenger_version: str, champion_version: str) -> bool:
+    challenger = load_model(paths.models, challenger_version)[1]
+    champion = load_model(paths.models, champion_version)[1]
+    [validation] = [w for w in card_windows(challenger) if w.name == "validation"]
+    choices = [w for w in card_windows(challenger) if w.role == "choice" or w.name == "validation_fit"]
+    return not any(validation.overlaps(window) for window in card_windows(champion) + choices)
+
+
+def test_a_worse_challenger_is_rejected_on_rows_neither_saw_with_its_swap_set(registry_warehouse):
     paths = registry_warehouse
-    champion, champion_validation = trained_for(paths, NOVEMBER)
-    blind, blind_validation = trained_for(paths, DECEMBER, blind=True)
+    champion = trained_for(paths, NOVEMBER)
+    blind = trained_for(paths, DECEMBER, blind=True)
+    first = register_model(paths, champion)
+    second = register_model(paths, blind)
     with connect(paths.warehouse) as connection:
-        first = register(connection, champion, champion_validation, paths.models, tolerance=0.005)
-        second = register(connection, blind, blind_validation, paths.models, tolerance=0.005)
-        again = register(connection, blind, blind_validation, paths.models, tolerance=0.005)
+        again = register(connection, blind[0], blind[1], blind[2], paths.models, 0.005)
         scoring_december = champion_as_of(connection, DECEMBER)
-        row = connection.execute(
-            "select champion_version, validation_auc, champion_validation_auc, validation_month"
-            " from marts.model_registry where version = ?", [blind.version]
-        ).fetchone()
     assert first["status"] == CHAMPION and "first model" in first["decision_reason"]
     assert second["status"] == REJECTED and "champion keeps scoring" in second["decision_reason"]
-    assert again == second, "registering the same version twice records one decision"
-    assert scoring_december == (champion.version, NOVEMBER)
-    assert row[0] == champion.version and row[1] < row[2] - 0.005
-    assert row[3] == NOVEMBER, "compared on the challenger's validation month"
-    assert statuses(paths) == [(champion.version, CHAMPION), (blind.version, REJECTED)]
+    assert again["status"] == REJECTED and again["version"] == second["version"], "one decision per version"
+    assert scoring_december == (champion[0].version, NOVEMBER)
+    [_, row] = registry(paths)
+    assert row[2] == NOVEMBER, "compared on the challenger's validation month"
+    assert row[3] == champion[0].version and row[4] < row[5] - 0.005
+    assert row[7] == "CODE_GENDER,NAME_FAMILY_STATUS"
+    assert _compared_on_untouched_rows(paths, blind[0].version, champion[0].version)
+    swap = json.loads(row[6])
+    assert swap["rows"] == len(blind[1]) and swap["changed"] == sum(swap["transitions"].values()) > 0
+    assert {"applications", "default_rate"} == set(swap["swap_in"]) == set(swap["swap_out"])
+    assert "swap set:" in second["decision_reason"]
 
 
 def test_a_better_challenger_is_promoted_and_a_retrained_month_supersedes_its_old_model(registry_warehouse):
     paths = registry_warehouse
-    champion, champion_validation = trained_for(paths, NOVEMBER, blind=True)
-    blind, blind_validation = trained_for(paths, DECEMBER, blind=True)
+    champion = trained_for(paths, NOVEMBER, blind=True)
+    blind = trained_for(paths, DECEMBER, blind=True)
+    register_model(paths, champion)
+    register_model(paths, blind, tolerance=1.0)
+    full = trained_for(paths, DECEMBER)
+    decision = register_model(paths, full)
     with connect(paths.warehouse) as connection:
-        register(connection, champion, champion_validation, paths.models, tolerance=0.005)
-        register(connection, blind, blind_validation, paths.models, tolerance=1.0)
-    full, full_validation = trained_for(paths, DECEMBER)
-    with connect(paths.warehouse) as connection:
-        decision = register(connection, full, full_validation, paths.models, tolerance=0.005)
         scoring_january = champion_as_of(connection, JANUARY)
         scoring_november = champion_as_of(connection, NOVEMBER)
     assert decision["status"] == CHAMPION
-    assert scoring_january == (full.version, DECEMBER)
-    assert scoring_november == (champion.version, NOVEMBER), "an earlier month keeps the model it had"
-    assert statuses(paths) == [(champion.version, RETIRED), (blind.version, SUPERSEDED), (full.version, CHAMPION)]
+    assert scoring_january == (full[0].version, DECEMBER)
+    assert scoring_november == (champion[0].version, NOVEMBER), "an earlier month keeps the model it had"
+    assert [(row[0], row[1]) for row in registry(paths)] == [
+        (champion[0].version, RETIRED), (blind[0].version, SUPERSEDED), (full[0].version, CHAMPION),
+    ]
+    assert _compared_on_untouched_rows(paths, full[0].version, champion[0].version)
+    # Every version stays loadable: the superseded one too.
+    assert load_model(paths.models, blind[0].version)[1].version == blind[0].version
+
+
+def test_with_no_rows_both_models_left_untouched_the_challenger_is_pending(registry_warehouse):
+    """December's outcomes unknown at January: January validates on November, which December's champion was fitted on."""
+    paths = registry_warehouse
+    register_model(paths, trained_for(paths, NOVEMBER))
+    december = trained_for(paths, DECEMBER)
+    assert register_model(paths, december)["status"] == CHAMPION
+    january = trained_for(paths, JANUARY, without=DECEMBER)
+    decision = register_model(paths, january)
+    assert decision["status"] == PENDING
+    assert "no labelled rows that neither model was fitted or chose on" in decision["decision_reason"]
+    assert december[0].version in decision["decision_reason"] and "keeps scoring" in decision["decision_reason"]
+    with connect(paths.warehouse, read_only=True) as connection:
+        assert champion_as_of(connection, JANUARY) == (december[0].version, DECEMBER)
+    assert not _compared_on_untouched_rows(paths, january[0].version, december[0].version)
+    [validation] = [w for w in card_windows(january[0]) if w.name == "validation"]
+    assert validation.months == ("2020-11",) and isinstance(validation, Window)

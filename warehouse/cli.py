@@ -36,7 +36,7 @@ def _generate(args: argparse.Namespace) -> int:
             f"{drift.NEW_HOUSING_LEVEL!r} on {drift.NEW_HOUSING_SHARE:.0%} of rows, "
             f"{' and '.join(drift.LOWERED_EXTERNAL_SCORES)} x {drift.EXTERNAL_SCORE_FACTOR}; nothing else changed"
         )
-    for path in write_parts(frame, Path(args.out_dir), generated.true_probability):
+    for path in write_parts(frame, Path(args.out_dir), generated.true_probability, generated.true_probability_without_sex):
         print(f"wrote {path}")
     print(f"{len(frame):,} applications, default rate {frame['TARGET'].mean():.2%}, in {time.perf_counter() - started:.0f} s")
     print(f"true default probabilities (the ceiling for any model) in {true_scores_dir(Path(args.out_dir))}")
@@ -112,7 +112,7 @@ def _format_auc(value: float) -> str:
 def demo_table(paths: DataPaths, months: list[date], seconds: dict[date, float]) -> str:
     """One line per month: rows scored, mean probability, decline rate, AUCs, time taken."""
     from ml.evaluation import auc
-    from ml.model_store import read_card
+    from ml.model_store import latest_card
     from warehouse.database import connect
     from warehouse.predictions import monthly_summary, scored_with_labels
 
@@ -125,7 +125,7 @@ def demo_table(paths: DataPaths, months: list[date], seconds: dict[date, float])
         for month in months:
             row = summary.loc[month]
             scored = scored_with_labels(connection, month).dropna(subset=["target"])
-            card = read_card(paths.models, month)
+            card = latest_card(paths.models, month)
             lines.append(
                 f"{month:%Y-%m}  {int(row.rows_scored):>11,} {row.mean_probability:>9.4f} "
                 f"{_format_rate(row.decline_rate):>8} {_format_rate(row.review_rate):>7} "
@@ -145,7 +145,7 @@ def _demo(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     print(f"generating {args.rows:,} applications into {paths.inbox} (seed {args.seed})", flush=True)
     generated = generate(rows=args.rows, seed=args.seed)
-    write_parts(generated.frame, paths.inbox, generated.true_probability)
+    write_parts(generated.frame, paths.inbox, generated.true_probability, generated.true_probability_without_sex)
     months = delivery_months()
     seconds: dict[date, float] = {}
     for number, month in enumerate(months, start=1):
@@ -237,6 +237,42 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _explain(args: argparse.Namespace) -> int:
+    from ml.audit import audit_decision
+    from warehouse.database import connect
+
+    paths = DataPaths.from_env()
+    if not _require_warehouse(paths):
+        return EXIT_USAGE
+    with connect(paths.warehouse, read_only=True) as connection:
+        try:
+            audit = audit_decision(connection, args.sk_id_curr, paths.models)
+        except LookupError as error:
+            print(f"credit explain: {error}", file=sys.stderr)
+            return EXIT_USAGE
+    given = audit.published
+    print(
+        f"application {args.sk_id_curr} ({given['application_month']:%Y-%m}), scored {given['scored_at']:%Y-%m-%d %H:%M} UTC "
+        f"by model {given['model_version']}"
+    )
+    print(
+        f"  probability {given['default_probability']:.6f}  grade {given['risk_grade']}  decision {given['decision']}"
+        f"  (review from {given['review_from']:.2f}, decline from {given['decline_from']:.2f})"
+    )
+    reasons = audit.reasons(given)
+    print("  reasons:" if reasons else "  reasons: none (nothing pushed this applicant's risk up)")
+    for number, (code, text) in enumerate(reasons, start=1):
+        print(f"    {number}. {text}  [{code}]")
+    source = f"recomputed from {audit.model_path} and the warehouse's features"
+    if audit.matches:
+        print(f"{source}: the same probability, grade, decision and reasons as published")
+        return 0
+    print(f"{source}: DIFFERS from what was published", file=sys.stderr)
+    for difference in audit.differences:
+        print(f"  {difference}", file=sys.stderr)
+    return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="credit", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -279,6 +315,14 @@ def build_parser() -> argparse.ArgumentParser:
         "status", help="deliveries loaded, each month published, stale or failed, the champion model, the latest warnings"
     )
     status.set_defaults(handler=_status)
+
+    explain = commands.add_parser(
+        "explain",
+        help="the model version, probability, decision and reasons given to one application, recomputed from the "
+        "stored model to show they still match (exit 1 if not)",
+    )
+    explain.add_argument("sk_id_curr", type=int)
+    explain.set_defaults(handler=_explain)
 
     report = commands.add_parser("report", help="write reports/YYYY-MM.html: the month's scores, drift, fairness and model")
     report.add_argument("month")

@@ -53,7 +53,7 @@ def _applications_ddl() -> str:
 
 
 # Bump when a table Python creates changes shape; an older warehouse then fails with a clear message.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 LEDGER_DDL = """
 create table if not exists raw.load_ledger (
@@ -86,15 +86,21 @@ create table if not exists marts.predictions (
     default_probability double not null,
     risk_grade varchar not null,
     decision varchar not null,
-    -- The features that pushed this applicant's risk up most (LightGBM contributions), as
-    -- mart column names and as readable labels; null when fewer than three pushed it up.
+    -- The source columns that pushed this applicant's risk up most (summed LightGBM
+    -- contributions), as mart column names and as "label: the applicant's value"; null past
+    -- the last one that pushed it up.
     reason_code_1 varchar,
     reason_code_2 varchar,
     reason_code_3 varchar,
+    reason_code_4 varchar,
     reason_1 varchar,
     reason_2 varchar,
     reason_3 varchar,
+    reason_4 varchar,
     model_version varchar not null,
+    -- The decision policy's thresholds when it was scored, so the decision can be reproduced.
+    review_from double not null,
+    decline_from double not null,
     scored_at timestamp not null
 )
 """
@@ -136,17 +142,19 @@ create table if not exists marts.model_registry (
     model_sha256 varchar not null,
     status varchar not null,
     decision_reason varchar not null,
-    registered_at timestamp not null
+    registered_at timestamp not null,
+    -- Deciles of the model's out-of-sample scores on its validation window (`ml/score_baseline.py`):
+    -- score drift compares a month with these.
+    score_bin_upper_bounds double[],
+    score_bin_shares double[],
+    -- Attributes the model never saw (comma separated contract names), its windows (JSON, as on
+    -- its card), where it is stored, and the swap set against the champion it was compared with (JSON).
+    excluded_attributes varchar not null,
+    windows varchar not null,
+    model_path varchar not null,
+    swap_set varchar
 )
 """
-
-
-# Added after the first release: existing registries gain the columns in place.
-MODEL_REGISTRY_MIGRATIONS = (
-    # The model's training-window score deciles (`ml/score_baseline.py`): score drift compares a month with these.
-    "alter table marts.model_registry add column if not exists score_bin_upper_bounds double[]",
-    "alter table marts.model_registry add column if not exists score_bin_shares double[]",
-)
 
 
 def ensure_schema(connection: duckdb.DuckDBPyConnection, path: Path) -> None:
@@ -159,8 +167,6 @@ def ensure_schema(connection: duckdb.DuckDBPyConnection, path: Path) -> None:
     connection.execute(OUTCOMES_DDL)
     connection.execute(PREDICTIONS_DDL)
     connection.execute(MODEL_REGISTRY_DDL)
-    for statement in MODEL_REGISTRY_MIGRATIONS:
-        connection.execute(statement)
 
 
 class WarehouseBusyError(RuntimeError):
@@ -174,6 +180,19 @@ _LOCK_POLL_SECONDS = 0.25
 def lock_wait_seconds() -> float:
     """How long to wait for another process's lock: `$CREDIT_LOCK_WAIT_SECONDS`, default ten minutes."""
     return float(os.environ.get("CREDIT_LOCK_WAIT_SECONDS", DEFAULT_LOCK_WAIT_SECONDS))
+
+
+def dbt_connect_attempts(wait_seconds: float) -> int:
+    """The connect attempts dbt may make within `wait_seconds` (profiles.yml `retries`).
+
+    dbt-duckdb sleeps 2**k seconds after its k-th failed attempt, the last one included, so n
+    attempts give up after 1 + 2 + ... + 2**(n-1) = 2**n - 1 seconds: the most n that stays
+    within the wait, and always at least one attempt.
+    """
+    attempts = 1
+    while 2 ** (attempts + 1) - 1 <= wait_seconds:
+        attempts += 1
+    return attempts
 
 
 def _open_when_free(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:

@@ -164,6 +164,9 @@ class GeneratedApplications:
 
     frame: pd.DataFrame
     true_probability: np.ndarray
+    # The same score without its sex term, recentred on the same default rate: the ceiling for a
+    # model that may not use sex (a protected attribute), which `make bench` measures against.
+    true_probability_without_sex: np.ndarray | None = None
 
 
 def generate(rows: int = levels.REAL_ROW_COUNT, seed: int = 42) -> GeneratedApplications:
@@ -397,10 +400,11 @@ def generate(rows: int = levels.REAL_ROW_COUNT, seed: int = 42) -> GeneratedAppl
     # score: no model can beat it on average, and its AUC is the ceiling for these rows.
     years_employed = np.where(anomaly, 0.0, employed_days / 365.0)
     credit_to_goods = credit / np.where(np.isnan(goods_price), credit, goods_price)
+    sex_term = 0.45 * male
     logit = (
         ext_risk
         - 0.012 * (age_days / 365.0 - 44.0)
-        + 0.45 * male
+        + sex_term
         - 0.35 * revolving
         + 0.45 * (rating_w_city - 2)
         - 0.06 * np.minimum(years_employed, 15)
@@ -425,15 +429,20 @@ def generate(rows: int = levels.REAL_ROW_COUNT, seed: int = 42) -> GeneratedAppl
         + 0.12 * ext_missing["EXT_SOURCE_1"]
         + 0.22 * ext_missing["EXT_SOURCE_3"]
     )
-    logit = logit - logit.mean()
-    probability = expit(logit + _intercept_for_rate(logit, TARGET_RATE))
+    probability = _probability_at_rate(logit)
+    without_sex = _probability_at_rate(logit - sex_term)
     # The four XNA genders in the real file never defaulted.
-    probability[gender == "XNA"] = 0.0
+    probability[gender == "XNA"] = without_sex[gender == "XNA"] = 0.0
     # The only randomness after the observed columns: an independent uniform per row.
     data["TARGET"] = (rng.random(n) < probability).astype(np.int64)
 
     frame = pd.DataFrame({column: data[column] for column in COLUMN_NAMES})
-    return GeneratedApplications(frame=frame, true_probability=probability)
+    return GeneratedApplications(frame=frame, true_probability=probability, true_probability_without_sex=without_sex)
+
+
+def _probability_at_rate(logit: np.ndarray) -> np.ndarray:
+    centred = logit - logit.mean()
+    return expit(centred + _intercept_for_rate(centred, TARGET_RATE))
 
 
 def generate_applications(rows: int = levels.REAL_ROW_COUNT, seed: int = 42) -> pd.DataFrame:

@@ -20,8 +20,8 @@ from matplotlib.figure import Figure
 
 from ml.evaluation_report import PLOTS, png_base64
 from ml.model_store import read_card, report_dir
-from warehouse.monitoring_thresholds import PSI_WARNING
-from warehouse.status import has_table
+from warehouse.monitoring_thresholds import APPROVAL_RATIO_WARNING, PSI_WARNING
+from warehouse.status import describe_unseen_level, has_table, unseen_levels
 
 TOP_DRIFT = 15
 STYLE = """
@@ -93,21 +93,53 @@ def _monitoring_table(connection: duckdb.DuckDBPyConnection, table: str, columns
     return _table(_query(connection, f"select {columns} from monitoring.{table} where application_month = ?", month))
 
 
+def _fairness_section(connection: duckdb.DuckDBPyConnection, month: date) -> str:
+    if not has_table(connection, "monitoring", "fairness"):
+        return "<p>Not computed yet.</p>"
+    table = _query(
+        connection,
+        "select group_column, group_value, applications, judged, reference_group, mean_probability, approval_rate,"
+        " approval_rate_ratio, labelled, default_rate, auc from monitoring.fairness where application_month = ?"
+        " order by group_column, group_value",
+        month,
+    )
+    flagged = table[table["judged"] & (table["approval_rate_ratio"] < APPROVAL_RATIO_WARNING)]
+    summary = (
+        f'<p class="warn">Approval-rate ratio below {APPROVAL_RATIO_WARNING}: '
+        + html.escape(", ".join(f"{r.group_column} {r.group_value} {r.approval_rate_ratio:.2f}" for r in flagged.itertuples()))
+        + "</p>"
+        if len(flagged) else f"<p>Every group large enough to judge is approved at least {APPROVAL_RATIO_WARNING} as often as the most approved one.</p>"
+    )
+    note = "<p>Protected attributes the model never sees, and age bands; a group too small to judge is shown but never the reference.</p>"
+    return summary + note + _table(table)
+
+
+def _unseen_section(connection: duckdb.DuckDBPyConnection, month: date) -> str:
+    rows = unseen_levels(connection, month)
+    if not rows:
+        return "<p>None: every categorical value of the month was seen before.</p>"
+    items = "".join(f"<li>{html.escape(describe_unseen_level(*row))}</li>" for row in rows)
+    return f'<p class="warn">Scored through each column\'s "value never seen before" feature:</p><ul>{items}</ul>'
+
+
 def _model_section(models_root: Path, version: str) -> str:
-    month = date.fromisoformat(version.split(".")[0] + "-01")
-    card = read_card(models_root, month)
-    if card is None or card.version != version:
+    card = read_card(models_root, version)
+    if card is None:
         return f"<p>The card of {html.escape(version)} is not in {html.escape(str(models_root))}.</p>"
     metrics = pd.DataFrame(
-        [(name, card.metrics[name]) for name in ("validation_auc", "validation_ks", "validation_brier", "train_rows", "refit_rounds") if name in card.metrics],
+        [(name, card.metrics[name]) for name in ("validation_auc", "validation_ks", "validation_brier", "calibration_intercept", "calibration_slope", "train_rows", "refit_rounds") if name in card.metrics],
         columns=["figure", "value"],
     )
     plots = "".join(
         f'<img alt="{name}" src="data:image/png;base64,{png_base64(path)}">'
         for name in PLOTS[:3]
-        if (path := report_dir(models_root, month) / f"{name}.png").exists()
+        if (path := report_dir(models_root, version) / f"{name}.png").exists()
     )
-    return f"<p>Trained for {card.month} on {card.metrics.get('train_rows', 0):,} rows.</p>" + _table(metrics) + plots
+    excluded = html.escape(", ".join(card.protected_attributes or []) or "none")
+    return (
+        f"<p>Trained for {card.month} on {card.metrics.get('train_rows', 0):,} rows; never shown the protected attributes {excluded}.</p>"
+        + _table(metrics) + plots
+    )
 
 
 def write_month_report(connection: duckdb.DuckDBPyConnection, month: date, models_root: Path, out_dir: Path) -> Path:
@@ -115,7 +147,8 @@ def write_month_report(connection: duckdb.DuckDBPyConnection, month: date, model
     sections = [
         ("Scores", scores),
         ("Drift", _drift_section(connection, month)),
-        ("Fairness by CODE_GENDER", _monitoring_table(connection, "fairness", "group_value, applications, mean_probability, approval_rate, approval_rate_ratio, labelled, default_rate, auc", month)),
+        ("Values never seen before", _unseen_section(connection, month)),
+        ("Fairness", _fairness_section(connection, month)),
         ("Realised performance", _monitoring_table(connection, "performance", "model_version, applications, labelled, default_rate, auc, ks, validation_auc", month)),
         ("Model", _model_section(models_root, version)),
     ]

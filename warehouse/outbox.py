@@ -22,6 +22,11 @@ select
     reason_code_1 as "REASON_CODE_1",
     reason_code_2 as "REASON_CODE_2",
     reason_code_3 as "REASON_CODE_3",
+    reason_code_4 as "REASON_CODE_4",
+    reason_1 as "REASON_1",
+    reason_2 as "REASON_2",
+    reason_3 as "REASON_3",
+    reason_4 as "REASON_4",
     model_version as "MODEL_VERSION"
 from marts.predictions
 where application_month = ?

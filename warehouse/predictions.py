@@ -17,13 +17,11 @@ PREDICTION_COLUMNS = (
     "default_probability",
     "risk_grade",
     "decision",
-    "reason_code_1",
-    "reason_code_2",
-    "reason_code_3",
-    "reason_1",
-    "reason_2",
-    "reason_3",
+    *(f"reason_code_{slot}" for slot in range(1, 5)),
+    *(f"reason_{slot}" for slot in range(1, 5)),
     "model_version",
+    "review_from",
+    "decline_from",
     "scored_at",
 )
 

@@ -50,6 +50,7 @@ SERVED_TABLES = (
     ServedTable("predictions", "marts.predictions", by_month=True),
     ServedTable("drift", "monitoring.drift", by_month=True),
     ServedTable("fairness", "monitoring.fairness", by_month=True, every_month=True),
+    ServedTable("unseen_levels", "monitoring.unseen_levels", by_month=True, every_month=True),
     ServedTable("performance", "monitoring.performance", by_month=True, every_month=True),
     ServedTable("performance_by_grade", "monitoring.performance_by_grade", by_month=True, every_month=True),
     ServedTable("model_registry", "marts.model_registry", by_month=False),

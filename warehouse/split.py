@@ -23,6 +23,7 @@ MONTH_ROWS = 10_000
 # Generated files only: the probability each TARGET was drawn with, in a folder beside them.
 TRUE_SCORES_FOLDER = "true_scores"
 TRUE_PROBABILITY = "TRUE_PROBABILITY"
+TRUE_PROBABILITY_WITHOUT_SEX = "TRUE_PROBABILITY_WITHOUT_SEX"
 
 
 @dataclass(frozen=True)
@@ -63,11 +64,17 @@ def _replace_atomically(temporary: Path, final: Path) -> Path:
     return final
 
 
-def write_parts(frame: pd.DataFrame, out_dir: Path, true_probability: np.ndarray | None = None) -> list[Path]:
+def write_parts(
+    frame: pd.DataFrame,
+    out_dir: Path,
+    true_probability: np.ndarray | None = None,
+    true_probability_without_sex: np.ndarray | None = None,
+) -> list[Path]:
     """Write a generated frame as the delivery files; each file appears whole or not at all.
 
     With `true_probability` (the generator's), each file gets a twin of the same name under
-    `true_scores/`: SK_ID_CURR and the probability its TARGET was drawn with.
+    `true_scores/`: SK_ID_CURR, the probability its TARGET was drawn with and, when given,
+    that probability without its sex term.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     if true_probability is not None:
@@ -77,6 +84,8 @@ def write_parts(frame: pd.DataFrame, out_dir: Path, true_probability: np.ndarray
         rows = frame.iloc[part.start : part.stop]
         if true_probability is not None:
             truth = pd.DataFrame({"SK_ID_CURR": rows["SK_ID_CURR"].to_numpy(), TRUE_PROBABILITY: true_probability[part.start : part.stop]})
+            if true_probability_without_sex is not None:
+                truth[TRUE_PROBABILITY_WITHOUT_SEX] = true_probability_without_sex[part.start : part.stop]
             _write_csv(truth, true_scores_dir(out_dir) / part.file_name)
         written.append(_write_csv(rows, out_dir / part.file_name))
     return written

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from warehouse.ledger import CURRENT_VERSIONS_SQL
-from warehouse.monitoring_thresholds import APPROVAL_RATIO_WARNING, MIN_GROUP_APPLICATIONS, PSI_WARNING
+from warehouse.monitoring_thresholds import APPROVAL_RATIO_WARNING, PSI_WARNING
 
 
 def has_table(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
@@ -34,8 +34,27 @@ def champion(connection: duckdb.DuckDBPyConnection) -> tuple | None:
     return rows[0] if rows else None
 
 
+def describe_fairness_flag(column: str, value: str, ratio: float, reference: str) -> str:
+    return f"{column} {value} approval-rate ratio {ratio:.2f} (reference group {reference})"
+
+
+def describe_unseen_level(column: str, value: str, applications: int) -> str:
+    return f"{column} {value!r} never seen before ({applications:,} application{'s' if applications != 1 else ''})"
+
+
+def unseen_levels(connection: duckdb.DuckDBPyConnection, month) -> list[tuple[str, str, int]]:
+    """(column, value, applications) of each value the month's applications carry that was never seen before."""
+    if not has_table(connection, "monitoring", "unseen_levels"):
+        return []
+    return connection.execute(
+        "select column_name, value, applications from monitoring.unseen_levels where application_month = ?"
+        " order by column_name, applications desc, value",
+        [month],
+    ).fetchall()
+
+
 def latest_warnings(connection: duckdb.DuckDBPyConnection) -> tuple[object, list[str]]:
-    """The latest monitored month and its drift and fairness warnings, in words."""
+    """The latest monitored month and its drift, fairness and new-value warnings, in words."""
     if not has_table(connection, "monitoring", "drift"):
         return None, []
     [(month,)] = connection.execute("select max(application_month) from monitoring.drift").fetchall()
@@ -50,11 +69,12 @@ def latest_warnings(connection: duckdb.DuckDBPyConnection) -> tuple[object, list
     ]
     if has_table(connection, "monitoring", "fairness"):
         warnings += [
-            f"fairness: code_gender {group} approval-rate ratio {ratio:.2f}"
-            for group, ratio in connection.execute(
-                "select group_value, approval_rate_ratio from monitoring.fairness"
-                " where application_month = ? and approval_rate_ratio < ? and applications >= ?",
-                [month, APPROVAL_RATIO_WARNING, MIN_GROUP_APPLICATIONS],
+            "fairness: " + describe_fairness_flag(column, value, ratio, reference)
+            for column, value, ratio, reference in connection.execute(
+                "select group_column, group_value, approval_rate_ratio, reference_group from monitoring.fairness"
+                " where application_month = ? and judged and approval_rate_ratio < ? order by group_column, group_value",
+                [month, APPROVAL_RATIO_WARNING],
             ).fetchall()
         ]
+    warnings += ["new value: " + describe_unseen_level(*row) for row in unseen_levels(connection, month)]
     return month, warnings
