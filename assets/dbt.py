@@ -1,5 +1,6 @@
 """The dbt project as assets: staging, the feature mart and the labels; dbt tests become asset checks."""
 
+import json
 from typing import Any, Mapping
 
 import dagster as dg
@@ -16,6 +17,8 @@ from assets.deliveries import MONTH_DELIVERIES
 from assets.jobs import not_retried
 from assets.partitions import month_by_month, monthly_partitions
 from assets.resources import WarehouseResource, dbt_project
+from warehouse.database import connect
+from warehouse.fair_lending import PROTECTED_ATTRIBUTES_VAR, protected_attributes, validated_attributes
 
 
 def _sources_read_through_views(manifest: Mapping[str, Any], unique_id: str) -> set[str]:
@@ -82,7 +85,26 @@ DBT_ASSET_OPTIONS = dict(
 PRODUCTION_BUILD = ["build", "--exclude-resource-type", "unit_test"]
 
 
-def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+def monitoring_vars(model_attributes: list[str]) -> list[str]:
+    """dbt `--vars` for the monitoring build: fairness covers every attribute a scoring model was kept blind to.
+
+    `model_attributes` are the registry's comma-separated lists; dbt_project.yml's default is always included,
+    so an attribute an operator protected in the launchpad is monitored too.
+    """
+    names = [*protected_attributes(), *(name for listed in model_attributes for name in listed.split(",") if name)]
+    return ["--vars", json.dumps({PROTECTED_ATTRIBUTES_VAR: list(validated_attributes(names))})]
+
+
+def _scoring_models_attributes(warehouse: WarehouseResource) -> list[str]:
+    with connect(warehouse.paths.warehouse, read_only=True) as connection:
+        return [
+            row[0] for row in connection.execute(
+                "select distinct excluded_attributes from marts.model_registry where status in ('champion', 'retired')"
+            ).fetchall()
+        ]
+
+
+def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, extra: list[str] = ()):
     warehouse.export_for_dbt()
     # One target folder per data directory, kept between runs: dbt's parse cache records the
     # warehouse path of profiles.yml, so a cache made for this data directory lets every later
@@ -92,7 +114,7 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     # Unit tests check the SQL's logic on fixed inputs, so they run in `make test` (which
     # runs the whole `dbt build`), not in every production month, as dbt's docs advise.
     with not_retried(DagsterDbtCliRuntimeError):
-        yield from dbt.cli(PRODUCTION_BUILD, context=context, target_path=warehouse.paths.dbt_target).stream()
+        yield from dbt.cli([*PRODUCTION_BUILD, *extra], context=context, target_path=warehouse.paths.dbt_target).stream()
 
 
 @dbt_assets(**DBT_ASSET_OPTIONS, exclude=MONITORING)
@@ -103,8 +125,8 @@ def credit_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, wa
 
 @dbt_assets(**DBT_ASSET_OPTIONS, select=MONITORING)
 def credit_dbt_monitoring(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    """Drift, fairness and realised performance of the scores, in dbt (schema `monitoring`)."""
-    yield from _dbt_build(context, dbt, warehouse)
+    """Drift, fairness, values never seen before and realised performance of the scores, in dbt (schema `monitoring`)."""
+    yield from _dbt_build(context, dbt, warehouse, monitoring_vars(_scoring_models_attributes(warehouse)))
 
 
 APPLICATION_FEATURES = get_asset_key_for_model([credit_dbt_models], "fct_application_features")
@@ -113,4 +135,4 @@ DRIFT = get_asset_key_for_model([credit_dbt_monitoring], "drift")
 FAIRNESS = get_asset_key_for_model([credit_dbt_monitoring], "fairness")
 PERFORMANCE = get_asset_key_for_model([credit_dbt_monitoring], "performance")
 PERFORMANCE_BY_GRADE = get_asset_key_for_model([credit_dbt_monitoring], "performance_by_grade")
-UNSEEN_LEVELS = get_asset_key_for_model([credit_dbt_monitoring], "unseen_levels")
+UNSEEN_LEVELS = get_asset_key_for_model([credit_dbt_models], "unseen_levels")

@@ -24,9 +24,10 @@ from warehouse.notifications import read_notifications
 QUICK_MODEL = {"ops": {"credit_default_model": {"config": {"n_trials": 2, "tuning_rows": 8_000}}}}
 
 
-def materialise(paths, month: date) -> dg.ExecuteInProcessResult:
+def materialise(paths, month: date, **model_config) -> dg.ExecuteInProcessResult:
     """The same path as `credit run`: in process, recorded in the data directory's Dagster instance."""
-    return run_month(month, paths, QUICK_MODEL).result
+    config = {"ops": {"credit_default_model": {"config": {**QUICK_MODEL["ops"]["credit_default_model"]["config"], **model_config}}}}
+    return run_month(month, paths, config).result
 
 
 def stale_assets(paths, month: date) -> set[str]:
@@ -72,7 +73,7 @@ def test_definitions_hold_the_pipeline_assets_and_the_monthly_job():
         "staging/stg_home_credit__outcomes", "marts/fct_application_features", "marts/fct_application_labels",
         "training_set", "credit_default_model", "monthly_predictions", "monthly_outbox",
         "monitoring/drift", "monitoring/fairness", "monitoring/performance", "monitoring/performance_by_grade",
-        "monitoring/int_labels_known_today", "bi_serving",
+        "monitoring/int_labels_known_today", "monitoring/unseen_levels", "bi_serving", "marts/feature_catalog",
     }
     job = defs.resolve_job_def("monthly_pipeline")
     assert job.partitions_def.get_first_partition_window().start.date() == date(2020, 10, 1)
@@ -94,7 +95,8 @@ def test_two_months_end_to_end_then_the_same_month_again(data_dir, capsys):
     october, november = date(2020, 10, 1), date(2020, 11, 1)
     first = materialise(data_dir, october)
     assert first.success
-    second = materialise(data_dir, november)
+    # November's model must beat October's by a full point of AUC, so it is rejected and October's scores November.
+    second = materialise(data_dir, november, promotion_tolerance=-1.0)
     assert second.success
 
     october_rows, november_rows = predictions(data_dir, october), predictions(data_dir, november)
@@ -122,7 +124,8 @@ def test_two_months_end_to_end_then_the_same_month_again(data_dir, capsys):
         published = pd.read_csv(data_dir.outbox / f"pred_{month:%Y%m%d}.csv")
         assert list(published.columns) == [
             "SK_ID_CURR", "DEFAULT_PROBABILITY", "RISK_GRADE", "DECISION",
-            "REASON_CODE_1", "REASON_CODE_2", "REASON_CODE_3", "MODEL_VERSION",
+            "REASON_CODE_1", "REASON_CODE_2", "REASON_CODE_3", "REASON_CODE_4",
+            "REASON_1", "REASON_2", "REASON_3", "REASON_4", "MODEL_VERSION",
         ]
         assert list(published["SK_ID_CURR"]) == [row[0] for row in rows]
         assert np.allclose(published["DEFAULT_PROBABILITY"], [row[1] for row in rows], atol=1e-6)
@@ -148,6 +151,27 @@ def test_two_months_end_to_end_then_the_same_month_again(data_dir, capsys):
     assert metadata(again, "credit_default_model")["model_version"] == metadata(second, "credit_default_model")["model_version"]
     assert predictions(data_dir, november) == november_rows
     assert warehouse_counts(data_dir) == before, "a second run of a month loads and writes nothing new"
+
+    # October trained again (another seed): its old model, which scored November, stays loadable,
+    # and `credit explain` recomputes a November decision from it exactly as it was published.
+    old_october = metadata(first, "credit_default_model")["model_version"]
+    assert {row[4] for row in november_rows} == {old_october}
+    assert metadata(second, "credit_default_model")["registry_status"] == "rejected"
+    retrained = materialise(data_dir, october, seed=5)
+    assert retrained.success
+    assert metadata(retrained, "credit_default_model")["model_version"] != old_october
+    with connect(data_dir.warehouse, read_only=True) as connection:
+        [(old_status,)] = connection.execute("select status from marts.model_registry where version = ?", [old_october]).fetchall()
+    assert old_status == "superseded"
+    application = november_rows[0][0]
+    capsys.readouterr()
+    assert main(["explain", str(application)]) == 0
+    explained = capsys.readouterr().out
+    assert f"by model {old_october}" in explained and "the same probability, grade, decision and reasons as published" in explained
+    with connect(data_dir.warehouse, read_only=True) as connection:
+        [reason] = connection.execute("select reason_1 from marts.predictions where sk_id_curr = ?", [application]).fetchone()
+    assert reason is None or reason in explained
+    assert main(["explain", "1"]) == 2, "an application never scored"
 
 
 def materialise_allowing_failure(paths, partition: str) -> dg.ExecuteInProcessResult:
@@ -190,7 +214,7 @@ def test_a_replaced_delivery_shows_that_months_assets_stale_until_rematerialised
         "staging/stg_home_credit__applications", "marts/fct_application_features", "marts/fct_application_labels",
         "training_set", "credit_default_model", "monthly_predictions", "monthly_outbox",
         "monitoring/drift", "monitoring/fairness", "monitoring/performance", "monitoring/performance_by_grade",
-        "monitoring/int_labels_known_today", "bi_serving",
+        "monitoring/int_labels_known_today", "monitoring/unseen_levels", "bi_serving",
     }
 
     # The old file still in the inbox is an older version: the re-run keeps the correction.

@@ -1,8 +1,10 @@
 """Monitoring marts built by dbt after scoring: drift, fairness, realised performance, and their warnings.
 
 Two months run through Dagster, the second one drifted by `credit generate --drift`'s
-rule. Every figure the SQL computes is recomputed here in Python (sklearn, numpy) on the
-same rows: the marts must agree, and the drifted month alone must raise drift warnings.
+rule and carrying a value never seen before in each categorical column of the contract (one
+column per application). Every figure the SQL computes is recomputed here in Python
+(sklearn, numpy) on the same rows: the marts must agree, the drifted month alone must raise
+drift warnings, and each new value must be scored and named.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from sklearn.metrics import roc_auc_score
 from warehouse.monitoring_thresholds import PSI_WARNING
 from assets.runner import run_month
 from ml.evaluation import ks
-from ml.model_store import read_card
+from ml.model_store import latest_card
 from ml.score_baseline import bin_index
 from tests.conftest import run_dbt
 from warehouse.database import connect
+from warehouse.contract import COLUMN_TYPES, TEXT
 from warehouse.drift import drift_rows
 from warehouse.notifications import read_notifications
 from warehouse.paths import DataPaths
@@ -36,14 +39,27 @@ DRIFTED = {
 }
 
 
+# Every text column of the raw-file contract but the drill's own new housing type; each gets a
+# value never seen before on NEW_VALUE_ROWS applications of November, one column per application.
+NEW_VALUE_COLUMNS = [name for name, kind in COLUMN_TYPES.items() if kind == TEXT and name != "NAME_HOUSING_TYPE"]
+NEW_VALUE_ROWS = 4
+
+
+def with_new_values(month_file: pd.DataFrame) -> pd.DataFrame:
+    changed = month_file.copy()
+    for number, column in enumerate(NEW_VALUE_COLUMNS):
+        changed.loc[changed.index[number * NEW_VALUE_ROWS:(number + 1) * NEW_VALUE_ROWS], column] = f"New {column}"
+    return changed
+
+
 @pytest.fixture(scope="module")
 def monitored(deliveries_dir, tmp_path_factory) -> DataPaths:
-    """October as generated, then November drifted, each run through Dagster."""
+    """October as generated, then November drifted and with new values, each run through Dagster."""
     paths = DataPaths(tmp_path_factory.mktemp("monitoring") / "data").create()
     for name in ("initial.csv", "20201001.csv"):
         shutil.copy(deliveries_dir / name, paths.inbox / name)
     november = pd.read_csv(deliveries_dir / "20201101.csv")
-    drift_rows(november, seed=1).to_csv(paths.inbox / "20201101.csv", index=False)
+    with_new_values(drift_rows(november, seed=1)).to_csv(paths.inbox / "20201101.csv", index=False)
     for month in (OCTOBER, NOVEMBER):
         assert run_month(month, paths, QUICK_MODEL).success
     return paths
@@ -66,13 +82,46 @@ def test_only_the_drifted_month_warns_and_only_on_what_was_drifted(monitored):
 
     notifications = {n["month"]: n for n in read_notifications(monitored) if n["event"] == "run_succeeded"}
     assert "check_warnings" not in notifications["2020-10"]["details"]
-    [warning] = notifications["2020-11"]["details"]["check_warnings"]
+    [warning] = [w for w in notifications["2020-11"]["details"]["check_warnings"] if w.startswith("monitoring/drift")]
     assert warning.startswith("monitoring/drift / drift_warnings (WARN)") and "amt_income_total" in warning
     assert (monitored.outbox / "pred_20201101.csv").exists(), "a warning never holds back the outbox"
 
 
+def test_a_new_value_in_any_categorical_column_is_scored_warned_and_named(monitored, monkeypatch, capsys):
+    from warehouse.cli import main
+
+    november = pd.read_csv(monitored.inbox / "20201101.csv")
+    with connect(monitored.warehouse, read_only=True) as connection:
+        scored = connection.execute("select * from marts.predictions where application_month = ?", [NOVEMBER]).df()
+    assert len(scored) == len(november), "the month with new values is scored whole"
+    published = pd.read_csv(monitored.outbox / "pred_20201101.csv")
+    assert len(published) == len(november)
+
+    [notification] = [n for n in read_notifications(monitored) if n["event"] == "run_succeeded" and n["month"] == "2020-11"]
+    [warning] = [w for w in notification["details"]["check_warnings"] if "unseen_level_warnings" in w]
+    monkeypatch.setenv("CREDIT_DATA_DIR", str(monitored.root))
+    capsys.readouterr()
+    assert main(["status"]) == 0
+    status = capsys.readouterr().out
+    for column in NEW_VALUE_COLUMNS:
+        named = f"{column.lower()} 'New {column}' never seen before ({NEW_VALUE_ROWS} applications)"
+        assert named in warning and f"new value: {named}" in status, column
+
+    # A reason caused by a new value says so, with the value.
+    ids = {column: november["SK_ID_CURR"].iloc[n * NEW_VALUE_ROWS:(n + 1) * NEW_VALUE_ROWS] for n, column in enumerate(NEW_VALUE_COLUMNS)}
+    said = 0
+    for column, applications in ids.items():
+        rows = scored[scored["sk_id_curr"].isin(applications)]
+        for slot in range(1, 5):
+            for code, text in zip(rows[f"reason_code_{slot}"], rows[f"reason_{slot}"]):
+                if code == column.lower():
+                    assert text.endswith(f": a value never seen before (New {column})"), text
+                    said += 1
+    assert said > 0
+
+
 def test_score_psi_uses_the_models_training_window_bins(monitored):
-    card = read_card(monitored.models, NOVEMBER)
+    card = latest_card(monitored.models, NOVEMBER)
     scores = _query(monitored, "select default_probability from marts.predictions where application_month = ?", [NOVEMBER])
     probabilities = scores["default_probability"].to_numpy()
     actual = np.bincount(bin_index(np.array(card.score_baseline["cuts"]), probabilities), minlength=len(card.score_baseline["shares"]))
@@ -84,18 +133,33 @@ def test_score_psi_uses_the_models_training_window_bins(monitored):
     assert len(card.score_baseline["cuts"]) == 9, "deciles of the training-window scores"
 
 
-def test_fairness_by_gender_matches_a_recount(monitored):
-    fairness = _query(monitored, "select * from monitoring.fairness where application_month = ?", [OCTOBER]).set_index("group_value")
+def test_fairness_covers_each_protected_attribute_and_age_band_and_matches_a_recount(monitored):
+    fairness = _query(monitored, "select * from monitoring.fairness where application_month = ?", [NOVEMBER])
+    assert set(fairness["group_column"]) == {"code_gender", "name_family_status", "age_band"}
     rows = _query(
         monitored,
-        "select p.default_probability, p.decision, coalesce(a.code_gender, 'unknown') as gender"
+        "select p.default_probability, p.decision, coalesce(a.code_gender, 'unknown') as gender, a.days_birth"
         " from marts.predictions p join staging.stg_home_credit__applications a using (sk_id_curr)"
-        " where p.application_month = ?", [OCTOBER],
+        " where p.application_month = ?", [NOVEMBER],
     )
-    approval = rows.assign(approved=rows["decision"] == "approve").groupby("gender")["approved"].mean()
-    assert fairness["approval_rate"].to_dict() == pytest.approx(approval.to_dict(), abs=1e-6)
-    assert fairness["approval_rate_ratio"].to_dict() == pytest.approx((approval / approval.max()).to_dict(), abs=1e-6)
-    assert fairness["applications"].sum() == len(rows)
+    rows["approved"] = rows["decision"] == "approve"
+    age = np.floor(-rows["days_birth"] / 365.25)
+    rows["age_band"] = pd.cut(age, [-np.inf, 25, 35, 50, 62, np.inf], right=False, labels=["<25", "25-34", "35-49", "50-61", "62+"]).astype(str)
+    for column, recount_column in (("code_gender", "gender"), ("age_band", "age_band")):
+        groups = fairness[fairness["group_column"] == column].set_index("group_value")
+        counts = rows.groupby(recount_column).size()
+        approval = rows.groupby(recount_column)["approved"].mean()
+        assert groups["applications"].to_dict() == counts.to_dict()
+        assert groups["approval_rate"].to_dict() == pytest.approx(approval.to_dict(), abs=1e-6)
+        judged = counts[counts >= 100].index
+        assert set(groups.index[groups["judged"]]) == set(judged)
+        reference = approval[judged].idxmax()
+        assert set(groups["reference_group"]) == {reference}, "the most approved group large enough to judge"
+        assert groups["approval_rate_ratio"].to_dict() == pytest.approx((approval / approval[reference]).to_dict(), abs=1e-6)
+    # November's new gender value: 4 applications, reported, never judged, never the reference.
+    tiny = fairness[(fairness["group_column"] == "code_gender") & (fairness["group_value"] == "New CODE_GENDER")]
+    assert len(tiny) == 1 and not tiny["judged"].iloc[0] and tiny["applications"].iloc[0] == NEW_VALUE_ROWS
+    assert (fairness["reference_group"] != "New CODE_GENDER").all()
 
 
 def scored_with_labels_frame(paths: DataPaths, month: date) -> pd.DataFrame:
@@ -110,7 +174,9 @@ def test_fairness_auc_per_group_matches_sklearn(monitored):
         " from marts.predictions p join staging.stg_home_credit__applications a using (sk_id_curr)"
         " where p.application_month = ? order by p.sk_id_curr", [OCTOBER],
     ).merge(scored_with_labels_frame(monitored, OCTOBER)[["sk_id_curr", "target"]], on="sk_id_curr").dropna(subset=["target"])
-    fairness = _query(monitored, "select group_value, auc from monitoring.fairness where application_month = ?", [OCTOBER])
+    fairness = _query(
+        monitored, "select group_value, auc from monitoring.fairness where application_month = ? and group_column = 'code_gender'", [OCTOBER]
+    )
     for group, auc in fairness.itertuples(index=False):
         rows = frame[frame["gender"] == group]
         if rows["target"].nunique() == 2:
@@ -123,7 +189,7 @@ def test_realised_performance_matches_sklearn_and_the_registry(monitored):
     assert row["labelled"] == len(labelled) > 0
     assert row["auc"] == pytest.approx(roc_auc_score(labelled["target"], labelled["default_probability"]), abs=1e-6)
     assert row["ks"] == pytest.approx(ks(labelled["target"], labelled["default_probability"].to_numpy()), abs=1e-6)
-    assert row["validation_auc"] == pytest.approx(read_card(monitored.models, NOVEMBER).metrics["validation_auc"])
+    assert row["validation_auc"] == pytest.approx(latest_card(monitored.models, NOVEMBER).metrics["validation_auc"])
     grades = _query(monitored, "select * from monitoring.performance_by_grade where application_month = ?", [NOVEMBER])
     assert grades["applications"].sum() == row["applications"] and grades["defaults"].sum() == labelled["target"].sum()
 
@@ -141,9 +207,10 @@ def test_credit_report_draws_the_month_and_refuses_a_month_never_scored(monitore
     monkeypatch.setenv("CREDIT_DATA_DIR", str(monitored.root))
     assert main(["report", "2020-11"]) == 0
     page = (monitored.root / "reports" / "2020-11.html").read_text()
-    for section in ("Scores", "Drift", "Fairness by CODE_GENDER", "Realised performance", "Model"):
+    for section in ("Scores", "Drift", "Values never seen before", "Fairness", "Realised performance", "Model"):
         assert f"<h2>{section}</h2>" in page
     assert "amt_income_total" in page and page.count("data:image/png;base64,") >= 3
+    assert "New NAME_CONTRACT_TYPE" in page and "age_band" in page
     assert main(["report", "2020-12"]) == 2
     assert "2020-12 has no scores" in capsys.readouterr().err
 
@@ -156,7 +223,7 @@ def test_credit_status_shows_months_champion_and_warnings_then_a_stale_month(mon
     assert main(["status"]) == 0
     out = capsys.readouterr().out
     assert "2020-10  published" in out and "2020-11  published" in out
-    assert f"champion model: {read_card(monitored.models, NOVEMBER).version}" in out or "champion model: 2020-10." in out
+    assert f"champion model: {latest_card(monitored.models, NOVEMBER).version}" in out or "champion model: 2020-10." in out
     assert "drift: amt_income_total PSI" in out and "warnings of 2020-11:" in out
 
     corrected = tmp_path / "20201001.csv"
