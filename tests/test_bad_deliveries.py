@@ -38,7 +38,8 @@ def loaded_template(deliveries_dir, tmp_path_factory) -> DataPaths:
         replace_month(connection, date(2020, 10, 1), pd.DataFrame({
             "sk_id_curr": ids, "application_month": date(2020, 10, 1), "default_probability": 0.08,
             "risk_grade": "C", "decision": "approve", "model_version": "2020-10.test", "scored_at": datetime(2020, 10, 2),
-            **{f"reason_code_{i}": "ext_source_3" for i in (1, 2, 3)}, **{f"reason_{i}": "External score" for i in (1, 2, 3)},
+            **{f"reason_code_{i}": "ext_source_3" for i in (1, 2, 3, 4)}, **{f"reason_{i}": "External score 3: 0.2" for i in (1, 2, 3, 4)},
+            "review_from": 0.12, "decline_from": 0.30,
         }))
     return paths
 

@@ -26,9 +26,11 @@ def predictions(month, rows: int, model_version: str) -> pd.DataFrame:
         "default_probability": np.linspace(0.01, 0.5, rows),
         "risk_grade": "C",
         "decision": "approve",
-        **{f"reason_code_{i}": None for i in (1, 2, 3)},
-        **{f"reason_{i}": None for i in (1, 2, 3)},
+        **{f"reason_code_{i}": None for i in (1, 2, 3, 4)},
+        **{f"reason_{i}": None for i in (1, 2, 3, 4)},
         "model_version": model_version,
+        "review_from": 0.12,
+        "decline_from": 0.30,
         "scored_at": datetime(2021, 1, 2),
     })
 
