@@ -86,7 +86,7 @@ PRODUCTION_BUILD = ["build", "--exclude-resource-type", "unit_test"]
 
 
 def monitoring_vars(model_attributes: list[str]) -> list[str]:
-    """dbt `--vars` for the monitoring build: fairness covers every attribute a scoring model was kept blind to.
+    """dbt `--vars` for the monitoring build: fairness covers every attribute a model that scored was kept blind to.
 
     `model_attributes` are the registry's comma-separated lists; dbt_project.yml's default is always included,
     so an attribute an operator protected in the launchpad is monitored too.
@@ -99,7 +99,8 @@ def _scoring_models_attributes(warehouse: WarehouseResource) -> list[str]:
     with connect(warehouse.paths.warehouse, read_only=True) as connection:
         return [
             row[0] for row in connection.execute(
-                "select distinct excluded_attributes from marts.model_registry where status in ('champion', 'retired')"
+                "select distinct excluded_attributes from marts.model_registry"
+                " where version in (select distinct model_version from marts.predictions)"
             ).fetchall()
         ]
 

@@ -20,7 +20,7 @@ from ml.registry import CHAMPION, DEFAULT_TOLERANCE, card_windows, champion_as_o
 from ml.swap_set import describe as describe_swap_set
 from ml.training import TrainingConfig, train_model, warm_start_params
 from warehouse.database import connect
-from warehouse.fair_lending import protected_attributes
+from warehouse.fair_lending import protected_attributes, require_policy
 from warehouse.ledger import months_missing_before
 from warehouse.split import add_months
 
@@ -96,6 +96,7 @@ def credit_default_model(
     frame = read_training_set(training_set_path(warehouse, context.partition_key))
     training_fingerprint = fingerprint(frame)
     with not_retried(ValueError):
+        require_policy(config.protected_attributes)
         training_config = TrainingConfig(
             n_trials=config.n_trials, timeout_seconds=config.timeout_seconds, tuning_rows=config.tuning_rows, seed=config.seed,
             protected_attributes=tuple(config.protected_attributes),
@@ -163,7 +164,7 @@ def windows_table(card: ModelCard) -> pd.DataFrame:
 
 def windows_markdown(card: ModelCard) -> dg.MetadataValue:
     lines = ["| window | role | rows | used for |", "|---|---|---|---|"]
-    lines += [f"| {row.window} | {row.role} | {row.rows} | {row._4} |" for row in windows_table(card).itertuples()]
+    lines += [f"| {window} | {role} | {rows} | {used_for} |" for window, role, rows, used_for in windows_table(card).itertuples(index=False)]
     return dg.MetadataValue.md("\n".join(lines))
 
 

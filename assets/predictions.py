@@ -13,10 +13,12 @@ from assets.resources import WarehouseResource
 from ml.dataset import ID_COLUMN, LABEL_COLUMN, applicant_values, scoring_rows
 from ml.evaluation import auc
 from ml.explanations import REASON_COUNT
+from ml.features import excluded_features
 from ml.model_store import load_model
 from ml.registry import champion_as_of
 from ml.scoring import DecisionPolicy, score
 from warehouse.database import connect
+from warehouse.fair_lending import protected_attributes
 from warehouse.predictions import replace_month
 
 
@@ -49,6 +51,12 @@ def monthly_predictions(
         if champion is None:
             raise dg.Failure(f"no champion model for {month:%Y-%m} in marts.model_registry: materialise credit_default_model first")
         booster, card = load_model(paths.models, champion[0])
+        protected_features = excluded_features(card.feature_names, protected_attributes())
+        if protected_features:
+            raise dg.Failure(
+                f"{card.version} reads features of protected attributes ({', '.join(protected_features[:5])}): it may not score",
+                allow_retries=False,
+            )
         rows = scoring_rows(connection, month)
         if rows.empty:
             raise dg.Failure(f"no applications delivered for {month:%Y-%m}: nothing to score")

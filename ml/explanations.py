@@ -27,21 +27,32 @@ from ml.training import feature_matrix
 REASON_COUNT = 4  # Reg B's commentary: more than four principal reasons do not help the applicant
 NOT_ON_FILE = "not on file"
 NEVER_SEEN = "a value never seen before"
+# Staging turns the source's sentinel into null plus a flag (365243 days employed = not employed):
+# the value is then known, and stated as such, not "not on file".
+SENTINELS = {"days_employed": ("days_employed_anomaly", "not employed (pension or no work)")}
 
 
 def reason_column_names(count: int = REASON_COUNT) -> list[str]:
     return [f"reason_code_{i}" for i in range(1, count + 1)] + [f"reason_{i}" for i in range(1, count + 1)]
 
 
-def source_contributions(booster: lgb.Booster, frame: pd.DataFrame, features: list[str]) -> tuple[np.ndarray, list[str]]:
-    """Per row: each source column's summed contribution to the log-odds, then the bias in the last column."""
+def source_contributions(
+    booster: lgb.Booster, frame: pd.DataFrame, features: list[str], catalog: FeatureCatalog | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """Per row: each source column's summed contribution to the log-odds, then the bias in the last column.
+
+    A column whose catalogue entry names a `reason_group` (the employment sentinel flag, the
+    employment-to-age ratio) adds to that column's reason: one fact, one reason.
+    """
+    catalog = catalog or default_catalog()
     contribution = booster.predict(
         feature_matrix(frame, features), num_iteration=booster.best_iteration or None, pred_contrib=True
     )
-    sources = list(dict.fromkeys(source_column(feature) for feature in features))
+    owners = [catalog.reason_source(feature) for feature in features]
+    sources = list(dict.fromkeys(owners))
     position = {source: index for index, source in enumerate(sources)}
     grouping = np.zeros((len(features), len(sources)))
-    grouping[np.arange(len(features)), [position[source_column(feature)] for feature in features]] = 1.0
+    grouping[np.arange(len(features)), [position[owner] for owner in owners]] = 1.0
     return np.column_stack([contribution[:, :-1] @ grouping, contribution[:, -1]]), sources
 
 
@@ -104,6 +115,8 @@ class _Values:
         entry = self.catalog.entry(source)
         if source in CATEGORICAL_COLUMNS:
             value = self._categorical(row, source)
+        elif source in SENTINELS and self._numeric(row, SENTINELS[source][0]) == 1.0:
+            value = SENTINELS[source][1]
         else:
             number = self._numeric(row, source)
             value = NOT_ON_FILE if math.isnan(number) else format_value(number, entry.value_format)
@@ -128,11 +141,12 @@ def explain(
         raise ValueError(f"between 1 and {REASON_COUNT} reasons, got {count}")
     if applicant_values is not None and len(applicant_values) != len(frame):
         raise ValueError(f"{len(applicant_values)} rows of applicant values for {len(frame)} rows of features")
-    grouped, sources = source_contributions(booster, frame, features)
+    catalog = catalog or default_catalog()
+    grouped, sources = source_contributions(booster, frame, features, catalog)
     pushes_up = np.where(grouped[:, :-1] > 0, grouped[:, :-1], -np.inf)
     order = np.argsort(-pushes_up, axis=1, kind="stable")[:, :count]
     chosen = np.take_along_axis(pushes_up, order, axis=1) > -np.inf
-    values = _Values(frame, features, applicant_values, catalog or default_catalog())
+    values = _Values(frame, features, applicant_values, catalog)
     columns: dict[str, list] = {}
     for slot in range(count):
         codes = [sources[order[row, slot]] if chosen[row, slot] else None for row in range(len(frame))]

@@ -37,6 +37,7 @@ class CatalogEntry:
     label: str
     value_format: str
     derived_from: tuple[str, ...] = ()
+    reason_group: str | None = None  # the source column whose reason this one's contribution joins
 
 
 @dataclass(frozen=True)
@@ -50,13 +51,20 @@ class FeatureCatalog:
         with open(path, newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
         return cls({
-            row["column_name"]: CatalogEntry(row["label"], row["value_format"], tuple((row.get("derived_from") or "").split()))
+            row["column_name"]: CatalogEntry(
+                row["label"], row["value_format"], tuple((row.get("derived_from") or "").split()), row.get("reason_group") or None
+            )
             for row in rows
         })
 
     def entry(self, source: str) -> CatalogEntry:
         """The catalogue's entry; a column it lacks is named as it is, so a new feature never breaks scoring."""
         return self.entries.get(source) or CatalogEntry(source, "text" if source in CATEGORICAL_COLUMNS else "decimal")
+
+    def reason_source(self, feature: str) -> str:
+        """The source column a feature's contribution is given under: its own, or the one it states a fact of."""
+        source = source_column(feature)
+        return self.entry(source).reason_group or source
 
     def label(self, source: str) -> str:
         return self.entry(source).label

@@ -132,7 +132,10 @@ def challenge(
             champion_version,
         )
     if not set(champion_card.feature_names) <= set(validation_rows.columns):
-        return Promotion(CHAMPION, f"champion {champion_version} reads features the mart no longer has: promoted", champion_version)
+        return Promotion(
+            PENDING, f"champion {champion_version} reads features the mart no longer has, so the two cannot be compared: "
+            f"the challenger waits and {champion_version} keeps scoring", champion_version,
+        )
     labels = validation_rows[LABEL_COLUMN].to_numpy()
     champion_probabilities = predict(booster, validation_rows, champion_card.feature_names, champion_card.platt_scaling)
     champion_auc = auc(labels, champion_probabilities)
@@ -168,11 +171,13 @@ def register(
     baseline = card.score_baseline or {}
     with transaction(connection):
         connection.execute("delete from marts.model_registry where version = ?", [card.version])
-        connection.execute(
-            "update marts.model_registry set status = ? where training_month = ? and status <> ?",
-            [SUPERSEDED, month, SUPERSEDED],
-        )
         if promotion.status == CHAMPION:
+            # A month trained again replaces its earlier models only when the new one is promoted:
+            # a retrain that is rejected or pending leaves the working champion where it is.
+            connection.execute(
+                "update marts.model_registry set status = ? where training_month = ? and status <> ?",
+                [SUPERSEDED, month, SUPERSEDED],
+            )
             connection.execute(
                 "update marts.model_registry set status = ? where status = ? and training_month < ?",
                 [RETIRED, CHAMPION, month],

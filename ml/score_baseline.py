@@ -1,6 +1,8 @@
 """The score distribution a model was trained on, in fixed bins: what score drift (PSI) is measured against.
 
-Bins are the deciles of the model's own (calibrated) probabilities on its training window.
+Bins are the deciles of the model's out-of-sample (calibrated) probabilities: its validation
+model's scores on the validation window, which no fit of it saw. In-sample scores of the
+refit would be tighter than any new month's, and bias score PSI upward.
 A score belongs to the bin numbered by how many cuts lie strictly below it, the same rule
 the drift mart uses in SQL, so Python and dbt bin a score identically.
 """
@@ -17,7 +19,7 @@ SCORE_BINS = 10
 @dataclass(frozen=True)
 class ScoreBaseline:
     cuts: list[float]  # ascending; bin i holds scores in (cuts[i-1], cuts[i]]
-    shares: list[float]  # share of the training window in each bin, len(cuts) + 1 of them
+    shares: list[float]  # share of the reference scores in each bin, len(cuts) + 1 of them
     rows: int
 
     def as_dict(self) -> dict:

@@ -12,13 +12,14 @@ import pandas as pd
 import pytest
 
 from ml.dataset import applicant_values, fingerprint, read_training_set, scoring_rows, training_rows, write_training_set
-from ml.explanations import NEVER_SEEN, NOT_ON_FILE, explain, source_contributions
+from ml.explanations import NEVER_SEEN, NOT_ON_FILE, SENTINELS, explain, source_contributions
 from ml.features import CATEGORICAL_COLUMNS, FeatureCatalog, default_catalog, excluded_features, source_column
 from ml.model_store import ModelIntegrityError, load_model, month_cards, read_card, reusable_card, save_model
 from ml.scoring import DecisionPolicy, score
 from ml.training import TrainingConfig, predict, train_model
 from ml.windows import figures_untouched_by_choices, plan_windows, training_windows
 from warehouse.database import connect
+from warehouse.fair_lending import require_policy
 from warehouse.predictions import PREDICTION_COLUMNS
 from warehouse.split import delivery_months
 
@@ -186,6 +187,10 @@ def test_no_protected_attribute_or_feature_computed_from_one_reaches_the_model(h
     assert excluded_features(candidates, ("DAYS_BIRTH",)) == ["days_birth", "employed_to_age_ratio"]
     with pytest.raises(ValueError, match="unknown"):
         TrainingConfig(protected_attributes=("NOT_A_COLUMN",))
+    # The launchpad may protect more than the policy, never fewer.
+    assert require_policy(["code_gender", "NAME_FAMILY_STATUS", "NAME_TYPE_SUITE"])[-1] == "NAME_TYPE_SUITE"
+    with pytest.raises(ValueError, match="never fewer"):
+        require_policy(["CODE_GENDER"])
 
 
 @pytest.fixture(scope="module")
@@ -221,12 +226,16 @@ def test_reasons_are_source_columns_true_of_the_applicant(quick_model, november_
                 raw = values.at[row, code]
                 assert value == (NOT_ON_FILE if pd.isna(raw) else raw), (code, value, raw)
                 categorical_reasons += 1
+            elif code in SENTINELS and rows.at[row, SENTINELS[code][0]] == 1:
+                assert value == SENTINELS[code][1], "a pensioner is told they are not employed, not that it is not on file"
             elif value == NOT_ON_FILE:
                 assert pd.isna(rows.at[row, code])
                 missing_reasons += 1
             else:
                 assert not pd.isna(rows.at[row, code])
     assert categorical_reasons > 0 and missing_reasons > 0, "categorical values and missing values both give reasons"
+    # One fact, one reason: the employment sentinel and the employment-to-age ratio join days_employed.
+    assert not set(scored[[f"reason_code_{slot}" for slot in range(1, 5)]].stack()) & {"days_employed_anomaly", "employed_to_age_ratio"}
     assert scored["reason_code_1"].notna().mean() > 0.9
 
 
@@ -234,6 +243,7 @@ def test_contributions_summed_per_source_column_add_up_to_the_raw_score(quick_mo
     rows = november_scored[0]
     booster, features = quick_model.booster, quick_model.feature_names
     grouped, sources = source_contributions(booster, rows, features)
+    assert "employed_to_age_ratio" not in sources and "days_employed" in sources
     raw = booster.predict(rows[features].to_numpy(dtype=np.float32, na_value=np.nan), raw_score=True)
     assert grouped.shape == (len(rows), len(sources) + 1)
     assert np.allclose(grouped.sum(axis=1), raw, atol=1e-9)

@@ -130,7 +130,7 @@ def test_score_psi_uses_the_models_training_window_bins(monitored):
     [[psi]] = _query(monitored, "select psi from monitoring.drift where application_month = ? and subject = 'score'", [NOVEMBER]).to_numpy()
     assert psi == pytest.approx(float(((actual - expected) * np.log(actual / expected)).sum()), abs=1e-5)
     assert sum(card.score_baseline["shares"]) == pytest.approx(1.0)
-    assert len(card.score_baseline["cuts"]) == 9, "deciles of the training-window scores"
+    assert len(card.score_baseline["cuts"]) == 9, "deciles of the out-of-sample validation scores"
 
 
 def test_fairness_covers_each_protected_attribute_and_age_band_and_matches_a_recount(monitored):

@@ -250,6 +250,9 @@ def _explain(args: argparse.Namespace) -> int:
         except LookupError as error:
             print(f"credit explain: {error}", file=sys.stderr)
             return EXIT_USAGE
+        except RuntimeError as error:  # the stored model no longer matches its card
+            print(f"credit explain: {error}", file=sys.stderr)
+            return 1
     given = audit.published
     print(
         f"application {args.sk_id_curr} ({given['application_month']:%Y-%m}), scored {given['scored_at']:%Y-%m-%d %H:%M} UTC "

@@ -35,3 +35,15 @@ def validated_attributes(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
 def protected_attributes() -> tuple[str, ...]:
     """Columns that never reach a model's features, tuning or reasons (default CODE_GENDER, NAME_FAMILY_STATUS)."""
     return validated_attributes(_dbt_vars().get(PROTECTED_ATTRIBUTES_VAR, []))
+
+
+def require_policy(attributes: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """A model's list may protect more than the policy, never fewer: the launchpad cannot switch the policy off."""
+    given = validated_attributes(attributes)
+    dropped = [name for name in protected_attributes() if name not in given]
+    if dropped:
+        raise ValueError(
+            f"the fair-lending policy (dbt_project.yml vars) protects {', '.join(dropped)}: "
+            "a model may protect more attributes, never fewer"
+        )
+    return given
