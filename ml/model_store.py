@@ -78,7 +78,7 @@ class ModelCard:
 
 
 def model_dir(models_root: Path, version: str) -> Path:
-    if not _VERSION.match(version or ""):
+    if not isinstance(version, str) or not _VERSION.match(version):
         raise ValueError(f"{version!r} is not a model version (YYYY-MM.<10 hex digits>)")
     return models_root / version
 

@@ -115,9 +115,9 @@ def _run_steps(data_dir: Path) -> tuple[float, list[tuple[str, float]]]:
 
 
 def _training_phases(data_dir: Path) -> dict:
-    from ml.model_store import read_card
+    from ml.model_store import latest_card
 
-    return read_card(data_dir / "models", MONTH).timings or {}
+    return latest_card(data_dir / "models", MONTH).timings or {}
 
 
 def _floor_parts(env: dict, work: Path) -> dict:
