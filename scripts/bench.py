@@ -261,7 +261,7 @@ def main() -> int:
     cost = exclusion["with_protected_auc"] - exclusion["without_protected_auc"]
     print(f"leaving out {', '.join(exclusion['protected_attributes'])} ({exclusion['excluded_features']} features), January's own model:")
     print(f"  OOT AUC without them {exclusion['without_protected_auc']:.4f}, with them {exclusion['with_protected_auc']:.4f}: "
-          f"the exclusion costs {cost:.4f} AUC")
+          f"the exclusion costs {cost:+.4f} AUC")
     print()
     _print_time_split(project_seconds, run_seconds, steps, phases)
     print()
