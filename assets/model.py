@@ -90,7 +90,7 @@ class ModelConfig(dg.Config):
 def credit_default_model(
     context: dg.AssetExecutionContext, config: ModelConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    """LightGBM default model of the month, tuned by Optuna and validated out of time; reused when its training set is unchanged; registered, and promoted only if it does not lose to the champion."""
+    """LightGBM default model of the month, blind to the protected attributes: tuned and calibrated on one window, measured on the next, refitted on every row before the month; reused when its training set is unchanged; registered, and promoted only if it does not lose to the champion on rows neither saw (pending when there are none)."""
     month = partition_month(context.partition_key)
     paths = warehouse.paths
     frame = read_training_set(training_set_path(warehouse, context.partition_key))
