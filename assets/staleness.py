@@ -10,7 +10,7 @@ correction of an earlier month marks every later month stale as well.
 
 from __future__ import annotations
 
-from assets.deliveries import DATA_VERSION_TAG, USER_PROVIDED_TAG, record_new_data_versions  # noqa: F401 (re-exported)
+from assets.deliveries import record_new_data_versions
 from assets.runner import dagster_instance
 from warehouse.database import connect
 from warehouse.paths import DataPaths

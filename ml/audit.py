@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from ml.dataset import ID_COLUMN, applicant_values, feature_rows
+from ml.dataset import applicant_values, feature_rows
 from ml.explanations import REASON_COUNT
 from ml.model_store import load_model, model_dir
 from ml.scoring import DecisionPolicy, score
@@ -32,12 +32,14 @@ class DecisionAudit:
     def matches(self) -> bool:
         return self.recomputed is not None and not self.differences
 
-    def reasons(self, decision: dict) -> list[tuple[str, str]]:
-        return [
-            (decision[f"reason_code_{slot}"], decision[f"reason_{slot}"])
-            for slot in range(1, REASON_COUNT + 1)
-            if decision.get(f"reason_code_{slot}") is not None
-        ]
+
+def reasons_of(decision: dict) -> list[tuple[str, str]]:
+    """(code, text) of each reason a decision gave, in order."""
+    return [
+        (decision[f"reason_code_{slot}"], decision[f"reason_{slot}"])
+        for slot in range(1, REASON_COUNT + 1)
+        if decision.get(f"reason_code_{slot}") is not None
+    ]
 
 
 def _missing(value) -> bool:
@@ -45,7 +47,7 @@ def _missing(value) -> bool:
 
 
 def audit_decision(connection: duckdb.DuckDBPyConnection, sk_id_curr: int, models_root: Path) -> DecisionAudit:
-    rows = connection.execute(f"select * from marts.predictions where {ID_COLUMN} = ?", [sk_id_curr]).df()
+    rows = connection.execute("select * from marts.predictions where sk_id_curr = ?", [sk_id_curr]).df()
     if rows.empty:
         raise LookupError(f"application {sk_id_curr} was never scored")
     published = {key: (None if _missing(value) else value) for key, value in rows.iloc[0].to_dict().items()}
@@ -63,8 +65,7 @@ def audit_decision(connection: duckdb.DuckDBPyConnection, sk_id_curr: int, model
     for column in ("risk_grade", "decision"):
         if recomputed[column] != published[column]:
             differences.append(f"{column} {recomputed[column]} vs published {published[column]}")
-    given = DecisionAudit(published, recomputed, model_dir(models_root, version))
-    published_reasons, recomputed_reasons = given.reasons(published), given.reasons(recomputed)
+    published_reasons, recomputed_reasons = reasons_of(published), reasons_of(recomputed)
     # A policy that gave fewer reasons publishes a prefix of the recomputed list.
     if recomputed_reasons[: len(published_reasons)] != published_reasons:
         differences.append(f"reasons {recomputed_reasons} vs published {published_reasons}")

@@ -26,14 +26,17 @@ Z_LIMIT = 1.96
 _EDGE = 1e-6  # keeps log-odds finite for probabilities of exactly 0 or 1
 
 
+def _log_odds(probabilities: np.ndarray) -> np.ndarray:
+    return logit(np.clip(np.asarray(probabilities, dtype=float), _EDGE, 1 - _EDGE))
+
+
 @dataclass(frozen=True)
 class PlattScaling:
     intercept: float
     slope: float
 
     def apply(self, probabilities: np.ndarray) -> np.ndarray:
-        log_odds = logit(np.clip(probabilities, _EDGE, 1 - _EDGE))
-        return expit(self.intercept + self.slope * log_odds)
+        return expit(self.intercept + self.slope * _log_odds(probabilities))
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -68,8 +71,7 @@ def spiegelhalter_z(labels: np.ndarray, probabilities: np.ndarray) -> float:
 
 
 def fit_platt(labels: np.ndarray, probabilities: np.ndarray) -> PlattScaling:
-    log_odds = logit(np.clip(np.asarray(probabilities, dtype=float), _EDGE, 1 - _EDGE)).reshape(-1, 1)
-    regression = LogisticRegression(C=np.inf, solver="lbfgs", max_iter=200).fit(log_odds, np.asarray(labels))
+    regression = LogisticRegression(C=np.inf, solver="lbfgs", max_iter=200).fit(_log_odds(probabilities).reshape(-1, 1), np.asarray(labels))
     return PlattScaling(intercept=float(regression.intercept_[0]), slope=float(regression.coef_[0, 0]))
 
 
@@ -84,9 +86,6 @@ def check_calibration(labels: np.ndarray, probabilities: np.ndarray, z_limit: fl
         correction=correction,
     )
 
-
-def _log_odds(probabilities: np.ndarray) -> np.ndarray:
-    return logit(np.clip(np.asarray(probabilities, dtype=float), _EDGE, 1 - _EDGE))
 
 
 def calibration_intercept(labels: np.ndarray, probabilities: np.ndarray) -> float:
@@ -103,7 +102,5 @@ def calibration_intercept(labels: np.ndarray, probabilities: np.ndarray) -> floa
 
 
 def calibration_slope(labels: np.ndarray, probabilities: np.ndarray) -> float:
-    """The slope of the outcome's log-odds on the score's log-odds (logistic regression); 1 is ideal."""
-    regression = LogisticRegression(C=np.inf, solver="lbfgs", max_iter=200)
-    regression.fit(_log_odds(probabilities).reshape(-1, 1), np.asarray(labels))
-    return float(regression.coef_[0, 0])
+    """The slope of the outcome's log-odds on the score's log-odds (Platt's slope); 1 is ideal."""
+    return fit_platt(labels, probabilities).slope

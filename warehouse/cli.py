@@ -238,7 +238,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from ml.audit import audit_decision
+    from ml.audit import audit_decision, reasons_of
     from warehouse.database import connect
 
     paths = DataPaths.from_env()
@@ -262,7 +262,7 @@ def _explain(args: argparse.Namespace) -> int:
         f"  probability {given['default_probability']:.6f}  grade {given['risk_grade']}  decision {given['decision']}"
         f"  (review from {given['review_from']:.2f}, decline from {given['decline_from']:.2f})"
     )
-    reasons = audit.reasons(given)
+    reasons = reasons_of(given)
     print("  reasons:" if reasons else "  reasons: none (nothing pushed this applicant's risk up)")
     for number, (code, text) in enumerate(reasons, start=1):
         print(f"    {number}. {text}  [{code}]")
