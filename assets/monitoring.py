@@ -15,7 +15,7 @@ from assets.partitions import monthly_partitions, partition_month
 from assets.resources import WarehouseResource
 from warehouse.database import connect
 from warehouse.monitoring_thresholds import APPROVAL_RATIO_WARNING, AUC_DROP_WARNING, PSI_WARNING
-from warehouse.status import describe_fairness_flag, describe_unseen_level
+from warehouse.status import describe_fairness_flag, describe_unseen_level, unseen_levels
 
 
 # Month by month like the assets they check; Dagster marks partitioned checks as a preview.
@@ -99,12 +99,9 @@ def fairness_warnings(context: dg.AssetCheckExecutionContext, warehouse: Warehou
     "`__unseen` feature, and named here with how many applications carry it.",
 )
 def unseen_level_warnings(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    month, rows = _month_rows(
-        context,
-        warehouse,
-        "select column_name, value, applications from monitoring.unseen_levels where application_month = ?"
-        " order by column_name, applications desc, value",
-    )
+    month = partition_month(context.partition_key)
+    with connect(warehouse.paths.warehouse, read_only=True) as connection:
+        rows = unseen_levels(connection, month)
     return dg.AssetCheckResult(
         passed=not rows,
         severity=dg.AssetCheckSeverity.WARN,

@@ -23,8 +23,9 @@ import pandas as pd
 
 from ml.features import CATEGORICAL_COLUMNS, ONE_HOT_SEPARATOR, UNSEEN_LEVEL, FeatureCatalog, default_catalog, source_column
 from ml.training import feature_matrix
+from warehouse.predictions import REASON_SLOTS
 
-REASON_COUNT = 4  # Reg B's commentary: more than four principal reasons do not help the applicant
+REASON_COUNT = REASON_SLOTS  # the most a decision gives, and the default
 NOT_ON_FILE = "not on file"
 NEVER_SEEN = "a value never seen before"
 # Staging turns the source's sentinel into null plus a flag (365243 days employed = not employed):

@@ -259,12 +259,13 @@ def _require_both_outcomes(labels: np.ndarray, plan: WindowPlan) -> None:
 
 def train_model(
     training_set: pd.DataFrame,
-    config: TrainingConfig = TrainingConfig(),
+    config: TrainingConfig | None = None,
     warm_start: dict | None = None,
     progress: Callable[[str], None] = log.info,
     catalog: FeatureCatalog | None = None,
 ) -> TrainedModel:
     """Tune and calibrate on the tuning window, measure on the validation window, refit on every row before M."""
+    config = config or TrainingConfig()
     clock = _PhaseClock()
     candidates = feature_columns(training_set)
     features = model_features(candidates, config.protected_attributes, catalog)

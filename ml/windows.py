@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-ID_COLUMN = "sk_id_curr"
-MONTH_COLUMN = "application_month"
+from ml.dataset import ID_COLUMN, MONTH_COLUMN
+
 HISTORY_WINDOW_SHARE = 0.1
 
 FIT, CHOICE, FIGURE = "fit", "choice", "figure"

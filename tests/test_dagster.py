@@ -95,7 +95,7 @@ def test_two_months_end_to_end_then_the_same_month_again(data_dir, capsys):
     october, november = date(2020, 10, 1), date(2020, 11, 1)
     first = materialise(data_dir, october)
     assert first.success
-    # November's model must beat October's by a full point of AUC, so it is rejected and October's scores November.
+    # With a tolerance of -1, November's model would have to beat October's by a whole unit of AUC: it is rejected and October's scores November.
     second = materialise(data_dir, november, promotion_tolerance=-1.0)
     assert second.success
 

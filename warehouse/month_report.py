@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from ml.evaluation_report import PLOTS, png_base64
 from ml.model_store import read_card, report_dir
 from warehouse.monitoring_thresholds import APPROVAL_RATIO_WARNING, PSI_WARNING
-from warehouse.status import describe_unseen_level, has_table, unseen_levels
+from warehouse.status import describe_fairness_flag, describe_unseen_level, has_table, unseen_levels
 
 TOP_DRIFT = 15
 STYLE = """
@@ -106,7 +106,9 @@ def _fairness_section(connection: duckdb.DuckDBPyConnection, month: date) -> str
     flagged = table[table["judged"] & (table["approval_rate_ratio"] < APPROVAL_RATIO_WARNING)]
     summary = (
         f'<p class="warn">Approval-rate ratio below {APPROVAL_RATIO_WARNING}: '
-        + html.escape(", ".join(f"{r.group_column} {r.group_value} {r.approval_rate_ratio:.2f}" for r in flagged.itertuples()))
+        + html.escape(", ".join(
+            describe_fairness_flag(r.group_column, r.group_value, r.approval_rate_ratio, r.reference_group) for r in flagged.itertuples()
+        ))
         + "</p>"
         if len(flagged) else f"<p>Every group large enough to judge is approved at least {APPROVAL_RATIO_WARNING} as often as the most approved one.</p>"
     )

@@ -11,14 +11,18 @@ import pyarrow as pa
 from warehouse.database import transaction
 from warehouse.labels import LABELS_AS_OF_SQL
 
+# Reg B's commentary: more than four principal reasons do not help the applicant. The table,
+# the outbox and the reasons all have this many slots.
+REASON_SLOTS = 4
+
 PREDICTION_COLUMNS = (
     "sk_id_curr",
     "application_month",
     "default_probability",
     "risk_grade",
     "decision",
-    *(f"reason_code_{slot}" for slot in range(1, 5)),
-    *(f"reason_{slot}" for slot in range(1, 5)),
+    *(f"reason_code_{slot}" for slot in range(1, REASON_SLOTS + 1)),
+    *(f"reason_{slot}" for slot in range(1, REASON_SLOTS + 1)),
     "model_version",
     "review_from",
     "decline_from",
