@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets.dbt import credit_dbt_models, credit_dbt_monitoring
-from assets.deliveries import raw_deliveries
+from assets.dbt_models import credit_dbt_models, credit_dbt_monitoring
+from assets.raw_deliveries import raw_deliveries
 from assets.jobs import monthly_pipeline
-from assets.model import credit_default_model, training_set
-from assets.monitoring import MONITORING_CHECKS
-from assets.outbox import monthly_outbox
-from assets.predictions import monthly_predictions
+from assets.model_training import credit_default_model, training_set
+from assets.monitoring_checks import MONITORING_CHECKS
+from assets.monthly_outbox import monthly_outbox
+from assets.monthly_predictions import monthly_predictions
 from assets.resources import default_resources
 from assets.schedules import monthly_schedule
-from assets.serving import bi_serving
+from assets.bi_serving import bi_serving
 from assets.sensors import inbox_sensor, notify_on_failure, notify_on_success
 
 ALL_ASSETS = [

@@ -7,7 +7,7 @@ from datetime import date
 
 import dagster as dg
 
-from warehouse.deliveries import FIRST_MONTH, parse_month
+from warehouse.ingestion.delivery_names import FIRST_MONTH, parse_month
 
 monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=FIRST_MONTH.isoformat())
 

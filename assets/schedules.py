@@ -14,8 +14,8 @@ import dagster as dg
 
 from assets.jobs import monthly_pipeline
 from assets.partitions import partition_key
-from warehouse.deliveries import FIRST_MONTH
-from warehouse.split import add_months
+from warehouse.ingestion.delivery_names import FIRST_MONTH
+from warehouse.ingestion.delivery_names import add_months
 
 PUBLISHED = dg.AssetKey("monthly_outbox")
 

@@ -30,18 +30,18 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.deliveries import MONTH_FILE_SHA256, RAW_APPLICATIONS
+from assets.raw_deliveries import MONTH_FILE_SHA256, RAW_APPLICATIONS
 from assets.jobs import monthly_pipeline
-from assets.notify import PARTITION_TAG, notify_run
+from assets.run_notifications import PARTITION_TAG, notify_run
 from assets.partitions import partition_key, partition_month
 from assets.resources import WarehouseResource
-from warehouse.deliveries import DeliveryNameError, parse_delivery_name
-from warehouse.ledger import months_before
-from warehouse.loader import check_file
-from warehouse.notifications import DELIVERY_ACCEPTED, DELIVERY_REJECTED, Notification, notify, webhook_url_from_env
+from warehouse.ingestion.delivery_names import DeliveryNameError, parse_delivery_name
+from warehouse.ingestion.ledger import months_before
+from warehouse.ingestion.loader import check_file
+from warehouse.publishing.notifications import DELIVERY_ACCEPTED, DELIVERY_REJECTED, Notification, notify, webhook_url_from_env
 from warehouse.paths import DataPaths
-from warehouse.quarantine import quarantine
-from warehouse.report import DeliveryReport
+from warehouse.ingestion.quarantine import quarantine
+from warehouse.ingestion.check_report import DeliveryReport
 
 # A file still being copied changes size and time; one untouched this long is taken as complete.
 SETTLE_SECONDS = 10.0

@@ -10,8 +10,8 @@ correction of an earlier month marks every later month stale as well.
 
 from __future__ import annotations
 
-from assets.deliveries import record_new_data_versions
-from assets.runner import dagster_instance
+from assets.raw_deliveries import record_new_data_versions
+from assets.month_runs import dagster_instance
 from warehouse.database import connect
 from warehouse.paths import DataPaths
 

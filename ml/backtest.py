@@ -19,9 +19,9 @@ import duckdb
 import pandas as pd
 
 from ml import evaluation
-from warehouse.deliveries import month_file_name
-from warehouse.predictions import monthly_summary, scored_with_labels
-from warehouse.split import TRUE_PROBABILITY, TRUE_PROBABILITY_WITHOUT_SEX
+from warehouse.ingestion.delivery_names import month_file_name
+from warehouse.publishing.predictions_table import monthly_summary, scored_with_labels
+from warehouse.sample_data.splitter import TRUE_PROBABILITY, TRUE_PROBABILITY_WITHOUT_SEX
 
 
 @dataclass(frozen=True)

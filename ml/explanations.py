@@ -23,7 +23,7 @@ import pandas as pd
 
 from ml.features import CATEGORICAL_COLUMNS, ONE_HOT_SEPARATOR, UNSEEN_LEVEL, FeatureCatalog, default_catalog, source_column
 from ml.training import feature_matrix
-from warehouse.predictions import REASON_SLOTS
+from warehouse.publishing.predictions_table import REASON_SLOTS
 
 REASON_COUNT = REASON_SLOTS  # the most a decision gives, and the default
 NOT_ON_FILE = "not on file"

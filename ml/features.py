@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from warehouse.contract import COLUMN_TYPES, TEXT
+from warehouse.ingestion.contract import COLUMN_TYPES, TEXT
 from warehouse.paths import DBT_PROJECT_DIR
 
 CATALOG_FILE = DBT_PROJECT_DIR / "seeds" / "feature_catalog.csv"

@@ -24,8 +24,8 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
-from warehouse.deliveries import HISTORY_FILE, month_file_name
-from warehouse.split import delivery_months
+from warehouse.ingestion.delivery_names import HISTORY_FILE, month_file_name
+from warehouse.sample_data.splitter import delivery_months
 
 ARTICLE_FEATURES = [
     "EXT_SOURCE_1", "EXT_SOURCE_3", "EXT_SOURCE_2", "DAYS_BIRTH", "AMT_CREDIT", "AMT_ANNUITY",

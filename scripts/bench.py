@@ -71,7 +71,7 @@ def _exclusion(data_dir: str) -> None:
     from ml.model_store import latest_card, load_model
     from ml.training import TrainingConfig, predict, train_model
     from warehouse.database import connect
-    from warehouse.predictions import scored_with_labels
+    from warehouse.publishing.predictions_table import scored_with_labels
 
     data = Path(data_dir)
     card = latest_card(data / "models", MONTH)
@@ -94,7 +94,7 @@ def _exclusion(data_dir: str) -> None:
 def _project_auc(data_dir: Path) -> float:
     from ml.evaluation import auc
     from warehouse.database import connect
-    from warehouse.predictions import scored_with_labels
+    from warehouse.publishing.predictions_table import scored_with_labels
 
     with connect(data_dir / "warehouse.duckdb", read_only=True) as connection:
         scored = scored_with_labels(connection, MONTH).dropna(subset=["target"])
@@ -157,8 +157,8 @@ def _ceiling_aucs(files_dir: Path) -> tuple[float, float]:
     import pandas as pd
 
     from ml.evaluation import auc
-    from warehouse.deliveries import month_file_name
-    from warehouse.split import TRUE_PROBABILITY, TRUE_PROBABILITY_WITHOUT_SEX, true_scores_dir
+    from warehouse.ingestion.delivery_names import month_file_name
+    from warehouse.sample_data.splitter import TRUE_PROBABILITY, TRUE_PROBABILITY_WITHOUT_SEX, true_scores_dir
 
     labels = pd.read_csv(files_dir / month_file_name(MONTH), usecols=["SK_ID_CURR", "TARGET"])
     truth = pd.read_csv(true_scores_dir(files_dir) / month_file_name(MONTH))
@@ -183,8 +183,8 @@ def main() -> int:
         _exclusion(args.exclusion_only)
         return 0
 
-    from warehouse.generator import generate
-    from warehouse.split import write_parts
+    from warehouse.sample_data.generator import generate
+    from warehouse.sample_data.splitter import write_parts
 
     work = Path(args.work_dir)
     shutil.rmtree(work, ignore_errors=True)

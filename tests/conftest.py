@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from warehouse.database import dbt_connect_attempts, lock_wait_seconds
-from warehouse.generator import GeneratedApplications, generate
-from warehouse.loader import load_delivery
+from warehouse.sample_data.generator import GeneratedApplications, generate
+from warehouse.ingestion.loader import load_delivery
 from warehouse.paths import DBT_PROJECT_DIR, DataPaths
-from warehouse.split import TRUE_SCORES_FOLDER, write_parts
+from warehouse.sample_data.splitter import TRUE_SCORES_FOLDER, write_parts
 
 SMALL_ROWS = 24_000
 SMALL_SEED = 7

@@ -17,8 +17,8 @@ from assets.definitions import defs
 from assets.resources import WarehouseResource
 from assets.schedules import monthly_schedule
 from assets.sensors import SETTLE_SECONDS, inbox_sensor
-from warehouse.loader import check_file
-from warehouse.notifications import (
+from warehouse.ingestion.loader import check_file
+from warehouse.publishing.notifications import (
     WEBHOOK_URL_VARIABLE,
     Notification,
     notify,

@@ -17,13 +17,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from warehouse.cli import main
+from assets.command_line.main import main
 from warehouse.database import connect
-from warehouse.deliveries import outcomes_file_name
-from warehouse.loader import load_delivery
+from warehouse.ingestion.delivery_names import outcomes_file_name
+from warehouse.ingestion.loader import load_delivery
 from warehouse.paths import DataPaths
-from warehouse.predictions import replace_month
-from warehouse.split import add_months
+from warehouse.publishing.predictions_table import replace_month
+from warehouse.ingestion.delivery_names import add_months
 
 
 @pytest.fixture(scope="session")
@@ -221,7 +221,7 @@ def test_the_report_lists_every_problem_not_just_the_first(paths, deliveries_dir
 
 def test_credit_load_exits_non_zero_and_prints_the_summary_as_a_real_process(paths, deliveries_dir, tmp_path):
     path = write_csv(set_value(month_frame(deliveries_dir), 0, "AMT_CREDIT", "lots"), tmp_path / "20201101.csv")
-    done = subprocess.run([sys.executable, "-m", "warehouse.cli", "load", str(path)], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "assets.command_line.main", "load", str(path)], capture_output=True, text=True)
     assert done.returncode == 1
     assert "20201101.csv rejected: 1 problem" in done.stderr and "'lots' is not a number" in done.stderr
     assert "report:" in done.stderr

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from warehouse.database import WarehouseBusyError, connect
-from warehouse.loader import load_delivery
+from warehouse.ingestion.loader import load_delivery
 from warehouse.paths import DataPaths
 
 HOLD_LOCK = """

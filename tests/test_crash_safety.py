@@ -18,10 +18,10 @@ import pandas as pd
 import pytest
 
 from warehouse.database import connect
-from warehouse.generator import generate_applications
-from warehouse.loader import file_sha256, load_delivery
+from warehouse.sample_data.generator import generate_applications
+from warehouse.ingestion.loader import file_sha256, load_delivery
 from warehouse.paths import PROJECT_ROOT, DataPaths
-from warehouse.split import write_parts
+from warehouse.sample_data.splitter import write_parts
 
 CRASH_ROWS = 60_000
 
@@ -82,7 +82,7 @@ def test_a_load_killed_at_any_moment_leaves_the_old_version_whole_and_a_rerun_su
     old_state = (old.rows, [(old.sha256, old.rows)])
     assert history_state(paths) == old_state
 
-    killed = kill_after(start(["-m", "warehouse.cli", "load", str(full)], paths.root), marker, delay)
+    killed = kill_after(start(["-m", "assets.command_line.main", "load", str(full)], paths.root), marker, delay)
 
     rows, ledger = history_state(paths)
     new_sha = file_sha256(full)
@@ -91,7 +91,7 @@ def test_a_load_killed_at_any_moment_leaves_the_old_version_whole_and_a_rerun_su
     else:
         assert ledger[-1][0] == new_sha and rows == ledger[-1][1], "a version is either whole or absent"
     rerun = subprocess.run(
-        [sys.executable, "-m", "warehouse.cli", "load", str(full)],
+        [sys.executable, "-m", "assets.command_line.main", "load", str(full)],
         capture_output=True, text=True, cwd=PROJECT_ROOT, env={**os.environ, "CREDIT_DATA_DIR": str(paths.root)},
     )
     assert rerun.returncode == 0, rerun.stderr
@@ -105,7 +105,7 @@ def test_a_kill_just_after_writing_starts_is_rolled_back(big_history, tmp_path):
     first, full = big_history
     paths = DataPaths(tmp_path / "data").create()
     old = load_delivery(first, paths)
-    assert kill_after(start(["-m", "warehouse.cli", "load", str(full)], paths.root), "writing", 0.0)
+    assert kill_after(start(["-m", "assets.command_line.main", "load", str(full)], paths.root), "writing", 0.0)
     assert history_state(paths) == (old.rows, [(old.sha256, old.rows)])
 
 

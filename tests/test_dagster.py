@@ -16,10 +16,10 @@ from dagster._utils.test.data_versions import get_stale_status_resolver
 from assets.definitions import ALL_ASSETS, defs
 from assets.partitions import partition_key, partition_month
 from assets.resources import WarehouseResource, default_resources
-from assets.runner import dagster_instance, run_month
-from warehouse.cli import main
+from assets.month_runs import dagster_instance, run_month
+from assets.command_line.main import main
 from warehouse.database import connect
-from warehouse.notifications import read_notifications
+from warehouse.publishing.notifications import read_notifications
 
 QUICK_MODEL = {"ops": {"credit_default_model": {"config": {"n_trials": 2, "tuning_rows": 8_000}}}}
 

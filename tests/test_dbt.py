@@ -11,10 +11,10 @@ import yaml
 
 from ml.dataset import NON_FEATURE_COLUMNS, scoring_rows, training_rows
 from tests.conftest import run_dbt
-from warehouse import levels
-from warehouse.contract import COLUMNS, TEXT
+from warehouse.sample_data import levels
+from warehouse.ingestion.contract import COLUMNS, TEXT
 from warehouse.database import connect
-from warehouse.loader import load_delivery
+from warehouse.ingestion.loader import load_delivery
 from warehouse.paths import DBT_PROJECT_DIR, DataPaths
 
 CONTRACT_YML = DBT_PROJECT_DIR / "models" / "marts" / "fct_application_features.yml"

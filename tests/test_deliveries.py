@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from warehouse.database import UnsafeIdentifierError, quote_identifier
-from warehouse.deliveries import DeliveryNameError, parse_delivery_name, parse_month
+from warehouse.ingestion.delivery_names import DeliveryNameError, parse_delivery_name, parse_month
 
 TODAY = date(2026, 11, 22)
 

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from warehouse import levels
-from warehouse.contract import BUILDING_MEASURES, BUREAU_ENQUIRIES, COLUMNS, FLOAT, INTEGER, SOCIAL_CIRCLE, TEXT
-from warehouse.generator import generate_applications
-from warehouse.split import TRUE_PROBABILITY, TRUE_SCORES_FOLDER, split_plan, write_parts
+from warehouse.sample_data import levels
+from warehouse.ingestion.contract import BUILDING_MEASURES, BUREAU_ENQUIRIES, COLUMNS, FLOAT, INTEGER, SOCIAL_CIRCLE, TEXT
+from warehouse.sample_data.generator import generate_applications
+from warehouse.sample_data.splitter import TRUE_PROBABILITY, TRUE_SCORES_FOLDER, split_plan, write_parts
 
 
 @pytest.fixture(scope="module")
@@ -165,8 +165,8 @@ def test_written_files_keep_the_header_and_rows(tmp_path, small_frame):
 
 
 def test_a_drifted_month_changes_income_and_housing_of_that_month_only(tmp_path, capsys):
-    from warehouse.cli import main
-    from warehouse.drift import DRIFTED_COLUMNS, INCOME_FACTOR, NEW_HOUSING_LEVEL
+    from assets.command_line.main import main
+    from warehouse.sample_data.drift_drill import DRIFTED_COLUMNS, INCOME_FACTOR, NEW_HOUSING_LEVEL
 
     plain, drifted = tmp_path / "plain", tmp_path / "drifted"
     assert main(["generate", str(plain), "--rows", "12000", "--seed", "3"]) == 0

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from warehouse.database import connect
-from warehouse.loader import load_delivery
+from warehouse.ingestion.loader import load_delivery
 from warehouse.paths import DataPaths
 
 

@@ -20,8 +20,8 @@ from ml.training import TrainingConfig, predict, train_model
 from ml.windows import figures_untouched_by_choices, plan_windows, training_windows
 from warehouse.database import connect
 from warehouse.fair_lending import require_policy
-from warehouse.predictions import PREDICTION_COLUMNS
-from warehouse.split import delivery_months
+from warehouse.publishing.predictions_table import PREDICTION_COLUMNS
+from warehouse.sample_data.splitter import delivery_months
 
 QUICK = TrainingConfig(n_trials=2, tuning_rows=8_000, max_rounds=300, early_stopping_rounds=30)
 

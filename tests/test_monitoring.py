@@ -18,17 +18,17 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from warehouse.monitoring_thresholds import PSI_WARNING
-from assets.runner import run_month
+from assets.month_runs import run_month
 from ml.evaluation import ks
 from ml.model_store import latest_card
 from ml.score_baseline import bin_index
 from tests.conftest import run_dbt
 from warehouse.database import connect
-from warehouse.contract import COLUMN_TYPES, TEXT
-from warehouse.drift import drift_rows
-from warehouse.notifications import read_notifications
+from warehouse.ingestion.contract import COLUMN_TYPES, TEXT
+from warehouse.sample_data.drift_drill import drift_rows
+from warehouse.publishing.notifications import read_notifications
 from warehouse.paths import DataPaths
-from warehouse.predictions import scored_with_labels
+from warehouse.publishing.predictions_table import scored_with_labels
 
 OCTOBER, NOVEMBER = date(2020, 10, 1), date(2020, 11, 1)
 QUICK_MODEL = {"ops": {"credit_default_model": {"config": {"n_trials": 2, "tuning_rows": 8_000}}}}
@@ -91,7 +91,7 @@ def test_only_the_drifted_month_warns_and_only_on_what_was_drifted(monitored):
 
 
 def test_a_new_value_in_any_categorical_column_is_scored_warned_and_named(monitored, monkeypatch, capsys):
-    from warehouse.cli import main
+    from assets.command_line.main import main
 
     november = pd.read_csv(monitored.inbox / "20201101.csv")
     with connect(monitored.warehouse, read_only=True) as connection:
@@ -202,7 +202,7 @@ def test_a_second_monitoring_build_changes_nothing(monitored, tmp_path):
 
 
 def test_credit_report_draws_the_month_and_refuses_a_month_never_scored(monitored, monkeypatch, capsys):
-    from warehouse.cli import main
+    from assets.command_line.main import main
 
     monkeypatch.setenv("CREDIT_DATA_DIR", str(monitored.root))
     assert main(["report", "2020-11"]) == 0
@@ -216,7 +216,7 @@ def test_credit_report_draws_the_month_and_refuses_a_month_never_scored(monitore
 
 
 def test_credit_status_shows_months_champion_and_warnings_then_a_stale_month(monitored, monkeypatch, capsys, tmp_path):
-    from warehouse.cli import main
+    from assets.command_line.main import main
 
     monkeypatch.setenv("CREDIT_DATA_DIR", str(monitored.root))
     capsys.readouterr()

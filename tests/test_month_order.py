@@ -10,15 +10,15 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from assets.deliveries import DATA_VERSION_TAG, RAW_APPLICATIONS, missing_months_message, raw_deliveries
-from assets.notify import PARTITION_TAG
+from assets.raw_deliveries import DATA_VERSION_TAG, RAW_APPLICATIONS, missing_months_message, raw_deliveries
+from assets.run_notifications import PARTITION_TAG
 from assets.resources import WarehouseResource
-from assets.runner import dagster_instance
-from assets.status import PUBLISHED, month_states
-from warehouse.cli import main
+from assets.month_runs import dagster_instance
+from assets.run_records import PUBLISHED, month_states
+from assets.command_line.main import main
 from warehouse.database import LEDGER_DDL, connect
-from warehouse.ledger import month_inputs, months_before, months_missing_before
-from warehouse.notifications import read_notifications
+from warehouse.ingestion.ledger import month_inputs, months_before, months_missing_before
+from warehouse.publishing.notifications import read_notifications
 
 from tests.test_automation import age, evaluate
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from assets.runner import INSTANCE_CONFIG
-from warehouse.notifications import read_notifications
+from assets.month_runs import INSTANCE_CONFIG
+from warehouse.publishing.notifications import read_notifications
 from warehouse.paths import PROJECT_ROOT, DataPaths
 
 MONTHS = ["2020-10-01", "2020-11-01", "2020-12-01", "2021-01-01"]

@@ -15,9 +15,9 @@ import pytest
 from tests.conftest import run_dbt
 from ml.dataset import training_rows
 from warehouse.database import connect
-from warehouse.deliveries import month_file_name, outcomes_file_name
-from warehouse.inbox import load_month_from_inbox
-from warehouse.loader import load_delivery
+from warehouse.ingestion.delivery_names import month_file_name, outcomes_file_name
+from warehouse.ingestion.inbox import load_month_from_inbox
+from warehouse.ingestion.loader import load_delivery
 from warehouse.paths import DataPaths
 
 OCTOBER, NOVEMBER, DECEMBER, JANUARY = date(2020, 10, 1), date(2020, 11, 1), date(2020, 12, 1), date(2021, 1, 1)

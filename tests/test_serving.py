@@ -18,10 +18,10 @@ import pytest
 import sqlalchemy
 from sqlalchemy.pool import NullPool
 
-from assets.runner import run_month
+from assets.month_runs import run_month
 from warehouse.database import connect
 from warehouse.paths import DataPaths
-from warehouse.serving import SERVED_TABLES, SERVING_DATABASE
+from warehouse.publishing.bi_copy import SERVED_TABLES, SERVING_DATABASE
 
 QUICK_MODEL = {"ops": {"credit_default_model": {"config": {"n_trials": 2, "tuning_rows": 8_000}}}}
 MONTH_FILES = {date(2020, 10, 1): "20201001.csv", date(2020, 11, 1): "20201101.csv", date(2020, 12, 1): "20201201.csv"}

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from warehouse.database import connect
-from warehouse.deliveries import parse_month
-from warehouse.predictions import replace_month
+from warehouse.ingestion.delivery_names import parse_month
+from warehouse.publishing.predictions_table import replace_month
 
 
 def predictions(month, rows: int, model_version: str) -> pd.DataFrame:

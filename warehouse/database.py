@@ -17,7 +17,7 @@ from typing import Iterator
 
 import duckdb
 
-from warehouse.contract import COLUMNS
+from warehouse.ingestion.contract import COLUMNS
 
 logger = logging.getLogger(__name__)
 

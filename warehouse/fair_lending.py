@@ -11,7 +11,7 @@ from functools import cache
 
 import yaml
 
-from warehouse.contract import COLUMN_NAMES
+from warehouse.ingestion.contract import COLUMN_NAMES
 from warehouse.paths import DBT_PROJECT_DIR
 
 PROTECTED_ATTRIBUTES_VAR = "protected_attributes"

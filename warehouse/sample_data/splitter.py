@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from warehouse.deliveries import FIRST_MONTH, HISTORY_FILE, month_file_name
-from warehouse.levels import REAL_ROW_COUNT
+from warehouse.ingestion.delivery_names import FIRST_MONTH, HISTORY_FILE, add_months, month_file_name
+from warehouse.sample_data.levels import REAL_ROW_COUNT
 
 MONTHS = 4
 MONTH_ROWS = 10_000
@@ -35,11 +35,6 @@ class Part:
     @property
     def rows(self) -> int:
         return self.stop - self.start
-
-
-def add_months(month: date, count: int) -> date:
-    index = month.year * 12 + month.month - 1 + count
-    return date(index // 12, index % 12 + 1, 1)
 
 
 def delivery_months(count: int = MONTHS) -> list[date]:

@@ -2,13 +2,13 @@
 
 import dagster as dg
 
-from assets.deliveries import MONTH_DELIVERIES
+from assets.raw_deliveries import MONTH_DELIVERIES
 from assets.jobs import not_retried
 from assets.partitions import month_by_month, monthly_partitions, partition_month
-from assets.predictions import monthly_predictions
+from assets.monthly_predictions import monthly_predictions
 from assets.resources import WarehouseResource
 from warehouse.database import connect
-from warehouse.outbox import write_outbox
+from warehouse.publishing.outbox_csv import write_outbox
 
 
 @dg.asset(

@@ -11,8 +11,8 @@ from datetime import date
 from pathlib import Path
 
 from warehouse.database import WarehouseBusyError, WarehouseVersionError
-from warehouse.deliveries import DeliveryNameError, parse_month
-from warehouse.loader import DeliveryError
+from warehouse.ingestion.delivery_names import DeliveryNameError, parse_month
+from warehouse.ingestion.loader import DeliveryError
 from warehouse.paths import DataPaths
 
 EXIT_REJECTED = 1  # the file broke the contract; it is in quarantine with its report
@@ -20,14 +20,14 @@ EXIT_USAGE = 2  # the command could not run: bad arguments, a missing file, a bu
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from warehouse.generator import generate
-    from warehouse.split import true_scores_dir, write_parts
+    from warehouse.sample_data.generator import generate
+    from warehouse.sample_data.splitter import true_scores_dir, write_parts
 
     started = time.perf_counter()
     generated = generate(rows=args.rows, seed=args.seed)
     frame = generated.frame
     if args.drift:
-        from warehouse import drift
+        from warehouse.sample_data import drift_drill as drift
 
         month = parse_month(args.drift)
         frame = drift.drift_month(frame, month, args.seed)
@@ -44,7 +44,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _split(args: argparse.Namespace) -> int:
-    from warehouse.split import split_file
+    from warehouse.sample_data.splitter import split_file
 
     for path in split_file(Path(args.file), Path(args.out_dir)):
         print(f"wrote {path}")
@@ -56,7 +56,7 @@ def _progress(message: str) -> None:
 
 
 def _load(args: argparse.Namespace) -> int:
-    from warehouse.loader import DeliveryRejected, load_delivery
+    from warehouse.ingestion.loader import DeliveryRejected, load_delivery
 
     try:
         paths = DataPaths.from_env().create()
@@ -80,7 +80,7 @@ def _model_run_config(trials: int | None) -> dict | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from assets.runner import run_month
+    from assets.month_runs import run_month
 
     month = parse_month(args.month)
     started = time.perf_counter()
@@ -114,7 +114,7 @@ def demo_table(paths: DataPaths, months: list[date], seconds: dict[date, float])
     from ml.evaluation import auc
     from ml.model_store import latest_card
     from warehouse.database import connect
-    from warehouse.predictions import monthly_summary, scored_with_labels
+    from warehouse.publishing.predictions_table import monthly_summary, scored_with_labels
 
     lines = [
         f"{'month':<8} {'rows scored':>11} {'mean prob':>9} {'decline':>8} {'review':>7} "
@@ -137,9 +137,9 @@ def demo_table(paths: DataPaths, months: list[date], seconds: dict[date, float])
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from assets.runner import run_month
-    from warehouse.generator import generate
-    from warehouse.split import delivery_months, write_parts
+    from assets.month_runs import run_month
+    from warehouse.sample_data.generator import generate
+    from warehouse.sample_data.splitter import delivery_months, write_parts
 
     paths = DataPaths.from_env().create()
     started = time.perf_counter()
@@ -168,7 +168,7 @@ def _backtest(args: argparse.Namespace) -> int:
 
     from ml.backtest import backtest, format_table
     from warehouse.database import connect
-    from warehouse.split import true_scores_dir
+    from warehouse.sample_data.splitter import true_scores_dir
 
     paths = DataPaths.from_env()
     if not _require_warehouse(paths):
@@ -194,8 +194,8 @@ def _require_warehouse(paths: DataPaths) -> bool:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from assets.status import month_states
-    from warehouse import status
+    from assets.run_records import month_states
+    from warehouse import status_queries as status
     from warehouse.database import connect
 
     paths = DataPaths.from_env()
@@ -224,7 +224,7 @@ def _status(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from warehouse.database import connect
-    from warehouse.month_report import write_month_report
+    from ml.reports.month_report import write_month_report
 
     month = parse_month(args.month)
     paths = DataPaths.from_env()

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import duckdb
 
-from warehouse.contract import COLUMN_TYPES, INTEGER, KEY, LABEL, OUTCOME_COLUMNS, REQUIRED_COLUMNS, TEXT
-from warehouse.deliveries import Delivery
-from warehouse.raw_file import STAGED_TABLE, StagedFile
-from warehouse.report import EXAMPLES_PER_CHECK, DeliveryReport, Problem
+from warehouse.ingestion.contract import COLUMN_TYPES, INTEGER, KEY, LABEL, OUTCOME_COLUMNS, REQUIRED_COLUMNS, TEXT
+from warehouse.ingestion.delivery_names import Delivery
+from warehouse.ingestion.raw_file import STAGED_TABLE, StagedFile
+from warehouse.ingestion.check_report import EXAMPLES_PER_CHECK, DeliveryReport, Problem
 
 VALID_TARGETS = (0, 1)
 

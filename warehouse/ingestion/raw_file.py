@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.report import Problem
+from warehouse.ingestion.check_report import Problem
 
 ENCODING = "utf-8"
 BYTE_ORDER_MARK = b"\xef\xbb\xbf"

@@ -7,13 +7,13 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from assets.dbt import APPLICATION_FEATURES, APPLICATION_LABELS
-from assets.deliveries import MONTH_DELIVERIES
+from assets.dbt_models import APPLICATION_FEATURES, APPLICATION_LABELS
+from assets.raw_deliveries import MONTH_DELIVERIES
 from assets.jobs import not_retried
 from assets.partitions import month_by_month, monthly_partitions, partition_month
 from assets.resources import WarehouseResource
 from ml.dataset import ID_COLUMN, fingerprint, read_training_set, write_training_set
-from ml.evaluation_report import PLOTS, REPORT_FILE, png_base64, write_report
+from ml.reports.model_report import PLOTS, REPORT_FILE, png_base64, write_report
 from ml.features import default_catalog
 from ml.model_store import ModelCard, latest_card, load_model, report_dir, reusable_card, save_model, validation_scores
 from ml.registry import CHAMPION, DEFAULT_TOLERANCE, card_windows, champion_as_of, register
@@ -21,8 +21,8 @@ from ml.swap_set import describe as describe_swap_set
 from ml.training import TrainingConfig, train_model, warm_start_params
 from warehouse.database import connect
 from warehouse.fair_lending import protected_attributes, require_policy
-from warehouse.ledger import months_missing_before
-from warehouse.split import add_months
+from warehouse.ingestion.ledger import months_missing_before
+from warehouse.ingestion.delivery_names import add_months
 
 
 def training_set_path(warehouse: WarehouseResource, partition_key: str):

@@ -13,7 +13,7 @@ from dagster_dbt import (
     get_asset_key_for_model,
 )
 
-from assets.deliveries import MONTH_DELIVERIES
+from assets.raw_deliveries import MONTH_DELIVERIES
 from assets.jobs import not_retried
 from assets.partitions import month_by_month, monthly_partitions
 from assets.resources import WarehouseResource, dbt_project

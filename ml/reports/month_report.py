@@ -18,10 +18,10 @@ import duckdb
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ml.evaluation_report import PLOTS, png_base64
+from ml.reports.model_report import PLOTS, png_base64
 from ml.model_store import read_card, report_dir
 from warehouse.monitoring_thresholds import APPROVAL_RATIO_WARNING, PSI_WARNING
-from warehouse.status import describe_fairness_flag, describe_unseen_level, has_table, unseen_levels
+from warehouse.status_queries import describe_fairness_flag, describe_unseen_level, has_table, unseen_levels
 
 TOP_DRIFT = 15
 STYLE = """

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from warehouse.deliveries import month_file_name, parse_month
-from warehouse.notifications import RUN_FAILED, RUN_SUCCEEDED, Notification, notify, webhook_url_from_env
-from warehouse.outbox import outbox_file_name
+from warehouse.ingestion.delivery_names import month_file_name, parse_month
+from warehouse.publishing.notifications import RUN_FAILED, RUN_SUCCEEDED, Notification, notify, webhook_url_from_env
+from warehouse.publishing.outbox_csv import outbox_file_name
 from warehouse.paths import DataPaths
 
 PARTITION_TAG = "dagster/partition"

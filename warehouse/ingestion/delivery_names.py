@@ -95,3 +95,9 @@ def safe_file_name(file_name: str) -> str:
     """A name that is safe on any file system, for files kept under a name we choose (quarantine)."""
     cleaned = _UNSAFE_FILE_CHARACTERS.sub("_", file_name).lstrip(".")
     return cleaned[:120] or "unnamed"
+
+
+def add_months(month: date, count: int) -> date:
+    """The first day of the month `count` months after `month` (before it when negative)."""
+    index = month.year * 12 + month.month - 1 + count
+    return date(index // 12, index % 12 + 1, 1)

@@ -20,10 +20,10 @@ import duckdb
 from assets.partitions import month_by_month, monthly_partitions, partition_month
 from assets.resources import WarehouseResource
 from warehouse.database import connect
-from warehouse.deliveries import DeliveryNameError, month_file_name
-from warehouse.inbox import load_month_from_inbox
-from warehouse.ledger import inputs_version, month_inputs, months_before, months_missing_before
-from warehouse.loader import DeliveryError, DeliveryRejected
+from warehouse.ingestion.delivery_names import DeliveryNameError, month_file_name
+from warehouse.ingestion.inbox import load_month_from_inbox
+from warehouse.ingestion.ledger import inputs_version, month_inputs, months_before, months_missing_before
+from warehouse.ingestion.loader import DeliveryError, DeliveryRejected
 from warehouse.paths import DataPaths
 
 RAW_APPLICATIONS = dg.AssetKey("raw_applications")

@@ -10,9 +10,9 @@ from pathlib import Path
 import dagster as dg
 
 from assets.definitions import ALL_ASSETS
-from assets.monitoring import MONITORING_CHECKS
+from assets.monitoring_checks import MONITORING_CHECKS
 from assets.jobs import monthly_pipeline
-from assets.notify import notify_run
+from assets.run_notifications import notify_run
 from assets.partitions import partition_key
 from assets.resources import WarehouseResource, default_resources
 from assets.sensors import CLI_SOURCE_TAG

@@ -7,7 +7,7 @@ from datetime import date
 
 import duckdb
 
-from warehouse.deliveries import APPLICATIONS, FIRST_MONTH, HISTORY_FILE
+from warehouse.ingestion.delivery_names import APPLICATIONS, FIRST_MONTH, HISTORY_FILE
 
 CURRENT_VERSIONS_SQL = """
 select delivery_file, kind, delivery_month, sha256, row_count, status, loaded_at

@@ -10,12 +10,12 @@ from datetime import date
 
 import dagster as dg
 
-from assets.dbt import DRIFT, FAIRNESS, PERFORMANCE, UNSEEN_LEVELS
+from assets.dbt_models import DRIFT, FAIRNESS, PERFORMANCE, UNSEEN_LEVELS
 from assets.partitions import monthly_partitions, partition_month
 from assets.resources import WarehouseResource
 from warehouse.database import connect
 from warehouse.monitoring_thresholds import APPROVAL_RATIO_WARNING, AUC_DROP_WARNING, PSI_WARNING
-from warehouse.status import describe_fairness_flag, describe_unseen_level, unseen_levels
+from warehouse.status_queries import describe_fairness_flag, describe_unseen_level, unseen_levels
 
 
 # Month by month like the assets they check; Dagster marks partitioned checks as a preview.

@@ -4,10 +4,10 @@ import math
 
 import dagster as dg
 
-from assets.dbt import APPLICATION_FEATURES
-from assets.deliveries import MONTH_DELIVERIES
+from assets.dbt_models import APPLICATION_FEATURES
+from assets.raw_deliveries import MONTH_DELIVERIES
 from assets.jobs import not_retried
-from assets.model import credit_default_model
+from assets.model_training import credit_default_model
 from assets.partitions import month_by_month, monthly_partitions, partition_month
 from assets.resources import WarehouseResource
 from ml.dataset import ID_COLUMN, LABEL_COLUMN, applicant_values, scoring_rows
@@ -19,7 +19,7 @@ from ml.registry import champion_as_of
 from ml.scoring import DecisionPolicy, score
 from warehouse.database import connect
 from warehouse.fair_lending import protected_attributes
-from warehouse.predictions import replace_month
+from warehouse.publishing.predictions_table import replace_month
 
 
 class DecisionConfig(dg.Config):

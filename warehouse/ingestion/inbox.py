@@ -15,14 +15,14 @@ from __future__ import annotations
 from datetime import date
 
 from warehouse.database import connect
-from warehouse.deliveries import (
+from warehouse.ingestion.delivery_names import (
     HISTORY_FILE,
     DeliveryNameError,
     month_file_name,
     parse_delivery_name,
 )
-from warehouse.ledger import loaded_sha256
-from warehouse.loader import DeliveryError, LoadResult, Progress, load_delivery
+from warehouse.ingestion.ledger import loaded_sha256
+from warehouse.ingestion.loader import DeliveryError, LoadResult, Progress, load_delivery
 from warehouse.paths import DataPaths
 
 

@@ -15,8 +15,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from warehouse.deliveries import month_file_name
-from warehouse.split import split_plan
+from warehouse.ingestion.delivery_names import month_file_name
+from warehouse.sample_data.splitter import split_plan
 
 INCOME_FACTOR = 4 / 3
 NEW_HOUSING_LEVEL = "Shared housing"  # not in the one-hot level list: lands in name_housing_type__unseen

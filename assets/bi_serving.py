@@ -2,14 +2,14 @@
 
 import dagster as dg
 
-from assets.dbt import DRIFT, FAIRNESS, PERFORMANCE, PERFORMANCE_BY_GRADE, UNSEEN_LEVELS
-from assets.deliveries import MONTH_DELIVERIES
-from assets.model import credit_default_model
+from assets.dbt_models import DRIFT, FAIRNESS, PERFORMANCE, PERFORMANCE_BY_GRADE, UNSEEN_LEVELS
+from assets.raw_deliveries import MONTH_DELIVERIES
+from assets.model_training import credit_default_model
 from assets.partitions import month_by_month, monthly_partitions, partition_month
-from assets.predictions import monthly_predictions
+from assets.monthly_predictions import monthly_predictions
 from assets.resources import WarehouseResource
 from warehouse.database import connect
-from warehouse.serving import SERVING_DATABASE, publish
+from warehouse.publishing.bi_copy import SERVING_DATABASE, publish
 
 
 @dg.asset(

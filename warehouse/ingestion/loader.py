@@ -16,8 +16,8 @@ from typing import Callable
 
 import duckdb
 
-from warehouse.contract import COLUMN_NAMES, COLUMN_TYPES, KEY, LABEL
-from warehouse.contract_checks import (
+from warehouse.ingestion.contract import COLUMN_NAMES, COLUMN_TYPES, KEY, LABEL
+from warehouse.ingestion.contract_checks import (
     check_header,
     check_keys,
     check_outcome_ids,
@@ -27,12 +27,12 @@ from warehouse.contract_checks import (
     typed_sql,
 )
 from warehouse.database import connect, quote_identifier, raw_column_name, transaction
-from warehouse.deliveries import Delivery, DeliveryNameError, parse_delivery_name
-from warehouse.ledger import is_superseded, loaded_sha256
+from warehouse.ingestion.delivery_names import Delivery, DeliveryNameError, parse_delivery_name
+from warehouse.ingestion.ledger import is_superseded, loaded_sha256
 from warehouse.paths import DataPaths
-from warehouse.quarantine import quarantine
-from warehouse.raw_file import STAGED_TABLE, StagedFile, read_header, stage_file
-from warehouse.report import DeliveryReport, Problem
+from warehouse.ingestion.quarantine import quarantine
+from warehouse.ingestion.raw_file import STAGED_TABLE, StagedFile, read_header, stage_file
+from warehouse.ingestion.check_report import DeliveryReport, Problem
 
 Progress = Callable[[str], None]
 

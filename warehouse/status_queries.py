@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from warehouse.ledger import CURRENT_VERSIONS_SQL
+from warehouse.ingestion.ledger import CURRENT_VERSIONS_SQL
 from warehouse.monitoring_thresholds import APPROVAL_RATIO_WARNING, PSI_WARNING
 
 

@@ -11,8 +11,8 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
-from warehouse.deliveries import safe_file_name
-from warehouse.report import DeliveryReport
+from warehouse.ingestion.delivery_names import safe_file_name
+from warehouse.ingestion.check_report import DeliveryReport
 
 REPORT_SUFFIX = ".report.json"
 

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, ndtr, ndtri
 
-from warehouse import levels
-from warehouse.contract import (
+from warehouse.sample_data import levels
+from warehouse.ingestion.contract import (
     BUILDING_MEASURES,
     BUREAU_ENQUIRIES,
     COLUMN_NAMES,

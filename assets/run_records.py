@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from assets.deliveries import RAW_APPLICATIONS, RAW_OUTCOMES
-from assets.notify import PARTITION_TAG
-from assets.runner import dagster_instance
-from warehouse.deliveries import parse_month
+from assets.raw_deliveries import RAW_APPLICATIONS, RAW_OUTCOMES
+from assets.run_notifications import PARTITION_TAG
+from assets.month_runs import dagster_instance
+from warehouse.ingestion.delivery_names import parse_month
 from warehouse.paths import DataPaths
 
 PUBLISHED = dg.AssetKey("monthly_outbox")  # the last step of a month: its scores are out

@@ -1,0 +1,1 @@
+"""Reports: one small HTML toolkit and the two pages drawn with it, a model's and a month's."""

@@ -1,0 +1,1 @@
+"""Publishing: the predictions table, the outbox CSV, the BI copy and notifications."""

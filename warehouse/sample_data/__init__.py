@@ -1,0 +1,1 @@
+"""Sample data: Home-Credit-shaped applications, their levels, the monthly splitter and the drift drill."""
