@@ -99,8 +99,8 @@ def _scoring_models_attributes(warehouse: WarehouseResource) -> list[str]:
     with connect(warehouse.paths.warehouse, read_only=True) as connection:
         return [
             row[0] for row in connection.execute(
-                "select distinct excluded_attributes from marts.model_registry"
-                " where version in (select distinct model_version from marts.predictions)"
+                "select distinct excluded_attributes from scoring.model_registry"
+                " where version in (select distinct model_version from scoring.predictions)"
             ).fetchall()
         ]
 

@@ -1,4 +1,4 @@
-"""Scores of a month: `marts.predictions`, replaced per month in one transaction."""
+"""Scores of a month: `scoring.predictions`, replaced per month in one transaction."""
 
 import math
 
@@ -42,14 +42,14 @@ class DecisionConfig(dg.Config):
 def monthly_predictions(
     context: dg.AssetExecutionContext, config: DecisionConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    """Default probability, risk grade, decision and up to four reasons (each with the applicant's own value) for every application of the month, in marts.predictions."""
+    """Default probability, risk grade, decision and up to four reasons (each with the applicant's own value) for every application of the month, in scoring.predictions."""
     month = partition_month(context.partition_key)
     paths = warehouse.paths
     policy = DecisionPolicy(review_from=config.review_from, decline_from=config.decline_from)
     with connect(paths.warehouse) as connection:
         champion = champion_as_of(connection, month)
         if champion is None:
-            raise dg.Failure(f"no champion model for {month:%Y-%m} in marts.model_registry: materialise credit_default_model first")
+            raise dg.Failure(f"no champion model for {month:%Y-%m} in scoring.model_registry: materialise credit_default_model first")
         booster, card = load_model(paths.models, champion[0])
         protected_features = excluded_features(card.feature_names, protected_attributes())
         if protected_features:

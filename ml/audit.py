@@ -47,7 +47,7 @@ def _missing(value) -> bool:
 
 
 def audit_decision(connection: duckdb.DuckDBPyConnection, sk_id_curr: int, models_root: Path) -> DecisionAudit:
-    rows = connection.execute("select * from marts.predictions where sk_id_curr = ?", [sk_id_curr]).df()
+    rows = connection.execute("select * from scoring.predictions where sk_id_curr = ?", [sk_id_curr]).df()
     if rows.empty:
         raise LookupError(f"application {sk_id_curr} was never scored")
     published = {key: (None if _missing(value) else value) for key, value in rows.iloc[0].to_dict().items()}

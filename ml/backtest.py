@@ -1,7 +1,7 @@
 """Rolling out-of-time evaluation: every scored month against the outcomes known today.
 
 Month M's predictions come from the champion as of M, trained only on rows delivered before
-M (`ml.dataset`), so `marts.predictions` joined to today's labels *is* a rolling
+M (`ml.dataset`), so `scoring.predictions` joined to today's labels *is* a rolling
 out-of-time backtest of what production decided. Beside each month: the ceiling, the AUC
 of the generator's true probabilities without their sex term on the same rows, when the files
 were generated (the model may not use sex, so that is the best it could do; the true

@@ -1,4 +1,4 @@
-"""The model registry (`marts.model_registry`) and the champion/challenger rule.
+"""The model registry (`scoring.model_registry`) and the champion/challenger rule.
 
 Each model a month's run trains is registered once, by version, and compared with the
 champion that scored before its month, on the challenger's validation window: labelled
@@ -65,7 +65,7 @@ def decide(challenger_auc: float, champion_auc: float, tolerance: float) -> tupl
 
 def registered(connection: duckdb.DuckDBPyConnection, version: str) -> dict | None:
     rows = connection.execute(
-        "select version, status, decision_reason from marts.model_registry where version = ?", [version]
+        "select version, status, decision_reason from scoring.model_registry where version = ?", [version]
     ).fetchall()
     return dict(zip(("version", "status", "decision_reason"), rows[0])) if rows else None
 
@@ -75,7 +75,7 @@ def champion_as_of(connection: duckdb.DuckDBPyConnection, month: date) -> tuple[
     # fetchall, not fetchone: an unfinished result would block the next query on this connection.
     rows = connection.execute(
         """
-        select version, training_month from marts.model_registry
+        select version, training_month from scoring.model_registry
         where status in (?, ?) and training_month <= ?
         order by training_month desc, registered_at desc limit 1
         """,
@@ -170,21 +170,21 @@ def register(
     window = validation_window(card)
     baseline = card.score_baseline or {}
     with transaction(connection):
-        connection.execute("delete from marts.model_registry where version = ?", [card.version])
+        connection.execute("delete from scoring.model_registry where version = ?", [card.version])
         if promotion.status == CHAMPION:
             # A month trained again replaces its earlier models only when the new one is promoted:
             # a retrain that is rejected or pending leaves the working champion where it is.
             connection.execute(
-                "update marts.model_registry set status = ? where training_month = ? and status <> ?",
+                "update scoring.model_registry set status = ? where training_month = ? and status <> ?",
                 [SUPERSEDED, month, SUPERSEDED],
             )
             connection.execute(
-                "update marts.model_registry set status = ? where status = ? and training_month < ?",
+                "update scoring.model_registry set status = ? where status = ? and training_month < ?",
                 [RETIRED, CHAMPION, month],
             )
         connection.execute(
             """
-            insert into marts.model_registry (
+            insert into scoring.model_registry (
                 version, training_month, validation_month, params, validation_auc, champion_version,
                 champion_validation_auc, training_fingerprint, model_sha256, status, decision_reason, registered_at,
                 score_bin_upper_bounds, score_bin_shares, excluded_attributes, windows, model_path, swap_set

@@ -60,7 +60,7 @@ def warehouse_state(paths: DataPaths) -> dict:
             ).fetchall(),
             "outcomes": connection.execute("select count(*), sum(sk_id_curr) from raw.outcomes").fetchall(),
             "predictions": connection.execute(
-                "select application_month, count(*), sum(sk_id_curr), sum(default_probability) from marts.predictions group by 1"
+                "select application_month, count(*), sum(sk_id_curr), sum(default_probability) from scoring.predictions group by 1"
             ).fetchall(),
             "loaded": connection.execute(
                 "select delivery_file, sha256 from raw.load_ledger where status <> 'rejected' order by loaded_at"

@@ -115,7 +115,7 @@ PREDICTION_ROWS = 3_000_000
 def predictions_of(paths: DataPaths, month: date) -> list[tuple]:
     with connect(paths.warehouse, read_only=True) as connection:
         return connection.execute(
-            "select model_version, count(*) from marts.predictions where application_month = ? group by 1",
+            "select model_version, count(*) from scoring.predictions where application_month = ? group by 1",
             [month],
         ).fetchall()
 

@@ -53,7 +53,7 @@ def predictions(paths, month: date) -> list[tuple]:
     with connect(paths.warehouse, read_only=True) as connection:
         return connection.execute(
             "select sk_id_curr, default_probability, risk_grade, decision, model_version"
-            " from marts.predictions where application_month = ? order by sk_id_curr",
+            " from scoring.predictions where application_month = ? order by sk_id_curr",
             [month],
         ).fetchall()
 
@@ -62,7 +62,7 @@ def warehouse_counts(paths) -> tuple:
     with connect(paths.warehouse, read_only=True) as connection:
         return connection.execute(
             "select (select count(*) from raw.applications), (select count(*) from raw.load_ledger),"
-            " (select count(*) from marts.predictions), (select count(*) from marts.fct_application_features)"
+            " (select count(*) from scoring.predictions), (select count(*) from marts.fct_application_features)"
         ).fetchone()
 
 
@@ -110,7 +110,7 @@ def test_two_months_end_to_end_then_the_same_month_again(data_dir, capsys):
     with connect(data_dir.warehouse, read_only=True) as connection:
         with_reason, readable = connection.execute(
             "select avg((reason_code_1 is not null)::int), avg((reason_1 <> reason_code_1)::int)"
-            " from marts.predictions where application_month = ?", [november],
+            " from scoring.predictions where application_month = ?", [november],
         ).fetchone()
     assert with_reason > 0.9 and readable > 0.9, "reasons are labelled from the dbt column descriptions"
 
@@ -161,7 +161,7 @@ def test_two_months_end_to_end_then_the_same_month_again(data_dir, capsys):
     assert retrained.success
     assert metadata(retrained, "credit_default_model")["model_version"] != old_october
     with connect(data_dir.warehouse, read_only=True) as connection:
-        [(old_status,)] = connection.execute("select status from marts.model_registry where version = ?", [old_october]).fetchall()
+        [(old_status,)] = connection.execute("select status from scoring.model_registry where version = ?", [old_october]).fetchall()
     assert old_status == "superseded"
     application = november_rows[0][0]
     capsys.readouterr()
@@ -169,7 +169,7 @@ def test_two_months_end_to_end_then_the_same_month_again(data_dir, capsys):
     explained = capsys.readouterr().out
     assert f"by model {old_october}" in explained and "the same probability, grade, decision and reasons as published" in explained
     with connect(data_dir.warehouse, read_only=True) as connection:
-        [reason] = connection.execute("select reason_1 from marts.predictions where sk_id_curr = ?", [application]).fetchone()
+        [reason] = connection.execute("select reason_1 from scoring.predictions where sk_id_curr = ?", [application]).fetchone()
     assert reason is None or reason in explained
     assert main(["explain", "1"]) == 2, "an application never scored"
 

@@ -95,7 +95,7 @@ def test_a_new_value_in_any_categorical_column_is_scored_warned_and_named(monito
 
     november = pd.read_csv(monitored.inbox / "20201101.csv")
     with connect(monitored.warehouse, read_only=True) as connection:
-        scored = connection.execute("select * from marts.predictions where application_month = ?", [NOVEMBER]).df()
+        scored = connection.execute("select * from scoring.predictions where application_month = ?", [NOVEMBER]).df()
     assert len(scored) == len(november), "the month with new values is scored whole"
     published = pd.read_csv(monitored.outbox / "pred_20201101.csv")
     assert len(published) == len(november)
@@ -122,7 +122,7 @@ def test_a_new_value_in_any_categorical_column_is_scored_warned_and_named(monito
 
 def test_score_psi_uses_the_models_training_window_bins(monitored):
     card = latest_card(monitored.models, NOVEMBER)
-    scores = _query(monitored, "select default_probability from marts.predictions where application_month = ?", [NOVEMBER])
+    scores = _query(monitored, "select default_probability from scoring.predictions where application_month = ?", [NOVEMBER])
     probabilities = scores["default_probability"].to_numpy()
     actual = np.bincount(bin_index(np.array(card.score_baseline["cuts"]), probabilities), minlength=len(card.score_baseline["shares"]))
     actual = np.maximum(actual / len(probabilities), 1e-4)
@@ -139,7 +139,7 @@ def test_fairness_covers_each_protected_attribute_and_age_band_and_matches_a_rec
     rows = _query(
         monitored,
         "select p.default_probability, p.decision, coalesce(a.code_gender, 'unknown') as gender, a.days_birth"
-        " from marts.predictions p join staging.stg_home_credit__applications a using (sk_id_curr)"
+        " from scoring.predictions p join staging.stg_home_credit__applications a using (sk_id_curr)"
         " where p.application_month = ?", [NOVEMBER],
     )
     rows["approved"] = rows["decision"] == "approve"
@@ -171,7 +171,7 @@ def test_fairness_auc_per_group_matches_sklearn(monitored):
     frame = _query(
         monitored,
         "select p.sk_id_curr, p.default_probability, coalesce(a.code_gender, 'unknown') as gender"
-        " from marts.predictions p join staging.stg_home_credit__applications a using (sk_id_curr)"
+        " from scoring.predictions p join staging.stg_home_credit__applications a using (sk_id_curr)"
         " where p.application_month = ? order by p.sk_id_curr", [OCTOBER],
     ).merge(scored_with_labels_frame(monitored, OCTOBER)[["sk_id_curr", "target"]], on="sk_id_curr").dropna(subset=["target"])
     fairness = _query(

@@ -64,7 +64,7 @@ def registry(paths) -> list[tuple]:
     with connect(paths.warehouse, read_only=True) as connection:
         return connection.execute(
             "select version, status, validation_month, champion_version, validation_auc, champion_validation_auc, swap_set,"
-            " excluded_attributes from marts.model_registry order by registered_at"
+            " excluded_attributes from scoring.model_registry order by registered_at"
         ).fetchall()
 
 

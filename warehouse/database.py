@@ -53,7 +53,7 @@ def _applications_ddl() -> str:
 
 
 # Bump when a table Python creates changes shape; an older warehouse then fails with a clear message.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 LEDGER_DDL = """
 create table if not exists raw.load_ledger (
@@ -80,7 +80,7 @@ create table if not exists raw.outcomes (
 """
 
 PREDICTIONS_DDL = """
-create table if not exists marts.predictions (
+create table if not exists scoring.predictions (
     sk_id_curr bigint not null,
     application_month date not null,
     default_probability double not null,
@@ -130,7 +130,7 @@ def _check_schema_version(connection: duckdb.DuckDBPyConnection, path: Path) -> 
 
 
 MODEL_REGISTRY_DDL = """
-create table if not exists marts.model_registry (
+create table if not exists scoring.model_registry (
     version varchar not null,
     training_month date not null,
     validation_month date,
@@ -158,9 +158,12 @@ create table if not exists marts.model_registry (
 
 
 def ensure_schema(connection: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """Create the raw and marts schemas and the tables Python writes to, if they are missing."""
+    """Create the schemas Python writes to (`raw`: deliveries; `scoring`: predictions and the model registry), if missing.
+
+    dbt owns `staging`, `marts` and `monitoring`; it reads `raw` and `scoring` as sources.
+    """
     connection.execute("create schema if not exists raw")
-    connection.execute("create schema if not exists marts")
+    connection.execute("create schema if not exists scoring")
     _check_schema_version(connection, path)
     connection.execute(_applications_ddl())
     connection.execute(LEDGER_DDL)

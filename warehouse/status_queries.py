@@ -28,7 +28,7 @@ def rejected_count(connection: duckdb.DuckDBPyConnection) -> int:
 def champion(connection: duckdb.DuckDBPyConnection) -> tuple | None:
     """(version, training month, validation AUC) of the newest champion."""
     rows = connection.execute(
-        "select version, training_month, validation_auc from marts.model_registry"
+        "select version, training_month, validation_auc from scoring.model_registry"
         " where status = 'champion' order by training_month desc, registered_at desc limit 1"
     ).fetchall()
     return rows[0] if rows else None

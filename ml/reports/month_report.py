@@ -46,7 +46,7 @@ def _query(connection: duckdb.DuckDBPyConnection, sql: str, month: date) -> pd.D
 
 
 def _scores_section(connection: duckdb.DuckDBPyConnection, month: date) -> tuple[str, str | None]:
-    scores = _query(connection, "select default_probability, risk_grade, decision, model_version from marts.predictions where application_month = ?", month)
+    scores = _query(connection, "select default_probability, risk_grade, decision, model_version from scoring.predictions where application_month = ?", month)
     if scores.empty:
         raise ValueError(f"{month:%Y-%m} has no scores: run it first (`credit run {month:%Y-%m}`)")
     figure = Figure(figsize=(6, 3.2))

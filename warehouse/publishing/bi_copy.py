@@ -47,14 +47,14 @@ class ServedTable:
 
 
 SERVED_TABLES = (
-    ServedTable("predictions", "marts.predictions", by_month=True),
+    ServedTable("predictions", "scoring.predictions", by_month=True),
     ServedTable("drift", "monitoring.drift", by_month=True),
     ServedTable("fairness", "monitoring.fairness", by_month=True, every_month=True),
     # Small, and empty in most months: one file, always there, so BI always finds the view.
     ServedTable("unseen_levels", "monitoring.unseen_levels", by_month=False),
     ServedTable("performance", "monitoring.performance", by_month=True, every_month=True),
     ServedTable("performance_by_grade", "monitoring.performance_by_grade", by_month=True, every_month=True),
-    ServedTable("model_registry", "marts.model_registry", by_month=False),
+    ServedTable("model_registry", "scoring.model_registry", by_month=False),
 )
 
 

@@ -2,7 +2,7 @@
 
 Written under a temporary name in the outbox, then renamed: a reader polling the folder
 sees either no file or the complete one, never half of it. The file is read straight from
-`marts.predictions` by DuckDB's CSV writer, so the numbers are the ones BI sees.
+`scoring.predictions` by DuckDB's CSV writer, so the numbers are the ones BI sees.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ select
     reason_3 as "REASON_3",
     reason_4 as "REASON_4",
     model_version as "MODEL_VERSION"
-from marts.predictions
+from scoring.predictions
 where application_month = ?
 order by sk_id_curr
 """
@@ -47,7 +47,7 @@ def write_outbox(connection: duckdb.DuckDBPyConnection, month: date, outbox: Pat
     rows = connection.sql(OUTBOX_COLUMNS_SQL, params=[month])
     count = rows.count("*").fetchall()[0][0]
     if count == 0:
-        raise ValueError(f"marts.predictions holds no row for {month:%Y-%m}: nothing to publish")
+        raise ValueError(f"scoring.predictions holds no row for {month:%Y-%m}: nothing to publish")
     rows.write_csv(str(temporary), header=True)
     os.replace(temporary, final)
     return final, count

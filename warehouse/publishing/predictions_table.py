@@ -1,4 +1,4 @@
-"""`marts.predictions`: one row per scored application, replaced a month at a time."""
+"""`scoring.predictions`: one row per scored application, replaced a month at a time."""
 
 from __future__ import annotations
 
@@ -39,10 +39,10 @@ def replace_month(connection: duckdb.DuckDBPyConnection, month: date, prediction
     connection.register("scored_applications", scored)
     try:
         with transaction(connection):
-            connection.execute("delete from marts.predictions where application_month = ?", [month])
+            connection.execute("delete from scoring.predictions where application_month = ?", [month])
             connection.execute(
                 """
-                insert into marts.predictions by name
+                insert into scoring.predictions by name
                 select * from scored_applications
                 """
             )
@@ -62,7 +62,7 @@ select
     count(labels.target) as labelled_rows,
     avg(labels.target) as observed_default_rate,
     any_value(p.model_version) as model_version
-from marts.predictions as p
+from scoring.predictions as p
 left join labels using (sk_id_curr)
 group by p.application_month
 order by p.application_month
@@ -82,7 +82,7 @@ def scored_with_labels(connection: duckdb.DuckDBPyConnection, month: date) -> pd
         f"""
         with labels as ({LABELS_AS_OF_SQL})
         select p.sk_id_curr, p.default_probability, labels.target
-        from marts.predictions as p
+        from scoring.predictions as p
         left join labels using (sk_id_curr)
         where p.application_month = ?
         order by p.sk_id_curr

@@ -3,7 +3,7 @@
     before it, history included), per feature and of the score. Bins come from the training
     window only: deciles of each numeric feature (plus a bin for missing values), the levels
     of each categorical column (a level never seen before is its own bin), and the deciles of
-    the scoring model's out-of-sample validation scores (`marts.model_registry.score_bin_*`).
+    the scoring model's out-of-sample validation scores (`scoring.model_registry.score_bin_*`).
 
     Incremental: a build computes only the months scored since the last build (a month whose
     `scored_at` changed), and replaces their rows. A month's run therefore costs the same
