@@ -73,7 +73,7 @@ def test_definitions_hold_the_pipeline_assets_and_the_monthly_job():
         "staging/stg_home_credit__outcomes", "marts/fct_application_features", "marts/fct_application_labels",
         "training_set", "credit_default_model", "monthly_predictions", "monthly_outbox",
         "monitoring/drift", "monitoring/fairness", "monitoring/performance", "monitoring/performance_by_grade",
-        "monitoring/int_labels_known_today", "monitoring/unseen_levels", "bi_serving", "marts/feature_catalog",
+        "intermediate/int_labels_known_today", "monitoring/unseen_levels", "bi_serving", "marts/feature_catalog",
     }
     job = defs.resolve_job_def("monthly_pipeline")
     assert job.partitions_def.get_first_partition_window().start.date() == date(2020, 10, 1)
@@ -214,7 +214,7 @@ def test_a_replaced_delivery_shows_that_months_assets_stale_until_rematerialised
         "staging/stg_home_credit__applications", "marts/fct_application_features", "marts/fct_application_labels",
         "training_set", "credit_default_model", "monthly_predictions", "monthly_outbox",
         "monitoring/drift", "monitoring/fairness", "monitoring/performance", "monitoring/performance_by_grade",
-        "monitoring/int_labels_known_today", "monitoring/unseen_levels", "bi_serving",
+        "intermediate/int_labels_known_today", "monitoring/unseen_levels", "bi_serving",
     }
 
     # The old file still in the inbox is an older version: the re-run keeps the correction.
