@@ -1,4 +1,5 @@
 # Two commands for a newcomer: `make demo` and `make test`. Each sets up everything it needs.
+# Any Python from 3.11 to 3.13: `make test PYTHON=python3.13`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,11 +10,17 @@ INSTALLED := $(VENV)/.installed
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/tests dbt_project/seeds -type f 2>/dev/null) dbt_project/dbt_project.yml dbt_project/profiles.yml
 
-.PHONY: setup demo test bench ui docs clean
+.PHONY: setup demo test check lint bench ui docs clean python-version
 
 setup: $(INSTALLED) $(MANIFEST)
 
-$(INSTALLED): pyproject.toml
+# The stack (dagster, dbt-core 1.11, lightgbm) supports Python 3.11 to 3.13.
+python-version:
+	@$(PYTHON) -c 'import sys; ok = (3, 11) <= sys.version_info[:2] <= (3, 13); \
+	ok or print(f"$(PYTHON) is Python {sys.version.split()[0]}: this project needs 3.11, 3.12 or 3.13; run make PYTHON=python3.12 (say)"); \
+	sys.exit(not ok)' 2>/dev/null || { command -v $(PYTHON) >/dev/null || echo "$(PYTHON) not found: install Python 3.11 to 3.13, or run make PYTHON=<its path>"; exit 1; }
+
+$(INSTALLED): pyproject.toml | python-version
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -27,8 +34,19 @@ $(MANIFEST): $(INSTALLED) $(DBT_SOURCES)
 demo: setup
 	$(BIN)/credit demo
 
-test: setup
+# Everything: lint, then every test, whole-system ones included.
+test: setup lint
 	$(BIN)/pytest
+
+# The quick loop while editing: lint and the tests not marked slow.
+check: setup lint
+	$(BIN)/pytest -m "not slow"
+
+# ruff for Python (lint and format), sqlfluff for the dbt SQL; both configured in the repository.
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint dbt_project
 
 # Not a test: the original notebook method against this project's month run (see README).
 bench: setup

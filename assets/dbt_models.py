@@ -1,7 +1,9 @@
 """The dbt project as assets: staging, the feature mart and the labels; dbt tests become asset checks."""
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from dagster_dbt import (
@@ -13,10 +15,11 @@ from dagster_dbt import (
     get_asset_key_for_model,
 )
 
-from assets.raw_deliveries import MONTH_DELIVERIES
+from assets.dbt_project import dbt_project
 from assets.jobs import not_retried
 from assets.partitions import month_by_month, monthly_partitions
-from assets.resources import WarehouseResource, dbt_project
+from assets.raw_deliveries import MONTH_DELIVERIES
+from assets.resources import WarehouseResource
 from warehouse.database import connect
 from warehouse.fair_lending import PROTECTED_ATTRIBUTES_VAR, protected_attributes, validated_attributes
 
@@ -36,7 +39,10 @@ MONITORING_TAG = "monitoring"  # dbt_project.yml tags the models/monitoring fold
 
 
 class CreditDbtTranslator(DagsterDbtTranslator):
-    """dbt's folders become Dagster groups; tables depend on the raw data they read, monitoring on the month's deliveries."""
+    """dbt's folders become Dagster groups.
+
+    Tables depend on the raw data they read, and monitoring models on the month's deliveries.
+    """
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         fqn = dbt_resource_props.get("fqn", [])
@@ -63,13 +69,43 @@ class CreditDbtTranslator(DagsterDbtTranslator):
         return spec.merge_attributes(deps=[key for key in dict.fromkeys(added) if key not in known])
 
 
+def parsed_manifest(path: Path) -> dict[str, Any]:
+    """The manifest `make setup` or `dagster dev` parsed; a checkout never parsed fails here, saying how to parse it."""
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} does not exist: run `make setup`, or `dbt parse --profiles-dir .` in {path.parents[1]}, first"
+        )
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def sources_no_model_reads(manifest: Mapping[str, Any]) -> list[str]:
+    """dbt selectors of the sources declared for their docs and tests only (the load ledger).
+
+    dagster-dbt makes asset checks of a source's tests only where a model reads the source. Left
+    in dbt's selection, the tests of the others still run, and Dagster can only log each as an
+    `AssetObservation`, with a warning, in every month. Plain `dbt build` (`make test`) runs them.
+    """
+    read = {
+        parent
+        for node in manifest["nodes"].values()
+        if node["resource_type"] != "test"
+        for parent in node.get("depends_on", {}).get("nodes", [])
+    }
+    return sorted(
+        f"source:{source['source_name']}.{source['name']}"
+        for unique_id, source in manifest["sources"].items()
+        if unique_id not in read
+    )
+
+
+MANIFEST = parsed_manifest(dbt_project.manifest_path)
 TRANSLATOR = CreditDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True))
 # The monitoring models read the month's predictions, so they build in a step of their own after scoring.
 MONITORING = f"tag:{MONITORING_TAG}"
 
 
 DBT_ASSET_OPTIONS = dict(
-    manifest=dbt_project.manifest_path,
+    manifest=MANIFEST,
     project=dbt_project,
     # Monthly like everything around them: `dbt build` rebuilds the whole tables, and
     # partition M records that month's run did so from month M's deliveries. That is
@@ -98,14 +134,17 @@ def monitoring_vars(model_attributes: list[str]) -> list[str]:
 def _scoring_models_attributes(warehouse: WarehouseResource) -> list[str]:
     with connect(warehouse.paths.warehouse, read_only=True) as connection:
         return [
-            row[0] for row in connection.execute(
+            row[0]
+            for row in connection.execute(
                 "select distinct excluded_attributes from scoring.model_registry"
                 " where version in (select distinct model_version from scoring.predictions)"
             ).fetchall()
         ]
 
 
-def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, extra: list[str] = ()):
+def _dbt_build(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, extra: list[str] = ()
+):
     warehouse.export_for_dbt()
     # One target folder per data directory, kept between runs: dbt's parse cache records the
     # warehouse path of profiles.yml, so a cache made for this data directory lets every later
@@ -115,10 +154,11 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     # Unit tests check the SQL's logic on fixed inputs, so they run in `make test` (which
     # runs the whole `dbt build`), not in every production month, as dbt's docs advise.
     with not_retried(DagsterDbtCliRuntimeError):
-        yield from dbt.cli([*PRODUCTION_BUILD, *extra], context=context, target_path=warehouse.paths.dbt_target).stream()
+        build = dbt.cli([*PRODUCTION_BUILD, *extra], context=context, target_path=warehouse.paths.dbt_target)
+        yield from build.stream()
 
 
-@dbt_assets(**DBT_ASSET_OPTIONS, exclude=MONITORING)
+@dbt_assets(**DBT_ASSET_OPTIONS, exclude=" ".join([MONITORING, *sources_no_model_reads(MANIFEST)]))
 def credit_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """Builds and tests the dbt models on the warehouse."""
     yield from _dbt_build(context, dbt, warehouse)
@@ -126,7 +166,10 @@ def credit_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, wa
 
 @dbt_assets(**DBT_ASSET_OPTIONS, select=MONITORING)
 def credit_dbt_monitoring(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    """Drift, fairness, values never seen before and realised performance of the scores, in dbt (schema `monitoring`)."""
+    """Drift, fairness and realised performance of the scores, and every monitoring warning.
+
+    Built in dbt, in schema `monitoring`.
+    """
     yield from _dbt_build(context, dbt, warehouse, monitoring_vars(_scoring_models_attributes(warehouse)))
 
 
@@ -136,4 +179,5 @@ DRIFT = get_asset_key_for_model([credit_dbt_monitoring], "drift")
 FAIRNESS = get_asset_key_for_model([credit_dbt_monitoring], "fairness")
 PERFORMANCE = get_asset_key_for_model([credit_dbt_monitoring], "performance")
 PERFORMANCE_BY_GRADE = get_asset_key_for_model([credit_dbt_monitoring], "performance_by_grade")
+MONITORING_WARNINGS = get_asset_key_for_model([credit_dbt_monitoring], "monitoring_warnings")
 UNSEEN_LEVELS = get_asset_key_for_model([credit_dbt_models], "unseen_levels")

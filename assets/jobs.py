@@ -15,7 +15,10 @@ TRANSIENT_RETRIES = dg.RetryPolicy(max_retries=2, delay=60, backoff=dg.Backoff.E
 monthly_pipeline = dg.define_asset_job(
     "monthly_pipeline",
     selection=dg.AssetSelection.all(),
-    description="Everything for one application month: the inbox file, features, training set, model, scores, outbox CSV, monitoring marts and the BI copy.",
+    description=(
+        "Everything for one application month: the inbox file, features, training set, model, scores, outbox CSV,"
+        " monitoring marts and the BI copy."
+    ),
     op_retry_policy=TRANSIENT_RETRIES,
 )
 

@@ -1,5 +1,6 @@
 """Training set and model of a month: thin wrappers over `ml/`."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -8,21 +9,23 @@ import pandas as pd
 from pydantic import Field
 
 from assets.dbt_models import APPLICATION_FEATURES, APPLICATION_LABELS
-from assets.raw_deliveries import MONTH_DELIVERIES
 from assets.jobs import not_retried
 from assets.partitions import month_by_month, monthly_partitions, partition_month
+from assets.raw_deliveries import MONTH_DELIVERIES
 from assets.resources import WarehouseResource
+from ml.champion import CHAMPION, champion_as_of
 from ml.dataset import ID_COLUMN, fingerprint, read_training_set, write_training_set
-from ml.reports.model_report import PLOTS, REPORT_FILE, png_base64, write_report
 from ml.features import default_catalog
 from ml.model_store import ModelCard, latest_card, load_model, report_dir, reusable_card, save_model, validation_scores
-from ml.registry import CHAMPION, DEFAULT_TOLERANCE, card_windows, champion_as_of, register
+from ml.registry import DEFAULT_TOLERANCE, card_windows, register
+from ml.reports.html_page import png_base64
+from ml.reports.model_report import PLOTS, REPORT_FILE, write_report
 from ml.swap_set import describe as describe_swap_set
 from ml.training import TrainingConfig, train_model, warm_start_params
 from warehouse.database import connect
 from warehouse.fair_lending import protected_attributes, require_policy
-from warehouse.ingestion.ledger import months_missing_before
 from warehouse.ingestion.delivery_names import add_months
+from warehouse.ingestion.ledger import months_missing_before
 
 
 def training_set_path(warehouse: WarehouseResource, partition_key: str):
@@ -44,7 +47,8 @@ def training_set(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         missing = months_missing_before(connection, month)
         if missing:
             raise ValueError(
-                f"{month:%Y-%m} cannot train: {', '.join(f'{m:%Y-%m}' for m in missing)} not loaded yet; run those months first"
+                f"{month:%Y-%m} cannot train: {', '.join(f'{m:%Y-%m}' for m in missing)} not loaded yet;"
+                " run those months first"
             )
         summary = write_training_set(connection, month, training_set_path(warehouse, context.partition_key))
     context.log.info(f"training set for {month:%Y-%m}: {summary.rows:,} rows, default rate {summary.default_rate:.2%}")
@@ -61,15 +65,32 @@ def training_set(context: dg.AssetExecutionContext, warehouse: WarehouseResource
 
 
 class ModelConfig(dg.Config):
-    """Tuning budget, seed and protected attributes; changing any of them trains a new model instead of reusing one."""
+    """How the month's model is trained and promoted, as the launchpad shows it.
 
-    n_trials: int = TrainingConfig.n_trials
-    # A cap on the search: when it is reached, the trials done so far decide (the card says how many ran).
-    timeout_seconds: int = TrainingConfig.timeout_seconds
-    tuning_rows: int = TrainingConfig.tuning_rows
-    seed: int = TrainingConfig.seed
-    # How much worse (validation AUC) a new model may be than the champion and still replace it.
-    promotion_tolerance: float = DEFAULT_TOLERANCE
+    The training fields and their defaults are `ml.training.TrainingConfig`'s, so a notebook and a run train alike;
+    a change to any of them, or to the protected attributes, trains a new model instead of reusing one.
+    """
+
+    n_trials: int = Field(
+        TrainingConfig.n_trials, description="Trials of the Optuna hyper-parameter search (at least 1)."
+    )
+    timeout_seconds: int = Field(
+        TrainingConfig.timeout_seconds,
+        description="A cap on the search, in seconds: when it is reached, the trials done so far decide "
+        "(the model card says how many ran).",
+    )
+    tuning_rows: int = Field(
+        TrainingConfig.tuning_rows,
+        description="Rows of the seeded sample each tuning trial fits on (at least 1,000); more is slower, steadier.",
+    )
+    seed: int = Field(
+        TrainingConfig.seed,
+        description="Seed of the sample, the search and LightGBM: one training set and config give one model.",
+    )
+    promotion_tolerance: float = Field(
+        DEFAULT_TOLERANCE,
+        description="How much lower a validation AUC than the champion's a new model may have and still replace it.",
+    )
     protected_attributes: list[str] = Field(
         default_factory=lambda: list(protected_attributes()),
         description=(
@@ -77,6 +98,12 @@ class ModelConfig(dg.Config):
             "The default is dbt_project.yml's `protected_attributes` var, which the fairness mart monitors."
         ),
     )
+
+    def training_config(self) -> TrainingConfig:
+        """`ml`'s config from the fields both share; the ones the launchpad does not show keep their defaults."""
+        shared = {field.name for field in dataclasses.fields(TrainingConfig)} & set(type(self).model_fields)
+        values = {name: getattr(self, name) for name in shared}
+        return TrainingConfig(**{**values, "protected_attributes": tuple(self.protected_attributes)})
 
 
 @dg.asset(
@@ -90,17 +117,19 @@ class ModelConfig(dg.Config):
 def credit_default_model(
     context: dg.AssetExecutionContext, config: ModelConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    """LightGBM default model of the month, blind to the protected attributes: tuned and calibrated on one window, measured on the next, refitted on every row before the month; reused when its training set is unchanged; registered, and promoted only if it does not lose to the champion on rows neither saw (pending when there are none)."""
+    """LightGBM default model of the month, blind to the protected attributes.
+
+    Tuned and calibrated on one window, measured on the next, refitted on every row before the month; reused
+    when its training set is unchanged; registered, and promoted only if it does not lose to the champion on
+    rows neither saw (pending when there are none).
+    """
     month = partition_month(context.partition_key)
     paths = warehouse.paths
     frame = read_training_set(training_set_path(warehouse, context.partition_key))
     training_fingerprint = fingerprint(frame)
     with not_retried(ValueError):
         require_policy(config.protected_attributes)
-        training_config = TrainingConfig(
-            n_trials=config.n_trials, timeout_seconds=config.timeout_seconds, tuning_rows=config.tuning_rows, seed=config.seed,
-            protected_attributes=tuple(config.protected_attributes),
-        )
+        training_config = config.training_config()
     previous = latest_card(paths.models, add_months(month, -1))
     warm_start = warm_start_params(previous.params if previous else None)
     card = reusable_card(paths.models, month, training_fingerprint, training_config, warm_start)
@@ -123,7 +152,8 @@ def credit_default_model(
         write_model_report(paths.models, card, validation, decision.get("swap_set"))
     log = context.log.info if decision["status"] == CHAMPION else context.log.warning
     scoring = champion[0] if champion else "no model yet"
-    log(f"model {card.version}: {decision['status']} ({decision['decision_reason']}); {month:%Y-%m} is scored by {scoring}")
+    outcome = f"{decision['status']} ({decision['decision_reason']})"
+    log(f"model {card.version}: {outcome}; {month:%Y-%m} is scored by {scoring}")
     return dg.MaterializeResult(
         metadata={
             "model_version": dg.MetadataValue.text(card.version),

@@ -1,8 +1,9 @@
-"""Warnings on the monitoring marts: drift, fairness and realised performance, as asset checks.
+"""Warnings on the monitoring marts as asset checks: drift, fairness, new values, realised performance.
 
-The figures are computed in dbt (`dbt_project/models/monitoring`); these checks read the
-month's rows and say in words what crossed a line. A failed check is a warning, not an
-error: it shows in the UI, in the run's notification, and never stops the outbox.
+dbt computes the figures and decides every warning once (`dbt_project/models/monitoring`,
+model `monitoring_warnings`, lines set as dbt vars); each check reads the month's warnings of
+its kind, in the words `credit status` and the month report use too. A failed check is a
+warning, not an error: it shows in the UI, in the run's notification, and never stops the outbox.
 """
 
 import warnings
@@ -10,28 +11,57 @@ from datetime import date
 
 import dagster as dg
 
-from assets.dbt_models import DRIFT, FAIRNESS, PERFORMANCE, UNSEEN_LEVELS
+from assets.dbt_models import DRIFT, FAIRNESS, MONITORING_WARNINGS, PERFORMANCE, UNSEEN_LEVELS
 from assets.partitions import monthly_partitions, partition_month
 from assets.resources import WarehouseResource
 from warehouse.database import connect
-from warehouse.monitoring_thresholds import APPROVAL_RATIO_WARNING, AUC_DROP_WARNING, PSI_WARNING
-from warehouse.status_queries import describe_fairness_flag, describe_unseen_level, unseen_levels
-
+from warehouse.dbt_vars import (
+    DRIFT_PSI_WARNING_VAR,
+    FAIRNESS_APPROVAL_RATIO_WARNING_VAR,
+    PERFORMANCE_AUC_DROP_WARNING_VAR,
+    dbt_var,
+)
+from warehouse.monitoring_warnings import MonitoringWarning, WarningKind, month_warnings
 
 # Month by month like the assets they check; Dagster marks partitioned checks as a preview.
-warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=dg.PreviewWarning)
+warnings.filterwarnings(
+    "ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=dg.PreviewWarning
+)
+
+# For the checks' texts only: the warnings model decides with the same vars.
+PSI_LINE = dbt_var(DRIFT_PSI_WARNING_VAR)
+APPROVAL_RATIO_LINE = dbt_var(FAIRNESS_APPROVAL_RATIO_WARNING_VAR)
+AUC_DROP_LINE = dbt_var(PERFORMANCE_AUC_DROP_WARNING_VAR)
 
 
-def _month_rows(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, sql: str) -> tuple[date, list[tuple]]:
+def _month_rows(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, sql: str
+) -> tuple[date, list[tuple]]:
     """The checked month and the rows `sql` gives for it (its one parameter is the month)."""
     month = partition_month(context.partition_key)
     with connect(warehouse.paths.warehouse, read_only=True) as connection:
         return month, connection.execute(sql, [month]).fetchall()
 
 
+def _month_warnings(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, kind: WarningKind
+) -> list[MonitoringWarning]:
+    with connect(warehouse.paths.warehouse, read_only=True) as connection:
+        return month_warnings(connection, partition_month(context.partition_key), kind)
+
+
 def _monthly_check(asset: dg.AssetKey, description: str):
-    """A month-partitioned check of a monitoring mart, in the warehouse pool like the steps it reads after."""
-    return dg.asset_check(asset=asset, partitions_def=monthly_partitions, description=description, pool="warehouse")
+    """A month-partitioned check of a monitoring mart, in the warehouse pool like the steps it reads after.
+
+    Shown on the mart it judges, it runs once the warnings model that decides it is built.
+    """
+    return dg.asset_check(
+        asset=asset,
+        additional_deps=[MONITORING_WARNINGS],
+        partitions_def=monthly_partitions,
+        description=description,
+        pool="warehouse",
+    )
 
 
 def _table(header: tuple[str, ...], rows: list[tuple]) -> dg.MetadataValue:
@@ -40,9 +70,13 @@ def _table(header: tuple[str, ...], rows: list[tuple]) -> dg.MetadataValue:
     return dg.MetadataValue.md("\n".join(lines))
 
 
+def _messages(found: list[MonitoringWarning], separator: str = ", ") -> str:
+    return separator.join(warning.message for warning in found)
+
+
 @_monthly_check(
     DRIFT,
-    f"Warns when the month's PSI of a feature or of the score against the training window exceeds {PSI_WARNING}.",
+    f"Warns when the month's PSI of a feature or of the score against the training window exceeds {PSI_LINE}.",
 )
 def drift_warnings(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     month, rows = _month_rows(
@@ -50,17 +84,19 @@ def drift_warnings(context: dg.AssetCheckExecutionContext, warehouse: WarehouseR
         warehouse,
         "select subject, subject_kind, psi from monitoring.drift where application_month = ? order by psi desc",
     )
-    drifted = [(subject, psi) for subject, _, psi in rows if psi > PSI_WARNING]
+    drifted = _month_warnings(context, warehouse, WarningKind.DRIFT)
+    score_psi = next((psi for subject, _, psi in rows if subject == "score"), float("nan"))
     return dg.AssetCheckResult(
         passed=not drifted,
         severity=dg.AssetCheckSeverity.WARN,
         description=(
-            f"PSI above {PSI_WARNING} in {month:%Y-%m}: " + ", ".join(f"{subject} {psi:.2f}" for subject, psi in drifted)
-            if drifted else f"no PSI above {PSI_WARNING} in {month:%Y-%m} ({len(rows)} subjects)"
+            f"PSI above {PSI_LINE} in {month:%Y-%m}: {_messages(drifted)}"
+            if drifted
+            else f"no PSI above {PSI_LINE} in {month:%Y-%m} ({len(rows)} subjects)"
         ),
         metadata={
             "drifted": dg.MetadataValue.int(len(drifted)),
-            "score_psi": dg.MetadataValue.float(next((psi for subject, _, psi in rows if subject == "score"), float("nan"))),
+            "score_psi": dg.MetadataValue.float(score_psi),
             "largest": _table(("subject", "kind", "psi"), rows[:10]),
         },
     )
@@ -68,27 +104,30 @@ def drift_warnings(context: dg.AssetCheckExecutionContext, warehouse: WarehouseR
 
 @_monthly_check(
     FAIRNESS,
-    f"Warns when a protected group's (or an age band's) approval rate is below {APPROVAL_RATIO_WARNING} of the most "
+    f"Warns when a protected group's (or an age band's) approval rate is below {APPROVAL_RATIO_LINE} of the most "
     "approved group's; groups too small to judge are shown, never warned on.",
 )
 def fairness_warnings(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     month, rows = _month_rows(
         context,
         warehouse,
-        "select group_column, group_value, applications, judged, reference_group, approval_rate, approval_rate_ratio, auc"
-        " from monitoring.fairness where application_month = ? order by group_column, group_value",
+        "select group_column, group_value, applications, judged, reference_group, approval_rate, approval_rate_ratio,"
+        " auc from monitoring.fairness where application_month = ? order by group_column, group_value",
     )
-    flagged = [row for row in rows if row[3] and row[6] is not None and row[6] < APPROVAL_RATIO_WARNING]
+    flagged = _month_warnings(context, warehouse, WarningKind.FAIRNESS)
     return dg.AssetCheckResult(
         passed=not flagged,
         severity=dg.AssetCheckSeverity.WARN,
         description=(
-            f"approval-rate ratio below {APPROVAL_RATIO_WARNING} in {month:%Y-%m}: "
-            + ", ".join(describe_fairness_flag(column, value, ratio, reference) for column, value, _, _, reference, _, ratio, _ in flagged)
-            if flagged else f"approval-rate ratios of {month:%Y-%m} all at least {APPROVAL_RATIO_WARNING} among groups large enough to judge"
+            f"approval-rate ratio below {APPROVAL_RATIO_LINE} in {month:%Y-%m}: {_messages(flagged)}"
+            if flagged
+            else f"approval-rate ratios of {month:%Y-%m} all at least {APPROVAL_RATIO_LINE} "
+            "among groups large enough to judge"
         ),
         metadata={
-            "groups": _table(("attribute", "group", "applications", "judged", "reference", "approval rate", "ratio", "AUC"), rows)
+            "groups": _table(
+                ("attribute", "group", "applications", "judged", "reference", "approval rate", "ratio", "AUC"), rows
+            )
         },
     )
 
@@ -100,44 +139,55 @@ def fairness_warnings(context: dg.AssetCheckExecutionContext, warehouse: Warehou
 )
 def unseen_level_warnings(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     month = partition_month(context.partition_key)
-    with connect(warehouse.paths.warehouse, read_only=True) as connection:
-        rows = unseen_levels(connection, month)
+    new_values = _month_warnings(context, warehouse, WarningKind.NEW_VALUE)
+    rows = [(warning.subject, warning.subject_value, int(warning.metric_value)) for warning in new_values]
     return dg.AssetCheckResult(
-        passed=not rows,
+        passed=not new_values,
         severity=dg.AssetCheckSeverity.WARN,
         description=(
-            f"values never seen before in {month:%Y-%m} (scored as unseen levels): "
-            + "; ".join(describe_unseen_level(column, value, count) for column, value, count in rows)
-            if rows else f"no value never seen before in {month:%Y-%m}"
+            f"values never seen before in {month:%Y-%m} (scored as unseen levels): {_messages(new_values, '; ')}"
+            if new_values
+            else f"no value never seen before in {month:%Y-%m}"
         ),
-        metadata={"values": _table(("column", "value", "applications"), rows), "applications": dg.MetadataValue.int(sum(r[2] for r in rows))},
+        metadata={
+            "values": _table(("column", "value", "applications"), rows),
+            "applications": dg.MetadataValue.int(sum(applications for _, _, applications in rows)),
+        },
     )
 
 
 @_monthly_check(
     PERFORMANCE,
-    f"Warns when the month's realised AUC is more than {AUC_DROP_WARNING} below the scoring model's validation AUC.",
+    f"Warns when the month's realised AUC is more than {AUC_DROP_LINE} below the scoring model's validation AUC.",
 )
 def performance_warnings(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     month, rows = _month_rows(
         context,
         warehouse,
-        "select labelled, auc, ks, validation_auc, model_version from monitoring.performance where application_month = ?",
+        "select labelled, auc, ks, validation_auc, model_version from monitoring.performance"
+        " where application_month = ?",
     )
     if not rows or rows[0][1] is None:
-        return dg.AssetCheckResult(passed=True, description=f"no outcomes known for {month:%Y-%m} yet: nothing to judge")
+        return dg.AssetCheckResult(
+            passed=True, description=f"no outcomes known for {month:%Y-%m} yet: nothing to judge"
+        )
     labelled, auc, ks, validation_auc, version = rows[0]
-    dropped = validation_auc is not None and auc < validation_auc - AUC_DROP_WARNING
+    dropped = _month_warnings(context, warehouse, WarningKind.PERFORMANCE)
     return dg.AssetCheckResult(
         passed=not dropped,
         severity=dg.AssetCheckSeverity.WARN,
         description=(
-            f"realised AUC {auc:.4f} on {labelled:,} outcomes of {month:%Y-%m} vs validation AUC {validation_auc:.4f} of {version}"
+            f"realised AUC more than {AUC_DROP_LINE} below the validation AUC in {month:%Y-%m}: {_messages(dropped)}"
+            if dropped
+            else f"realised AUC {auc:.4f} on {labelled:,} outcomes of {month:%Y-%m}: "
+            f"no drop of more than {AUC_DROP_LINE} below the validation AUC of {version}"
         ),
         metadata={
             "realised_auc": dg.MetadataValue.float(auc),
             "realised_ks": dg.MetadataValue.float(ks) if ks is not None else dg.MetadataValue.text("-"),
-            "validation_auc": dg.MetadataValue.float(validation_auc) if validation_auc is not None else dg.MetadataValue.text("-"),
+            "validation_auc": (
+                dg.MetadataValue.float(validation_auc) if validation_auc is not None else dg.MetadataValue.text("-")
+            ),
             "labelled": dg.MetadataValue.int(labelled),
         },
     )

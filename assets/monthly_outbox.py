@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from assets.asset_keys import MONTHLY_OUTBOX
 from assets.raw_deliveries import MONTH_DELIVERIES
 from assets.jobs import not_retried
 from assets.partitions import month_by_month, monthly_partitions, partition_month
@@ -12,6 +13,7 @@ from warehouse.publishing.outbox_csv import write_outbox
 
 
 @dg.asset(
+    key=MONTHLY_OUTBOX,
     partitions_def=monthly_partitions,
     backfill_policy=month_by_month,
     # The deliveries too, as on every month asset: a replaced file marks this month's CSV stale.

@@ -10,12 +10,12 @@ from assets.jobs import not_retried
 from assets.model_training import credit_default_model
 from assets.partitions import month_by_month, monthly_partitions, partition_month
 from assets.resources import WarehouseResource
+from ml.champion import champion_as_of
 from ml.dataset import ID_COLUMN, LABEL_COLUMN, applicant_values, scoring_rows
 from ml.evaluation import auc
 from ml.explanations import REASON_COUNT
 from ml.features import excluded_features
 from ml.model_store import load_model
-from ml.registry import champion_as_of
 from ml.scoring import DecisionPolicy, score
 from warehouse.database import connect
 from warehouse.fair_lending import protected_attributes

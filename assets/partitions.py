@@ -14,7 +14,9 @@ monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=FIRST_MONTH.isofo
 # A backfill runs one month per run, oldest first: month M's training set needs the months before it.
 # Every monthly asset says so; left out, dagster-dbt's single-run default makes Dagster warn on each run.
 month_by_month = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
-warnings.filterwarnings("ignore", message="Parameter `backfill_policy` .* is currently in beta", category=dg.BetaWarning)
+warnings.filterwarnings(
+    "ignore", message="Parameter `backfill_policy` .* is currently in beta", category=dg.BetaWarning
+)
 
 
 def partition_month(partition_key: str) -> date:

@@ -15,10 +15,11 @@ from collections.abc import Iterator
 from datetime import date
 
 import dagster as dg
-import duckdb
 
+from assets.asset_keys import RAW_APPLICATIONS, RAW_OUTCOMES
 from assets.partitions import month_by_month, monthly_partitions, partition_month
 from assets.resources import WarehouseResource
+from assets.staleness import files_markdown, record_new_data_versions
 from warehouse.database import connect
 from warehouse.ingestion.delivery_names import DeliveryNameError, month_file_name
 from warehouse.ingestion.inbox import load_month_from_inbox
@@ -26,8 +27,6 @@ from warehouse.ingestion.ledger import inputs_version, month_inputs, months_befo
 from warehouse.ingestion.loader import DeliveryError, DeliveryRejected
 from warehouse.paths import DataPaths
 
-RAW_APPLICATIONS = dg.AssetKey("raw_applications")
-RAW_OUTCOMES = dg.AssetKey("raw_outcomes")
 # The sha256 of the month's own file, as the load step read it: the inbox sensor compares it.
 MONTH_FILE_SHA256 = "month_file_sha256"
 
@@ -36,57 +35,8 @@ MONTH_FILE_SHA256 = "month_file_sha256"
 # training set, model and predictions stale at once, not one level per re-run.
 MONTH_DELIVERIES = (RAW_APPLICATIONS, RAW_OUTCOMES)
 
-# Dagster's tags for an asset's data version (its constants are not exported).
-DATA_VERSION_TAG = "dagster/data_version"
-USER_PROVIDED_TAG = "dagster/data_version_is_user_provided"
 # LoadResult statuses that change what the warehouse holds.
 CHANGED = ("loaded", "replaced")
-
-
-def _files_markdown(inputs: list[tuple[str, str]]) -> dg.MetadataValue:
-    return dg.MetadataValue.md("\n".join(f"- `{name}` sha256 `{sha[:12]}`" for name, sha in inputs) or "none")
-
-
-def recorded_data_version(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str) -> str | None:
-    """The data version of the latest materialisation Dagster holds for this partition, if any."""
-    result = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1)
-    if not result.records:
-        return None
-    return result.records[0].asset_materialization.tags.get(DATA_VERSION_TAG)
-
-
-def record_new_data_versions(
-    instance: dg.DagsterInstance,
-    connection: duckdb.DuckDBPyConnection,
-    description: str,
-    skip_partition: str | None = None,
-) -> list[str]:
-    """Record a new data version for each materialised raw partition whose files changed; returns what was recorded.
-
-    Reads the ledger through `connection` and writes runless materialisations to `instance`,
-    so Dagster shows what was built from the old files stale until its month runs again.
-    `skip_partition` is left alone: a run materialises its own partition itself.
-    """
-    recorded = []
-    for key, outcomes in ((RAW_APPLICATIONS, False), (RAW_OUTCOMES, True)):
-        for partition in sorted(instance.get_materialized_partitions(key)):
-            if partition == skip_partition:
-                continue
-            inputs = month_inputs(connection, partition_month(partition), outcomes)
-            version = inputs_version(inputs)
-            if version == recorded_data_version(instance, key, partition):
-                continue
-            instance.report_runless_asset_event(
-                dg.AssetMaterialization(
-                    asset_key=key,
-                    partition=partition,
-                    description=description,
-                    metadata={"files": _files_markdown(inputs)},
-                    tags={DATA_VERSION_TAG: version, USER_PROVIDED_TAG: "true"},
-                )
-            )
-            recorded.append(f"{key.to_user_string()} {partition}")
-    return recorded
 
 
 def missing_months_message(paths: DataPaths, month: date, missing: list[date]) -> str:
@@ -189,7 +139,7 @@ def raw_deliveries(context: dg.AssetExecutionContext, warehouse: WarehouseResour
         metadata={
             "rows": dg.MetadataValue.int(rows),
             "labelled_rows": dg.MetadataValue.int(labelled),
-            "files": _files_markdown(application_files),
+            "files": files_markdown(application_files),
             MONTH_FILE_SHA256: dg.MetadataValue.text(month_file_sha256),
             "loads": loads,
             "warnings": dg.MetadataValue.int(sum(len(r.warnings) for r in results)),
@@ -200,7 +150,7 @@ def raw_deliveries(context: dg.AssetExecutionContext, warehouse: WarehouseResour
         asset_key=RAW_OUTCOMES,
         metadata={
             "outcomes_known": dg.MetadataValue.int(outcomes_known),
-            "files": _files_markdown(outcome_files),
+            "files": files_markdown(outcome_files),
         },
         data_version=dg.DataVersion(inputs_version(outcome_files)),
     )

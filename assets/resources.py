@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from functools import cached_property
 from importlib.metadata import version as installed_version
 from pathlib import Path
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, DbtProject
+from dagster_dbt import DbtCliResource
 from packaging.version import Version
+from pydantic import Field
 
+from assets.dbt_project import dbt_project
 from warehouse.database import dbt_connect_attempts, lock_wait_seconds
-from warehouse.paths import DBT_PROJECT_DIR, DataPaths
-
+from warehouse.paths import DataPaths
 
 
 def dbt_executable() -> str:
@@ -24,24 +24,14 @@ def dbt_executable() -> str:
     return str(beside_python) if beside_python.exists() else "dbt"
 
 
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-# Under `dagster dev` the manifest is rebuilt at load, so SQL edits show up without a step;
-# elsewhere `make` parses the project once, and a checkout that was never parsed is parsed here.
-dbt_project.prepare_if_dev()
-if not dbt_project.manifest_path.exists():
-    subprocess.run(
-        [dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
-        check=True,
-    )
-
-
 class WarehouseDbtCliResource(DbtCliResource):
     """dagster-dbt's dbt CLI without two start-up costs this project never uses (≈ 6.5 s a run).
 
     Before each command dagster-dbt runs `dbt --version` in a subprocess (≈ 3.5 s) and builds
     a dbt adapter in this process (≈ 3 s); the adapter only serves the optional row-count and
-    column metadata, which the assets do not fetch. Both hooks are private to dagster-dbt: if
-    they move in an upgrade these overrides go unused and the run is merely slower again.
+    column metadata, which the assets do not fetch. Both hooks are private to dagster-dbt, so
+    tests/assets/test_resources.py pins them: an upgrade that moves them fails that test rather
+    than quietly making every dbt step slower again.
     """
 
     @cached_property
@@ -57,14 +47,18 @@ class WarehouseDbtCliResource(DbtCliResource):
 class WarehouseResource(dg.ConfigurableResource):
     """The data directory: inbox, DuckDB warehouse, training sets, models, outbox."""
 
-    data_dir: str
+    data_dir: str = Field(description="The data directory ($CREDIT_DATA_DIR, default ./data) the run reads and writes.")
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Once when a run or a sensor tick starts, so every step finds the folders it writes into.
+        self.paths.create()
 
     @property
     def paths(self) -> DataPaths:
-        return DataPaths(Path(self.data_dir).resolve()).create()
+        return DataPaths(Path(self.data_dir).resolve())
 
     def export_for_dbt(self) -> None:
-        """dbt runs as a subprocess and finds the warehouse, and how long to wait for its lock, through these variables (profiles.yml)."""
+        """Sets what profiles.yml reads: the warehouse, and how long dbt (a subprocess) waits for its lock."""
         os.environ["CREDIT_DATA_DIR"] = str(self.paths.root)
         os.environ["CREDIT_DBT_CONNECT_ATTEMPTS"] = str(dbt_connect_attempts(lock_wait_seconds()))
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dagster as dg
 
 from warehouse.ingestion.delivery_names import month_file_name, parse_month
+from warehouse.paths import DataPaths
 from warehouse.publishing.notifications import RUN_FAILED, RUN_SUCCEEDED, Notification, notify, webhook_url_from_env
 from warehouse.publishing.outbox_csv import outbox_file_name
-from warehouse.paths import DataPaths
 
 PARTITION_TAG = "dagster/partition"
 MAX_ERROR_CHARACTERS = 2_000
@@ -18,14 +18,20 @@ def _month(run: dg.DagsterRun) -> str | None:
     return f"{parse_month(key):%Y-%m}" if key else None
 
 
+def step_error(event: dg.DagsterEvent) -> str | None:
+    """A failed (or retried) step's error: a `dg.Failure`'s description, else the exception's message."""
+    data = event.event_specific_data
+    failure = getattr(data, "user_failure_data", None)
+    error = getattr(data, "error", None)
+    return (failure.description if failure else None) or (error.message.strip() if error else None)
+
+
 def failed_steps(instance: dg.DagsterInstance, run_id: str) -> list[dict]:
-    """Each failed step of the run with its error: a `dg.Failure`'s description, else the exception's message."""
+    """Each failed step of the run with its error."""
     steps = []
     for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
         event = entry.dagster_event
-        data = event.event_specific_data
-        described = data.user_failure_data.description if data.user_failure_data else None
-        error = described or (data.error.message.strip() if data.error else "unknown error")
+        error = step_error(event) or "unknown error"
         steps.append({"step": event.step_key, "error": error[:MAX_ERROR_CHARACTERS]})
     return steps
 

@@ -1,4 +1,7 @@
-"""Where each month stands in Dagster: published, stale (a delivery changed since), failed, or never run."""
+"""Where each month stands in Dagster: published, stale (a delivery changed since), failed, or never run.
+
+Reads the instance's records only, without the asset definitions, so `credit status` stays quick.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,14 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from assets.raw_deliveries import RAW_APPLICATIONS, RAW_OUTCOMES
+from assets.asset_keys import MONTHLY_OUTBOX, RAW_APPLICATIONS, RAW_OUTCOMES
+from assets.dagster_instance import dagster_instance
 from assets.run_notifications import PARTITION_TAG
-from assets.month_runs import dagster_instance
 from warehouse.ingestion.delivery_names import parse_month
 from warehouse.paths import DataPaths
 
-PUBLISHED = dg.AssetKey("monthly_outbox")  # the last step of a month: its scores are out
+# A month whose latest run is in one of these is "running", whatever it was before.
+RUNNING_STATUSES = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED)
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,7 @@ def _latest_by_partition(instance: dg.DagsterInstance, key: dg.AssetKey) -> dict
 def month_states(paths: DataPaths) -> list[MonthState]:
     """One state per month Dagster knows of: a run, a load or a published outbox."""
     with dagster_instance(paths) as instance:
-        published = _latest_by_partition(instance, PUBLISHED)
+        published = _latest_by_partition(instance, MONTHLY_OUTBOX)  # its scores are out
         # A delivery recorded after the month was published (`credit load` of a correction) makes it stale.
         delivered = {}
         for key in (RAW_APPLICATIONS, RAW_OUTCOMES):
@@ -43,7 +47,7 @@ def month_states(paths: DataPaths) -> list[MonthState]:
     states = []
     for partition in sorted(set(published) | set(delivered) | set(runs)):
         run = runs.get(partition)
-        if run and run.status in (dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING):
+        if run and run.status in RUNNING_STATUSES:
             state = "running"
         elif partition in published:
             state = "stale" if delivered.get(partition, 0) > published[partition] else "published"

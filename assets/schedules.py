@@ -12,12 +12,10 @@ from datetime import date
 
 import dagster as dg
 
+from assets.asset_keys import MONTHLY_OUTBOX
 from assets.jobs import monthly_pipeline
 from assets.partitions import partition_key
-from warehouse.ingestion.delivery_names import FIRST_MONTH
-from warehouse.ingestion.delivery_names import add_months
-
-PUBLISHED = dg.AssetKey("monthly_outbox")
+from warehouse.ingestion.delivery_names import FIRST_MONTH, add_months
 
 
 def due_month(run_date: date) -> date:
@@ -37,6 +35,6 @@ def monthly_schedule(context: dg.ScheduleEvaluationContext):
     if month < FIRST_MONTH:
         return dg.SkipReason(f"{month:%Y-%m} is before the first monitored month {FIRST_MONTH:%Y-%m}")
     key = partition_key(month)
-    if key in context.instance.get_materialized_partitions(PUBLISHED):
+    if key in context.instance.get_materialized_partitions(MONTHLY_OUTBOX):
         return dg.SkipReason(f"{month:%Y-%m} is published already")
     return dg.RunRequest(run_key=f"scheduled-{key}", partition_key=key, tags={"credit/trigger": "monthly_schedule"})

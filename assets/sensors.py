@@ -30,18 +30,24 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.raw_deliveries import MONTH_FILE_SHA256, RAW_APPLICATIONS
 from assets.jobs import monthly_pipeline
-from assets.run_notifications import PARTITION_TAG, notify_run
 from assets.partitions import partition_key, partition_month
+from assets.raw_deliveries import MONTH_FILE_SHA256, RAW_APPLICATIONS
 from assets.resources import WarehouseResource
+from assets.run_notifications import PARTITION_TAG, notify_run
+from warehouse.ingestion.check_report import DeliveryReport
 from warehouse.ingestion.delivery_names import DeliveryNameError, parse_delivery_name
 from warehouse.ingestion.ledger import months_before
 from warehouse.ingestion.loader import check_file
-from warehouse.publishing.notifications import DELIVERY_ACCEPTED, DELIVERY_REJECTED, Notification, notify, webhook_url_from_env
-from warehouse.paths import DataPaths
 from warehouse.ingestion.quarantine import quarantine
-from warehouse.ingestion.check_report import DeliveryReport
+from warehouse.paths import DataPaths
+from warehouse.publishing.notifications import (
+    DELIVERY_ACCEPTED,
+    DELIVERY_REJECTED,
+    Notification,
+    notify,
+    webhook_url_from_env,
+)
 
 # A file still being copied changes size and time; one untouched this long is taken as complete.
 SETTLE_SECONDS = 10.0
@@ -119,7 +125,9 @@ def _reject(paths: DataPaths, path: Path, report: DeliveryReport, webhook: str |
     job=monthly_pipeline,
     minimum_interval_seconds=POLL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Starts a month's run when its YYYYMM01.csv arrives in the inbox; quarantines and reports invalid files.",
+    description=(
+        "Starts a month's run when its YYYYMM01.csv arrives in the inbox; quarantines and reports invalid files."
+    ),
 )
 def inbox_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     paths = warehouse.paths

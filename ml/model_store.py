@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import re
 from dataclasses import asdict, dataclass
@@ -30,6 +29,7 @@ import sklearn
 
 from ml.calibration import PlattScaling
 from ml.training import TrainedModel, TrainingConfig
+from warehouse.atomic_files import atomic_write, atomic_write_text
 
 MODEL_FILE = "model.txt"
 CARD_FILE = "card.json"
@@ -98,12 +98,6 @@ def _library_versions() -> dict:
     }
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".partial")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
-
-
 def save_model(
     trained: TrainedModel,
     month: date,
@@ -137,12 +131,11 @@ def save_model(
         excluded_features=list(trained.excluded_features),
     )
     # The model first, the card last: a card only ever describes a complete model file.
-    _write_atomically(folder / MODEL_FILE, model_text)
+    atomic_write_text(folder / MODEL_FILE, model_text)
     if trained.validation is not None:
-        temporary = folder / f".{VALIDATION_FILE}.partial"
-        pq.write_table(pa.Table.from_pandas(trained.validation, preserve_index=False), temporary)
-        os.replace(temporary, folder / VALIDATION_FILE)
-    _write_atomically(folder / CARD_FILE, json.dumps(asdict(card), indent=2))
+        with atomic_write(folder / VALIDATION_FILE) as temporary:
+            pq.write_table(pa.Table.from_pandas(trained.validation, preserve_index=False), temporary)
+    atomic_write_text(folder / CARD_FILE, json.dumps(asdict(card), indent=2))
     return card
 
 

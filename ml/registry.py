@@ -9,8 +9,7 @@ challenger becomes the champion unless its AUC is worse than the champion's by m
 the challenger's validation window), the challenger is `pending` and the champion keeps
 scoring. Each decision records its reason and the swap set on those rows.
 
-"The champion as of month M" is the latest promoted model trained for M or an earlier month,
-so re-running an old month scores with the model it had then.
+Which model scores a month ("the champion as of month M") is `ml.champion.champion_as_of`.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from ml.champion import CHAMPION, PENDING, REJECTED, RETIRED, SUPERSEDED, champion_as_of
 from ml.dataset import LABEL_COLUMN
 from ml.evaluation import auc
 from ml.model_store import ModelCard, load_model, model_dir
@@ -33,12 +33,6 @@ from ml.swap_set import swap_set
 from ml.training import predict
 from ml.windows import Window
 from warehouse.database import transaction
-
-CHAMPION = "champion"  # scores its month and later ones until a better model is promoted
-RETIRED = "retired"  # was champion; a later model replaced it
-REJECTED = "rejected"  # lost to the champion on rows neither had seen
-PENDING = "pending"  # no rows the two could be compared on: the champion keeps scoring
-SUPERSEDED = "superseded"  # its month was trained again (new training rows or config)
 
 DEFAULT_TOLERANCE = 0.005
 
@@ -68,20 +62,6 @@ def registered(connection: duckdb.DuckDBPyConnection, version: str) -> dict | No
         "select version, status, decision_reason from scoring.model_registry where version = ?", [version]
     ).fetchall()
     return dict(zip(("version", "status", "decision_reason"), rows[0])) if rows else None
-
-
-def champion_as_of(connection: duckdb.DuckDBPyConnection, month: date) -> tuple[str, date] | None:
-    """(version, training month) of the model that scores `month`."""
-    # fetchall, not fetchone: an unfinished result would block the next query on this connection.
-    rows = connection.execute(
-        """
-        select version, training_month from scoring.model_registry
-        where status in (?, ?) and training_month <= ?
-        order by training_month desc, registered_at desc limit 1
-        """,
-        [CHAMPION, RETIRED, month],
-    ).fetchall()
-    return (rows[0][0], rows[0][1]) if rows else None
 
 
 def card_windows(card: ModelCard) -> list[Window]:
@@ -121,7 +101,7 @@ def challenge(
     previous = champion_as_of(connection, card.training_month - timedelta(days=1))
     if previous is None:
         return Promotion(CHAMPION, "the first model: nothing to compare with")
-    champion_version = previous[0]
+    champion_version = previous.version
     booster, champion_card = load_model(models_root, champion_version)
     overlap = comparable(champion_card, card)
     if overlap:

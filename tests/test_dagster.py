@@ -16,7 +16,8 @@ from dagster._utils.test.data_versions import get_stale_status_resolver
 from assets.definitions import ALL_ASSETS, defs
 from assets.partitions import partition_key, partition_month
 from assets.resources import WarehouseResource, default_resources
-from assets.month_runs import dagster_instance, run_month
+from assets.dagster_instance import dagster_instance
+from assets.month_runs import run_month
 from assets.command_line.main import main
 from warehouse.database import connect
 from warehouse.publishing.notifications import read_notifications
@@ -38,6 +39,13 @@ def stale_assets(paths, month: date) -> set[str]:
             for key in defs.resolve_asset_graph().get_all_asset_keys()
             if resolver.get_status(key, partition_key(month)) == StaleStatus.STALE
         }
+
+
+def dbt_tests_without_a_check(paths, run_id: str) -> list[str]:
+    """dagster-dbt's warnings for dbt tests that ran with no asset check to report to (dbt's indirect selection)."""
+    with dagster_instance(paths) as instance:
+        messages = [entry.user_message for entry in instance.all_logs(run_id)]
+    return [message for message in messages if "instead of an `AssetCheckResult`" in message]
 
 
 def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
@@ -73,6 +81,7 @@ def test_definitions_hold_the_pipeline_assets_and_the_monthly_job():
         "staging/stg_home_credit__outcomes", "marts/fct_application_features", "marts/fct_application_labels",
         "training_set", "credit_default_model", "monthly_predictions", "monthly_outbox",
         "monitoring/drift", "monitoring/fairness", "monitoring/performance", "monitoring/performance_by_grade",
+        "monitoring/monitoring_warnings",
         "intermediate/int_labels_known_today", "monitoring/unseen_levels", "bi_serving", "marts/feature_catalog",
     }
     job = defs.resolve_job_def("monthly_pipeline")
@@ -95,6 +104,7 @@ def test_two_months_end_to_end_then_the_same_month_again(data_dir, capsys):
     october, november = date(2020, 10, 1), date(2020, 11, 1)
     first = materialise(data_dir, october)
     assert first.success
+    assert dbt_tests_without_a_check(data_dir, first.run_id) == [], "every dbt test a month runs reports as a check"
     # With a tolerance of -1, November's model would have to beat October's by a whole unit of AUC: it is rejected and October's scores November.
     second = materialise(data_dir, november, promotion_tolerance=-1.0)
     assert second.success
@@ -214,6 +224,7 @@ def test_a_replaced_delivery_shows_that_months_assets_stale_until_rematerialised
         "staging/stg_home_credit__applications", "marts/fct_application_features", "marts/fct_application_labels",
         "training_set", "credit_default_model", "monthly_predictions", "monthly_outbox",
         "monitoring/drift", "monitoring/fairness", "monitoring/performance", "monitoring/performance_by_grade",
+        "monitoring/monitoring_warnings",
         "intermediate/int_labels_known_today", "monitoring/unseen_levels", "bi_serving",
     }
 

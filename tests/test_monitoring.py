@@ -17,13 +17,13 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from warehouse.monitoring_thresholds import PSI_WARNING
 from assets.month_runs import run_month
 from ml.evaluation import ks
 from ml.model_store import latest_card
 from ml.score_baseline import bin_index
 from tests.conftest import run_dbt
 from warehouse.database import connect
+from warehouse.dbt_vars import DRIFT_PSI_WARNING_VAR, dbt_var
 from warehouse.ingestion.contract import COLUMN_TYPES, TEXT
 from warehouse.sample_data.drift_drill import drift_rows
 from warehouse.publishing.notifications import read_notifications
@@ -75,13 +75,19 @@ def test_only_the_drifted_month_warns_and_only_on_what_was_drifted(monitored):
     october = drift[drift["application_month"] == pd.Timestamp(OCTOBER)]
     november = drift[drift["application_month"] == pd.Timestamp(NOVEMBER)]
     assert len(october) == len(november) > 100, "every feature and the score, each month"
-    assert october["psi"].max() < PSI_WARNING
-    warned = set(november.loc[november["psi"] > PSI_WARNING, "subject"])
+    psi_line = dbt_var(DRIFT_PSI_WARNING_VAR)
+    assert october["psi"].max() < psi_line
+    warned = set(november.loc[november["psi"] > psi_line, "subject"])
     assert {"amt_income_total", "name_housing_type", "ext_source_2"} <= warned
     # The score shifts too, measured against the model's out-of-sample scores: worth watching (PSI above 0.1).
     score_psi = drift.set_index(["application_month", "subject"])["psi"]
     assert score_psi[(pd.Timestamp(OCTOBER), "score")] < 0.1 < score_psi[(pd.Timestamp(NOVEMBER), "score")]
     assert warned <= DRIFTED, f"untouched features must not warn: {warned - DRIFTED}"
+    drift_warnings = _query(
+        monitored, "select application_month, subject from monitoring.monitoring_warnings where warning_kind = 'drift'"
+    )
+    assert set(drift_warnings["application_month"]) == {pd.Timestamp(NOVEMBER)}
+    assert set(drift_warnings["subject"]) == warned, "the warnings model warns on what crosses the line, and only that"
 
     notifications = {n["month"]: n for n in read_notifications(monitored) if n["event"] == "run_succeeded"}
     assert "check_warnings" not in notifications["2020-10"]["details"]

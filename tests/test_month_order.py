@@ -10,11 +10,13 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from assets.raw_deliveries import DATA_VERSION_TAG, RAW_APPLICATIONS, missing_months_message, raw_deliveries
+from assets.raw_deliveries import RAW_APPLICATIONS, missing_months_message, raw_deliveries
 from assets.run_notifications import PARTITION_TAG
 from assets.resources import WarehouseResource
-from assets.month_runs import dagster_instance
-from assets.run_records import PUBLISHED, month_states
+from assets.asset_keys import MONTHLY_OUTBOX
+from assets.dagster_instance import dagster_instance
+from assets.run_records import month_states
+from assets.staleness import DATA_VERSION_TAG
 from assets.command_line.main import main
 from warehouse.database import LEDGER_DDL, connect
 from warehouse.ingestion.ledger import month_inputs, months_before, months_missing_before
@@ -165,7 +167,7 @@ def test_replacing_an_earlier_month_marks_every_later_month_stale(data_dir, tmp_
             "20201001.csv", "20201101.csv", "initial.csv"
         ]
     with dagster_instance(data_dir) as instance:  # November published, as a month's run would record it
-        instance.report_runless_asset_event(dg.AssetMaterialization(PUBLISHED, partition="2020-11-01"))
+        instance.report_runless_asset_event(dg.AssetMaterialization(MONTHLY_OUTBOX, partition="2020-11-01"))
     assert {state.month: state.state for state in month_states(data_dir)}["2020-11"] == "published"
     before = _versions(data_dir)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from assets.month_runs import INSTANCE_CONFIG
+from assets.dagster_instance import INSTANCE_CONFIG
 from warehouse.publishing.notifications import read_notifications
 from warehouse.paths import PROJECT_ROOT, DataPaths
 

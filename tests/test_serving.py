@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -63,14 +64,16 @@ def test_the_serving_database_holds_views_equal_to_the_warehouse_tables(served):
     assert not list(served.serving.rglob("*.partial")), "no temporary file is left behind"
 
 
-def test_bi_reads_never_block_or_see_part_of_a_month_while_a_month_runs(served, deliveries_dir):
+def test_bi_reads_never_block_or_see_part_of_a_month_while_a_month_runs(served, deliveries_dir, tmp_path):
     expected = {month: len(pd.read_csv(deliveries_dir / name, usecols=["SK_ID_CURR"])) for month, name in MONTH_FILES.items()}
     engine = bi_engine(served)
-    run = subprocess.Popen(
-        [str(shutil.which("credit", path=os.path.dirname(sys.executable))), "run", "2020-12", "--trials", "2"],
-        env={**os.environ, "CREDIT_DATA_DIR": str(served.root)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
+    terminal = tmp_path / "terminal.txt"
+    with terminal.open("w") as printed:
+        run = subprocess.Popen(
+            [str(shutil.which("credit", path=os.path.dirname(sys.executable))), "run", "2020-12", "--trials", "2"],
+            env={**os.environ, "CREDIT_DATA_DIR": str(served.root)},
+            stdout=printed, stderr=subprocess.PIPE, text=True,
+        )
     reads, seen_december = 0, False
     while True:
         finished = run.poll() is not None
@@ -92,6 +95,22 @@ def test_bi_reads_never_block_or_see_part_of_a_month_while_a_month_runs(served, 
     assert run.returncode == 0, run.stderr.read()[-3000:]
     assert seen_december, "the month run's publish is visible to the next read"
     assert reads >= 5, f"only {reads} reads during the run: the test proved little"
+    assert_quiet_with_the_full_log_in_a_file(terminal.read_text(encoding="utf-8"), run.stderr.read(), served)
+
+
+def assert_quiet_with_the_full_log_in_a_file(printed: str, printed_to_stderr: str, paths: DataPaths) -> None:
+    """`credit run` that goes well: a line per step and the result on one screen; Dagster's and dbt's log in a file."""
+    lines = printed.splitlines()
+    assert len(lines) <= 30, printed
+    assert printed_to_stderr == "", "warnings go to the log file"
+    assert any(line.split()[1:3] == ["credit_dbt_models", "done"] for line in lines), printed
+    assert "credit 2020-12: run " in printed and lines[-1].startswith("2020-12: succeeded in ")
+    log_file = Path(lines[-1].rsplit(" ", 1)[1])
+    assert log_file.parent == paths.logs and log_file.name.startswith("run-2020-12-")
+    log = log_file.read_text(encoding="utf-8")
+    assert 'STEP_SUCCESS - Finished execution of step "credit_dbt_models"' in log and "RUN_SUCCESS" in log
+    assert "Running with dbt=" in log and "PASS not_null_" in log, "dbt's own output"
+    assert "tuning trial 2/2" in log
 
 
 def test_the_warehouse_itself_stays_free_for_runs_while_bi_reads(served):

@@ -39,6 +39,13 @@ def raw_column_name(contract_name: str) -> str:
     return contract_name.lower()
 
 
+def has_table(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    """Whether dbt has built the table yet: readers of its marts say so instead of failing."""
+    return connection.execute(
+        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, table]
+    ).fetchall()[0][0] > 0
+
+
 def _applications_ddl() -> str:
     columns = ",\n    ".join(
         f"{quote_identifier(raw_column_name(name))} {sql_type}" for name, sql_type in COLUMNS

@@ -1,26 +1,15 @@
 """The fair-lending policy, configured once in `dbt_project/dbt_project.yml` (its `vars`).
 
 dbt's fairness mart reads the same vars, so the attributes the model may never see are the
-attributes fairness is measured on. Python reads the file instead of asking dbt, because
-the model step and the launchpad need the list without starting dbt.
+attributes fairness is measured on.
 """
 
 from __future__ import annotations
 
-from functools import cache
-
-import yaml
-
+from warehouse.dbt_vars import dbt_var
 from warehouse.ingestion.contract import COLUMN_NAMES
-from warehouse.paths import DBT_PROJECT_DIR
 
 PROTECTED_ATTRIBUTES_VAR = "protected_attributes"
-
-
-@cache
-def _dbt_vars() -> dict:
-    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
-    return project.get("vars") or {}
 
 
 def validated_attributes(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -34,7 +23,7 @@ def validated_attributes(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
 
 def protected_attributes() -> tuple[str, ...]:
     """Columns that never reach a model's features, tuning or reasons (default CODE_GENDER, NAME_FAMILY_STATUS)."""
-    return validated_attributes(_dbt_vars().get(PROTECTED_ATTRIBUTES_VAR, []))
+    return validated_attributes(dbt_var(PROTECTED_ATTRIBUTES_VAR))
 
 
 def require_policy(attributes: list[str] | tuple[str, ...]) -> tuple[str, ...]:

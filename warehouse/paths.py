@@ -61,6 +61,11 @@ class DataPaths:
         return self.root / "dagster_home"
 
     @property
+    def logs(self) -> Path:
+        """The full Dagster and dbt log of each month run from the command line."""
+        return self.root / "logs"
+
+    @property
     def dbt_target(self) -> Path:
         """dbt's target folder for runs on this warehouse; its parse cache is valid for this path only."""
         return self.root / "dbt_target"

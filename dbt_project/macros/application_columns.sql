@@ -2,7 +2,10 @@
     DAYS_EMPLOYED is not here: staging cleans its 365243 sentinel. -#}
 
 {% macro building_columns() %}
-    {%- set measures = ["apartments", "basementarea", "years_beginexpluatation", "years_build", "commonarea", "elevators", "entrances", "floorsmax", "floorsmin", "landarea", "livingapartments", "livingarea", "nonlivingapartments", "nonlivingarea"] -%}
+    {%- set measures = [
+        "apartments", "basementarea", "years_beginexpluatation", "years_build", "commonarea", "elevators", "entrances",
+        "floorsmax", "floorsmin", "landarea", "livingapartments", "livingarea", "nonlivingapartments", "nonlivingarea",
+    ] -%}
     {%- set columns = [] -%}
     {%- for statistic in ["avg", "mode", "medi"] -%}
         {%- for measure in measures -%}{%- do columns.append(measure ~ "_" ~ statistic) -%}{%- endfor -%}
@@ -26,6 +29,8 @@
         "days_last_phone_change",
     ] -%}
     {%- for number in range(2, 22) -%}{%- do columns.append("flag_document_" ~ number) -%}{%- endfor -%}
-    {%- for period in ["hour", "day", "week", "mon", "qrt", "year"] -%}{%- do columns.append("amt_req_credit_bureau_" ~ period) -%}{%- endfor -%}
+    {%- for period in ["hour", "day", "week", "mon", "qrt", "year"] -%}
+        {%- do columns.append("amt_req_credit_bureau_" ~ period) -%}
+    {%- endfor -%}
     {{ return(columns) }}
 {% endmacro %}

@@ -93,6 +93,6 @@
 {#- Every categorical column's one-hot block, comma separated. -#}
 {% macro one_hot_all() -%}
     {%- for column in one_hot_levels() %}
-    {{ one_hot(column) }}{% if not loop.last %},{% endif %}
+        {{ one_hot(column) }}{% if not loop.last %},{% endif %}
     {%- endfor %}
 {%- endmacro %}

@@ -7,9 +7,6 @@ them straight to files, without pyplot's global state or a display.
 
 from __future__ import annotations
 
-import base64
-import html
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +16,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ml import evaluation
+from ml.reports.html_page import document, frame_table, image, key_values, section
+from warehouse.atomic_files import atomic_write, atomic_write_text
 
 PLOTS = ("roc", "precision_recall", "calibration", "deciles", "importance")
 TOP_FEATURES = 20
@@ -40,9 +39,8 @@ def _figure(width: float = 5, height: float = 4) -> tuple[Figure, object]:
 
 
 def _save(figure: Figure, path: Path) -> Path:
-    temporary = path.with_name(path.name + ".partial")
-    figure.savefig(temporary, format="png", dpi=90, bbox_inches="tight")
-    os.replace(temporary, path)
+    with atomic_write(path) as temporary:
+        figure.savefig(temporary, format="png", dpi=90, bbox_inches="tight")
     return path
 
 
@@ -127,32 +125,22 @@ def write_report(
     }
     plots = {name: _save(figure, folder / f"{name}.png") for name, figure in figures.items()}
     page = folder / REPORT_FILE
-    temporary = page.with_name(page.name + ".partial")
-    temporary.write_text(_html(title, summary, facts, deciles, plots, tables or {}), encoding="utf-8")
-    os.replace(temporary, page)
+    atomic_write_text(page, _html(title, summary, facts, deciles, plots, tables or {}))
     return EvaluationReport(folder=folder, plots=plots, html=page, summary=summary, deciles=deciles)
 
 
-def png_base64(path: Path) -> str:
-    return base64.b64encode(path.read_bytes()).decode("ascii")
-
-
-def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, float_format=lambda value: f"{value:.4f}", border=0)
-
-
-def _html(title: str, summary: dict, facts: dict, deciles: pd.DataFrame, plots: dict[str, Path], tables: dict[str, pd.DataFrame]) -> str:
-    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in {**summary, **facts}.items())
-    extra = "".join(f"<h2>{html.escape(name)}</h2>{_table(table)}" for name, table in tables.items())
-    images = "".join(f'<img alt="{name}" src="data:image/png;base64,{png_base64(path)}">' for name, path in plots.items())
-    return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body{{font-family:sans-serif;margin:2em;color:#222}} table{{border-collapse:collapse;margin:1em 0}}
-th,td{{padding:3px 10px;text-align:left;border-bottom:1px solid #ddd}} img{{margin:6px;border:1px solid #eee}}</style>
-</head><body><h1>{html.escape(title)}</h1>
-<h2>Validation window</h2><table>{rows}</table>
-{extra}
-<h2>Default rate by score decile</h2>{_table(deciles)}
-<h2>Plots</h2>{images}
-</body></html>
-"""
+def _html(
+    title: str,
+    summary: dict,
+    facts: dict,
+    deciles: pd.DataFrame,
+    plots: dict[str, Path],
+    tables: dict[str, pd.DataFrame],
+) -> str:
+    return document(
+        title,
+        section("Validation window", key_values({**summary, **facts})),
+        *(section(name, frame_table(table)) for name, table in tables.items()),
+        section("Default rate by score decile", frame_table(deciles)),
+        section("Plots", *(image(path, name) for name, path in plots.items())),
+    )

@@ -7,10 +7,6 @@ file can be mailed or attached to a ticket as it is.
 
 from __future__ import annotations
 
-import base64
-import html
-import io
-import os
 from datetime import date
 from pathlib import Path
 
@@ -18,27 +14,15 @@ import duckdb
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ml.reports.model_report import PLOTS, png_base64
 from ml.model_store import read_card, report_dir
-from warehouse.monitoring_thresholds import APPROVAL_RATIO_WARNING, PSI_WARNING
-from warehouse.status_queries import describe_fairness_flag, describe_unseen_level, has_table, unseen_levels
+from ml.reports.html_page import bullets, document, frame_table, image, key_values, paragraph, section
+from ml.reports.model_report import PLOTS
+from warehouse.atomic_files import atomic_write_text
+from warehouse.database import has_table
+from warehouse.dbt_vars import DRIFT_PSI_WARNING_VAR, FAIRNESS_APPROVAL_RATIO_WARNING_VAR, dbt_var
+from warehouse.monitoring_warnings import WarningKind, month_warnings
 
 TOP_DRIFT = 15
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; } td, th { padding: 0.2em 0.8em; text-align: right; }
-th { border-bottom: 1px solid #999; } .warn { color: #b00020; font-weight: 600; } img { max-width: 32em; }
-"""
-
-
-def _png(figure: Figure) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    return f'<img alt="chart" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode("ascii")}">'
-
-
-def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, border=0, float_format=lambda value: f"{value:.4f}", na_rep="-")
 
 
 def _query(connection: duckdb.DuckDBPyConnection, sql: str, month: date) -> pd.DataFrame:
@@ -58,44 +42,58 @@ def _scores_section(connection: duckdb.DuckDBPyConnection, month: date) -> tuple
     axes.legend()
     decisions = scores["decision"].value_counts(normalize=True).rename_axis("decision").reset_index(name="share")
     body = (
-        f"<p>{len(scores):,} applications scored by <code>{html.escape(scores['model_version'].iloc[0])}</code>; "
-        f"mean probability {scores['default_probability'].mean():.4f}.</p>{_png(figure)}{_table(decisions)}"
+        paragraph(
+            f"{len(scores):,} applications scored by {scores['model_version'].iloc[0]}; "
+            f"mean probability {scores['default_probability'].mean():.4f}."
+        )
+        + image(figure, "default probability by decision")
+        + frame_table(decisions)
     )
     if has_table(connection, "monitoring", "performance_by_grade"):
         grades = _query(connection, "select risk_grade, applications, mean_probability, labelled, default_rate from monitoring.performance_by_grade where application_month = ? order by risk_grade", month)
-        body += "<h3>By risk grade</h3>" + _table(grades)
+        body += section("By risk grade", frame_table(grades), level=3)
     return body, scores["model_version"].iloc[0]
 
 
 def _drift_section(connection: duckdb.DuckDBPyConnection, month: date) -> str:
     if not has_table(connection, "monitoring", "drift"):
-        return "<p>No drift figures yet.</p>"
+        return paragraph("No drift figures yet.")
     drift = _query(connection, "select subject, subject_kind, psi from monitoring.drift where application_month = ? order by psi desc", month)
     if drift.empty:
-        return "<p>No drift figures for this month.</p>"
+        return paragraph("No drift figures for this month.")
+    psi_line = dbt_var(DRIFT_PSI_WARNING_VAR)
+    warned = month_warnings(connection, month, WarningKind.DRIFT)
+    warned_subjects = {warning.subject for warning in warned}
     top = drift.head(TOP_DRIFT).iloc[::-1]
     figure = Figure(figsize=(6, 0.28 * len(top) + 1))
     axes = figure.subplots()
-    axes.barh(top["subject"], top["psi"], color=["#b00020" if psi > PSI_WARNING else "#4a7ab7" for psi in top["psi"]])
-    axes.axvline(PSI_WARNING, color="#b00020", linestyle="--", linewidth=1)
-    axes.set_xlabel(f"PSI against the training window (warning above {PSI_WARNING})")
-    warned = drift[drift["psi"] > PSI_WARNING]
+    colours = ["#b00020" if subject in warned_subjects else "#4a7ab7" for subject in top["subject"]]
+    axes.barh(top["subject"], top["psi"], color=colours)
+    axes.axvline(psi_line, color="#b00020", linestyle="--", linewidth=1)
+    axes.set_xlabel(f"PSI against the training window (warning above {psi_line})")
     summary = (
-        f'<p class="warn">{len(warned)} above {PSI_WARNING}: {html.escape(", ".join(warned["subject"]))}</p>'
-        if len(warned) else f"<p>No PSI above {PSI_WARNING} among {len(drift)} features and the score.</p>"
+        paragraph(f"{len(warned)} above {psi_line}: {', '.join(warning.message for warning in warned)}", warning=True)
+        if warned else paragraph(f"No PSI above {psi_line} among {len(drift)} features and the score.")
     )
-    return summary + _png(figure) + _table(drift.head(TOP_DRIFT))
+    return summary + image(figure, "PSI of the most drifted features") + frame_table(drift.head(TOP_DRIFT))
 
 
 def _monitoring_table(connection: duckdb.DuckDBPyConnection, table: str, columns: str, month: date) -> str:
     if not has_table(connection, "monitoring", table):
-        return "<p>Not computed yet.</p>"
-    return _table(_query(connection, f"select {columns} from monitoring.{table} where application_month = ?", month))
+        return paragraph("Not computed yet.")
+    return frame_table(_query(connection, f"select {columns} from monitoring.{table} where application_month = ?", month))
+
+
+def _performance_section(connection: duckdb.DuckDBPyConnection, month: date) -> str:
+    dropped = month_warnings(connection, month, WarningKind.PERFORMANCE)
+    summary = "".join(paragraph(f"Realised AUC has dropped: {warning.message}", warning=True) for warning in dropped)
+    columns = "model_version, applications, labelled, default_rate, auc, ks, validation_auc"
+    return summary + _monitoring_table(connection, "performance", columns, month)
 
 
 def _fairness_section(connection: duckdb.DuckDBPyConnection, month: date) -> str:
     if not has_table(connection, "monitoring", "fairness"):
-        return "<p>Not computed yet.</p>"
+        return paragraph("Not computed yet.")
     table = _query(
         connection,
         "select group_column, group_value, applications, judged, reference_group, mean_probability, approval_rate,"
@@ -103,44 +101,54 @@ def _fairness_section(connection: duckdb.DuckDBPyConnection, month: date) -> str
         " order by group_column, group_value",
         month,
     )
-    flagged = table[table["judged"] & (table["approval_rate_ratio"] < APPROVAL_RATIO_WARNING)]
+    ratio_line = dbt_var(FAIRNESS_APPROVAL_RATIO_WARNING_VAR)
+    flagged = month_warnings(connection, month, WarningKind.FAIRNESS)
     summary = (
-        f'<p class="warn">Approval-rate ratio below {APPROVAL_RATIO_WARNING}: '
-        + html.escape(", ".join(
-            describe_fairness_flag(r.group_column, r.group_value, r.approval_rate_ratio, r.reference_group) for r in flagged.itertuples()
-        ))
-        + "</p>"
-        if len(flagged) else f"<p>Every group large enough to judge is approved at least {APPROVAL_RATIO_WARNING} as often as the most approved one.</p>"
+        paragraph(
+            f"Approval-rate ratio below {ratio_line}: " + ", ".join(warning.message for warning in flagged),
+            warning=True,
+        )
+        if flagged else paragraph(
+            f"Every group large enough to judge is approved at least {ratio_line} as often "
+            "as the most approved one."
+        )
     )
-    note = "<p>Protected attributes the model never sees, and age bands; a group too small to judge is shown but never the reference.</p>"
-    return summary + note + _table(table)
+    note = paragraph(
+        "Protected attributes the model never sees, and age bands; "
+        "a group too small to judge is shown but never the reference."
+    )
+    return summary + note + frame_table(table)
 
 
 def _unseen_section(connection: duckdb.DuckDBPyConnection, month: date) -> str:
-    rows = unseen_levels(connection, month)
-    if not rows:
-        return "<p>None: every categorical value of the month was seen before.</p>"
-    items = "".join(f"<li>{html.escape(describe_unseen_level(*row))}</li>" for row in rows)
-    return f'<p class="warn">Scored through each column\'s "value never seen before" feature:</p><ul>{items}</ul>'
+    new_values = month_warnings(connection, month, WarningKind.NEW_VALUE)
+    if not new_values:
+        return paragraph("None: every categorical value of the month was seen before.")
+    return (
+        paragraph('Scored through each column\'s "value never seen before" feature:', warning=True)
+        + bullets(warning.message for warning in new_values)
+    )
 
 
 def _model_section(models_root: Path, version: str) -> str:
     card = read_card(models_root, version)
     if card is None:
-        return f"<p>The card of {html.escape(version)} is not in {html.escape(str(models_root))}.</p>"
-    metrics = pd.DataFrame(
-        [(name, card.metrics[name]) for name in ("validation_auc", "validation_ks", "validation_brier", "calibration_intercept", "calibration_slope", "train_rows", "refit_rounds") if name in card.metrics],
-        columns=["figure", "value"],
+        return paragraph(f"The card of {version} is not in {models_root}.")
+    figures = (
+        "validation_auc", "validation_ks", "validation_brier", "calibration_intercept", "calibration_slope",
+        "train_rows", "refit_rounds",
     )
     plots = "".join(
-        f'<img alt="{name}" src="data:image/png;base64,{png_base64(path)}">'
-        for name in PLOTS[:3]
-        if (path := report_dir(models_root, version) / f"{name}.png").exists()
+        image(path, name) for name in PLOTS[:3] if (path := report_dir(models_root, version) / f"{name}.png").exists()
     )
-    excluded = html.escape(", ".join(card.protected_attributes or []) or "none")
+    excluded = ", ".join(card.protected_attributes or []) or "none"
     return (
-        f"<p>Trained for {card.month} on {card.metrics.get('train_rows', 0):,} rows; never shown the protected attributes {excluded}.</p>"
-        + _table(metrics) + plots
+        paragraph(
+            f"Trained for {card.month} on {card.metrics.get('train_rows', 0):,} rows; "
+            f"never shown the protected attributes {excluded}."
+        )
+        + key_values({name: card.metrics[name] for name in figures if name in card.metrics})
+        + plots
     )
 
 
@@ -151,18 +159,10 @@ def write_month_report(connection: duckdb.DuckDBPyConnection, month: date, model
         ("Drift", _drift_section(connection, month)),
         ("Values never seen before", _unseen_section(connection, month)),
         ("Fairness", _fairness_section(connection, month)),
-        ("Realised performance", _monitoring_table(connection, "performance", "model_version, applications, labelled, default_rate, auc, ks, validation_auc", month)),
+        ("Realised performance", _performance_section(connection, month)),
         ("Model", _model_section(models_root, version)),
     ]
-    page = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>Credit scoring {month:%Y-%m}</title>"
-        f"<style>{STYLE}</style></head><body><h1>Credit scoring, {month:%Y-%m}</h1>"
-        + "".join(f"<h2>{title}</h2>{body}" for title, body in sections)
-        + "</body></html>"
-    )
+    page = document(f"Credit scoring, {month:%Y-%m}", *(section(title, body) for title, body in sections))
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / f"{month:%Y-%m}.html"
-    temporary = final.with_name(f".{final.name}.partial")
-    temporary.write_text(page, encoding="utf-8")
-    os.replace(temporary, final)
-    return final
+    return atomic_write_text(final, page)

@@ -6,11 +6,11 @@ never happens the file is still where it was and is checked again next time.
 
 from __future__ import annotations
 
-import os
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
+from warehouse.atomic_files import atomic_write_text
 from warehouse.ingestion.delivery_names import safe_file_name
 from warehouse.ingestion.check_report import DeliveryReport
 
@@ -31,10 +31,6 @@ def quarantine(path: Path, report: DeliveryReport, folder: Path) -> tuple[Path, 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     base = _free_name(folder, f"{stamp}_{safe_file_name(path.name)}")
     moved, report_path = folder / base, folder / (base + REPORT_SUFFIX)
-    partial = report_path.with_name(report_path.name + ".partial")
-    partial.write_text(
-        report.to_json(original_path=str(path.resolve()), quarantined_file=str(moved)), encoding="utf-8"
-    )
-    os.replace(partial, report_path)
+    atomic_write_text(report_path, report.to_json(original_path=str(path.resolve()), quarantined_file=str(moved)))
     shutil.move(str(path), str(moved))
     return moved, report_path

@@ -7,7 +7,7 @@ After each run the tables BI reads are copied out:
     serving/parquet/model_registry/data.parquet
     serving/credit_bi.duckdb                                             (views over those files)
 
-Every file is written under a hidden temporary name and renamed into place, so a reader
+Every file is written with `atomic_write` (a hidden temporary name, then a rename), so a reader
 sees a month's old file or its new one, never part of one; a reader that has a file open
 keeps reading the version it opened. Tables are replaced one after another: a read may see
 next month in one table a moment before another. The serving DuckDB file is rebuilt the same way and
@@ -16,14 +16,14 @@ written in DuckDB's v1.0.0 storage format, so BI tools on older DuckDB versions 
 
 from __future__ import annotations
 
-import os
 import re
-import uuid
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import duckdb
+
+from warehouse.atomic_files import atomic_write
 
 SERVING_DATABASE = "credit_bi.duckdb"
 PARQUET_FOLDER = "parquet"
@@ -60,9 +60,8 @@ SERVED_TABLES = (
 
 def _write_parquet(query: duckdb.DuckDBPyRelation, final: Path) -> None:
     final.parent.mkdir(parents=True, exist_ok=True)
-    temporary = final.with_name(f".{final.name}.{uuid.uuid4().hex}.partial")
-    query.write_parquet(str(temporary), compression="zstd")
-    os.replace(temporary, final)
+    with atomic_write(final) as temporary:
+        query.write_parquet(str(temporary), compression="zstd")
 
 
 def _month_file(root: Path, table: str, month: date) -> Path:
@@ -114,11 +113,11 @@ def write_serving_database(root: Path) -> Path:
     if "'" in str(root.resolve()):
         raise ValueError(f"{root}: a data directory path with a quote cannot be written into the serving views")
     final = root / SERVING_DATABASE
-    temporary = root / f".{SERVING_DATABASE}.{uuid.uuid4().hex}.partial"
     present = [table for table in SERVED_TABLES if (root / PARQUET_FOLDER / table.name).is_dir()]
-    with duckdb.connect(str(temporary), config={"storage_compatibility_version": STORAGE_VERSION}) as serving:
-        for table in present:
-            # Paths are ours (the data directory), never a file name from a delivery.
-            serving.execute(_view_sql(root, table))
-    os.replace(temporary, final)
+    # Closed before the rename: closing checkpoints, so the renamed file needs no write-ahead log.
+    with atomic_write(final) as temporary:
+        with duckdb.connect(str(temporary), config={"storage_compatibility_version": STORAGE_VERSION}) as serving:
+            for table in present:
+                # Paths are ours (the data directory), never a file name from a delivery.
+                serving.execute(_view_sql(root, table))
     return final

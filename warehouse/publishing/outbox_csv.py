@@ -1,17 +1,18 @@
 """The month's scores for external systems: `outbox/pred_YYYYMMDD.csv`, written whole or not at all.
 
-Written under a temporary name in the outbox, then renamed: a reader polling the folder
-sees either no file or the complete one, never half of it. The file is read straight from
+Written with `atomic_write`: a reader polling the folder sees either no file or the
+complete one, never half of it. The file is read straight from
 `scoring.predictions` by DuckDB's CSV writer, so the numbers are the ones BI sees.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from pathlib import Path
 
 import duckdb
+
+from warehouse.atomic_files import atomic_write
 
 OUTBOX_COLUMNS_SQL = """
 select
@@ -42,12 +43,10 @@ def write_outbox(connection: duckdb.DuckDBPyConnection, month: date, outbox: Pat
     """Write the month's scores to `outbox/pred_YYYYMMDD.csv`; returns the path and the row count."""
     outbox.mkdir(parents=True, exist_ok=True)
     final = outbox / outbox_file_name(month)
-    # A dot-name keeps the unfinished file out of readers' `pred_*.csv` patterns.
-    temporary = outbox / f".{final.name}.partial"
     rows = connection.sql(OUTBOX_COLUMNS_SQL, params=[month])
     count = rows.count("*").fetchall()[0][0]
     if count == 0:
         raise ValueError(f"scoring.predictions holds no row for {month:%Y-%m}: nothing to publish")
-    rows.write_csv(str(temporary), header=True)
-    os.replace(temporary, final)
+    with atomic_write(final) as temporary:
+        rows.write_csv(str(temporary), header=True)
     return final, count

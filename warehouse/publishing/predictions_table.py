@@ -9,7 +9,6 @@ import pandas as pd
 import pyarrow as pa
 
 from warehouse.database import transaction
-from warehouse.labels import LABELS_AS_OF_SQL
 
 # Reg B's commentary: more than four principal reasons do not help the applicant. The table,
 # the outbox and the reasons all have this many slots.
@@ -51,8 +50,15 @@ def replace_month(connection: duckdb.DuckDBPyConnection, month: date, prediction
     return len(predictions)
 
 
+# Outcomes as known today: the label without a successor in `marts.fct_application_labels`.
+LABELS_KNOWN_TODAY_SQL = """
+select sk_id_curr, target
+from marts.fct_application_labels
+where superseded_from is null
+"""
+
 MONTHLY_SUMMARY_SQL = f"""
-with labels as ({LABELS_AS_OF_SQL})
+with labels as ({LABELS_KNOWN_TODAY_SQL})
 select
     p.application_month,
     count(*) as rows_scored,
@@ -71,7 +77,7 @@ order by p.application_month
 
 def monthly_summary(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Per month: rows scored, mean probability, decline and review rates, observed default rate."""
-    summary = connection.sql(MONTHLY_SUMMARY_SQL, params=[None]).df()
+    summary = connection.sql(MONTHLY_SUMMARY_SQL).df()
     summary["application_month"] = pd.to_datetime(summary["application_month"]).dt.date
     return summary
 
@@ -80,12 +86,12 @@ def scored_with_labels(connection: duckdb.DuckDBPyConnection, month: date) -> pd
     """A month's probabilities beside the outcomes known for it today (null where not yet known)."""
     return connection.sql(
         f"""
-        with labels as ({LABELS_AS_OF_SQL})
+        with labels as ({LABELS_KNOWN_TODAY_SQL})
         select p.sk_id_curr, p.default_probability, labels.target
         from scoring.predictions as p
         left join labels using (sk_id_curr)
         where p.application_month = ?
         order by p.sk_id_curr
         """,
-        params=[None, month],
+        params=[month],
     ).df()

@@ -7,7 +7,6 @@ of 10,000 applications (2020-10 … 2021-01); a smaller file keeps the same prop
 from __future__ import annotations
 
 import csv
-import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from warehouse.atomic_files import atomic_write
 from warehouse.ingestion.delivery_names import FIRST_MONTH, HISTORY_FILE, add_months, month_file_name
 from warehouse.sample_data.levels import REAL_ROW_COUNT
 
@@ -54,11 +54,6 @@ def split_plan(total_rows: int) -> list[Part]:
     return parts
 
 
-def _replace_atomically(temporary: Path, final: Path) -> Path:
-    os.replace(temporary, final)
-    return final
-
-
 def write_parts(
     frame: pd.DataFrame,
     out_dir: Path,
@@ -91,9 +86,9 @@ def true_scores_dir(files_dir: Path) -> Path:
 
 
 def _write_csv(frame: pd.DataFrame, final: Path) -> Path:
-    temporary = final.with_name(final.name + ".partial")
-    frame.to_csv(temporary, index=False)
-    return _replace_atomically(temporary, final)
+    with atomic_write(final) as temporary:
+        frame.to_csv(temporary, index=False)
+    return final
 
 
 def split_file(source: Path, out_dir: Path) -> list[Path]:
@@ -107,11 +102,10 @@ def split_file(source: Path, out_dir: Path) -> list[Path]:
         header = next(reader)
         for part in split_plan(total_rows):
             final = out_dir / part.file_name
-            temporary = final.with_name(final.name + ".partial")
-            with open(temporary, "w", newline="", encoding="utf-8") as out:
+            with atomic_write(final) as temporary, open(temporary, "w", newline="", encoding="utf-8") as out:
                 writer = csv.writer(out, lineterminator="\n")
                 writer.writerow(header)
                 for _ in range(part.rows):
                     writer.writerow(next(reader))
-            written.append(_replace_atomically(temporary, final))
+            written.append(final)
     return written

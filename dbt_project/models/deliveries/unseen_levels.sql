@@ -21,19 +21,20 @@ applications as (
 unseen as (
 
     {% for column in categorical_levels() -%}
-    select
-        application_month,
-        cast('{{ column }}' as {{ dbt.type_string() }}) as column_name,
-        {{ column }} as value,
-        count(*) as applications
-    from applications
-    where {{ column }} is not null
-        and {{ column }} not in ({{ known_raw_values(column) }})
-    group by application_month, {{ column }}
-    {% if not loop.last %}
-    union all
+        select
+            application_month,
+            cast('{{ column }}' as {{ dbt.type_string() }}) as column_name,
+            {{ column }} as value,
+            count(*) as applications
+        from applications
+        where
+            {{ column }} is not null
+            and {{ column }} not in ({{ known_raw_values(column) }})
+        group by application_month, {{ column }}
+        {% if not loop.last %}
+            union all
 
-    {% endif -%}
+        {% endif -%}
     {% endfor %}
 )
 

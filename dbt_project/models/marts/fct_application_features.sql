@@ -16,7 +16,7 @@ features as (
         is_history,
 
         {% for column in application_numeric_columns() -%}
-        {{ column }},
+            {{ column }},
         {% endfor %}
         days_employed,
         days_employed_anomaly,
@@ -30,12 +30,12 @@ features as (
         days_employed / nullif(days_birth, 0) as employed_to_age_ratio,
         amt_income_total / nullif(cnt_fam_members, 0) as income_per_family_member,
         (coalesce(ext_source_1, 0) + coalesce(ext_source_2, 0) + coalesce(ext_source_3, 0))
-            / nullif(
-                case when ext_source_1 is null then 0 else 1 end
-                + case when ext_source_2 is null then 0 else 1 end
-                + case when ext_source_3 is null then 0 else 1 end,
-                0
-            ) as ext_source_mean,
+        / nullif(
+            case when ext_source_1 is null then 0 else 1 end
+            + case when ext_source_2 is null then 0 else 1 end
+            + case when ext_source_3 is null then 0 else 1 end,
+            0
+        ) as ext_source_mean,
 
         {{ one_hot_all() }}
 

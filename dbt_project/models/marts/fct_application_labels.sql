@@ -1,7 +1,10 @@
 {#-
-    Every outcome known for an application, with the date it became known. The training
-    set of month M takes, per application, the latest label with known_from null or on or
-    before M: outcomes delivered later never reach an earlier month's model.
+    Every outcome known for an application, with the interval in which it is the one in force.
+    The one home of the rule "which label counts when": per application, labels are ordered by
+    known_from (null, the history file, first) then label_source, and each is in force from its
+    known_from until the next one's. The label as of month M is the one whose interval holds M;
+    the label known today is the one without a successor. Outcomes delivered later therefore
+    never reach an earlier month's model.
 -#}
 
 with
@@ -29,8 +32,32 @@ outcome_file_labels as (
         delivery_file as label_source
     from {{ ref('stg_home_credit__outcomes') }}
 
+),
+
+labels as (
+
+    select * from application_file_labels
+    union all
+    select * from outcome_file_labels
+
+),
+
+final as (
+
+    select
+        sk_id_curr,
+        target,
+        known_from,
+        label_source,
+        -- A label superseded on the day it became known (a later label_source the same month)
+        -- gets the empty interval [known_from, known_from): it is never in force. Only the
+        -- history file's label is known from the start (one per application, tested), so a
+        -- successor always has a known_from and a null here means "no successor".
+        lead(known_from) over (
+            partition by sk_id_curr order by known_from asc nulls first, label_source asc
+        ) as superseded_from
+    from labels
+
 )
 
-select * from application_file_labels
-union all
-select * from outcome_file_labels
+select * from final

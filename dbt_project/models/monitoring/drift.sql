@@ -26,36 +26,76 @@
 
 with
 
+predictions as (
+
+    select * from {{ source('scoring', 'predictions') }}
+
+),
+
+model_registry as (
+
+    select * from {{ source('scoring', 'model_registry') }}
+
+),
+
+features as (
+
+    select * from {{ ref('fct_application_features') }}
+
+),
+
+applications as (
+
+    select * from {{ ref('stg_home_credit__applications') }}
+
+),
+
+-- The months to compute: every scored month, less (on an incremental build) those whose
+-- `scored_at` has not changed since the last build.
 months as (
 
-    select application_month as month, max(scored_at) as scored_at
-    from {{ source('scoring', 'predictions') }}
+    select
+        application_month as month,
+        max(scored_at) as scored_at
+    from predictions
     group by application_month
-    {% if is_incremental() -%}
-    except
-    select distinct application_month, scored_at from {{ this }}
-    {%- endif %}
+    {% if is_incremental() %}
+
+        except
+
+        select distinct
+            application_month,
+            scored_at
+        from {{ this }}
+    {% endif %}
+
+),
+
+numeric_rows as (
+
+    select
+        {% for column in numeric -%}
+            cast(features.{{ column }} as double) as {{ column }},
+        {% endfor -%}
+        months.month,
+        (features.is_history or features.application_month < months.month) as in_window
+    from features
+    inner join months
+        on
+            features.application_month = months.month
+            -- The window's numeric bins and shares come from one row in {{ window_sample }} by id (ids
+            -- run in application order, so the sample is systematic and the same on every build):
+            -- the same PSI to a few thousandths, for a fifth of the memory and time.
+            or (
+                (features.is_history or features.application_month < months.month)
+                and features.sk_id_curr % {{ window_sample }} = 0
+            )
 
 ),
 
 numeric_long as (
 
-    select *
-    from (
-        select
-            months.month,
-            (features.is_history or features.application_month < months.month) as in_window,
-            {% for column in numeric -%}
-            cast({{ column }} as double) as {{ column }}{% if not loop.last %},{% endif %}
-            {% endfor %}
-        from {{ ref('fct_application_features') }} as features
-        join months
-            on features.application_month = months.month
-            -- The window's numeric bins and shares come from one row in {{ window_sample }} by id (ids
-            -- run in application order, so the sample is systematic and the same on every build):
-            -- the same PSI to a few thousandths, for a fifth of the memory and time.
-            or ((features.is_history or features.application_month < months.month) and features.sk_id_curr % {{ window_sample }} = 0)
-    )
+    select * from numeric_rows
     unpivot include nulls (value for feature in ({{ numeric | join(', ') }}))
 
 ),
@@ -72,34 +112,66 @@ numeric_cuts as (
 
 ),
 
-numeric_bins as (
+numeric_values as (
 
     select
         numeric_long.month,
         numeric_long.feature,
-        'numeric' as subject_kind,
         numeric_long.in_window,
-        case
-            when numeric_long.value is null then 'missing'
-            else cast(len(list_filter(coalesce(numeric_cuts.cuts, []), lambda cut: cut < numeric_long.value)) as varchar)
-        end as bin
+        numeric_long.value,
+        coalesce(numeric_cuts.cuts, []) as cuts
     from numeric_long
     left join numeric_cuts using (month, feature)
 
 ),
 
+numeric_bins as (
+
+    select
+        month,
+        feature,
+        'numeric' as subject_kind,
+        in_window,
+        case
+            when value is null then 'missing'
+            else cast(len(list_filter(cuts, lambda cut: cut < value)) as varchar)
+        end as bin
+    from numeric_values
+
+),
+
+categorical_rows as (
+
+    select
+        {% for column in categorical -%}
+            applications.{{ column }},
+        {% endfor -%}
+        months.month,
+        (applications.application_month is null or applications.application_month < months.month) as in_window
+    from applications
+    inner join months
+        on applications.application_month is null or applications.application_month <= months.month
+
+),
+
 categorical_bins as (
 
-    select month, feature, 'categorical' as subject_kind, in_window, coalesce(level, 'missing') as bin
-    from (
-        select
-            months.month,
-            (applications.application_month is null or applications.application_month < months.month) as in_window,
-            {{ categorical | join(', ') }}
-        from {{ ref('stg_home_credit__applications') }} as applications
-        join months on applications.application_month is null or applications.application_month <= months.month
-    )
+    select
+        month,
+        feature,
+        'categorical' as subject_kind,
+        in_window,
+        coalesce(level, 'missing') as bin
+    from categorical_rows
     unpivot include nulls (level for feature in ({{ categorical | join(', ') }}))
+
+),
+
+feature_bins as (
+
+    select * from numeric_bins
+    union all
+    select * from categorical_bins
 
 ),
 
@@ -112,8 +184,18 @@ feature_counts as (
         bin,
         count(*) filter (where in_window) as window_count,
         count(*) filter (where not in_window) as month_count
-    from (select * from numeric_bins union all select * from categorical_bins)
+    from feature_bins
     group by all
+
+),
+
+feature_totals as (
+
+    select
+        *,
+        sum(window_count) over (partition by month, feature) as window_rows,
+        sum(month_count) over (partition by month, feature) as month_rows
+    from feature_counts
 
 ),
 
@@ -128,13 +210,7 @@ feature_psi as (
         any_value(window_rows) as window_rows,
         any_value(month_rows) as month_rows,
         count(*) as bins
-    from (
-        select
-            *,
-            sum(window_count) over (partition by month, feature) as window_rows,
-            sum(month_count) over (partition by month, feature) as month_rows
-        from feature_counts
-    )
+    from feature_totals
     where month_rows > 0
     group by month, feature, subject_kind
 
@@ -148,52 +224,113 @@ score_bins as (
         score_bin_upper_bounds as cuts,
         unnest(range(len(score_bin_shares))) as bin,
         unnest(score_bin_shares) as expected_share
-    from {{ source('scoring', 'model_registry') }}
+    from model_registry
     where score_bin_shares is not null
+
+),
+
+score_cuts as (
+
+    select distinct
+        version,
+        cuts
+    from score_bins
+
+),
+
+month_predictions as (
+
+    select
+        months.month,
+        predictions.model_version,
+        predictions.default_probability,
+        score_cuts.cuts
+    from predictions
+    inner join months on predictions.application_month = months.month
+    inner join score_cuts on predictions.model_version = score_cuts.version
 
 ),
 
 month_scores as (
 
     select
-        months.month,
-        predictions.model_version,
-        len(list_filter(cuts.cuts, lambda cut: cut < predictions.default_probability)) as bin
-    from {{ source('scoring', 'predictions') }} as predictions
-    join months on predictions.application_month = months.month
-    join (select distinct version, cuts from score_bins) as cuts on cuts.version = predictions.model_version
+        month,
+        model_version,
+        len(list_filter(cuts, lambda cut: cut < default_probability)) as bin
+    from month_predictions
+
+),
+
+score_rows as (
+
+    select
+        month,
+        model_version,
+        count(*) as month_rows
+    from month_scores
+    group by all
+
+),
+
+score_counts as (
+
+    select
+        month,
+        model_version,
+        bin,
+        count(*) as month_count
+    from month_scores
+    group by all
 
 ),
 
 score_psi as (
 
     select
-        scored_rows.month,
+        score_rows.month,
         'score' as subject,
         'score' as subject_kind,
-        baseline.version as model_version,
-        sum({{ psi_term('coalesce(scored.month_count, 0) / scored_rows.month_rows', 'baseline.expected_share') }}) as psi,
+        score_bins.version as model_version,
+        sum(
+            {{ psi_term('coalesce(score_counts.month_count, 0) / score_rows.month_rows', 'score_bins.expected_share') }}
+        ) as psi,
         cast(null as bigint) as window_rows,
-        any_value(scored_rows.month_rows) as month_rows,
+        any_value(score_rows.month_rows) as month_rows,
         count(*) as bins
-    from score_bins as baseline
-    join (select month, model_version, count(*) as month_rows from month_scores group by all) as scored_rows
-        on scored_rows.model_version = baseline.version
-    left join (select month, model_version, bin, count(*) as month_count from month_scores group by all) as scored
-        on scored.month = scored_rows.month and scored.model_version = baseline.version and scored.bin = baseline.bin
-    group by scored_rows.month, baseline.version
+    from score_bins
+    inner join score_rows on score_bins.version = score_rows.model_version
+    left join score_counts
+        on
+            score_rows.month = score_counts.month
+            and score_bins.version = score_counts.model_version
+            and score_bins.bin = score_counts.bin
+    group by score_rows.month, score_bins.version
+
+),
+
+results as (
+
+    select * from feature_psi
+    union all
+    select * from score_psi
+
+),
+
+final as (
+
+    select
+        results.month as application_month,
+        results.subject,
+        results.subject_kind,
+        results.model_version,
+        round(results.psi, 6) as psi,
+        results.window_rows,
+        results.month_rows,
+        results.bins,
+        months.scored_at
+    from results
+    inner join months using (month)
 
 )
 
-select
-    results.month as application_month,
-    results.subject,
-    results.subject_kind,
-    results.model_version,
-    round(results.psi, 6) as psi,
-    results.window_rows,
-    results.month_rows,
-    results.bins,
-    months.scored_at
-from (select * from feature_psi union all select * from score_psi) as results
-join months using (month)
+select * from final

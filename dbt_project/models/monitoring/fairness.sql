@@ -1,7 +1,7 @@
 {#-
     Outcomes of the scores per protected attribute (`protected_attributes`) and per age band, by
     month: mean probability, approval rate and its ratio to the reference group's (the
-    four-fifths rule reads it: below 0.8 is a warning), and, where outcomes are known today,
+    four-fifths rule reads it, in `monitoring_warnings`), and, where outcomes are known today,
     the default rate and the AUC within each group.
 
     The reference is the group approved most among those large enough to judge
@@ -46,12 +46,12 @@ scored as (
         predictions.decision,
         labels.target,
         {% for column in attributes -%}
-        cast(applications.{{ column }} as {{ dbt.type_string() }}) as {{ column }},
+            cast(applications.{{ column }} as {{ dbt.type_string() }}) as {{ column }},
         {% endfor -%}
         -- age in whole years on the application day
         floor(-applications.days_birth / 365.25) as age_years
     from predictions
-    join applications on predictions.sk_id_curr = applications.sk_id_curr
+    inner join applications on predictions.sk_id_curr = applications.sk_id_curr
     left join labels on predictions.sk_id_curr = labels.sk_id_curr
 
 ),
@@ -62,7 +62,7 @@ banded as (
         *,
         case
             {% for edge in edges -%}
-            when age_years < {{ edge }} then '{{ "<" ~ edge if loop.first else loop.previtem ~ "-" ~ (edge - 1) }}'
+                when age_years < {{ edge }} then '{{ "<" ~ edge if loop.first else loop.previtem ~ "-" ~ (edge - 1) }}'
             {% endfor -%}
             when age_years >= {{ edges[-1] }} then '{{ edges[-1] }}+'
         end as age_band
@@ -74,18 +74,18 @@ banded as (
 by_group as (
 
     {% for column in group_columns -%}
-    select
-        application_month,
-        cast('{{ column }}' as {{ dbt.type_string() }}) as group_column,
-        coalesce({{ column }}, 'unknown') as group_value,
-        default_probability,
-        decision,
-        target
-    from banded
-    {% if not loop.last %}
-    union all
+        select
+            application_month,
+            cast('{{ column }}' as {{ dbt.type_string() }}) as group_column,
+            coalesce({{ column }}, 'unknown') as group_value,
+            default_probability,
+            decision,
+            target
+        from banded
+        {% if not loop.last %}
+            union all
 
-    {% endif -%}
+        {% endif -%}
     {% endfor %}
 ),
 
@@ -93,7 +93,8 @@ ranked as (
 
     select
         *,
-        {{ average_rank('application_month, group_column, group_value, target is not null', 'default_probability') }} as score_rank
+        {{ average_rank('application_month, group_column, group_value, target is not null', 'default_probability') }}
+            as score_rank
     from by_group
 
 ),
@@ -124,7 +125,9 @@ judged_by_approval as (
         group_value,
         approval_rate,
         -- ties go to the first value in alphabetical order, so the reference is the same on every build
-        row_number() over (partition by application_month, group_column order by approval_rate desc, group_value) as approval_order
+        row_number()
+            over (partition by application_month, group_column order by approval_rate desc, group_value asc)
+            as approval_order
     from groups
     where judged
 
@@ -159,8 +162,9 @@ final as (
         round(groups.auc, 6) as auc
     from groups
     left join reference_groups
-        on groups.application_month = reference_groups.application_month
-        and groups.group_column = reference_groups.group_column
+        on
+            groups.application_month = reference_groups.application_month
+            and groups.group_column = reference_groups.group_column
 
 )
 

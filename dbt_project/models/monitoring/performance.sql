@@ -14,13 +14,15 @@ labelled as (
         predictions.default_probability,
         labels.target
     from {{ source('scoring', 'predictions') }} as predictions
-    join {{ ref('int_labels_known_today') }} as labels using (sk_id_curr)
+    inner join {{ ref('int_labels_known_today') }} as labels using (sk_id_curr)
 
 ),
 
 ranked as (
 
-    select *, {{ average_rank('application_month', 'default_probability') }} as score_rank
+    select
+        *,
+        {{ average_rank('application_month', 'default_probability') }} as score_rank
     from labelled
 
 ),
@@ -67,7 +69,9 @@ cumulative as (
 
 ks as (
 
-    select application_month, max(abs(default_share - good_share)) as ks
+    select
+        application_month,
+        max(abs(default_share - good_share)) as ks
     from cumulative
     group by application_month
 
@@ -75,7 +79,10 @@ ks as (
 
 scored as (
 
-    select application_month, count(*) as applications, any_value(model_version) as model_version
+    select
+        application_month,
+        count(*) as applications,
+        any_value(model_version) as model_version
     from {{ source('scoring', 'predictions') }}
     group by application_month
 
@@ -94,4 +101,4 @@ select
 from scored
 left join by_month using (application_month)
 left join ks using (application_month)
-left join {{ source('scoring', 'model_registry') }} as registry on registry.version = scored.model_version
+left join {{ source('scoring', 'model_registry') }} as registry on scored.model_version = registry.version

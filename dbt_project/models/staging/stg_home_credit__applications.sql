@@ -16,7 +16,7 @@ cleaned as (
         application_month is null as is_history,
 
         {% for column in application_numeric_columns() -%}
-        {{ column }},
+            {{ column }},
         {% endfor %}
 
         -- 365243 days (1,000 years) means "not employed" (pensioners, unemployed): a flag, not a duration.
@@ -29,7 +29,7 @@ cleaned as (
 
         -- The source's markers for "not known" (XNA, Unknown: `null_markers()`) become null.
         {% for column in one_hot_levels() -%}
-        {{ without_null_markers(column) }} as {{ column }}{% if not loop.last %},{% endif %}
+            {{ without_null_markers(column) }} as {{ column }}{% if not loop.last %},{% endif %}
         {% endfor %}
 
     from applications

@@ -4,7 +4,7 @@
     the Y/N flags. A new value is scored through `<column>__unseen`, so this test warns. -#}
 {% test in_fixed_levels(model, column_name) %}
 
-{{ config(severity='warn') }}
+    {{ config(severity='warn') }}
 
 select
     {{ column_name }} as unseen_value,

@@ -1,0 +1,77 @@
+"""`credit backtest`, `credit explain` and `credit report`: questions about months already scored."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from assets.command_line.data_directory import built_data_directory
+from assets.command_line.exit_codes import EXIT_FAILED, EXIT_USAGE
+from ml.audit import audit_decision, reasons_of
+from ml.backtest import backtest as backtest_months
+from ml.backtest import format_table
+from ml.reports.month_report import write_month_report
+from warehouse.database import connect
+from warehouse.ingestion.delivery_names import parse_month
+from warehouse.sample_data.splitter import true_scores_dir
+
+
+def backtest(args: argparse.Namespace) -> int:
+    paths = built_data_directory()
+    truth_dir = Path(args.true_scores) if args.true_scores else true_scores_dir(paths.inbox)
+    with connect(paths.warehouse, read_only=True) as connection:
+        figures = backtest_months(connection, truth_dir if truth_dir.is_dir() else None)
+    if not figures:
+        print("no scored months yet: nothing to backtest", file=sys.stderr)
+        return EXIT_USAGE
+    print(format_table(figures))
+    if args.json:
+        Path(args.json).write_text(json.dumps([f.as_dict() for f in figures], indent=2, default=str), encoding="utf-8")
+        print(f"wrote {args.json}")
+    return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    month = parse_month(args.month)
+    paths = built_data_directory()
+    print(f"drawing the report of {month:%Y-%m} ...", flush=True)
+    with connect(paths.warehouse, read_only=True) as connection:
+        path = write_month_report(connection, month, paths.models, paths.root / "reports")
+    print(f"wrote {path}")
+    return 0
+
+
+def explain(args: argparse.Namespace) -> int:
+    paths = built_data_directory()
+    with connect(paths.warehouse, read_only=True) as connection:
+        try:
+            audit = audit_decision(connection, args.sk_id_curr, paths.models)
+        except LookupError as error:
+            print(f"credit explain: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        except RuntimeError as error:  # the stored model no longer matches its card
+            print(f"credit explain: {error}", file=sys.stderr)
+            return EXIT_FAILED
+    given = audit.published
+    print(
+        f"application {args.sk_id_curr} ({given['application_month']:%Y-%m}), "
+        f"scored {given['scored_at']:%Y-%m-%d %H:%M} UTC by model {given['model_version']}"
+    )
+    print(
+        f"  probability {given['default_probability']:.6f}  grade {given['risk_grade']}  decision {given['decision']}"
+        f"  (review from {given['review_from']:.2f}, decline from {given['decline_from']:.2f})"
+    )
+    reasons = reasons_of(given)
+    print("  reasons:" if reasons else "  reasons: none (nothing pushed this applicant's risk up)")
+    for number, (code, text) in enumerate(reasons, start=1):
+        print(f"    {number}. {text}  [{code}]")
+    source = f"recomputed from {audit.model_path} and the warehouse's features"
+    if audit.matches:
+        print(f"{source}: the same probability, grade, decision and reasons as published")
+        return 0
+    print(f"{source}: DIFFERS from what was published", file=sys.stderr)
+    for difference in audit.differences:
+        print(f"  {difference}", file=sys.stderr)
+    return EXIT_FAILED

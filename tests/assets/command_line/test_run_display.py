@@ -1,0 +1,86 @@
+"""What the terminal and the log file get of a run: a toy job through the same loggers and handlers as `credit run`."""
+
+import io
+import logging
+import sys
+import warnings
+
+import dagster as dg
+
+from assets.command_line.run_display import run_output
+from assets.run_log import PYTHON_LOGGING, RUN_LOGGERS
+
+
+@dg.asset
+def tuned(context: dg.AssetExecutionContext) -> None:
+    for trial in (1, 2):
+        context.log.info(f"tuning trial {trial}/2: AUC 0.7")
+    print("1 of 2 OK created sql table model marts.example")  # as dbt's output reaches stdout
+    logging.getLogger("some.library").warning("a library's warning")
+    warnings.warn("a Python warning", UserWarning, stacklevel=1)
+
+
+@dg.asset(deps=[tuned])
+def broken() -> None:
+    raise dg.Failure(description="the month's file is missing")
+
+
+JOB = dg.Definitions(
+    assets=[tuned, broken], jobs=[dg.define_asset_job("toy", selection=[tuned, broken])], loggers=RUN_LOGGERS
+).resolve_job_def("toy")
+
+
+def test_the_terminal_gets_a_line_per_step_and_the_file_gets_everything(tmp_path, capsys):
+    log_path = tmp_path / "logs" / "run.log"
+    with run_output(log_path, verbose=False):
+        result = JOB.execute_in_process(run_config=PYTHON_LOGGING, raise_on_error=False)
+    assert not result.success
+
+    terminal = capsys.readouterr()
+    lines = terminal.out.splitlines()
+    assert len(lines) == 2, terminal.out
+    assert lines[0].split()[1:] == ["tuned", "done", "in", "0", "s"]
+    assert lines[1].split()[1:3] == ["broken", "failed"] and lines[1].endswith("the month's file is missing")
+    assert terminal.err == "", "warnings go to the log file"
+
+    log = log_path.read_text(encoding="utf-8")
+    for expected in (
+        'STEP_START - Started execution of step "tuned"',
+        "tuning trial 2/2",
+        "credit.run.stdout - 1 of 2 OK created sql table model marts.example",
+        "some.library - a library's warning",
+        "a Python warning",
+        "STEP_FAILURE",
+        "RUN_FAILURE",
+    ):
+        assert expected in log, expected
+    assert log.count("a library's warning") == 1
+
+
+def test_verbose_streams_the_full_log_to_the_terminal_too(tmp_path, capsys):
+    log_path = tmp_path / "run.log"
+    with run_output(log_path, verbose=True):
+        JOB.execute_in_process(run_config=PYTHON_LOGGING, raise_on_error=False)
+    terminal = capsys.readouterr()
+    assert terminal.out == ""
+    assert "tuning trial 2/2" in terminal.err and "1 of 2 OK created sql table model" in terminal.err
+    assert "tuning trial 2/2" in log_path.read_text(encoding="utf-8")
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_the_running_step_shows_its_progress_in_place(tmp_path, monkeypatch):
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    monkeypatch.setenv("COLUMNS", "80")
+    with run_output(tmp_path / "run.log", verbose=False):
+        JOB.execute_in_process(run_config=PYTHON_LOGGING, raise_on_error=False)
+    tuned_line, broken_line, _ = terminal.getvalue().split("\n")
+    started, first_trial, second_trial, dbt_node, ended = tuned_line.split("\r")
+    assert "[######......] 1/2 tuning trials" in first_trial and "[############] 2/2 tuning trials" in second_trial
+    assert "1/2 dbt models and tests" in dbt_node
+    assert ended.startswith(started.rstrip()) and "done in 0 s" in ended
+    assert "failed after" in broken_line
