@@ -3,10 +3,10 @@
 import dagster as dg
 
 from assets.dbt_models import DRIFT, FAIRNESS, PERFORMANCE, PERFORMANCE_BY_GRADE, UNSEEN_LEVELS
-from assets.raw_deliveries import MONTH_DELIVERIES
 from assets.model_training import credit_default_model
-from assets.partitions import month_by_month, monthly_partitions, partition_month
 from assets.monthly_predictions import monthly_predictions
+from assets.partitions import month_by_month, monthly_partitions, partition_month
+from assets.raw_deliveries import MONTH_DELIVERIES
 from assets.resources import WarehouseResource
 from warehouse.database import connect
 from warehouse.publishing.bi_copy import SERVING_DATABASE, publish
@@ -15,7 +15,16 @@ from warehouse.publishing.bi_copy import SERVING_DATABASE, publish
 @dg.asset(
     partitions_def=monthly_partitions,
     backfill_policy=month_by_month,
-    deps=[monthly_predictions, credit_default_model, DRIFT, FAIRNESS, PERFORMANCE, PERFORMANCE_BY_GRADE, UNSEEN_LEVELS, *MONTH_DELIVERIES],
+    deps=[
+        monthly_predictions,
+        credit_default_model,
+        DRIFT,
+        FAIRNESS,
+        PERFORMANCE,
+        PERFORMANCE_BY_GRADE,
+        UNSEEN_LEVELS,
+        *MONTH_DELIVERIES,
+    ],
     group_name="publish",
     kinds={"parquet", "duckdb"},
     pool="warehouse",

@@ -57,7 +57,9 @@ def training_set(context: dg.AssetExecutionContext, warehouse: WarehouseResource
             "rows": dg.MetadataValue.int(summary.rows),
             "default_rate": dg.MetadataValue.float(round(summary.default_rate, 5)),
             "history_rows": dg.MetadataValue.int(summary.history_rows),
-            "latest_month": dg.MetadataValue.text(f"{summary.latest_month:%Y-%m}" if summary.latest_month else "history only"),
+            "latest_month": dg.MetadataValue.text(
+                f"{summary.latest_month:%Y-%m}" if summary.latest_month else "history only"
+            ),
             "fingerprint": dg.MetadataValue.text(summary.fingerprint),
             "path": dg.MetadataValue.path(str(summary.path)),
         }
@@ -144,7 +146,12 @@ def credit_default_model(
     validation_rows = frame.set_index(ID_COLUMN).loc[validation[ID_COLUMN]].reset_index()
     with connect(paths.warehouse) as connection:
         decision = register(
-            connection, card, validation_rows, validation["probability"].to_numpy(), paths.models, config.promotion_tolerance
+            connection,
+            card,
+            validation_rows,
+            validation["probability"].to_numpy(),
+            paths.models,
+            config.promotion_tolerance,
         )
         champion = champion_as_of(connection, month)
     if not (report_dir(paths.models, card.version) / REPORT_FILE).exists():
@@ -164,7 +171,9 @@ def credit_default_model(
             "calibration_corrected": dg.MetadataValue.bool(card.metrics["calibration_corrected"]),
             "best_iteration": dg.MetadataValue.int(card.metrics["best_iteration"]),
             "refit_rounds": dg.MetadataValue.int(card.metrics["refit_rounds"]),
-            "trials": dg.MetadataValue.text(f"{card.metrics['trials_complete']} complete, {card.metrics['trials_pruned']} pruned"),
+            "trials": dg.MetadataValue.text(
+                f"{card.metrics['trials_complete']} complete, {card.metrics['trials_pruned']} pruned"
+            ),
             "warm_started": dg.MetadataValue.bool(card.metrics["warm_started"]),
             "train_rows": dg.MetadataValue.int(card.metrics["train_rows"]),
             "features": dg.MetadataValue.int(len(card.feature_names)),
@@ -182,19 +191,28 @@ def credit_default_model(
 
 
 VALIDATION_FIGURES = (
-    "validation_auc", "validation_ks", "validation_brier", "calibration_intercept", "calibration_slope", "calibration_z",
+    "validation_auc",
+    "validation_ks",
+    "validation_brier",
+    "calibration_intercept",
+    "calibration_slope",
+    "calibration_z",
 )
 
 
 def windows_table(card: ModelCard) -> pd.DataFrame:
     return pd.DataFrame(
-        [(w.name, w.role, w.describe(), w.used_for) for w in card_windows(card)], columns=["window", "role", "rows", "used for"]
+        [(w.name, w.role, w.describe(), w.used_for) for w in card_windows(card)],
+        columns=["window", "role", "rows", "used for"],
     )
 
 
 def windows_markdown(card: ModelCard) -> dg.MetadataValue:
     lines = ["| window | role | rows | used for |", "|---|---|---|---|"]
-    lines += [f"| {window} | {role} | {rows} | {used_for} |" for window, role, rows, used_for in windows_table(card).itertuples(index=False)]
+    lines += [
+        f"| {window} | {role} | {rows} | {used_for} |"
+        for window, role, rows, used_for in windows_table(card).itertuples(index=False)
+    ]
     return dg.MetadataValue.md("\n".join(lines))
 
 
@@ -205,9 +223,11 @@ def write_model_report(models_root: Path, card: ModelCard, validation: pd.DataFr
     tables = {"Windows": windows_table(card)}
     if swap:
         tables["Swap set against the champion (" + describe_swap_set(swap) + ")"] = pd.DataFrame(
-            [("swapped in (challenger approves, champion did not)", *swap["swap_in"].values()),
-             ("swapped out (champion approved, challenger does not)", *swap["swap_out"].values()),
-             *[(f"changed: {name}", count, None) for name, count in swap["transitions"].items()]],
+            [
+                ("swapped in (challenger approves, champion did not)", *swap["swap_in"].values()),
+                ("swapped out (champion approved, challenger does not)", *swap["swap_out"].values()),
+                *[(f"changed: {name}", count, None) for name, count in swap["transitions"].items()],
+            ],
             columns=["applications", "count", "default rate"],
         )
     write_report(
@@ -217,7 +237,10 @@ def write_model_report(models_root: Path, card: ModelCard, validation: pd.DataFr
         validation["probability"].to_numpy(),
         booster,
         {
-            **{name: card.metrics[name] for name in ("validation_rows", "best_iteration", "refit_rounds", "calibration_corrected")},
+            **{
+                name: card.metrics[name]
+                for name in ("validation_rows", "best_iteration", "refit_rounds", "calibration_corrected")
+            },
             "protected attributes (never features)": ", ".join(card.protected_attributes or []) or "none",
         },
         {name: catalog.feature_label(name) for name in card.feature_names},
@@ -232,5 +255,7 @@ def report_metadata(models_root: Path, version: str) -> dict:
         return {}
     metadata = {"report": dg.MetadataValue.path(str(folder / REPORT_FILE))}
     for name in PLOTS:
-        metadata[f"plot_{name}"] = dg.MetadataValue.md(f"![{name}](data:image/png;base64,{png_base64(folder / f'{name}.png')})")
+        metadata[f"plot_{name}"] = dg.MetadataValue.md(
+            f"![{name}](data:image/png;base64,{png_base64(folder / f'{name}.png')})"
+        )
     return metadata

@@ -3,10 +3,10 @@
 import dagster as dg
 
 from assets.asset_keys import MONTHLY_OUTBOX
-from assets.raw_deliveries import MONTH_DELIVERIES
 from assets.jobs import not_retried
-from assets.partitions import month_by_month, monthly_partitions, partition_month
 from assets.monthly_predictions import monthly_predictions
+from assets.partitions import month_by_month, monthly_partitions, partition_month
+from assets.raw_deliveries import MONTH_DELIVERIES
 from assets.resources import WarehouseResource
 from warehouse.database import connect
 from warehouse.publishing.outbox_csv import write_outbox

@@ -5,10 +5,10 @@ import math
 import dagster as dg
 
 from assets.dbt_models import APPLICATION_FEATURES
-from assets.raw_deliveries import MONTH_DELIVERIES
 from assets.jobs import not_retried
 from assets.model_training import credit_default_model
 from assets.partitions import month_by_month, monthly_partitions, partition_month
+from assets.raw_deliveries import MONTH_DELIVERIES
 from assets.resources import WarehouseResource
 from ml.champion import champion_as_of
 from ml.dataset import ID_COLUMN, LABEL_COLUMN, applicant_values, scoring_rows
@@ -49,7 +49,9 @@ def monthly_predictions(
     with connect(paths.warehouse) as connection:
         champion = champion_as_of(connection, month)
         if champion is None:
-            raise dg.Failure(f"no champion model for {month:%Y-%m} in scoring.model_registry: materialise credit_default_model first")
+            raise dg.Failure(
+                f"no champion model for {month:%Y-%m} in scoring.model_registry: materialise credit_default_model first"
+            )
         booster, card = load_model(paths.models, champion[0])
         protected_features = excluded_features(card.feature_names, protected_attributes())
         if protected_features:
@@ -62,10 +64,19 @@ def monthly_predictions(
             raise dg.Failure(f"no applications delivered for {month:%Y-%m}: nothing to score")
         values = applicant_values(connection, month=month)
         if list(values[ID_COLUMN]) != list(rows[ID_COLUMN]):
-            raise dg.Failure(f"the feature mart and raw.applications disagree on the applications of {month:%Y-%m}: run dbt again")
+            raise dg.Failure(
+                f"the feature mart and raw.applications disagree on the applications of {month:%Y-%m}: run dbt again"
+            )
         with not_retried(ValueError):
             scored = score(
-                booster, rows, card.feature_names, card.version, policy, card.platt_scaling, values, reason_count=config.reason_count
+                booster,
+                rows,
+                card.feature_names,
+                card.version,
+                policy,
+                card.platt_scaling,
+                values,
+                reason_count=config.reason_count,
             )
         replace_month(connection, month, scored)
     labelled = rows[LABEL_COLUMN].notna().to_numpy()
@@ -77,7 +88,9 @@ def monthly_predictions(
         "review_rate": dg.MetadataValue.float(round(float((scored["decision"] == "review").mean()), 5)),
         "model_version": dg.MetadataValue.text(card.version),
         "top_reasons": dg.MetadataValue.md(
-            "\n".join(f"- {reason}: {count:,}" for reason, count in scored["reason_code_1"].value_counts().head(5).items())
+            "\n".join(
+                f"- {reason}: {count:,}" for reason, count in scored["reason_code_1"].value_counts().head(5).items()
+            )
         ),
         "labelled_rows": dg.MetadataValue.int(int(labelled.sum())),
     }

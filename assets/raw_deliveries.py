@@ -47,7 +47,9 @@ def missing_months_message(paths: DataPaths, month: date, missing: list[date]) -
         if (paths.inbox / name).is_file():
             parts.append(f"{earlier:%Y-%m} ({name} is waiting in the inbox: run {earlier:%Y-%m} first)")
         else:
-            parts.append(f"{earlier:%Y-%m} ({name} was never loaded and is not in the inbox: deliver it, then run {earlier:%Y-%m})")
+            parts.append(
+                f"{earlier:%Y-%m} ({name} was never loaded and is not in the inbox: deliver it, then run {earlier:%Y-%m})"
+            )
     return (
         f"{month:%Y-%m} trains on every month before it, and the warehouse lacks "
         f"{len(missing)} of them: {'; '.join(parts)}. Nothing was loaded."

@@ -55,13 +55,25 @@ def audit_decision(connection: duckdb.DuckDBPyConnection, sk_id_curr: int, model
     booster, card = load_model(models_root, version)
     features = feature_rows(connection, [sk_id_curr])
     if features.empty:
-        return DecisionAudit(published, None, model_dir(models_root, version), ["the application is no longer in the feature mart"])
+        return DecisionAudit(
+            published, None, model_dir(models_root, version), ["the application is no longer in the feature mart"]
+        )
     policy = DecisionPolicy(review_from=published["review_from"], decline_from=published["decline_from"])
-    scored = score(booster, features, card.feature_names, version, policy, card.platt_scaling, applicant_values(connection, ids=[sk_id_curr]))
+    scored = score(
+        booster,
+        features,
+        card.feature_names,
+        version,
+        policy,
+        card.platt_scaling,
+        applicant_values(connection, ids=[sk_id_curr]),
+    )
     recomputed = {key: (None if _missing(value) else value) for key, value in scored.iloc[0].to_dict().items()}
     differences = []
     if abs(recomputed["default_probability"] - published["default_probability"]) > PROBABILITY_TOLERANCE:
-        differences.append(f"probability {recomputed['default_probability']:.9f} vs published {published['default_probability']:.9f}")
+        differences.append(
+            f"probability {recomputed['default_probability']:.9f} vs published {published['default_probability']:.9f}"
+        )
     for column in ("risk_grade", "decision"):
         if recomputed[column] != published[column]:
             differences.append(f"{column} {recomputed[column]} vs published {published[column]}")

@@ -54,7 +54,9 @@ def true_probabilities(true_scores_dir: Path | None, month: date) -> pd.DataFram
         return None
     frame = pd.read_csv(path).rename(columns={"SK_ID_CURR": "sk_id_curr", TRUE_PROBABILITY: "true_probability"})
     # Files written before the sex term was split out: their ceiling is the full true probability.
-    frame["fair_probability"] = frame.pop(TRUE_PROBABILITY_WITHOUT_SEX) if TRUE_PROBABILITY_WITHOUT_SEX in frame else frame["true_probability"]
+    frame["fair_probability"] = (
+        frame.pop(TRUE_PROBABILITY_WITHOUT_SEX) if TRUE_PROBABILITY_WITHOUT_SEX in frame else frame["true_probability"]
+    )
     return frame
 
 

@@ -71,7 +71,9 @@ def spiegelhalter_z(labels: np.ndarray, probabilities: np.ndarray) -> float:
 
 
 def fit_platt(labels: np.ndarray, probabilities: np.ndarray) -> PlattScaling:
-    regression = LogisticRegression(C=np.inf, solver="lbfgs", max_iter=200).fit(_log_odds(probabilities).reshape(-1, 1), np.asarray(labels))
+    regression = LogisticRegression(C=np.inf, solver="lbfgs", max_iter=200).fit(
+        _log_odds(probabilities).reshape(-1, 1), np.asarray(labels)
+    )
     return PlattScaling(intercept=float(regression.intercept_[0]), slope=float(regression.coef_[0, 0]))
 
 
@@ -85,7 +87,6 @@ def check_calibration(labels: np.ndarray, probabilities: np.ndarray, z_limit: fl
         observed_rate=float(np.mean(labels)),
         correction=correction,
     )
-
 
 
 def calibration_intercept(labels: np.ndarray, probabilities: np.ndarray) -> float:

@@ -118,7 +118,9 @@ def read_training_set(path: Path) -> pd.DataFrame:
     return pq.read_table(path).to_pandas(date_as_object=False)
 
 
-def applicant_values(connection: duckdb.DuckDBPyConnection, ids: list[int] | None = None, month: date | None = None) -> pd.DataFrame:
+def applicant_values(
+    connection: duckdb.DuckDBPyConnection, ids: list[int] | None = None, month: date | None = None
+) -> pd.DataFrame:
     """The raw text values of the applications (one row per id, ordered by id): what a reason quotes back.
 
     Straight from `raw.applications`, before staging's cleaning, so a reason states the value
@@ -127,7 +129,8 @@ def applicant_values(connection: duckdb.DuckDBPyConnection, ids: list[int] | Non
     columns = ", ".join(sorted(CATEGORICAL_COLUMNS))
     if month is not None:
         return connection.execute(
-            f"select {ID_COLUMN}, {columns} from raw.applications where {MONTH_COLUMN} = ? order by {ID_COLUMN}", [month]
+            f"select {ID_COLUMN}, {columns} from raw.applications where {MONTH_COLUMN} = ? order by {ID_COLUMN}",
+            [month],
         ).df()
     return connection.execute(
         f"select {ID_COLUMN}, {columns} from raw.applications where list_contains(?, {ID_COLUMN}) order by {ID_COLUMN}",

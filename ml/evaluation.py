@@ -51,7 +51,9 @@ def decile_table(labels: pd.Series | np.ndarray, probabilities: np.ndarray) -> p
     # Rank first, so ties cannot make groups of unequal size.
     order = frame["probability"].rank(method="first", ascending=False)
     frame["decile"] = np.ceil(order / len(frame) * DECILES).astype(int).clip(1, DECILES)
-    table = frame.groupby("decile").agg(rows=("label", "size"), defaults=("label", "sum"), mean_probability=("probability", "mean"))
+    table = frame.groupby("decile").agg(
+        rows=("label", "size"), defaults=("label", "sum"), mean_probability=("probability", "mean")
+    )
     overall = frame["label"].mean()
     table["default_rate"] = table["defaults"] / table["rows"]
     table["lift"] = table["default_rate"] / overall if overall else np.nan

@@ -21,7 +21,14 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from ml.features import CATEGORICAL_COLUMNS, ONE_HOT_SEPARATOR, UNSEEN_LEVEL, FeatureCatalog, default_catalog, source_column
+from ml.features import (
+    CATEGORICAL_COLUMNS,
+    ONE_HOT_SEPARATOR,
+    UNSEEN_LEVEL,
+    FeatureCatalog,
+    default_catalog,
+    source_column,
+)
 from ml.training import feature_matrix
 from warehouse.publishing.predictions_table import REASON_SLOTS
 
@@ -58,7 +65,11 @@ def source_contributions(
 
 
 def _is_missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or (isinstance(value, str) and not value.strip())
+    return (
+        value is None
+        or (isinstance(value, float) and math.isnan(value))
+        or (isinstance(value, str) and not value.strip())
+    )
 
 
 def format_value(value: float, value_format: str) -> str:
@@ -77,7 +88,9 @@ def format_value(value: float, value_format: str) -> str:
 class _Values:
     """The applicant's own value of each source column, as a reason states it."""
 
-    def __init__(self, frame: pd.DataFrame, features: list[str], applicant_values: pd.DataFrame | None, catalog: FeatureCatalog):
+    def __init__(
+        self, frame: pd.DataFrame, features: list[str], applicant_values: pd.DataFrame | None, catalog: FeatureCatalog
+    ):
         self.frame = frame.reset_index(drop=True)
         self.features = set(features)
         self.raw = applicant_values.reset_index(drop=True) if applicant_values is not None else None
@@ -98,8 +111,12 @@ class _Values:
         if self.raw is not None and source in self.raw.columns:
             if _is_missing(raw):
                 return NOT_ON_FILE
-            encoded_as_unseen = self._numeric(row, unseen_column) == 1.0 if unseen_column in self.features else (
-                source in self.features and math.isnan(self._numeric(row, source))  # a Y/N flag with another value
+            encoded_as_unseen = (
+                self._numeric(row, unseen_column) == 1.0
+                if unseen_column in self.features
+                else (
+                    source in self.features and math.isnan(self._numeric(row, source))  # a Y/N flag with another value
+                )
             )
             return f"{NEVER_SEEN} ({raw})" if encoded_as_unseen else str(raw)
         # Without the raw values: read the level back from the encoding.
@@ -152,7 +169,9 @@ def explain(
     for slot in range(count):
         codes = [sources[order[row, slot]] if chosen[row, slot] else None for row in range(len(frame))]
         columns[f"reason_code_{slot + 1}"] = codes
-        columns[f"reason_{slot + 1}"] = [None if code is None else values.text(row, code) for row, code in enumerate(codes)]
+        columns[f"reason_{slot + 1}"] = [
+            None if code is None else values.text(row, code) for row, code in enumerate(codes)
+        ]
     for slot in range(count, REASON_COUNT):  # the table always has four slots; fewer configured leave the rest empty
         columns[f"reason_code_{slot + 1}"] = [None] * len(frame)
         columns[f"reason_{slot + 1}"] = [None] * len(frame)

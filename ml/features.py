@@ -47,15 +47,20 @@ class FeatureCatalog:
     entries: dict[str, CatalogEntry] = field(default_factory=dict)
 
     @classmethod
-    def from_csv(cls, path: Path = CATALOG_FILE) -> "FeatureCatalog":
+    def from_csv(cls, path: Path = CATALOG_FILE) -> FeatureCatalog:
         with open(path, newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
-        return cls({
-            row["column_name"]: CatalogEntry(
-                row["label"], row["value_format"], tuple((row.get("derived_from") or "").split()), row.get("reason_group") or None
-            )
-            for row in rows
-        })
+        return cls(
+            {
+                row["column_name"]: CatalogEntry(
+                    row["label"],
+                    row["value_format"],
+                    tuple((row.get("derived_from") or "").split()),
+                    row.get("reason_group") or None,
+                )
+                for row in rows
+            }
+        )
 
     def entry(self, source: str) -> CatalogEntry:
         """The catalogue's entry; a column it lacks is named as it is, so a new feature never breaks scoring."""
@@ -93,14 +98,18 @@ def default_catalog() -> FeatureCatalog:
     return FeatureCatalog.from_csv()
 
 
-def excluded_features(features: list[str], protected: tuple[str, ...], catalog: FeatureCatalog | None = None) -> list[str]:
+def excluded_features(
+    features: list[str], protected: tuple[str, ...], catalog: FeatureCatalog | None = None
+) -> list[str]:
     """The features that come from, or are computed from, a protected attribute."""
     catalog = catalog or default_catalog()
     protected_sources = {name.lower() for name in protected}
     return [feature for feature in features if catalog.roots(source_column(feature)) & protected_sources]
 
 
-def model_features(candidates: list[str], protected: tuple[str, ...], catalog: FeatureCatalog | None = None) -> list[str]:
+def model_features(
+    candidates: list[str], protected: tuple[str, ...], catalog: FeatureCatalog | None = None
+) -> list[str]:
     """The candidates a model may read: every one not excluded by a protected attribute, in order."""
     excluded = set(excluded_features(candidates, protected, catalog))
     return [feature for feature in candidates if feature not in excluded]

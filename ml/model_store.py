@@ -17,7 +17,7 @@ import json
 import platform
 import re
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import lightgbm as lgb
@@ -114,7 +114,7 @@ def save_model(
     card = ModelCard(
         month=f"{month:%Y-%m}",
         version=version,
-        trained_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
         params=trained.params,
         metrics=trained.metrics,
         feature_names=trained.feature_names,
@@ -176,7 +176,8 @@ def _model_file_matches(models_root: Path, card: ModelCard) -> bool:
     folder = model_dir(models_root, card.version)
     path = folder / MODEL_FILE
     return (
-        path.exists() and (folder / VALIDATION_FILE).exists()
+        path.exists()
+        and (folder / VALIDATION_FILE).exists()
         and hashlib.sha256(path.read_bytes()).hexdigest() == card.model_sha256
     )
 

@@ -28,20 +28,42 @@ from warehouse.ingestion.delivery_names import HISTORY_FILE, month_file_name
 from warehouse.sample_data.splitter import delivery_months
 
 ARTICLE_FEATURES = [
-    "EXT_SOURCE_1", "EXT_SOURCE_3", "EXT_SOURCE_2", "DAYS_BIRTH", "AMT_CREDIT", "AMT_ANNUITY",
-    "DAYS_ID_PUBLISH", "AMT_GOODS_PRICE", "DAYS_REGISTRATION", "DAYS_LAST_PHONE_CHANGE",
-    "AMT_INCOME_TOTAL", "REGION_POPULATION_RELATIVE", "OWN_CAR_AGE", "AMT_REQ_CREDIT_BUREAU_YEAR",
-    "HOUR_APPR_PROCESS_START", "TOTALAREA_MODE", "CODE_GENDER", "NAME_CONTRACT_TYPE",
-    "NAME_EDUCATION_TYPE", "NAME_FAMILY_STATUS",
+    "EXT_SOURCE_1",
+    "EXT_SOURCE_3",
+    "EXT_SOURCE_2",
+    "DAYS_BIRTH",
+    "AMT_CREDIT",
+    "AMT_ANNUITY",
+    "DAYS_ID_PUBLISH",
+    "AMT_GOODS_PRICE",
+    "DAYS_REGISTRATION",
+    "DAYS_LAST_PHONE_CHANGE",
+    "AMT_INCOME_TOTAL",
+    "REGION_POPULATION_RELATIVE",
+    "OWN_CAR_AGE",
+    "AMT_REQ_CREDIT_BUREAU_YEAR",
+    "HOUR_APPR_PROCESS_START",
+    "TOTALAREA_MODE",
+    "CODE_GENDER",
+    "NAME_CONTRACT_TYPE",
+    "NAME_EDUCATION_TYPE",
+    "NAME_FAMILY_STATUS",
 ]
 CATEGORICAL = ["CODE_GENDER", "NAME_CONTRACT_TYPE", "NAME_EDUCATION_TYPE", "NAME_FAMILY_STATUS"]
 # The notebook's hand-kept column list: dummies a month lacks are added as zeros.
 FEATURE_ORDER = ARTICLE_FEATURES[:16] + [
-    "CODE_GENDER_M", "CODE_GENDER_XNA", "NAME_CONTRACT_TYPE_Revolving loans",
-    "NAME_EDUCATION_TYPE_Higher education", "NAME_EDUCATION_TYPE_Incomplete higher",
-    "NAME_EDUCATION_TYPE_Lower secondary", "NAME_EDUCATION_TYPE_Secondary / secondary special",
-    "NAME_FAMILY_STATUS_Married", "NAME_FAMILY_STATUS_Separated",
-    "NAME_FAMILY_STATUS_Single / not married", "NAME_FAMILY_STATUS_Unknown", "NAME_FAMILY_STATUS_Widow",
+    "CODE_GENDER_M",
+    "CODE_GENDER_XNA",
+    "NAME_CONTRACT_TYPE_Revolving loans",
+    "NAME_EDUCATION_TYPE_Higher education",
+    "NAME_EDUCATION_TYPE_Incomplete higher",
+    "NAME_EDUCATION_TYPE_Lower secondary",
+    "NAME_EDUCATION_TYPE_Secondary / secondary special",
+    "NAME_FAMILY_STATUS_Married",
+    "NAME_FAMILY_STATUS_Separated",
+    "NAME_FAMILY_STATUS_Single / not married",
+    "NAME_FAMILY_STATUS_Unknown",
+    "NAME_FAMILY_STATUS_Widow",
 ]
 N_TRIALS = 10
 
@@ -80,19 +102,33 @@ def engineer(frame: pd.DataFrame) -> pd.DataFrame:
 def run(files_dir: Path, month: date, seed: int = 0) -> OriginalResult:
     train = engineer(accumulate(files_dir, month))
     features, target = train.drop(columns="TARGET"), train["TARGET"]
-    x_train, x_test, y_train, y_test = train_test_split(features, target, test_size=0.2, random_state=0, stratify=target)
-    x_train, x_eval, y_train, y_eval = train_test_split(x_train, y_train, test_size=0.2, random_state=1, stratify=y_train)
+    x_train, x_test, y_train, y_test = train_test_split(
+        features, target, test_size=0.2, random_state=0, stratify=target
+    )
+    x_train, x_eval, y_train, y_eval = train_test_split(
+        x_train, y_train, test_size=0.2, random_state=1, stratify=y_train
+    )
     lgb_train = lgb.Dataset(x_train, y_train, free_raw_data=False)
     lgb_eval = lgb.Dataset(x_eval, y_eval, reference=lgb_train, free_raw_data=False)
 
     def fit(params: dict) -> lgb.Booster:
         # As the notebook did: early stopping watches the training rows and the random eval split.
-        return lgb.train(params, lgb_train, num_boost_round=1000, valid_sets=[lgb_train, lgb_eval],
-                         valid_names=["train", "valid"], callbacks=[lgb.early_stopping(50, verbose=False)])
+        return lgb.train(
+            params,
+            lgb_train,
+            num_boost_round=1000,
+            valid_sets=[lgb_train, lgb_eval],
+            valid_names=["train", "valid"],
+            callbacks=[lgb.early_stopping(50, verbose=False)],
+        )
 
     def objective(trial: optuna.Trial) -> float:
         params = {
-            "objective": "binary", "metric": "auc", "verbosity": -1, "n_jobs": -1, "boosting_type": "gbdt",
+            "objective": "binary",
+            "metric": "auc",
+            "verbosity": -1,
+            "n_jobs": -1,
+            "boosting_type": "gbdt",
             "lambda_l1": trial.suggest_float("lambda_l1", 1e-8, 10.0, log=True),
             "lambda_l2": trial.suggest_float("lambda_l2", 1e-8, 10.0, log=True),
             "num_leaves": trial.suggest_int("num_leaves", 2, 256),
@@ -109,7 +145,14 @@ def run(files_dir: Path, month: date, seed: int = 0) -> OriginalResult:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
     study.optimize(objective, n_trials=N_TRIALS)
-    params = {"boosting_type": "gbdt", "objective": "binary", "metric": "auc", "verbosity": -1, "seed": seed, **study.best_params}
+    params = {
+        "boosting_type": "gbdt",
+        "objective": "binary",
+        "metric": "auc",
+        "verbosity": -1,
+        "seed": seed,
+        **study.best_params,
+    }
     model = fit(params)
     random_split_auc = roc_auc_score(y_test, model.predict(x_test, num_iteration=model.best_iteration))
 

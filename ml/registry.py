@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -50,7 +50,10 @@ def decide(challenger_auc: float, champion_auc: float, tolerance: float) -> tupl
     """Promote unless the challenger is worse than the champion by more than `tolerance`."""
     difference = challenger_auc - champion_auc
     if difference >= -tolerance:
-        return True, f"validation AUC {challenger_auc:.4f} vs champion {champion_auc:.4f} (difference {difference:+.4f}, tolerance {tolerance})"
+        return (
+            True,
+            f"validation AUC {challenger_auc:.4f} vs champion {champion_auc:.4f} (difference {difference:+.4f}, tolerance {tolerance})",
+        )
     return False, (
         f"validation AUC {challenger_auc:.4f} is {-difference:.4f} below the champion's {champion_auc:.4f} "
         f"on the same rows, more than the tolerance {tolerance}: the champion keeps scoring"
@@ -113,8 +116,10 @@ def challenge(
         )
     if not set(champion_card.feature_names) <= set(validation_rows.columns):
         return Promotion(
-            PENDING, f"champion {champion_version} reads features the mart no longer has, so the two cannot be compared: "
-            f"the challenger waits and {champion_version} keeps scoring", champion_version,
+            PENDING,
+            f"champion {champion_version} reads features the mart no longer has, so the two cannot be compared: "
+            f"the challenger waits and {champion_version} keeps scoring",
+            champion_version,
         )
     labels = validation_rows[LABEL_COLUMN].to_numpy()
     champion_probabilities = predict(booster, validation_rows, champion_card.feature_names, champion_card.platt_scaling)
@@ -122,8 +127,11 @@ def challenge(
     promote, reason = decide(auc(labels, challenger_probabilities), champion_auc, tolerance)
     swap = swap_set(labels, champion_probabilities, challenger_probabilities, policy)
     return Promotion(
-        CHAMPION if promote else REJECTED, f"{reason}; swap set: {describe_swap_set(swap)}",
-        champion_version, round(champion_auc, 6), swap,
+        CHAMPION if promote else REJECTED,
+        f"{reason}; swap set: {describe_swap_set(swap)}",
+        champion_version,
+        round(champion_auc, 6),
+        swap,
     )
 
 
@@ -182,7 +190,7 @@ def register(
                 card.model_sha256,
                 promotion.status,
                 promotion.reason,
-                datetime.now(timezone.utc).replace(tzinfo=None),
+                datetime.now(UTC).replace(tzinfo=None),
                 baseline.get("cuts"),
                 baseline.get("shares"),
                 ",".join(card.protected_attributes or []),
@@ -191,4 +199,9 @@ def register(
                 json.dumps(promotion.swap_set) if promotion.swap_set else None,
             ],
         )
-    return {"version": card.version, "status": promotion.status, "decision_reason": promotion.reason, "swap_set": promotion.swap_set}
+    return {
+        "version": card.version,
+        "status": promotion.status,
+        "decision_reason": promotion.reason,
+        "swap_set": promotion.swap_set,
+    }

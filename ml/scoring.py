@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import lightgbm as lgb
 import numpy as np
@@ -73,5 +73,5 @@ def score(
         model_version=model_version,
         review_from=policy.review_from,
         decline_from=policy.decline_from,
-        scored_at=datetime.now(timezone.utc).replace(tzinfo=None),
+        scored_at=datetime.now(UTC).replace(tzinfo=None),
     )

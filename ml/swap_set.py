@@ -21,7 +21,9 @@ def _group(labels: np.ndarray, mask: np.ndarray) -> dict:
     return {"applications": count, "default_rate": round(float(labels[mask].mean()), 6) if count else None}
 
 
-def swap_set(labels: np.ndarray, champion: np.ndarray, challenger: np.ndarray, policy: DecisionPolicy = DecisionPolicy()) -> dict:
+def swap_set(
+    labels: np.ndarray, champion: np.ndarray, challenger: np.ndarray, policy: DecisionPolicy = DecisionPolicy()
+) -> dict:
     labels = np.asarray(labels, dtype=float)
     before, after = policy.decisions(np.asarray(champion)), policy.decisions(np.asarray(challenger))
     changed = before != after

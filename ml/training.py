@@ -28,8 +28,8 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 import lightgbm as lgb
 import numpy as np
@@ -91,8 +91,11 @@ class TrainingConfig:
         # reused after a code change that would train it differently.
         space = {name: list(bounds) for name, bounds in SEARCH_SPACE.items()}
         return {
-            **asdict(self), "protected_attributes": list(self.protected_attributes),
-            "search_space": space, "max_bin": MAX_BIN, "score_bins": SCORE_BINS,
+            **asdict(self),
+            "protected_attributes": list(self.protected_attributes),
+            "search_space": space,
+            "max_bin": MAX_BIN,
+            "score_bins": SCORE_BINS,
         }
 
 
@@ -135,8 +138,11 @@ def _binning_params(config: TrainingConfig) -> dict:
     # Trials vary min_child_samples, so binning must not drop features by one value of it.
     # 63 bins instead of 255: fits 20 % faster on the full training set, with no AUC lost.
     return {
-        "seed": config.seed, "num_threads": config.num_threads, "verbosity": -1,
-        "feature_pre_filter": False, "max_bin": MAX_BIN,
+        "seed": config.seed,
+        "num_threads": config.num_threads,
+        "verbosity": -1,
+        "feature_pre_filter": False,
+        "max_bin": MAX_BIN,
     }
 
 
@@ -178,12 +184,23 @@ def _pruning_callback(trial: optuna.Trial) -> Callable:
     return callback
 
 
-def _dataset(matrix: np.ndarray, labels: np.ndarray, rows: np.ndarray, features: list[str], config: TrainingConfig, reference=None) -> lgb.Dataset:
+def _dataset(
+    matrix: np.ndarray,
+    labels: np.ndarray,
+    rows: np.ndarray,
+    features: list[str],
+    config: TrainingConfig,
+    reference=None,
+) -> lgb.Dataset:
     # Each fit bins its own rows: the bins of a model never come from rows it is judged on.
-    return lgb.Dataset(matrix[rows], labels[rows], feature_name=features, reference=reference, params=_binning_params(config))
+    return lgb.Dataset(
+        matrix[rows], labels[rows], feature_name=features, reference=reference, params=_binning_params(config)
+    )
 
 
-def _fit_early_stopped(params: dict, train: lgb.Dataset, valid: lgb.Dataset, config: TrainingConfig, extra_callbacks=()) -> lgb.Booster:
+def _fit_early_stopped(
+    params: dict, train: lgb.Dataset, valid: lgb.Dataset, config: TrainingConfig, extra_callbacks=()
+) -> lgb.Booster:
     # Callbacks are made per fit: an early-stopping callback keeps state and must not be shared.
     return lgb.train(
         params,
@@ -225,7 +242,11 @@ def tune(
 
     def report(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         outcome = f"AUC {trial.value:.4f}" if trial.state == optuna.trial.TrialState.COMPLETE else "pruned"
-        best = f"best {study.best_value:.4f}" if any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials) else ""
+        best = (
+            f"best {study.best_value:.4f}"
+            if any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+            else ""
+        )
         source = " (last month's parameters)" if trial.number == 0 and warm_start else ""
         progress(f"tuning trial {trial.number + 1}/{config.n_trials}{source}: {outcome} {best}".rstrip())
 
@@ -252,7 +273,11 @@ def refit_rounds(best_iteration: int, fit_rows: int, all_rows: int) -> int:
 
 
 def _require_both_outcomes(labels: np.ndarray, plan: WindowPlan) -> None:
-    for name, rows in (("tuning window", plan.tuning), ("validation window", plan.validation), ("rows before the tuning window", plan.before_tuning)):
+    for name, rows in (
+        ("tuning window", plan.tuning),
+        ("validation window", plan.validation),
+        ("rows before the tuning window", plan.before_tuning),
+    ):
         if len(np.unique(labels[rows])) < 2:
             raise ValueError(f"the {name} must hold both outcomes to train a model")
 
@@ -271,7 +296,9 @@ def train_model(
     features = model_features(candidates, config.protected_attributes, catalog)
     excluded = [name for name in candidates if name not in set(features)]
     if excluded:
-        progress(f"left out {len(excluded)} features of the protected attributes {', '.join(config.protected_attributes)}")
+        progress(
+            f"left out {len(excluded)} features of the protected attributes {', '.join(config.protected_attributes)}"
+        )
     plan = plan_windows(training_set)
     labels = training_set[LABEL_COLUMN].to_numpy(dtype=np.float64)
     _require_both_outcomes(labels, plan)
@@ -285,19 +312,29 @@ def train_model(
     clock.lap("tuning")
 
     fit_rows, tuning_rows = int(plan.before_tuning.sum()), int(plan.tuning.sum())
-    progress(f"early-stopped fit on {fit_rows:,} rows, rounds and calibration chosen on the {tuning_rows:,} tuning rows")
+    progress(
+        f"early-stopped fit on {fit_rows:,} rows, rounds and calibration chosen on the {tuning_rows:,} tuning rows"
+    )
     train_set = _dataset(matrix, labels, plan.before_tuning, features, config)
-    early_stopped = _fit_early_stopped(params, train_set, _dataset(matrix, labels, plan.tuning, features, config, reference=train_set), config)
+    early_stopped = _fit_early_stopped(
+        params, train_set, _dataset(matrix, labels, plan.tuning, features, config, reference=train_set), config
+    )
     del train_set
     best_iteration = int(early_stopped.best_iteration)
-    check = check_calibration(labels[plan.tuning], early_stopped.predict(matrix[plan.tuning], num_iteration=best_iteration))
+    check = check_calibration(
+        labels[plan.tuning], early_stopped.predict(matrix[plan.tuning], num_iteration=best_iteration)
+    )
     progress(f"calibration on the tuning window: {check.describe()}")
     clock.lap("early_stopped_fit")
 
     validation_fit_rows = int(plan.before_validation.sum())
     validation_rounds = refit_rounds(best_iteration, fit_rows, validation_fit_rows)
-    progress(f"validation model: {validation_rounds} rounds on the {validation_fit_rows:,} rows before the validation window")
-    validation_model = lgb.train(params, _dataset(matrix, labels, plan.before_validation, features, config), num_boost_round=validation_rounds)
+    progress(
+        f"validation model: {validation_rounds} rounds on the {validation_fit_rows:,} rows before the validation window"
+    )
+    validation_model = lgb.train(
+        params, _dataset(matrix, labels, plan.before_validation, features, config), num_boost_round=validation_rounds
+    )
     raw_probabilities = validation_model.predict(matrix[plan.validation])
     probabilities = check.correction.apply(raw_probabilities) if check.correction else raw_probabilities
     valid_labels = labels[plan.validation]
@@ -328,13 +365,25 @@ def train_model(
     }
     progress(f"validation: AUC {metrics['validation_auc']:.4f}, calibration slope {metrics['calibration_slope']:.3f}")
     progress(f"trained in {clock.total():.0f} s ({clock.describe()})")
-    validation = pd.DataFrame({
-        ID_COLUMN: training_set.loc[plan.validation, ID_COLUMN].to_numpy(), LABEL_COLUMN: valid_labels, "probability": probabilities,
-    })
+    validation = pd.DataFrame(
+        {
+            ID_COLUMN: training_set.loc[plan.validation, ID_COLUMN].to_numpy(),
+            LABEL_COLUMN: valid_labels,
+            "probability": probabilities,
+        }
+    )
     return TrainedModel(
-        booster=booster, feature_names=features, params=params, metrics=metrics, calibration=check.correction,
-        validation=validation, score_baseline=score_baseline(probabilities), timings=clock.laps, windows=windows,
-        excluded_features=excluded, protected_attributes=config.protected_attributes,
+        booster=booster,
+        feature_names=features,
+        params=params,
+        metrics=metrics,
+        calibration=check.correction,
+        validation=validation,
+        score_baseline=score_baseline(probabilities),
+        timings=clock.laps,
+        windows=windows,
+        excluded_features=excluded,
+        protected_attributes=config.protected_attributes,
     )
 
 

@@ -32,13 +32,15 @@ FIT, CHOICE, FIGURE = "fit", "choice", "figure"
 @dataclass(frozen=True)
 class Window:
     name: str
-    role: str  # fit (a model is fitted on it), choice (something is chosen on it) or figure (a figure is measured on it)
+    role: (
+        str  # fit (a model is fitted on it), choice (something is chosen on it) or figure (a figure is measured on it)
+    )
     used_for: str
     months: tuple[str, ...]  # YYYY-MM of the delivered months it holds
     history_ids: tuple[int, int] | None  # first and last id of the history rows it holds
     rows: int
 
-    def overlaps(self, other: "Window") -> bool:
+    def overlaps(self, other: Window) -> bool:
         if set(self.months) & set(other.months):
             return True
         if self.history_ids and other.history_ids:
@@ -52,12 +54,23 @@ class Window:
         return f"{', '.join(parts) or 'no rows'} ({self.rows:,} rows)"
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "months": list(self.months), "history_ids": list(self.history_ids) if self.history_ids else None}
+        return {
+            **asdict(self),
+            "months": list(self.months),
+            "history_ids": list(self.history_ids) if self.history_ids else None,
+        }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Window":
+    def from_dict(cls, data: dict) -> Window:
         ids = data.get("history_ids")
-        return cls(data["name"], data["role"], data["used_for"], tuple(data["months"]), tuple(ids) if ids else None, data["rows"])
+        return cls(
+            data["name"],
+            data["role"],
+            data["used_for"],
+            tuple(data["months"]),
+            tuple(ids) if ids else None,
+            data["rows"],
+        )
 
 
 def _order(frame: pd.DataFrame) -> np.ndarray:
@@ -86,7 +99,7 @@ def _latest_block(frame: pd.DataFrame, candidates: np.ndarray) -> np.ndarray:
     ordered = positions[candidates[positions]]
     block = np.zeros(len(frame), dtype=bool)
     if len(ordered):
-        block[ordered[int(len(ordered) * (1 - HISTORY_WINDOW_SHARE)):]] = True
+        block[ordered[int(len(ordered) * (1 - HISTORY_WINDOW_SHARE)) :]] = True
     return block
 
 
@@ -106,7 +119,9 @@ def plan_windows(frame: pd.DataFrame) -> WindowPlan:
     before_tuning = _before(frame, tuning) if tuning.any() else tuning
     if not tuning.any() or not before_tuning.any():
         raise ValueError("too few rows before the validation window to tune and fit a model")
-    return WindowPlan(tuning=tuning, validation=validation, before_tuning=before_tuning, before_validation=before_validation)
+    return WindowPlan(
+        tuning=tuning, validation=validation, before_tuning=before_tuning, before_validation=before_validation
+    )
 
 
 def describe_window(frame: pd.DataFrame, mask: np.ndarray, name: str, role: str, used_for: str) -> Window:
@@ -127,11 +142,37 @@ def training_windows(frame: pd.DataFrame, plan: WindowPlan) -> list[Window]:
     """Every window of the procedure, named as the model card names them."""
     everything = np.ones(len(frame), dtype=bool)
     return [
-        describe_window(frame, plan.before_tuning, "tuning_fit", FIT, "tuning trials (on a sample) and the early-stopped fit"),
-        describe_window(frame, plan.tuning, "tuning", CHOICE, "hyper-parameters, early stopping (rounds) and calibration are chosen here"),
-        describe_window(frame, plan.before_validation, "validation_fit", FIT, "the validation model: chosen parameters and rounds, fitted on every row before the validation window"),
-        describe_window(frame, plan.validation, "validation", FIGURE, "every reported figure, the promotion comparison and the score-drift baseline"),
-        describe_window(frame, everything, "deployed_fit", FIT, "the model that scores: the same procedure on every row before the month"),
+        describe_window(
+            frame, plan.before_tuning, "tuning_fit", FIT, "tuning trials (on a sample) and the early-stopped fit"
+        ),
+        describe_window(
+            frame,
+            plan.tuning,
+            "tuning",
+            CHOICE,
+            "hyper-parameters, early stopping (rounds) and calibration are chosen here",
+        ),
+        describe_window(
+            frame,
+            plan.before_validation,
+            "validation_fit",
+            FIT,
+            "the validation model: chosen parameters and rounds, fitted on every row before the validation window",
+        ),
+        describe_window(
+            frame,
+            plan.validation,
+            "validation",
+            FIGURE,
+            "every reported figure, the promotion comparison and the score-drift baseline",
+        ),
+        describe_window(
+            frame,
+            everything,
+            "deployed_fit",
+            FIT,
+            "the model that scores: the same procedure on every row before the month",
+        ),
     ]
 
 

@@ -33,7 +33,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -57,7 +57,15 @@ def _original(files_dir: str) -> None:
     from ml.original_method import run
 
     result = run(Path(files_dir), MONTH)
-    print(json.dumps({"random_split_auc": result.random_split_auc, "out_of_time_auc": result.out_of_time_auc, "training_rows": result.training_rows}))
+    print(
+        json.dumps(
+            {
+                "random_split_auc": result.random_split_auc,
+                "out_of_time_auc": result.out_of_time_auc,
+                "training_rows": result.training_rows,
+            }
+        )
+    )
 
 
 def _exclusion(data_dir: str) -> None:
@@ -76,19 +84,32 @@ def _exclusion(data_dir: str) -> None:
     data = Path(data_dir)
     card = latest_card(data / "models", MONTH)
     booster, card = load_model(data / "models", card.version)
-    config = TrainingConfig(**{name: value for name, value in card.training_config.items() if name in TrainingConfig.__dataclass_fields__})
+    config = TrainingConfig(
+        **{name: value for name, value in card.training_config.items() if name in TrainingConfig.__dataclass_fields__}
+    )
     frame = read_training_set(data / "training_sets" / f"{MONTH:%Y-%m}.parquet")
     with_protected = train_model(frame, replace(config, protected_attributes=()), card.warm_start)
     with connect(data / "warehouse.duckdb", read_only=True) as connection:
         rows = scoring_rows(connection, MONTH)
-        labels = scored_with_labels(connection, MONTH).set_index("sk_id_curr").loc[rows["sk_id_curr"], "target"].to_numpy()
+        labels = (
+            scored_with_labels(connection, MONTH).set_index("sk_id_curr").loc[rows["sk_id_curr"], "target"].to_numpy()
+        )
     labelled = ~pd.isna(labels)
     without_auc = auc(labels[labelled], predict(booster, rows, card.feature_names, card.platt_scaling)[labelled])
-    with_auc = auc(labels[labelled], predict(with_protected.booster, rows, with_protected.feature_names, with_protected.calibration)[labelled])
-    print(json.dumps({
-        "without_protected_auc": without_auc, "with_protected_auc": with_auc,
-        "excluded_features": len(card.excluded_features or []), "protected_attributes": card.protected_attributes,
-    }))
+    with_auc = auc(
+        labels[labelled],
+        predict(with_protected.booster, rows, with_protected.feature_names, with_protected.calibration)[labelled],
+    )
+    print(
+        json.dumps(
+            {
+                "without_protected_auc": without_auc,
+                "with_protected_auc": with_auc,
+                "excluded_features": len(card.excluded_features or []),
+                "protected_attributes": card.protected_attributes,
+            }
+        )
+    )
 
 
 def _project_auc(data_dir: Path) -> float:
@@ -125,9 +146,20 @@ def _floor_parts(env: dict, work: Path) -> dict:
     from warehouse.paths import DBT_PROJECT_DIR, DataPaths
 
     dbt = str(Path(sys.executable).with_name("dbt"))
-    dbt_ls = [dbt, "ls", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-              "--target-path", str(DataPaths(Path(env["CREDIT_DATA_DIR"])).dbt_target)]
-    definitions, _, status = _timed([sys.executable, "-c", "import assets.definitions"], env, work / "floor_definitions.log")
+    dbt_ls = [
+        dbt,
+        "ls",
+        "--quiet",
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(DataPaths(Path(env["CREDIT_DATA_DIR"])).dbt_target),
+    ]
+    definitions, _, status = _timed(
+        [sys.executable, "-c", "import assets.definitions"], env, work / "floor_definitions.log"
+    )
     dbt_start, _, dbt_status = _timed(dbt_ls, env, work / "floor_dbt_ls.log")
     if status or dbt_status:
         raise RuntimeError(f"a floor measurement failed; see {work}/floor_*.log")
@@ -148,8 +180,10 @@ def _print_floor(floor: dict, original_seconds: float) -> None:
     print(f"  {'Python and the Dagster definitions (import assets.definitions)':<64} {floor['definitions']:>6.1f}")
     print(f"  {'dbt start-up and manifest (dbt ls), once per dbt step, x 2':<64} {2 * floor['dbt_start']:>6.1f}")
     print(f"  {'binning and the three full fits (the model card)':<64} {floor['fits']:>6.1f}")
-    print(f"  {'sum, before any loading, SQL, tuning, scoring or publishing':<64} {floor['total']:>6.1f}"
-          f"  = {floor['total'] / original_seconds:.2f} x the original (target: 0.50 x)")
+    print(
+        f"  {'sum, before any loading, SQL, tuning, scoring or publishing':<64} {floor['total']:>6.1f}"
+        f"  = {floor['total'] / original_seconds:.2f} x the original (target: 0.50 x)"
+    )
 
 
 def _ceiling_aucs(files_dir: Path) -> tuple[float, float]:
@@ -206,7 +240,9 @@ def main() -> int:
 
     print("timing the original method for 2021-01 ...", flush=True)
     original_log = work / "original.log"
-    original_seconds, original_peak, status = _timed([sys.executable, __file__, "--original-only", str(files)], env, original_log)
+    original_seconds, original_peak, status = _timed(
+        [sys.executable, __file__, "--original-only", str(files)], env, original_log
+    )
     if status:
         print(f"the original method failed; see {original_log}", file=sys.stderr)
         return 1
@@ -226,7 +262,10 @@ def main() -> int:
     ceiling, ceiling_with_sex = _ceiling_aucs(files)
     project_auc = _project_auc(data)
 
-    print("measuring the cost of leaving out the protected attributes: January's model trained again with them ...", flush=True)
+    print(
+        "measuring the cost of leaving out the protected attributes: January's model trained again with them ...",
+        flush=True,
+    )
     exclusion_log = work / "exclusion.log"
     _, _, status = _timed([sys.executable, __file__, "--exclusion-only", str(data)], env, exclusion_log)
     if status:
@@ -234,13 +273,17 @@ def main() -> int:
         return 1
     exclusion = json.loads(exclusion_log.read_text().strip().splitlines()[-1])
     results = {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "original": {"seconds": original_seconds, "peak_mib": original_peak, **original},
         "project": {
-            "seconds": project_seconds, "peak_mib": project_peak, "out_of_time_auc": project_auc,
-            "run_seconds": run_seconds, "steps": dict(steps), "training_phases": phases,
+            "seconds": project_seconds,
+            "peak_mib": project_peak,
+            "out_of_time_auc": project_auc,
+            "run_seconds": run_seconds,
+            "steps": dict(steps),
+            "training_phases": phases,
         },
         "ceiling_auc": ceiling,
         "ceiling_with_sex_auc": ceiling_with_sex,
@@ -249,19 +292,31 @@ def main() -> int:
     }
     (work / "bench.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     print()
-    print(f"make bench, {results['date']}, {results['cores']} cores; month 2021-01, full-size generated files (seed {args.seed})")
+    print(
+        f"make bench, {results['date']}, {results['cores']} cores; month 2021-01, full-size generated files (seed {args.seed})"
+    )
     print(f"{'':<34} {'wall s':>7} {'peak MiB':>9} {'OOT AUC':>8} {'of ceiling':>10}")
-    print(f"{'original notebook method':<34} {original_seconds:>7.1f} {original_peak:>9,.0f} {original['out_of_time_auc']:>8.4f} {original['out_of_time_auc'] / ceiling:>10.3f}")
-    print(f"{'this project: credit run 2021-01':<34} {project_seconds:>7.1f} {project_peak:>9,.0f} {project_auc:>8.4f} {project_auc / ceiling:>10.3f}")
+    print(
+        f"{'original notebook method':<34} {original_seconds:>7.1f} {original_peak:>9,.0f} {original['out_of_time_auc']:>8.4f} {original['out_of_time_auc'] / ceiling:>10.3f}"
+    )
+    print(
+        f"{'this project: credit run 2021-01':<34} {project_seconds:>7.1f} {project_peak:>9,.0f} {project_auc:>8.4f} {project_auc / ceiling:>10.3f}"
+    )
     print(f"{'ceiling (true prob., no sex term)':<34} {'':>7} {'':>9} {ceiling:>8.4f} {1:>10.3f}")
-    print(f"{'true probabilities with sex term':<34} {'':>7} {'':>9} {ceiling_with_sex:>8.4f} {ceiling_with_sex / ceiling:>10.3f}")
+    print(
+        f"{'true probabilities with sex term':<34} {'':>7} {'':>9} {ceiling_with_sex:>8.4f} {ceiling_with_sex / ceiling:>10.3f}"
+    )
     print(f"time ratio, project / original: {project_seconds / original_seconds:.2f}")
     print(f"the original's own test AUC (random 20 % of its training rows): {original['random_split_auc']:.4f}")
     print()
     cost = exclusion["with_protected_auc"] - exclusion["without_protected_auc"]
-    print(f"leaving out {', '.join(exclusion['protected_attributes'])} ({exclusion['excluded_features']} features), January's own model:")
-    print(f"  OOT AUC without them {exclusion['without_protected_auc']:.4f}, with them {exclusion['with_protected_auc']:.4f}: "
-          f"the exclusion costs {cost:+.4f} AUC")
+    print(
+        f"leaving out {', '.join(exclusion['protected_attributes'])} ({exclusion['excluded_features']} features), January's own model:"
+    )
+    print(
+        f"  OOT AUC without them {exclusion['without_protected_auc']:.4f}, with them {exclusion['with_protected_auc']:.4f}: "
+        f"the exclusion costs {cost:+.4f} AUC"
+    )
     print()
     _print_time_split(project_seconds, run_seconds, steps, phases)
     print()

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from warehouse.database import dbt_connect_attempts, lock_wait_seconds
-from warehouse.sample_data.generator import GeneratedApplications, generate
 from warehouse.ingestion.loader import load_delivery
 from warehouse.paths import DBT_PROJECT_DIR, DataPaths
+from warehouse.sample_data.generator import GeneratedApplications, generate
 from warehouse.sample_data.splitter import TRUE_SCORES_FOLDER, write_parts
 
 SMALL_ROWS = 24_000
@@ -31,10 +31,21 @@ def run_dbt(
 ) -> subprocess.CompletedProcess:
     """Run the real dbt CLI against the warehouse of `data_dir`."""
     return subprocess.run(
-        [dbt_executable(), *command, "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
-         "--target-path", str(target_path)],
-        env={**os.environ, "CREDIT_DATA_DIR": str(data_dir),
-             "CREDIT_DBT_CONNECT_ATTEMPTS": str(dbt_connect_attempts(lock_wait_seconds()))},
+        [
+            dbt_executable(),
+            *command,
+            "--project-dir",
+            str(project_dir),
+            "--profiles-dir",
+            str(project_dir),
+            "--target-path",
+            str(target_path),
+        ],
+        env={
+            **os.environ,
+            "CREDIT_DATA_DIR": str(data_dir),
+            "CREDIT_DBT_CONNECT_ATTEMPTS": str(dbt_connect_attempts(lock_wait_seconds())),
+        },
         capture_output=True,
         text=True,
         cwd=project_dir,
@@ -55,7 +66,9 @@ def small_frame(small_generated) -> pd.DataFrame:
 def deliveries_dir(small_generated, tmp_path_factory) -> Path:
     """The delivery files, and beside them `true_scores/` with the generator's probabilities."""
     folder = tmp_path_factory.mktemp("deliveries")
-    write_parts(small_generated.frame, folder, small_generated.true_probability, small_generated.true_probability_without_sex)
+    write_parts(
+        small_generated.frame, folder, small_generated.true_probability, small_generated.true_probability_without_sex
+    )
     return folder
 
 
@@ -70,12 +83,28 @@ def built_warehouse(deliveries_dir, tmp_path_factory) -> DataPaths:
     return paths
 
 
-@pytest.fixture
-def data_dir(tmp_path, deliveries_dir, monkeypatch) -> DataPaths:
-    """An empty data directory whose inbox holds the small deliveries."""
-    paths = DataPaths(tmp_path / "data").create()
+def data_directory_with_deliveries(deliveries_dir: Path, root: Path) -> DataPaths:
+    """A new data directory whose inbox holds the small deliveries and the generator's true scores."""
+    paths = DataPaths(root).create()
     for delivery in deliveries_dir.glob("*.csv"):
         shutil.copy(delivery, paths.inbox / delivery.name)
     shutil.copytree(deliveries_dir / TRUE_SCORES_FOLDER, paths.inbox / TRUE_SCORES_FOLDER)
+    return paths
+
+
+@pytest.fixture
+def data_dir(tmp_path, deliveries_dir, monkeypatch) -> DataPaths:
+    """An empty data directory whose inbox holds the small deliveries; `credit` commands use it."""
+    paths = data_directory_with_deliveries(deliveries_dir, tmp_path / "data")
     monkeypatch.setenv("CREDIT_DATA_DIR", str(paths.root))
     return paths
+
+
+SYSTEM_TESTS = Path(__file__).parent / "system"
+
+
+def pytest_collection_modifyitems(items):
+    """Whole-system tests (tests/system) are slow: `make check` leaves them out, `make test` runs them."""
+    for item in items:
+        if SYSTEM_TESTS in item.path.parents:
+            item.add_marker(pytest.mark.slow)

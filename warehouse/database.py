@@ -11,9 +11,9 @@ import logging
 import os
 import re
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import duckdb
 
@@ -41,15 +41,16 @@ def raw_column_name(contract_name: str) -> str:
 
 def has_table(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     """Whether dbt has built the table yet: readers of its marts say so instead of failing."""
-    return connection.execute(
-        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, table]
-    ).fetchall()[0][0] > 0
+    return (
+        connection.execute(
+            "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, table]
+        ).fetchall()[0][0]
+        > 0
+    )
 
 
 def _applications_ddl() -> str:
-    columns = ",\n    ".join(
-        f"{quote_identifier(raw_column_name(name))} {sql_type}" for name, sql_type in COLUMNS
-    )
+    columns = ",\n    ".join(f"{quote_identifier(raw_column_name(name))} {sql_type}" for name, sql_type in COLUMNS)
     return (
         "create table if not exists raw.applications (\n    "
         + columns

@@ -17,7 +17,7 @@ class DataPaths:
     root: Path
 
     @classmethod
-    def from_env(cls) -> "DataPaths":
+    def from_env(cls) -> DataPaths:
         configured = os.environ.get("CREDIT_DATA_DIR")
         return cls(Path(configured).resolve() if configured else PROJECT_ROOT / "data")
 
@@ -70,7 +70,7 @@ class DataPaths:
         """dbt's target folder for runs on this warehouse; its parse cache is valid for this path only."""
         return self.root / "dbt_target"
 
-    def create(self) -> "DataPaths":
+    def create(self) -> DataPaths:
         for folder in (self.root, self.inbox, self.quarantine, self.training_sets, self.models, self.outbox):
             folder.mkdir(parents=True, exist_ok=True)
         return self

@@ -51,7 +51,13 @@ def _roc(curves: dict, summary: dict) -> Figure:
     figure, axes = _figure()
     axes.plot(false_positive_rate, true_positive_rate, label=f"model (AUC {summary['auc']:.3f})")
     axes.plot([0, 1], [0, 1], color="grey", linestyle=":", label="no skill")
-    axes.vlines(false_positive_rate[at], false_positive_rate[at], true_positive_rate[at], color="C3", label=f"KS {summary['ks']:.3f}")
+    axes.vlines(
+        false_positive_rate[at],
+        false_positive_rate[at],
+        true_positive_rate[at],
+        color="C3",
+        label=f"KS {summary['ks']:.3f}",
+    )
     axes.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, validation month")
     axes.legend(loc="lower right")
     return figure
@@ -62,7 +68,9 @@ def _precision_recall(curves: dict, labels: np.ndarray) -> Figure:
     figure, axes = _figure()
     axes.plot(recall, precision)
     axes.axhline(labels.mean(), color="grey", linestyle=":", label=f"default rate {labels.mean():.1%}")
-    axes.set(xlabel="recall (defaults caught)", ylabel="precision", title="Precision-recall, validation month", ylim=(0, 1))
+    axes.set(
+        xlabel="recall (defaults caught)", ylabel="precision", title="Precision-recall, validation month", ylim=(0, 1)
+    )
     axes.legend(loc="upper right")
     return figure
 
@@ -81,7 +89,12 @@ def _calibration(deciles: pd.DataFrame) -> Figure:
 def _deciles(table: pd.DataFrame) -> Figure:
     figure, axes = _figure()
     axes.bar(table["decile"], table["default_rate"], color="C0")
-    axes.set(xlabel="score decile (1 = riskiest)", ylabel="default rate", title="Default rate and lift by decile", xticks=table["decile"])
+    axes.set(
+        xlabel="score decile (1 = riskiest)",
+        ylabel="default rate",
+        title="Default rate and lift by decile",
+        xticks=table["decile"],
+    )
     lift = axes.twinx()
     lift.plot(table["decile"], table["lift"], color="C3", marker="o")
     lift.set_ylabel("lift", color="C3")

@@ -30,13 +30,23 @@ def _query(connection: duckdb.DuckDBPyConnection, sql: str, month: date) -> pd.D
 
 
 def _scores_section(connection: duckdb.DuckDBPyConnection, month: date) -> tuple[str, str | None]:
-    scores = _query(connection, "select default_probability, risk_grade, decision, model_version from scoring.predictions where application_month = ?", month)
+    scores = _query(
+        connection,
+        "select default_probability, risk_grade, decision, model_version from scoring.predictions where application_month = ?",
+        month,
+    )
     if scores.empty:
         raise ValueError(f"{month:%Y-%m} has no scores: run it first (`credit run {month:%Y-%m}`)")
     figure = Figure(figsize=(6, 3.2))
     axes = figure.subplots()
     for decision, rows in scores.groupby("decision"):
-        axes.hist(rows["default_probability"], bins=40, range=(0, scores["default_probability"].max()), alpha=0.6, label=decision)
+        axes.hist(
+            rows["default_probability"],
+            bins=40,
+            range=(0, scores["default_probability"].max()),
+            alpha=0.6,
+            label=decision,
+        )
     axes.set_xlabel("default probability")
     axes.set_ylabel("applications")
     axes.legend()
@@ -50,7 +60,11 @@ def _scores_section(connection: duckdb.DuckDBPyConnection, month: date) -> tuple
         + frame_table(decisions)
     )
     if has_table(connection, "monitoring", "performance_by_grade"):
-        grades = _query(connection, "select risk_grade, applications, mean_probability, labelled, default_rate from monitoring.performance_by_grade where application_month = ? order by risk_grade", month)
+        grades = _query(
+            connection,
+            "select risk_grade, applications, mean_probability, labelled, default_rate from monitoring.performance_by_grade where application_month = ? order by risk_grade",
+            month,
+        )
         body += section("By risk grade", frame_table(grades), level=3)
     return body, scores["model_version"].iloc[0]
 
@@ -58,7 +72,11 @@ def _scores_section(connection: duckdb.DuckDBPyConnection, month: date) -> tuple
 def _drift_section(connection: duckdb.DuckDBPyConnection, month: date) -> str:
     if not has_table(connection, "monitoring", "drift"):
         return paragraph("No drift figures yet.")
-    drift = _query(connection, "select subject, subject_kind, psi from monitoring.drift where application_month = ? order by psi desc", month)
+    drift = _query(
+        connection,
+        "select subject, subject_kind, psi from monitoring.drift where application_month = ? order by psi desc",
+        month,
+    )
     if drift.empty:
         return paragraph("No drift figures for this month.")
     psi_line = dbt_var(DRIFT_PSI_WARNING_VAR)
@@ -73,7 +91,8 @@ def _drift_section(connection: duckdb.DuckDBPyConnection, month: date) -> str:
     axes.set_xlabel(f"PSI against the training window (warning above {psi_line})")
     summary = (
         paragraph(f"{len(warned)} above {psi_line}: {', '.join(warning.message for warning in warned)}", warning=True)
-        if warned else paragraph(f"No PSI above {psi_line} among {len(drift)} features and the score.")
+        if warned
+        else paragraph(f"No PSI above {psi_line} among {len(drift)} features and the score.")
     )
     return summary + image(figure, "PSI of the most drifted features") + frame_table(drift.head(TOP_DRIFT))
 
@@ -81,7 +100,9 @@ def _drift_section(connection: duckdb.DuckDBPyConnection, month: date) -> str:
 def _monitoring_table(connection: duckdb.DuckDBPyConnection, table: str, columns: str, month: date) -> str:
     if not has_table(connection, "monitoring", table):
         return paragraph("Not computed yet.")
-    return frame_table(_query(connection, f"select {columns} from monitoring.{table} where application_month = ?", month))
+    return frame_table(
+        _query(connection, f"select {columns} from monitoring.{table} where application_month = ?", month)
+    )
 
 
 def _performance_section(connection: duckdb.DuckDBPyConnection, month: date) -> str:
@@ -108,9 +129,9 @@ def _fairness_section(connection: duckdb.DuckDBPyConnection, month: date) -> str
             f"Approval-rate ratio below {ratio_line}: " + ", ".join(warning.message for warning in flagged),
             warning=True,
         )
-        if flagged else paragraph(
-            f"Every group large enough to judge is approved at least {ratio_line} as often "
-            "as the most approved one."
+        if flagged
+        else paragraph(
+            f"Every group large enough to judge is approved at least {ratio_line} as often as the most approved one."
         )
     )
     note = paragraph(
@@ -124,9 +145,8 @@ def _unseen_section(connection: duckdb.DuckDBPyConnection, month: date) -> str:
     new_values = month_warnings(connection, month, WarningKind.NEW_VALUE)
     if not new_values:
         return paragraph("None: every categorical value of the month was seen before.")
-    return (
-        paragraph('Scored through each column\'s "value never seen before" feature:', warning=True)
-        + bullets(warning.message for warning in new_values)
+    return paragraph('Scored through each column\'s "value never seen before" feature:', warning=True) + bullets(
+        warning.message for warning in new_values
     )
 
 
@@ -135,8 +155,13 @@ def _model_section(models_root: Path, version: str) -> str:
     if card is None:
         return paragraph(f"The card of {version} is not in {models_root}.")
     figures = (
-        "validation_auc", "validation_ks", "validation_brier", "calibration_intercept", "calibration_slope",
-        "train_rows", "refit_rounds",
+        "validation_auc",
+        "validation_ks",
+        "validation_brier",
+        "calibration_intercept",
+        "calibration_slope",
+        "train_rows",
+        "refit_rounds",
     )
     plots = "".join(
         image(path, name) for name in PLOTS[:3] if (path := report_dir(models_root, version) / f"{name}.png").exists()

@@ -15,10 +15,17 @@ COMMAND_LINE = "assets.command_line"
 
 # What each layer may not import, with the reason a reader would give.
 FORBIDDEN = {
-    "warehouse": {"ml": "storage and ingestion know nothing of models", "assets": "nor of Dagster",
-                  "dagster": "nor of Dagster", "dagster_dbt": "nor of Dagster"},
-    "ml": {"assets": "model code runs from a notebook", "dagster": "model code runs from a notebook",
-           "dagster_dbt": "model code runs from a notebook"},
+    "warehouse": {
+        "ml": "storage and ingestion know nothing of models",
+        "assets": "nor of Dagster",
+        "dagster": "nor of Dagster",
+        "dagster_dbt": "nor of Dagster",
+    },
+    "ml": {
+        "assets": "model code runs from a notebook",
+        "dagster": "model code runs from a notebook",
+        "dagster_dbt": "model code runs from a notebook",
+    },
     "assets": {COMMAND_LINE: "the command line is the top layer; nothing imports it"},
 }
 

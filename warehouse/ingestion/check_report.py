@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 EXAMPLES_PER_CHECK = 100
 
@@ -42,7 +42,7 @@ class DeliveryReport:
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     listed_counts: Counter = field(default_factory=Counter, repr=False)
-    checked_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    checked_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def add(self, problem: Problem) -> None:
         """Count a problem, and list it while its check has fewer than `EXAMPLES_PER_CHECK` listed."""

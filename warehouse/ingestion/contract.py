@@ -37,9 +37,7 @@ SOCIAL_CIRCLE = (
     "OBS_60_CNT_SOCIAL_CIRCLE",
     "DEF_60_CNT_SOCIAL_CIRCLE",
 )
-BUREAU_ENQUIRIES = tuple(
-    f"AMT_REQ_CREDIT_BUREAU_{period}" for period in ("HOUR", "DAY", "WEEK", "MON", "QRT", "YEAR")
-)
+BUREAU_ENQUIRIES = tuple(f"AMT_REQ_CREDIT_BUREAU_{period}" for period in ("HOUR", "DAY", "WEEK", "MON", "QRT", "YEAR"))
 DOCUMENT_FLAGS = tuple(f"FLAG_DOCUMENT_{n}" for n in range(2, 22))
 CONTACT_FLAGS = (
     "FLAG_MOBIL",

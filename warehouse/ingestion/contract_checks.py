@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import duckdb
 
+from warehouse.ingestion.check_report import EXAMPLES_PER_CHECK, DeliveryReport, Problem
 from warehouse.ingestion.contract import COLUMN_TYPES, INTEGER, KEY, LABEL, OUTCOME_COLUMNS, REQUIRED_COLUMNS, TEXT
 from warehouse.ingestion.delivery_names import Delivery
 from warehouse.ingestion.raw_file import STAGED_TABLE, StagedFile
-from warehouse.ingestion.check_report import EXAMPLES_PER_CHECK, DeliveryReport, Problem
 
 VALID_TARGETS = (0, 1)
 
@@ -114,7 +114,9 @@ def _valid_ids_sql(staged: StagedFile) -> str:
     )
 
 
-def check_values(connection: duckdb.DuckDBPyConnection, staged: StagedFile, contract: FileContract, report: DeliveryReport) -> None:
+def check_values(
+    connection: duckdb.DuckDBPyConnection, staged: StagedFile, contract: FileContract, report: DeliveryReport
+) -> None:
     """Every field of a typed column must parse as its type; all bad fields are counted.
 
     One scan counts the bad fields of every column; only columns that have some are read again for examples.
@@ -136,7 +138,8 @@ def check_values(connection: duckdb.DuckDBPyConnection, staged: StagedFile, cont
             continue
         kind = "a whole number" if sql_type == INTEGER else "a number"
         _report_rows(
-            connection, report,
+            connection,
+            report,
             f"select record, {column} from {STAGED_TABLE} where {invalid_sql(column, sql_type)}",
             lambda record, value, name=name, kind=kind: Problem(
                 "bad_value", f"{name}: {value!r} is not {kind}", staged.lines.line_of(record), name, value
@@ -145,30 +148,38 @@ def check_values(connection: duckdb.DuckDBPyConnection, staged: StagedFile, cont
 
 
 def check_keys(
-    connection: duckdb.DuckDBPyConnection, staged: StagedFile, delivery: Delivery, report: DeliveryReport,
+    connection: duckdb.DuckDBPyConnection,
+    staged: StagedFile,
+    delivery: Delivery,
+    report: DeliveryReport,
     across_deliveries: bool = True,
 ) -> None:
     """SK_ID_CURR present and unique in the file, and (for applications, `across_deliveries`) not delivered by another file."""
     line = staged.lines.line_of
     _report_rows(
-        connection, report,
+        connection,
+        report,
         f"select record from {STAGED_TABLE} where {text_sql(staged.position(KEY))} is null",
         lambda record: Problem("missing_id", f"{KEY} is empty", line(record), KEY),
     )
     _report_rows(
-        connection, report,
+        connection,
+        report,
         f"select min(record), id, count(*), list(record order by record)[1:5]"
         f" from ({_valid_ids_sql(staged)}) group by id having count(*) > 1",
         lambda first, identifier, count, records: Problem(
             "duplicate_id",
             f"{KEY} {identifier} appears on {count} rows (lines {', '.join(str(line(r)) for r in records)})",
-            line(first), KEY, str(identifier),
+            line(first),
+            KEY,
+            str(identifier),
         ),
     )
     if delivery.is_outcomes or not across_deliveries:
         return
     _report_rows(
-        connection, report,
+        connection,
+        report,
         f"""
         select s.record, s.id, any_value(a.delivery_file)
         from ({_valid_ids_sql(staged)}) as s join raw.applications as a on a.sk_id_curr = s.id
@@ -179,13 +190,17 @@ def check_keys(
             "id_already_delivered",
             f"{KEY} {identifier} was already delivered in {earlier}: "
             "the same application twice would leak between training and scoring",
-            line(record), KEY, str(identifier),
+            line(record),
+            KEY,
+            str(identifier),
         ),
         [delivery.file_name],
     )
 
 
-def check_targets(connection: duckdb.DuckDBPyConnection, staged: StagedFile, delivery: Delivery, report: DeliveryReport) -> None:
+def check_targets(
+    connection: duckdb.DuckDBPyConnection, staged: StagedFile, delivery: Delivery, report: DeliveryReport
+) -> None:
     """TARGET is 0 or 1 where given; an outcome delivery must give it on every row."""
     if LABEL not in staged.header:
         return
@@ -193,14 +208,18 @@ def check_targets(connection: duckdb.DuckDBPyConnection, staged: StagedFile, del
     line = staged.lines.line_of
     well_formed = f"{text_sql(target)} is not null and not {invalid_sql(target, INTEGER)}"
     _report_rows(
-        connection, report,
+        connection,
+        report,
         f"select record, {target} from {STAGED_TABLE}"
         f" where {well_formed} and {typed_sql(target, INTEGER)} not in {VALID_TARGETS}",
-        lambda record, value: Problem("bad_target", f"{LABEL} is {value!r}: it must be 0 or 1", line(record), LABEL, value),
+        lambda record, value: Problem(
+            "bad_target", f"{LABEL} is {value!r}: it must be 0 or 1", line(record), LABEL, value
+        ),
     )
     if delivery.is_outcomes:
         _report_rows(
-            connection, report,
+            connection,
+            report,
             f"select record from {STAGED_TABLE} where {text_sql(target)} is null",
             lambda record: Problem(
                 "missing_target", f"{LABEL} is empty: an outcome delivery must give every outcome", line(record), LABEL
@@ -208,19 +227,26 @@ def check_targets(connection: duckdb.DuckDBPyConnection, staged: StagedFile, del
         )
 
 
-def check_outcome_ids(connection: duckdb.DuckDBPyConnection, staged: StagedFile, delivery: Delivery, report: DeliveryReport) -> None:
+def check_outcome_ids(
+    connection: duckdb.DuckDBPyConnection, staged: StagedFile, delivery: Delivery, report: DeliveryReport
+) -> None:
     """Outcomes only for applications already delivered, and from a month before the outcome's date."""
     line = staged.lines.line_of
     _report_rows(
-        connection, report,
+        connection,
+        report,
         f"select s.record, s.id from ({_valid_ids_sql(staged)}) as s anti join raw.applications as a on a.sk_id_curr = s.id",
         lambda record, identifier: Problem(
-            "unknown_id", f"{KEY} {identifier} was never delivered: there is no application to give an outcome to",
-            line(record), KEY, str(identifier),
+            "unknown_id",
+            f"{KEY} {identifier} was never delivered: there is no application to give an outcome to",
+            line(record),
+            KEY,
+            str(identifier),
         ),
     )
     _report_rows(
-        connection, report,
+        connection,
+        report,
         f"""
         select s.record, s.id, a.application_month
         from ({_valid_ids_sql(staged)}) as s join raw.applications as a on a.sk_id_curr = s.id
@@ -229,7 +255,9 @@ def check_outcome_ids(connection: duckdb.DuckDBPyConnection, staged: StagedFile,
         lambda record, identifier, month: Problem(
             "outcome_too_early",
             f"{KEY} {identifier} applied in {month:%Y-%m}: its outcome cannot be known by {delivery.month:%Y-%m-%d}",
-            line(record), KEY, str(identifier),
+            line(record),
+            KEY,
+            str(identifier),
         ),
         [delivery.month],
     )

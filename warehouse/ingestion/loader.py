@@ -9,13 +9,15 @@ report of every problem, and gets a ledger row with status `rejected`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 import duckdb
 
+from warehouse.database import connect, quote_identifier, raw_column_name, transaction
+from warehouse.ingestion.check_report import DeliveryReport, Problem
 from warehouse.ingestion.contract import COLUMN_NAMES, COLUMN_TYPES, KEY, LABEL
 from warehouse.ingestion.contract_checks import (
     check_header,
@@ -26,13 +28,11 @@ from warehouse.ingestion.contract_checks import (
     contract_for,
     typed_sql,
 )
-from warehouse.database import connect, quote_identifier, raw_column_name, transaction
 from warehouse.ingestion.delivery_names import Delivery, DeliveryNameError, parse_delivery_name
 from warehouse.ingestion.ledger import is_superseded, loaded_sha256
-from warehouse.paths import DataPaths
 from warehouse.ingestion.quarantine import quarantine
 from warehouse.ingestion.raw_file import STAGED_TABLE, StagedFile, read_header, stage_file
-from warehouse.ingestion.check_report import DeliveryReport, Problem
+from warehouse.paths import DataPaths
 
 Progress = Callable[[str], None]
 
@@ -77,7 +77,11 @@ def file_sha256(path: Path) -> str:
 
 
 def _check(
-    connection: duckdb.DuckDBPyConnection, path: Path, delivery: Delivery, report: DeliveryReport, across_deliveries: bool = True
+    connection: duckdb.DuckDBPyConnection,
+    path: Path,
+    delivery: Delivery,
+    report: DeliveryReport,
+    across_deliveries: bool = True,
 ) -> StagedFile | None:
     """Run every check that can run; a later check is skipped only when an earlier one makes it meaningless.
 
@@ -160,7 +164,9 @@ _OUTCOME_STATEMENTS = (
 )
 
 
-def _ledger_row(connection, delivery_file, delivery: Delivery | None, status, rows, sha256, source, message, now) -> None:
+def _ledger_row(
+    connection, delivery_file, delivery: Delivery | None, status, rows, sha256, source, message, now
+) -> None:
     connection.execute(
         "insert into raw.load_ledger values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -177,7 +183,9 @@ def _ledger_row(connection, delivery_file, delivery: Delivery | None, status, ro
     )
 
 
-def _write(connection, delivery: Delivery, staged: StagedFile, report: DeliveryReport, source: Path, replacing: bool, now) -> int:
+def _write(
+    connection, delivery: Delivery, staged: StagedFile, report: DeliveryReport, source: Path, replacing: bool, now
+) -> int:
     """Replace the delivery's rows and record it, all in one transaction."""
     delete, count = _OUTCOME_STATEMENTS if delivery.is_outcomes else _APPLICATION_STATEMENTS
     insert = _outcome_insert(staged) if delivery.is_outcomes else _application_insert(staged)
@@ -186,18 +194,34 @@ def _write(connection, delivery: Delivery, staged: StagedFile, report: DeliveryR
         connection.execute(insert, [delivery.file_name, delivery.month, now])
         rows = connection.execute(count, [delivery.file_name]).fetchone()[0]
         _ledger_row(
-            connection, delivery.file_name, delivery, "replaced" if replacing else "loaded", rows, report.sha256,
-            str(source.resolve()), "; ".join(report.warnings) or None, now,
+            connection,
+            delivery.file_name,
+            delivery,
+            "replaced" if replacing else "loaded",
+            rows,
+            report.sha256,
+            str(source.resolve()),
+            "; ".join(report.warnings) or None,
+            now,
         )
     return rows
 
 
-def _reject(connection, path: Path, delivery: Delivery | None, report: DeliveryReport, paths: DataPaths, now) -> DeliveryRejected:
+def _reject(
+    connection, path: Path, delivery: Delivery | None, report: DeliveryReport, paths: DataPaths, now
+) -> DeliveryRejected:
     moved, report_path = quarantine(path, report, paths.quarantine)
     with transaction(connection):
         _ledger_row(
-            connection, path.name, delivery, "rejected", report.rows, report.sha256, str(moved),
-            report.summary(examples=1), now,
+            connection,
+            path.name,
+            delivery,
+            "rejected",
+            report.rows,
+            report.sha256,
+            str(moved),
+            report.summary(examples=1),
+            now,
         )
     return DeliveryRejected(report, moved, report_path)
 
@@ -215,7 +239,7 @@ def load_delivery(
     path = Path(path)
     if not path.is_file():
         raise DeliveryError(f"{path}: no such file")
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     sha256 = file_sha256(path)
     report = DeliveryReport(file_name=path.name, sha256=sha256)
     try:

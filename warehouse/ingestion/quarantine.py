@@ -7,12 +7,12 @@ never happens the file is still where it was and is checked again next time.
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from warehouse.atomic_files import atomic_write_text
-from warehouse.ingestion.delivery_names import safe_file_name
 from warehouse.ingestion.check_report import DeliveryReport
+from warehouse.ingestion.delivery_names import safe_file_name
 
 REPORT_SUFFIX = ".report.json"
 
@@ -28,7 +28,7 @@ def _free_name(folder: Path, base: str) -> str:
 def quarantine(path: Path, report: DeliveryReport, folder: Path) -> tuple[Path, Path]:
     """Move `path` into `folder` under a timestamped safe name; returns (file, report) paths."""
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     base = _free_name(folder, f"{stamp}_{safe_file_name(path.name)}")
     moved, report_path = folder / base, folder / (base + REPORT_SUFFIX)
     atomic_write_text(report_path, report.to_json(original_path=str(path.resolve()), quarantined_file=str(moved)))

@@ -52,7 +52,10 @@ def read_header(path: Path) -> Header:
     try:
         text = raw.decode(ENCODING)
     except UnicodeDecodeError as error:
-        return Header([], [Problem("encoding", f"the header is not valid {ENCODING}: {error.reason} at byte {error.start}", line=1)])
+        return Header(
+            [],
+            [Problem("encoding", f"the header is not valid {ENCODING}: {error.reason} at byte {error.start}", line=1)],
+        )
     if not text.strip():
         return Header([], [Problem("empty_file", "the first line is blank: no header")])
     names = next(csv.reader([text]))
@@ -60,7 +63,11 @@ def read_header(path: Path) -> Header:
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            problems.append(Problem("duplicate_column", f"column {name!r} appears more than once in the header", line=1, column=name))
+            problems.append(
+                Problem(
+                    "duplicate_column", f"column {name!r} appears more than once in the header", line=1, column=name
+                )
+            )
         seen.add(name)
     problems.extend(
         Problem("blank_column_name", f"header field {index} has no name", line=1)

@@ -13,7 +13,7 @@ import os
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlparse
 
 from warehouse.paths import DataPaths
@@ -61,7 +61,7 @@ def _post(url: str, payload: dict) -> str:
 
 def notify(paths: DataPaths, notification: Notification, webhook_url: str | None = None) -> dict:
     """Send to the webhook (if any), then append to the log; returns the logged record."""
-    record = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), **asdict(notification)}
+    record = {"time": datetime.now(UTC).isoformat(timespec="seconds"), **asdict(notification)}
     if webhook_url:
         record["webhook"] = _post(webhook_url, record)
     paths.root.mkdir(parents=True, exist_ok=True)

@@ -23,14 +23,13 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, ndtr, ndtri
 
-from warehouse.sample_data import levels
 from warehouse.ingestion.contract import (
-    BUILDING_MEASURES,
     BUREAU_ENQUIRIES,
     COLUMN_NAMES,
     DOCUMENT_FLAGS,
     SOCIAL_CIRCLE,
 )
+from warehouse.sample_data import levels
 
 TARGET_RATE = 0.0807288
 ANOMALY_DAYS = 365_243
@@ -90,14 +89,54 @@ BUILDING_CATEGORICAL_MISSING = {
     "FONDKAPREMONT_MODE": 0.6839,
 }
 
-CHILDREN_COUNTS = {0: 215_371, 1: 61_119, 2: 26_749, 3: 3_717, 4: 429, 5: 84, 6: 21, 7: 7, 8: 2, 9: 2, 10: 2, 11: 1, 12: 2, 14: 3, 19: 2}
-DOCUMENT_RATES = {
-    2: 0.000042, 4: 0.000081, 5: 0.015115, 7: 0.000192, 9: 0.003896, 10: 0.000023, 11: 0.003912,
-    12: 0.000007, 13: 0.003525, 14: 0.002936, 15: 0.00121, 16: 0.009928, 17: 0.000267,
-    18: 0.00813, 19: 0.000595, 20: 0.000507, 21: 0.000335,
+CHILDREN_COUNTS = {
+    0: 215_371,
+    1: 61_119,
+    2: 26_749,
+    3: 3_717,
+    4: 429,
+    5: 84,
+    6: 21,
+    7: 7,
+    8: 2,
+    9: 2,
+    10: 2,
+    11: 1,
+    12: 2,
+    14: 3,
+    19: 2,
 }
-CONTACT_RATES = {"FLAG_WORK_PHONE": 0.199368, "FLAG_CONT_MOBILE": 0.998133, "FLAG_PHONE": 0.281066, "FLAG_EMAIL": 0.05672}
-REGION_MISMATCH_RATES = {"REG_REGION_NOT_LIVE_REGION": 0.015144, "REG_REGION_NOT_WORK_REGION": 0.050769, "REG_CITY_NOT_LIVE_CITY": 0.078173, "REG_CITY_NOT_WORK_CITY": 0.230454}
+DOCUMENT_RATES = {
+    2: 0.000042,
+    4: 0.000081,
+    5: 0.015115,
+    7: 0.000192,
+    9: 0.003896,
+    10: 0.000023,
+    11: 0.003912,
+    12: 0.000007,
+    13: 0.003525,
+    14: 0.002936,
+    15: 0.00121,
+    16: 0.009928,
+    17: 0.000267,
+    18: 0.00813,
+    19: 0.000595,
+    20: 0.000507,
+    21: 0.000335,
+}
+CONTACT_RATES = {
+    "FLAG_WORK_PHONE": 0.199368,
+    "FLAG_CONT_MOBILE": 0.998133,
+    "FLAG_PHONE": 0.281066,
+    "FLAG_EMAIL": 0.05672,
+}
+REGION_MISMATCH_RATES = {
+    "REG_REGION_NOT_LIVE_REGION": 0.015144,
+    "REG_REGION_NOT_WORK_REGION": 0.050769,
+    "REG_CITY_NOT_LIVE_CITY": 0.078173,
+    "REG_CITY_NOT_WORK_CITY": 0.230454,
+}
 BUREAU_MEANS = {"HOUR": 0.0064, "DAY": 0.007, "WEEK": 0.0344, "MON": 0.2674, "QRT": 0.2655, "YEAR": 1.90}
 
 # Log-odds weight of each external score's normal score (missing scores add nothing here and
@@ -107,12 +146,74 @@ EXT_SOURCE_WEIGHTS = {"EXT_SOURCE_1": 0.33, "EXT_SOURCE_2": 0.45, "EXT_SOURCE_3"
 
 # Log-odds effects on default, on top of the external scores.
 # Sizes are the real segment log-odds ratios, shrunk where the segments overlap (age, pensioners).
-EDUCATION_EFFECT = {"Secondary / secondary special": 0.0, "Higher education": -0.5, "Incomplete higher": -0.05, "Lower secondary": 0.22, "Academic degree": -1.3}
-INCOME_TYPE_EFFECT = {"Working": 0.12, "Commercial associate": -0.05, "Pensioner": -0.05, "State servant": -0.28, "Unemployed": 1.7, "Student": -2.0, "Businessman": -2.0, "Maternity leave": 1.9}
-FAMILY_EFFECT = {"Married": -0.05, "Single / not married": 0.08, "Civil marriage": 0.12, "Separated": 0.02, "Widow": -0.05, "Unknown": -2.0}
-HOUSING_EFFECT = {"House / apartment": 0.0, "With parents": 0.2, "Municipal apartment": 0.12, "Rented apartment": 0.35, "Office apartment": -0.2, "Co-op apartment": 0.05}
-OCCUPATION_EFFECT = {"Laborers": 0.15, "Low-skill Laborers": 0.65, "Drivers": 0.22, "Waiters/barmen staff": 0.2, "Security staff": 0.2, "Cooking staff": 0.12, "Cleaning staff": 0.05, "Sales staff": 0.08, "Accountants": -0.35, "IT staff": -0.3, "Managers": -0.2, "Core staff": -0.2, "HR staff": -0.2, "High skill tech staff": -0.2, "Medicine staff": -0.1}
-ORGANIZATION_EFFECT = {"Construction": 0.25, "Trade: type 3": 0.2, "Self-employed": 0.15, "Transport: type 3": 0.25, "Restaurant": 0.2, "Industry: type 1": 0.15, "Realtor": 0.2, "Agriculture": 0.1, "Government": -0.08, "School": -0.2, "Bank": -0.3, "Military": -0.3, "Police": -0.3, "University": -0.3, "Security Ministries": -0.3, "Trade: type 4": -0.4}
+EDUCATION_EFFECT = {
+    "Secondary / secondary special": 0.0,
+    "Higher education": -0.5,
+    "Incomplete higher": -0.05,
+    "Lower secondary": 0.22,
+    "Academic degree": -1.3,
+}
+INCOME_TYPE_EFFECT = {
+    "Working": 0.12,
+    "Commercial associate": -0.05,
+    "Pensioner": -0.05,
+    "State servant": -0.28,
+    "Unemployed": 1.7,
+    "Student": -2.0,
+    "Businessman": -2.0,
+    "Maternity leave": 1.9,
+}
+FAMILY_EFFECT = {
+    "Married": -0.05,
+    "Single / not married": 0.08,
+    "Civil marriage": 0.12,
+    "Separated": 0.02,
+    "Widow": -0.05,
+    "Unknown": -2.0,
+}
+HOUSING_EFFECT = {
+    "House / apartment": 0.0,
+    "With parents": 0.2,
+    "Municipal apartment": 0.12,
+    "Rented apartment": 0.35,
+    "Office apartment": -0.2,
+    "Co-op apartment": 0.05,
+}
+OCCUPATION_EFFECT = {
+    "Laborers": 0.15,
+    "Low-skill Laborers": 0.65,
+    "Drivers": 0.22,
+    "Waiters/barmen staff": 0.2,
+    "Security staff": 0.2,
+    "Cooking staff": 0.12,
+    "Cleaning staff": 0.05,
+    "Sales staff": 0.08,
+    "Accountants": -0.35,
+    "IT staff": -0.3,
+    "Managers": -0.2,
+    "Core staff": -0.2,
+    "HR staff": -0.2,
+    "High skill tech staff": -0.2,
+    "Medicine staff": -0.1,
+}
+ORGANIZATION_EFFECT = {
+    "Construction": 0.25,
+    "Trade: type 3": 0.2,
+    "Self-employed": 0.15,
+    "Transport: type 3": 0.25,
+    "Restaurant": 0.2,
+    "Industry: type 1": 0.15,
+    "Realtor": 0.2,
+    "Agriculture": 0.1,
+    "Government": -0.08,
+    "School": -0.2,
+    "Bank": -0.3,
+    "Military": -0.3,
+    "Police": -0.3,
+    "University": -0.3,
+    "Security Ministries": -0.3,
+    "Trade: type 4": -0.4,
+}
 WALLS_EFFECT = {"Panel": -0.15, "Stone, brick": 0.0, "Block": -0.05, "Wooden": 0.2, "Monolithic": -0.3}
 
 
@@ -186,7 +287,9 @@ def generate(rows: int = levels.REAL_ROW_COUNT, seed: int = 42) -> GeneratedAppl
     data["DAYS_BIRTH"] = -age_days.astype(np.int64)
 
     # The oldest applicants (with some noise) are the pensioners: 18 % of rows.
-    not_employed_share = (levels.NAME_INCOME_TYPE["Pensioner"] + levels.NAME_INCOME_TYPE["Unemployed"]) / levels.REAL_ROW_COUNT
+    not_employed_share = (
+        levels.NAME_INCOME_TYPE["Pensioner"] + levels.NAME_INCOME_TYPE["Unemployed"]
+    ) / levels.REAL_ROW_COUNT
     pension_score = age_z + rng.normal(0, 0.35, n)
     pensioner = np.zeros(n, dtype=bool)
     pensioner[np.argsort(-pension_score)[: int(round(not_employed_share * n))]] = True
@@ -205,7 +308,13 @@ def generate(rows: int = levels.REAL_ROW_COUNT, seed: int = 42) -> GeneratedAppl
     # Socio-economic status drives education, income and the size of the loan.
     status = rng.standard_normal(n)
     # Education by status rank: the highest status rows get the highest degrees, with noise.
-    education_by_rank = ("Academic degree", "Higher education", "Incomplete higher", "Secondary / secondary special", "Lower secondary")
+    education_by_rank = (
+        "Academic degree",
+        "Higher education",
+        "Incomplete higher",
+        "Secondary / secondary special",
+        "Lower secondary",
+    )
     education_counts = {level: levels.NAME_EDUCATION_TYPE[level] for level in education_by_rank}
     education = np.empty(n, dtype=object)
     education[np.argsort(-(status + rng.normal(0, 0.9, n)))] = np.repeat(
@@ -268,7 +377,9 @@ def generate(rows: int = levels.REAL_ROW_COUNT, seed: int = 42) -> GeneratedAppl
 
     # Region: population and rating move together (big cities have rating 1).
     region_u = rng.random(n)
-    data["REGION_POPULATION_RELATIVE"] = np.round(_from_quantiles(np.floor(region_u * 81) / 80, POPULATION_QUANTILES), 6)
+    data["REGION_POPULATION_RELATIVE"] = np.round(
+        _from_quantiles(np.floor(region_u * 81) / 80, POPULATION_QUANTILES), 6
+    )
     region_score = region_u + rng.normal(0, 0.12, n)
     rating_w_city = np.where(region_score > np.quantile(region_score, 1 - 34_167 / 307_511), 1, 2)
     rating_w_city = np.where(region_score < np.quantile(region_score, 43_860 / 307_511), 3, rating_w_city)
@@ -309,9 +420,20 @@ def generate(rows: int = levels.REAL_ROW_COUNT, seed: int = 42) -> GeneratedAppl
     data["HOUR_APPR_PROCESS_START"] = np.clip(np.round(rng.normal(12.06, 3.27, n)), 0, 23).astype(np.int64)
 
     mismatch = {flag: rng.random(n) < rate for flag, rate in REGION_MISMATCH_RATES.items()}
-    mismatch["LIVE_REGION_NOT_WORK_REGION"] = np.where(mismatch["REG_REGION_NOT_WORK_REGION"], rng.random(n) < 0.75, rng.random(n) < 0.0027)
-    mismatch["LIVE_CITY_NOT_WORK_CITY"] = np.where(mismatch["REG_CITY_NOT_WORK_CITY"], rng.random(n) < 0.70, rng.random(n) < 0.0236)
-    for flag in ("REG_REGION_NOT_LIVE_REGION", "REG_REGION_NOT_WORK_REGION", "LIVE_REGION_NOT_WORK_REGION", "REG_CITY_NOT_LIVE_CITY", "REG_CITY_NOT_WORK_CITY", "LIVE_CITY_NOT_WORK_CITY"):
+    mismatch["LIVE_REGION_NOT_WORK_REGION"] = np.where(
+        mismatch["REG_REGION_NOT_WORK_REGION"], rng.random(n) < 0.75, rng.random(n) < 0.0027
+    )
+    mismatch["LIVE_CITY_NOT_WORK_CITY"] = np.where(
+        mismatch["REG_CITY_NOT_WORK_CITY"], rng.random(n) < 0.70, rng.random(n) < 0.0236
+    )
+    for flag in (
+        "REG_REGION_NOT_LIVE_REGION",
+        "REG_REGION_NOT_WORK_REGION",
+        "LIVE_REGION_NOT_WORK_REGION",
+        "REG_CITY_NOT_LIVE_CITY",
+        "REG_CITY_NOT_WORK_CITY",
+        "LIVE_CITY_NOT_WORK_CITY",
+    ):
         data[flag] = mismatch[flag].astype(np.int64)
 
     organization = np.full(n, "XNA", dtype=object)
@@ -380,7 +502,9 @@ def generate(rows: int = levels.REAL_ROW_COUNT, seed: int = 42) -> GeneratedAppl
     data["DAYS_LAST_PHONE_CHANGE"] = phone_change
 
     # Document 3 is the usual one; 6 and 8 stand in for it on other products.
-    main_document = rng.choice(np.array([3, 6, 8, 0]), size=n, p=[0.710023, 0.088055, 0.081376, 1 - 0.710023 - 0.088055 - 0.081376])
+    main_document = rng.choice(
+        np.array([3, 6, 8, 0]), size=n, p=[0.710023, 0.088055, 0.081376, 1 - 0.710023 - 0.088055 - 0.081376]
+    )
     for flag in DOCUMENT_FLAGS:
         number = int(flag.rsplit("_", 1)[1])
         if number in (3, 6, 8):

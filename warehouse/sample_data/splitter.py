@@ -73,7 +73,12 @@ def write_parts(
     for part in split_plan(len(frame)):
         rows = frame.iloc[part.start : part.stop]
         if true_probability is not None:
-            truth = pd.DataFrame({"SK_ID_CURR": rows["SK_ID_CURR"].to_numpy(), TRUE_PROBABILITY: true_probability[part.start : part.stop]})
+            truth = pd.DataFrame(
+                {
+                    "SK_ID_CURR": rows["SK_ID_CURR"].to_numpy(),
+                    TRUE_PROBABILITY: true_probability[part.start : part.stop],
+                }
+            )
             if true_probability_without_sex is not None:
                 truth[TRUE_PROBABILITY_WITHOUT_SEX] = true_probability_without_sex[part.start : part.stop]
             _write_csv(truth, true_scores_dir(out_dir) / part.file_name)

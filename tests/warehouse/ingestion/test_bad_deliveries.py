@@ -19,11 +19,10 @@ import pytest
 
 from assets.command_line.main import main
 from warehouse.database import connect
-from warehouse.ingestion.delivery_names import outcomes_file_name
+from warehouse.ingestion.delivery_names import add_months, outcomes_file_name
 from warehouse.ingestion.loader import load_delivery
 from warehouse.paths import DataPaths
 from warehouse.publishing.predictions_table import replace_month
-from warehouse.ingestion.delivery_names import add_months
 
 
 @pytest.fixture(scope="session")
@@ -33,14 +32,31 @@ def loaded_template(deliveries_dir, tmp_path_factory) -> DataPaths:
     load_delivery(deliveries_dir / "initial.csv", paths)
     load_delivery(deliveries_dir / "20201001.csv", paths)
     with connect(paths.warehouse) as connection:
-        ids = [row[0] for row in connection.execute(
-            "select sk_id_curr from raw.applications where application_month = '2020-10-01'").fetchall()]
-        replace_month(connection, date(2020, 10, 1), pd.DataFrame({
-            "sk_id_curr": ids, "application_month": date(2020, 10, 1), "default_probability": 0.08,
-            "risk_grade": "C", "decision": "approve", "model_version": "2020-10.test", "scored_at": datetime(2020, 10, 2),
-            **{f"reason_code_{i}": "ext_source_3" for i in (1, 2, 3, 4)}, **{f"reason_{i}": "External score 3: 0.2" for i in (1, 2, 3, 4)},
-            "review_from": 0.12, "decline_from": 0.30,
-        }))
+        ids = [
+            row[0]
+            for row in connection.execute(
+                "select sk_id_curr from raw.applications where application_month = '2020-10-01'"
+            ).fetchall()
+        ]
+        replace_month(
+            connection,
+            date(2020, 10, 1),
+            pd.DataFrame(
+                {
+                    "sk_id_curr": ids,
+                    "application_month": date(2020, 10, 1),
+                    "default_probability": 0.08,
+                    "risk_grade": "C",
+                    "decision": "approve",
+                    "model_version": "2020-10.test",
+                    "scored_at": datetime(2020, 10, 2),
+                    **{f"reason_code_{i}": "ext_source_3" for i in (1, 2, 3, 4)},
+                    **{f"reason_{i}": "External score 3: 0.2" for i in (1, 2, 3, 4)},
+                    "review_from": 0.12,
+                    "decline_from": 0.30,
+                }
+            ),
+        )
     return paths
 
 
@@ -105,6 +121,7 @@ def outcomes_for(deliveries_dir: Path, name: str, rows: int = 20) -> pd.DataFram
 def _frame_case(name, change, check, words):
     def make(deliveries_dir: Path, folder: Path) -> Path:
         return write_csv(change(deliveries_dir), folder / name)
+
     return make, check, words
 
 
@@ -114,6 +131,7 @@ def _bytes_case(name, content, check, words):
         path = folder / name
         path.write_bytes(content(deliveries_dir))
         return path
+
     return make, check, words
 
 
@@ -136,48 +154,95 @@ def _latin1(deliveries_dir: Path) -> bytes:
 
 CASES = {
     "required column missing": _frame_case(
-        "20201101.csv", lambda d: month_frame(d).drop(columns=["AMT_CREDIT"]), "missing_column", ["AMT_CREDIT"]),
+        "20201101.csv", lambda d: month_frame(d).drop(columns=["AMT_CREDIT"]), "missing_column", ["AMT_CREDIT"]
+    ),
     "text in a number column": _frame_case(
-        "20201101.csv", lambda d: set_value(month_frame(d), 4, "AMT_CREDIT", "a lot"), "bad_value", ["AMT_CREDIT", "'a lot'", "line 6"]),
+        "20201101.csv",
+        lambda d: set_value(month_frame(d), 4, "AMT_CREDIT", "a lot"),
+        "bad_value",
+        ["AMT_CREDIT", "'a lot'", "line 6"],
+    ),
     "a fraction in a whole-number column": _frame_case(
-        "20201101.csv", lambda d: set_value(month_frame(d), 2, "CNT_CHILDREN", "1.5"), "bad_value", ["CNT_CHILDREN", "'1.5'"]),
+        "20201101.csv",
+        lambda d: set_value(month_frame(d), 2, "CNT_CHILDREN", "1.5"),
+        "bad_value",
+        ["CNT_CHILDREN", "'1.5'"],
+    ),
     "id missing": _frame_case(
-        "20201101.csv", lambda d: set_value(month_frame(d), 9, "SK_ID_CURR", ""), "missing_id", ["SK_ID_CURR is empty", "line 11"]),
+        "20201101.csv",
+        lambda d: set_value(month_frame(d), 9, "SK_ID_CURR", ""),
+        "missing_id",
+        ["SK_ID_CURR is empty", "line 11"],
+    ),
     "id duplicated in the file": _frame_case(
-        "20201101.csv", lambda d: set_value(month_frame(d), 9, "SK_ID_CURR", month_frame(d)["SK_ID_CURR"].iloc[3]),
-        "duplicate_id", ["appears on 2 rows", "lines 5, 11"]),
+        "20201101.csv",
+        lambda d: set_value(month_frame(d), 9, "SK_ID_CURR", month_frame(d)["SK_ID_CURR"].iloc[3]),
+        "duplicate_id",
+        ["appears on 2 rows", "lines 5, 11"],
+    ),
     "id delivered in an earlier month": _frame_case(
-        "20201101.csv", lambda d: set_value(month_frame(d), 0, "SK_ID_CURR", october_id(d)),
-        "id_already_delivered", ["already delivered in 20201001.csv"]),
+        "20201101.csv",
+        lambda d: set_value(month_frame(d), 0, "SK_ID_CURR", october_id(d)),
+        "id_already_delivered",
+        ["already delivered in 20201001.csv"],
+    ),
     "target other than 0 or 1": _frame_case(
-        "20201101.csv", lambda d: set_value(month_frame(d), 1, "TARGET", "2"), "bad_target", ["must be 0 or 1"]),
+        "20201101.csv", lambda d: set_value(month_frame(d), 1, "TARGET", "2"), "bad_target", ["must be 0 or 1"]
+    ),
     "a column twice": _frame_case(
-        "20201101.csv", lambda d: month_frame(d).rename(columns={"FLAG_MOBIL": "AMT_CREDIT"}), "duplicate_column", ["AMT_CREDIT"]),
+        "20201101.csv",
+        lambda d: month_frame(d).rename(columns={"FLAG_MOBIL": "AMT_CREDIT"}),
+        "duplicate_column",
+        ["AMT_CREDIT"],
+    ),
     "a ragged row": _bytes_case("20201101.csv", _ragged, "ragged_row", ["line 6", "found 123 fields"]),
     "a truncated file": _bytes_case("20201101.csv", _truncated, "ragged_row", ["truncated"]),
     "bytes that are not UTF-8": _bytes_case("20201101.csv", _latin1, "encoding", ["not valid utf-8", "line 8"]),
     "an empty file": _bytes_case("20201101.csv", lambda d: b"", "empty_file", ["empty"]),
-    "a header and no rows": _bytes_case("20201101.csv", lambda d: raw_bytes(d).split(b"\n")[0] + b"\n", "no_rows", ["no rows"]),
-    "a name that is not a delivery": _bytes_case("applications_november.csv", raw_bytes, "file_name", ["not a delivery name"]),
+    "a header and no rows": _bytes_case(
+        "20201101.csv", lambda d: raw_bytes(d).split(b"\n")[0] + b"\n", "no_rows", ["no rows"]
+    ),
+    "a name that is not a delivery": _bytes_case(
+        "applications_november.csv", raw_bytes, "file_name", ["not a delivery name"]
+    ),
     "a day other than the first": _bytes_case("20201115.csv", raw_bytes, "file_name", ["not a delivery name"]),
-    "a month before the partitions": _bytes_case("20200901.csv", raw_bytes, "file_name", ["before the first monitored month"]),
+    "a month before the partitions": _bytes_case(
+        "20200901.csv", raw_bytes, "file_name", ["before the first monitored month"]
+    ),
     "a month later than today": _bytes_case(next_month_name(), raw_bytes, "file_name", ["later than this month"]),
     "a name made to inject SQL": _bytes_case(
-        "20201101.csv'); drop table raw.applications; --.csv", raw_bytes, "file_name", ["not a delivery name"]),
-    "a name made to look like a path": _bytes_case("..%2F..%2F20201101.csv", raw_bytes, "file_name", ["not a delivery name"]),
+        "20201101.csv'); drop table raw.applications; --.csv", raw_bytes, "file_name", ["not a delivery name"]
+    ),
+    "a name made to look like a path": _bytes_case(
+        "..%2F..%2F20201101.csv", raw_bytes, "file_name", ["not a delivery name"]
+    ),
     "outcomes for an unknown application": _frame_case(
-        "outcomes_20201201.csv", lambda d: set_value(outcomes_for(d, "20201001.csv"), 0, "SK_ID_CURR", "999999999"),
-        "unknown_id", ["999999999 was never delivered"]),
+        "outcomes_20201201.csv",
+        lambda d: set_value(outcomes_for(d, "20201001.csv"), 0, "SK_ID_CURR", "999999999"),
+        "unknown_id",
+        ["999999999 was never delivered"],
+    ),
     "outcomes other than 0 or 1": _frame_case(
-        "outcomes_20201201.csv", lambda d: set_value(outcomes_for(d, "20201001.csv"), 0, "TARGET", "yes"),
-        "bad_value", ["TARGET", "'yes'"]),
+        "outcomes_20201201.csv",
+        lambda d: set_value(outcomes_for(d, "20201001.csv"), 0, "TARGET", "yes"),
+        "bad_value",
+        ["TARGET", "'yes'"],
+    ),
     "outcomes with an empty target": _frame_case(
-        "outcomes_20201201.csv", lambda d: set_value(outcomes_for(d, "20201001.csv"), 0, "TARGET", ""),
-        "missing_target", ["TARGET is empty"]),
+        "outcomes_20201201.csv",
+        lambda d: set_value(outcomes_for(d, "20201001.csv"), 0, "TARGET", ""),
+        "missing_target",
+        ["TARGET is empty"],
+    ),
     "outcomes dated before the application": _frame_case(
-        "outcomes_20201001.csv", lambda d: outcomes_for(d, "20201001.csv"), "outcome_too_early", ["cannot be known by 2020-10-01"]),
+        "outcomes_20201001.csv",
+        lambda d: outcomes_for(d, "20201001.csv"),
+        "outcome_too_early",
+        ["cannot be known by 2020-10-01"],
+    ),
     "outcomes without a target column": _frame_case(
-        "outcomes_20201201.csv", lambda d: outcomes_for(d, "20201001.csv")[["SK_ID_CURR"]], "missing_column", ["TARGET"]),
+        "outcomes_20201201.csv", lambda d: outcomes_for(d, "20201001.csv")[["SK_ID_CURR"]], "missing_column", ["TARGET"]
+    ),
 }
 
 
@@ -201,7 +266,8 @@ def test_a_bad_delivery_is_rejected_quarantined_and_changes_nothing(case, paths,
     assert Path(report["quarantined_file"]).parent == paths.quarantine
     with connect(paths.warehouse, read_only=True) as connection:
         status, source = connection.execute(
-            "select status, source_path from raw.load_ledger order by loaded_at desc limit 1").fetchone()
+            "select status, source_path from raw.load_ledger order by loaded_at desc limit 1"
+        ).fetchone()
     assert status == "rejected" and source == report["quarantined_file"]
 
 
@@ -221,7 +287,9 @@ def test_the_report_lists_every_problem_not_just_the_first(paths, deliveries_dir
 
 def test_credit_load_exits_non_zero_and_prints_the_summary_as_a_real_process(paths, deliveries_dir, tmp_path):
     path = write_csv(set_value(month_frame(deliveries_dir), 0, "AMT_CREDIT", "lots"), tmp_path / "20201101.csv")
-    done = subprocess.run([sys.executable, "-m", "assets.command_line.main", "load", str(path)], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "assets.command_line.main", "load", str(path)], capture_output=True, text=True
+    )
     assert done.returncode == 1
     assert "20201101.csv rejected: 1 problem" in done.stderr and "'lots' is not a number" in done.stderr
     assert "report:" in done.stderr

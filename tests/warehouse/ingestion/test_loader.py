@@ -49,7 +49,8 @@ def test_history_and_month_load_with_ledger_rows(paths, deliveries_dir, small_fr
     assert counts(paths) == {"initial.csv": history.rows, "20201001.csv": month.rows}
     assert history.rows + 4 * month.rows == len(small_frame)
     assert [row[:3] for row in ledger(paths)] == [
-        ("initial.csv", "loaded", history.rows), ("20201001.csv", "loaded", month.rows)
+        ("initial.csv", "loaded", history.rows),
+        ("20201001.csv", "loaded", month.rows),
     ]
     with connect(paths.warehouse, read_only=True) as connection:
         typed = connection.execute(
@@ -78,7 +79,8 @@ def test_new_content_for_a_month_replaces_it_and_the_ledger_keeps_both(paths, de
     assert second.status == "replaced"
     assert counts(paths) == {"20201001.csv": len(corrected)}
     assert [(row[1], row[2], row[3]) for row in ledger(paths)] == [
-        ("loaded", first.rows, first.sha256), ("replaced", len(corrected), second.sha256)
+        ("loaded", first.rows, first.sha256),
+        ("replaced", len(corrected), second.sha256),
     ]
 
 

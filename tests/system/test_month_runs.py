@@ -13,22 +13,20 @@ from dagster._core.definitions.data_version import StaleStatus
 # Dagster's own helper for stale status outside the webserver (what the UI shows as "Unsynced").
 from dagster._utils.test.data_versions import get_stale_status_resolver
 
+from assets.command_line.main import main
+from assets.dagster_instance import dagster_instance
 from assets.definitions import ALL_ASSETS, defs
+from assets.month_runs import run_month
 from assets.partitions import partition_key, partition_month
 from assets.resources import WarehouseResource, default_resources
-from assets.dagster_instance import dagster_instance
-from assets.month_runs import run_month
-from assets.command_line.main import main
+from tests.system.conftest import NOVEMBER, OCTOBER, copy_of, quick_model
 from warehouse.database import connect
 from warehouse.publishing.notifications import read_notifications
-
-QUICK_MODEL = {"ops": {"credit_default_model": {"config": {"n_trials": 2, "tuning_rows": 8_000}}}}
 
 
 def materialise(paths, month: date, **model_config) -> dg.ExecuteInProcessResult:
     """The same path as `credit run`: in process, recorded in the data directory's Dagster instance."""
-    config = {"ops": {"credit_default_model": {"config": {**QUICK_MODEL["ops"]["credit_default_model"]["config"], **model_config}}}}
-    return run_month(month, paths, config).result
+    return run_month(month, paths, quick_model(**model_config)).result
 
 
 def stale_assets(paths, month: date) -> set[str]:
@@ -77,12 +75,25 @@ def warehouse_counts(paths) -> tuple:
 def test_definitions_hold_the_pipeline_assets_and_the_monthly_job():
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys == {
-        "raw_applications", "raw_outcomes", "staging/stg_home_credit__applications",
-        "staging/stg_home_credit__outcomes", "marts/fct_application_features", "marts/fct_application_labels",
-        "training_set", "credit_default_model", "monthly_predictions", "monthly_outbox",
-        "monitoring/drift", "monitoring/fairness", "monitoring/performance", "monitoring/performance_by_grade",
+        "raw_applications",
+        "raw_outcomes",
+        "staging/stg_home_credit__applications",
+        "staging/stg_home_credit__outcomes",
+        "marts/fct_application_features",
+        "marts/fct_application_labels",
+        "training_set",
+        "credit_default_model",
+        "monthly_predictions",
+        "monthly_outbox",
+        "monitoring/drift",
+        "monitoring/fairness",
+        "monitoring/performance",
+        "monitoring/performance_by_grade",
         "monitoring/monitoring_warnings",
-        "intermediate/int_labels_known_today", "monitoring/unseen_levels", "bi_serving", "marts/feature_catalog",
+        "intermediate/int_labels_known_today",
+        "monitoring/unseen_levels",
+        "bi_serving",
+        "marts/feature_catalog",
     }
     job = defs.resolve_job_def("monthly_pipeline")
     assert job.partitions_def.get_first_partition_window().start.date() == date(2020, 10, 1)
@@ -100,14 +111,13 @@ def test_partition_keys_map_to_validated_months():
         partition_month("2020-10-01; drop table raw.applications")
 
 
-def test_two_months_end_to_end_then_the_same_month_again(data_dir, capsys):
-    october, november = date(2020, 10, 1), date(2020, 11, 1)
-    first = materialise(data_dir, october)
-    assert first.success
+def test_two_months_end_to_end_then_the_same_month_again(two_months_run, tmp_path, monkeypatch, capsys):
+    october, november = OCTOBER, NOVEMBER
+    # November's model had to beat October's by a whole unit of AUC: it is rejected and October's scores November.
+    first, second = (two_months_run.runs[month].result for month in (october, november))
+    data_dir = two_months_run.paths
+    monkeypatch.setenv("CREDIT_DATA_DIR", str(data_dir.root))
     assert dbt_tests_without_a_check(data_dir, first.run_id) == [], "every dbt test a month runs reports as a check"
-    # With a tolerance of -1, November's model would have to beat October's by a whole unit of AUC: it is rejected and October's scores November.
-    second = materialise(data_dir, november, promotion_tolerance=-1.0)
-    assert second.success
 
     october_rows, november_rows = predictions(data_dir, october), predictions(data_dir, november)
     month_rows = metadata(second, "raw_applications")["rows"]
@@ -120,22 +130,35 @@ def test_two_months_end_to_end_then_the_same_month_again(data_dir, capsys):
     with connect(data_dir.warehouse, read_only=True) as connection:
         with_reason, readable = connection.execute(
             "select avg((reason_code_1 is not null)::int), avg((reason_1 <> reason_code_1)::int)"
-            " from scoring.predictions where application_month = ?", [november],
+            " from scoring.predictions where application_month = ?",
+            [november],
         ).fetchone()
     assert with_reason > 0.9 and readable > 0.9, "reasons are labelled from the dbt column descriptions"
 
     model = metadata(second, "credit_default_model")
     assert model["warm_started"] is True, "November's search starts from October's parameters"
-    assert {f"plot_{name}" for name in ("roc", "precision_recall", "calibration", "deciles", "importance")} <= set(model)
+    assert {f"plot_{name}" for name in ("roc", "precision_recall", "calibration", "deciles", "importance")} <= set(
+        model
+    )
     assert model["plot_roc"].startswith("![roc](data:image/png;base64,iVBOR")
     assert model["report"].endswith("report.html") and 0 < model["validation_brier"] < 0.1
 
     for month, rows in ((october, october_rows), (november, november_rows)):
         published = pd.read_csv(data_dir.outbox / f"pred_{month:%Y%m%d}.csv")
         assert list(published.columns) == [
-            "SK_ID_CURR", "DEFAULT_PROBABILITY", "RISK_GRADE", "DECISION",
-            "REASON_CODE_1", "REASON_CODE_2", "REASON_CODE_3", "REASON_CODE_4",
-            "REASON_1", "REASON_2", "REASON_3", "REASON_4", "MODEL_VERSION",
+            "SK_ID_CURR",
+            "DEFAULT_PROBABILITY",
+            "RISK_GRADE",
+            "DECISION",
+            "REASON_CODE_1",
+            "REASON_CODE_2",
+            "REASON_CODE_3",
+            "REASON_CODE_4",
+            "REASON_1",
+            "REASON_2",
+            "REASON_3",
+            "REASON_4",
+            "MODEL_VERSION",
         ]
         assert list(published["SK_ID_CURR"]) == [row[0] for row in rows]
         assert np.allclose(published["DEFAULT_PROBABILITY"], [row[1] for row in rows], atol=1e-6)
@@ -143,7 +166,8 @@ def test_two_months_end_to_end_then_the_same_month_again(data_dir, capsys):
     assert sorted(path.name for path in data_dir.outbox.iterdir()) == ["pred_20201001.csv", "pred_20201101.csv"]
     notified = read_notifications(data_dir)
     assert [(n["event"], n["month"], n["run_id"]) for n in notified] == [
-        ("run_succeeded", "2020-10", first.run_id), ("run_succeeded", "2020-11", second.run_id),
+        ("run_succeeded", "2020-10", first.run_id),
+        ("run_succeeded", "2020-11", second.run_id),
     ]
     assert notified[1]["details"]["outbox_file"] == str(data_dir.outbox / "pred_20201101.csv")
 
@@ -154,11 +178,17 @@ def test_two_months_end_to_end_then_the_same_month_again(data_dir, capsys):
     ceiling, share = (float(value) for value in table[1][7:9])
     assert 0.7 < ceiling < 0.82 and 0.85 < share < 1.05
 
+    # What follows writes: on a copy of the two months.
+    data_dir = copy_of(two_months_run.paths, tmp_path / "data")
+    monkeypatch.setenv("CREDIT_DATA_DIR", str(data_dir.root))
     before = warehouse_counts(data_dir)
     again = materialise(data_dir, november)
     assert again.success
     assert metadata(again, "credit_default_model")["reused"] is True
-    assert metadata(again, "credit_default_model")["model_version"] == metadata(second, "credit_default_model")["model_version"]
+    assert (
+        metadata(again, "credit_default_model")["model_version"]
+        == metadata(second, "credit_default_model")["model_version"]
+    )
     assert predictions(data_dir, november) == november_rows
     assert warehouse_counts(data_dir) == before, "a second run of a month loads and writes nothing new"
 
@@ -171,15 +201,22 @@ def test_two_months_end_to_end_then_the_same_month_again(data_dir, capsys):
     assert retrained.success
     assert metadata(retrained, "credit_default_model")["model_version"] != old_october
     with connect(data_dir.warehouse, read_only=True) as connection:
-        [(old_status,)] = connection.execute("select status from scoring.model_registry where version = ?", [old_october]).fetchall()
+        [(old_status,)] = connection.execute(
+            "select status from scoring.model_registry where version = ?", [old_october]
+        ).fetchall()
     assert old_status == "superseded"
     application = november_rows[0][0]
     capsys.readouterr()
     assert main(["explain", str(application)]) == 0
     explained = capsys.readouterr().out
-    assert f"by model {old_october}" in explained and "the same probability, grade, decision and reasons as published" in explained
+    assert (
+        f"by model {old_october}" in explained
+        and "the same probability, grade, decision and reasons as published" in explained
+    )
     with connect(data_dir.warehouse, read_only=True) as connection:
-        [reason] = connection.execute("select reason_1 from scoring.predictions where sk_id_curr = ?", [application]).fetchone()
+        [reason] = connection.execute(
+            "select reason_1 from scoring.predictions where sk_id_curr = ?", [application]
+        ).fetchone()
     assert reason is None or reason in explained
     assert main(["explain", "1"]) == 2, "an application never scored"
 
@@ -187,7 +224,7 @@ def test_two_months_end_to_end_then_the_same_month_again(data_dir, capsys):
 def materialise_allowing_failure(paths, partition: str) -> dg.ExecuteInProcessResult:
     resources = {**default_resources(), "warehouse": WarehouseResource(data_dir=str(paths.root))}
     return dg.materialize(
-        ALL_ASSETS, partition_key=partition, resources=resources, run_config=QUICK_MODEL, raise_on_error=False
+        ALL_ASSETS, partition_key=partition, resources=resources, run_config=quick_model(), raise_on_error=False
     )
 
 
@@ -209,9 +246,12 @@ def test_a_month_without_its_file_fails_with_a_clear_message_and_a_notification(
     assert retries == [], "a missing file is not a transient failure: the job's retry policy must not retry it"
 
 
-def test_a_replaced_delivery_shows_that_months_assets_stale_until_rematerialised(data_dir, tmp_path, capsys):
-    october = date(2020, 10, 1)
-    assert materialise(data_dir, october).success
+def test_a_replaced_delivery_shows_that_months_assets_stale_until_rematerialised(
+    october_run, tmp_path, monkeypatch, capsys
+):
+    october = OCTOBER
+    data_dir = copy_of(october_run.paths, tmp_path / "data")
+    monkeypatch.setenv("CREDIT_DATA_DIR", str(data_dir.root))
     assert stale_assets(data_dir, october) == set()
 
     corrected = pd.read_csv(data_dir.inbox / "20201001.csv").iloc[:-7]
@@ -221,11 +261,20 @@ def test_a_replaced_delivery_shows_that_months_assets_stale_until_rematerialised
     assert main(["load", str(redelivery)]) == 0
     assert "recorded in Dagster: raw_applications 2020-10-01" in capsys.readouterr().out
     assert stale_assets(data_dir, october) == {
-        "staging/stg_home_credit__applications", "marts/fct_application_features", "marts/fct_application_labels",
-        "training_set", "credit_default_model", "monthly_predictions", "monthly_outbox",
-        "monitoring/drift", "monitoring/fairness", "monitoring/performance", "monitoring/performance_by_grade",
+        "staging/stg_home_credit__applications",
+        "marts/fct_application_features",
+        "marts/fct_application_labels",
+        "training_set",
+        "credit_default_model",
+        "monthly_predictions",
+        "monthly_outbox",
+        "monitoring/drift",
+        "monitoring/fairness",
+        "monitoring/performance",
+        "monitoring/performance_by_grade",
         "monitoring/monitoring_warnings",
-        "intermediate/int_labels_known_today", "monitoring/unseen_levels", "bi_serving",
+        "monitoring/unseen_levels",
+        "bi_serving",
     }
 
     # The old file still in the inbox is an older version: the re-run keeps the correction.

@@ -1,6 +1,6 @@
 """A real process that writes a month of predictions with `replace_month`, for the crash tests.
 
-    python -m tests.write_predictions WAREHOUSE YYYY-MM ROWS MODEL_VERSION
+    python -m tests.system.write_predictions WAREHOUSE YYYY-MM ROWS MODEL_VERSION
 
 Prints "writing" just before the transaction starts and "committed" after it ends.
 """
@@ -20,19 +20,21 @@ from warehouse.publishing.predictions_table import replace_month
 
 
 def predictions(month, rows: int, model_version: str) -> pd.DataFrame:
-    return pd.DataFrame({
-        "sk_id_curr": np.arange(1, rows + 1, dtype=np.int64),
-        "application_month": month,
-        "default_probability": np.linspace(0.01, 0.5, rows),
-        "risk_grade": "C",
-        "decision": "approve",
-        **{f"reason_code_{i}": None for i in (1, 2, 3, 4)},
-        **{f"reason_{i}": None for i in (1, 2, 3, 4)},
-        "model_version": model_version,
-        "review_from": 0.12,
-        "decline_from": 0.30,
-        "scored_at": datetime(2021, 1, 2),
-    })
+    return pd.DataFrame(
+        {
+            "sk_id_curr": np.arange(1, rows + 1, dtype=np.int64),
+            "application_month": month,
+            "default_probability": np.linspace(0.01, 0.5, rows),
+            "risk_grade": "C",
+            "decision": "approve",
+            **{f"reason_code_{i}": None for i in (1, 2, 3, 4)},
+            **{f"reason_{i}": None for i in (1, 2, 3, 4)},
+            "model_version": model_version,
+            "review_from": 0.12,
+            "decline_from": 0.30,
+            "scored_at": datetime(2021, 1, 2),
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from assets.dagster_instance import INSTANCE_CONFIG
-from warehouse.publishing.notifications import read_notifications
 from warehouse.paths import PROJECT_ROOT, DataPaths
+from warehouse.publishing.notifications import read_notifications
 
 MONTHS = ["2020-10-01", "2020-11-01", "2020-12-01", "2021-01-01"]
 STARTUP_SECONDS = 180
@@ -42,7 +42,8 @@ class Server:
 
     def query(self, text: str, variables: dict | None = None) -> dict:
         request = urllib.request.Request(
-            self.url, data=json.dumps({"query": text, "variables": variables or {}}).encode(),
+            self.url,
+            data=json.dumps({"query": text, "variables": variables or {}}).encode(),
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -79,7 +80,11 @@ def dagster_dev(tmp_path_factory):
     with open(log, "w") as output:
         process = subprocess.Popen(
             [str(bin_dir / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-            cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     server = Server(port)
 
@@ -139,11 +144,15 @@ def test_the_webserver_loads_the_assets_checks_sensors_and_schedule(dagster_dev)
     [repository] = server.query(REPOSITORY_QUERY)["repositoriesOrError"]["nodes"]
     assets = {"/".join(node["assetKey"]["path"]) for node in repository["assetNodes"]}
     assert {"raw_applications", "marts/fct_application_features", "credit_default_model", "monthly_outbox"} <= assets
-    checks = [check["name"] for node in repository["assetNodes"] for check in node["assetChecksOrError"].get("checks", [])]
+    checks = [
+        check["name"] for node in repository["assetNodes"] for check in node["assetChecksOrError"].get("checks", [])
+    ]
     assert any(name.startswith("unique_fct_application_features_sk_id_curr") for name in checks)
     sensors = {sensor["name"]: sensor["sensorState"]["status"] for sensor in repository["sensors"]}
     assert sensors == {"inbox_sensor": "RUNNING", "notify_on_success": "RUNNING", "notify_on_failure": "RUNNING"}
-    assert [(s["name"], s["scheduleState"]["status"]) for s in repository["schedules"]] == [("monthly_schedule", "STOPPED")]
+    assert [(s["name"], s["scheduleState"]["status"]) for s in repository["schedules"]] == [
+        ("monthly_schedule", "STOPPED")
+    ]
     assert "monthly_pipeline" in {job["name"] for job in repository["jobs"]}
 
 
@@ -154,7 +163,9 @@ def _deliver(source: Path, inbox: Path) -> None:
     os.replace(temporary, inbox / source.name)
 
 
-def test_four_month_files_in_the_inbox_give_four_runs_four_outbox_files_and_four_notifications(dagster_dev, deliveries_dir):
+def test_four_month_files_in_the_inbox_give_four_runs_four_outbox_files_and_four_notifications(
+    dagster_dev, deliveries_dir
+):
     server, paths, log = dagster_dev
     bad = paths.root / "20210201.csv"
     bad.write_text("SK_ID_CURR,TARGET\n1,maybe\n")
@@ -175,7 +186,9 @@ def test_four_month_files_in_the_inbox_give_four_runs_four_outbox_files_and_four
     runs = _runs(server)
     assert sorted(run["partition"] for run in runs) == MONTHS, "exactly one run per month file, none for the bad file"
     assert {run["status"] for run in runs} == {"SUCCESS"} and {run["jobName"] for run in runs} == {"monthly_pipeline"}
-    assert sorted(path.name for path in paths.outbox.glob("pred_*.csv")) == [f"pred_{m.replace('-', '')}.csv" for m in MONTHS]
+    assert sorted(path.name for path in paths.outbox.glob("pred_*.csv")) == [
+        f"pred_{m.replace('-', '')}.csv" for m in MONTHS
+    ]
 
     notifications = read_notifications(paths)
     succeeded = sorted(n["month"] for n in notifications if n["event"] == "run_succeeded")

@@ -10,19 +10,18 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from assets.raw_deliveries import RAW_APPLICATIONS, missing_months_message, raw_deliveries
-from assets.run_notifications import PARTITION_TAG
-from assets.resources import WarehouseResource
 from assets.asset_keys import MONTHLY_OUTBOX
+from assets.command_line.main import main
 from assets.dagster_instance import dagster_instance
+from assets.raw_deliveries import RAW_APPLICATIONS, missing_months_message, raw_deliveries
+from assets.resources import WarehouseResource
+from assets.run_notifications import PARTITION_TAG
 from assets.run_records import month_states
 from assets.staleness import DATA_VERSION_TAG
-from assets.command_line.main import main
+from tests.assets.test_sensors import age, evaluate
 from warehouse.database import LEDGER_DDL, connect
 from warehouse.ingestion.ledger import month_inputs, months_before, months_missing_before
 from warehouse.publishing.notifications import read_notifications
-
-from tests.test_automation import age, evaluate
 
 OCTOBER, NOVEMBER, DECEMBER, JANUARY = date(2020, 10, 1), date(2020, 11, 1), date(2020, 12, 1), date(2021, 1, 1)
 
@@ -41,20 +40,20 @@ def _ledger(rows: list[tuple[str, str, date | None, str, str]]) -> duckdb.DuckDB
 
 
 def test_the_ledger_names_the_missing_earlier_months_and_month_inputs_cover_every_earlier_month():
-    connection = _ledger([
-        ("initial.csv", "history", None, "loaded", "h1"),
-        ("20201001.csv", "applications", OCTOBER, "rejected", "bad"),
-        ("20201101.csv", "applications", NOVEMBER, "loaded", "n1"),
-        ("20201201.csv", "applications", DECEMBER, "loaded", "d1"),
-        ("outcomes_20201101.csv", "outcomes", NOVEMBER, "loaded", "o1"),
-    ])
+    connection = _ledger(
+        [
+            ("initial.csv", "history", None, "loaded", "h1"),
+            ("20201001.csv", "applications", OCTOBER, "rejected", "bad"),
+            ("20201101.csv", "applications", NOVEMBER, "loaded", "n1"),
+            ("20201201.csv", "applications", DECEMBER, "loaded", "d1"),
+            ("outcomes_20201101.csv", "outcomes", NOVEMBER, "loaded", "o1"),
+        ]
+    )
     assert months_before(OCTOBER) == [] and months_before(JANUARY) == [OCTOBER, NOVEMBER, DECEMBER]
     assert months_missing_before(connection, OCTOBER) == []
     assert months_missing_before(connection, NOVEMBER) == [OCTOBER], "a rejected file is not loaded"
     assert months_missing_before(connection, date(2021, 2, 1)) == [OCTOBER, JANUARY]
-    assert month_inputs(connection, NOVEMBER, outcomes=False) == [
-        ("20201101.csv", "n1"), ("initial.csv", "h1")
-    ]
+    assert month_inputs(connection, NOVEMBER, outcomes=False) == [("20201101.csv", "n1"), ("initial.csv", "h1")]
     december = month_inputs(connection, DECEMBER, outcomes=False)
     assert [name for name, _ in december] == ["20201101.csv", "20201201.csv", "initial.csv"]
     assert month_inputs(connection, DECEMBER, outcomes=True) == [("outcomes_20201101.csv", "o1")]
@@ -82,12 +81,18 @@ def test_a_month_whose_earlier_month_is_missing_fails_at_once_and_loads_nothing(
         assert run.status == dg.DagsterRunStatus.FAILURE
         assert instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY) == []
     with connect(data_dir.warehouse, read_only=True) as connection:
-        assert connection.execute(
-            "select count(*) from raw.applications where application_month = ?", [NOVEMBER]
-        ).fetchone()[0] == 0
-        assert connection.execute(
-            "select count(*) from raw.load_ledger where delivery_file = '20201101.csv'"
-        ).fetchone()[0] == 0
+        assert (
+            connection.execute(
+                "select count(*) from raw.applications where application_month = ?", [NOVEMBER]
+            ).fetchone()[0]
+            == 0
+        )
+        assert (
+            connection.execute("select count(*) from raw.load_ledger where delivery_file = '20201101.csv'").fetchone()[
+                0
+            ]
+            == 0
+        )
 
 
 @dg.op
@@ -164,7 +169,9 @@ def test_replacing_an_earlier_month_marks_every_later_month_stale(data_dir, tmp_
     assert _load_step(data_dir, "2020-11-01").success
     with connect(data_dir.warehouse, read_only=True) as connection:
         assert [name for name, _ in month_inputs(connection, NOVEMBER, outcomes=False)] == [
-            "20201001.csv", "20201101.csv", "initial.csv"
+            "20201001.csv",
+            "20201101.csv",
+            "initial.csv",
         ]
     with dagster_instance(data_dir) as instance:  # November published, as a month's run would record it
         instance.report_runless_asset_event(dg.AssetMaterialization(MONTHLY_OUTBOX, partition="2020-11-01"))

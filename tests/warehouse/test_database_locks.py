@@ -47,7 +47,9 @@ def test_a_load_waits_for_another_writer_then_succeeds(paths, deliveries_dir, mo
     assert "waiting for the warehouse" in caplog.text
 
 
-def test_a_writer_that_keeps_the_lock_too_long_gives_a_clear_error_and_nothing_changes(paths, deliveries_dir, monkeypatch):
+def test_a_writer_that_keeps_the_lock_too_long_gives_a_clear_error_and_nothing_changes(
+    paths, deliveries_dir, monkeypatch
+):
     monkeypatch.setenv("CREDIT_LOCK_WAIT_SECONDS", "0.5")
     holder = hold_lock(paths, 5.0)
     try:

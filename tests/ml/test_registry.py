@@ -118,7 +118,9 @@ def test_a_better_challenger_is_promoted_and_a_retrained_month_supersedes_its_ol
     assert scoring_today == scoring_january, "no month: today's champion"
     assert scoring_november[:2] == (champion[0].version, NOVEMBER), "an earlier month keeps the model it had"
     assert [(row[0], row[1]) for row in registry(paths)] == [
-        (champion[0].version, RETIRED), (blind[0].version, SUPERSEDED), (full[0].version, CHAMPION),
+        (champion[0].version, RETIRED),
+        (blind[0].version, SUPERSEDED),
+        (full[0].version, CHAMPION),
     ]
     assert _compared_on_untouched_rows(paths, full[0].version, champion[0].version)
     # Every version stays loadable: the superseded one too.

@@ -42,7 +42,8 @@ def test_training_set_of_month_holds_nothing_from_that_month_or_later(built_ware
             [month],
         ).fetchone()[0]
         ids_of_month_or_later = {
-            row[0] for row in connection.execute(
+            row[0]
+            for row in connection.execute(
                 "select sk_id_curr from raw.applications where application_month >= ?", [month]
             ).fetchall()
         }
@@ -83,7 +84,9 @@ def test_training_set_snapshot_round_trips_with_its_fingerprint(built_warehouse,
     assert list(frame.columns) == list(rows.columns)
     assert (frame["sk_id_curr"].to_numpy() == rows["sk_id_curr"].to_numpy()).all()
     numeric = [name for name in rows.columns if name != "application_month"]
-    assert np.array_equal(frame[numeric].to_numpy(float, na_value=np.nan), rows[numeric].to_numpy(float, na_value=np.nan), equal_nan=True)
+    assert np.array_equal(
+        frame[numeric].to_numpy(float, na_value=np.nan), rows[numeric].to_numpy(float, na_value=np.nan), equal_nan=True
+    )
     assert (frame["application_month"].isna() == rows["application_month"].isna()).all()
     assert [path.name for path in tmp_path.iterdir()] == ["2020-11.parquet"]
     assert summary.latest_month == date(2020, 10, 1)
@@ -120,22 +123,41 @@ def test_model_store_keeps_every_version_and_refuses_a_tampered_model(history_on
     assert loaded == card and loaded.feature_names == trained.feature_names
     folder = tmp_path / card.version
     card_json = json.loads((folder / "card.json").read_text())
-    assert {"params", "metrics", "feature_names", "training_fingerprint", "library_versions", "model_sha256", "windows",
-            "protected_attributes", "excluded_features"} <= set(card_json)
+    assert {
+        "params",
+        "metrics",
+        "feature_names",
+        "training_fingerprint",
+        "library_versions",
+        "model_sha256",
+        "windows",
+        "protected_attributes",
+        "excluded_features",
+    } <= set(card_json)
     assert card_json["protected_attributes"] == ["CODE_GENDER", "NAME_FAMILY_STATUS"]
     # The card says what each phase of the training cost, for `make bench` and the UI.
     assert list(card_json["timings"]) == ["tuning", "early_stopped_fit", "validation_fit", "refit"]
     assert all(seconds > 0 for seconds in card_json["timings"].values())
     sample = history_only_training_set.head(200)
-    assert np.allclose(predict(booster, sample, card.feature_names), predict(trained.booster, sample, trained.feature_names))
+    assert np.allclose(
+        predict(booster, sample, card.feature_names), predict(trained.booster, sample, trained.feature_names)
+    )
     assert reusable_card(tmp_path, month, "abc123", QUICK) == card
     assert reusable_card(tmp_path, month, "other", QUICK) is None
     assert reusable_card(tmp_path, month, "abc123", replace(QUICK, n_trials=3)) is None
 
     # The month trained again (another seed): a new version beside the old one, which still loads.
-    retrained = save_model(train_model(history_only_training_set, replace(QUICK, seed=1)), month, "abc123", replace(QUICK, seed=1), tmp_path)
+    retrained = save_model(
+        train_model(history_only_training_set, replace(QUICK, seed=1)),
+        month,
+        "abc123",
+        replace(QUICK, seed=1),
+        tmp_path,
+    )
     assert retrained.version != card.version
-    assert [c.version for c in month_cards(tmp_path, month)] == sorted([retrained.version, card.version], key=lambda v: v != retrained.version)
+    assert [c.version for c in month_cards(tmp_path, month)] == sorted(
+        [retrained.version, card.version], key=lambda v: v != retrained.version
+    )
     assert load_model(tmp_path, card.version)[1] == card and load_model(tmp_path, retrained.version)[1] == retrained
 
     model_file = folder / "model.txt"
@@ -153,9 +175,21 @@ def test_decision_policy_grades_and_decides_at_its_thresholds():
     probabilities = np.array([0.01, 0.03, 0.059, 0.07, 0.119, 0.12, 0.25, 0.30, 0.9])
     assert list(policy.grades(probabilities)) == ["A", "B", "B", "C", "D", "D", "E", "E", "E"]
     assert list(policy.decisions(probabilities)) == [
-        "approve", "approve", "approve", "approve", "approve", "review", "review", "decline", "decline"
+        "approve",
+        "approve",
+        "approve",
+        "approve",
+        "approve",
+        "review",
+        "review",
+        "decline",
+        "decline",
     ]
-    for bad in ({"review_from": 0.4, "decline_from": 0.3}, {"grade_bounds": (0.1, 0.05, 0.2, 0.3)}, {"review_from": 0.0}):
+    for bad in (
+        {"review_from": 0.4, "decline_from": 0.3},
+        {"grade_bounds": (0.1, 0.05, 0.2, 0.3)},
+        {"review_from": 0.0},
+    ):
         with pytest.raises(ValueError):
             DecisionPolicy(**bad)
 
@@ -227,7 +261,9 @@ def test_reasons_are_source_columns_true_of_the_applicant(quick_model, november_
                 assert value == (NOT_ON_FILE if pd.isna(raw) else raw), (code, value, raw)
                 categorical_reasons += 1
             elif code in SENTINELS and rows.at[row, SENTINELS[code][0]] == 1:
-                assert value == SENTINELS[code][1], "a pensioner is told they are not employed, not that it is not on file"
+                assert value == SENTINELS[code][1], (
+                    "a pensioner is told they are not employed, not that it is not on file"
+                )
             elif value == NOT_ON_FILE:
                 assert pd.isna(rows.at[row, code])
                 missing_reasons += 1
@@ -235,7 +271,10 @@ def test_reasons_are_source_columns_true_of_the_applicant(quick_model, november_
                 assert not pd.isna(rows.at[row, code])
     assert categorical_reasons > 0 and missing_reasons > 0, "categorical values and missing values both give reasons"
     # One fact, one reason: the employment sentinel and the employment-to-age ratio join days_employed.
-    assert not set(scored[[f"reason_code_{slot}" for slot in range(1, 5)]].stack()) & {"days_employed_anomaly", "employed_to_age_ratio"}
+    assert not set(scored[[f"reason_code_{slot}" for slot in range(1, 5)]].stack()) & {
+        "days_employed_anomaly",
+        "employed_to_age_ratio",
+    }
     assert scored["reason_code_1"].notna().mean() > 0.9
 
 

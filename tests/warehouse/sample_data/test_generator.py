@@ -6,8 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from warehouse.ingestion.contract import (
+    BUILDING_MEASURES,
+    BUREAU_ENQUIRIES,
+    COLUMNS,
+    FLOAT,
+    INTEGER,
+    SOCIAL_CIRCLE,
+    TEXT,
+)
 from warehouse.sample_data import levels
-from warehouse.ingestion.contract import BUILDING_MEASURES, BUREAU_ENQUIRIES, COLUMNS, FLOAT, INTEGER, SOCIAL_CIRCLE, TEXT
 from warehouse.sample_data.generator import generate_applications
 from warehouse.sample_data.splitter import TRUE_PROBABILITY, TRUE_SCORES_FOLDER, split_plan, write_parts
 
@@ -42,11 +50,20 @@ def test_full_size_rows_ids_and_default_rate(full_frame):
 @pytest.mark.parametrize(
     ("column", "real_missing_rate"),
     [
-        ("EXT_SOURCE_1", 0.5638), ("EXT_SOURCE_2", 0.0021), ("EXT_SOURCE_3", 0.1983),
-        ("OWN_CAR_AGE", 0.6599), ("OCCUPATION_TYPE", 0.3135), ("APARTMENTS_AVG", 0.5075),
-        ("COMMONAREA_MEDI", 0.6987), ("TOTALAREA_MODE", 0.4827), ("FONDKAPREMONT_MODE", 0.6839),
-        ("AMT_REQ_CREDIT_BUREAU_YEAR", 0.1350), ("OBS_30_CNT_SOCIAL_CIRCLE", 0.0033),
-        ("NAME_TYPE_SUITE", 0.0042), ("AMT_GOODS_PRICE", 0.0009), ("AMT_INCOME_TOTAL", 0.0),
+        ("EXT_SOURCE_1", 0.5638),
+        ("EXT_SOURCE_2", 0.0021),
+        ("EXT_SOURCE_3", 0.1983),
+        ("OWN_CAR_AGE", 0.6599),
+        ("OCCUPATION_TYPE", 0.3135),
+        ("APARTMENTS_AVG", 0.5075),
+        ("COMMONAREA_MEDI", 0.6987),
+        ("TOTALAREA_MODE", 0.4827),
+        ("FONDKAPREMONT_MODE", 0.6839),
+        ("AMT_REQ_CREDIT_BUREAU_YEAR", 0.1350),
+        ("OBS_30_CNT_SOCIAL_CIRCLE", 0.0033),
+        ("NAME_TYPE_SUITE", 0.0042),
+        ("AMT_GOODS_PRICE", 0.0009),
+        ("AMT_INCOME_TOTAL", 0.0),
     ],
 )
 def test_missing_rates_match_the_real_file(full_frame, column, real_missing_rate):
@@ -98,7 +115,9 @@ def test_default_rates_follow_the_real_segments(full_frame):
 
 def test_external_scores_are_the_strongest_signals(full_frame):
     target = full_frame["TARGET"]
-    correlation = {c: full_frame[c].corr(target) for c in ("EXT_SOURCE_1", "EXT_SOURCE_2", "EXT_SOURCE_3", "DAYS_BIRTH")}
+    correlation = {
+        c: full_frame[c].corr(target) for c in ("EXT_SOURCE_1", "EXT_SOURCE_2", "EXT_SOURCE_3", "DAYS_BIRTH")
+    }
     for column in ("EXT_SOURCE_1", "EXT_SOURCE_2", "EXT_SOURCE_3"):
         assert -0.22 < correlation[column] < -0.13, (column, correlation[column])
     assert 0.05 < correlation["DAYS_BIRTH"] < 0.10
@@ -130,8 +149,11 @@ def test_same_seed_same_rows_other_seed_other_rows():
 def test_split_plan_follows_the_original_operation():
     plan = split_plan(307_511)
     assert [(p.file_name, p.rows) for p in plan] == [
-        ("initial.csv", 267_511), ("20201001.csv", 10_000), ("20201101.csv", 10_000),
-        ("20201201.csv", 10_000), ("20210101.csv", 10_000),
+        ("initial.csv", 267_511),
+        ("20201001.csv", 10_000),
+        ("20201101.csv", 10_000),
+        ("20201201.csv", 10_000),
+        ("20210101.csv", 10_000),
     ]
     small = split_plan(24_000)
     assert len(small) == 5 and small[-1].stop == 24_000 and len({p.rows for p in small[1:]}) == 1

@@ -40,7 +40,10 @@ def test_figures_come_from_the_latest_month_which_no_fit_and_no_choice_saw(janua
     plan = plan_windows(january_rows)
     assert windows["validation"].months == ("2020-12",) and windows["tuning"].months == ("2020-11",)
     assert metrics["validation_rows"] == plan.validation.sum() == windows["validation"].rows
-    assert metrics["validation_fit_rows"] == plan.before_validation.sum() and metrics["tuning_fit_rows"] == plan.before_tuning.sum()
+    assert (
+        metrics["validation_fit_rows"] == plan.before_validation.sum()
+        and metrics["tuning_fit_rows"] == plan.before_tuning.sum()
+    )
     assert set(january_model.validation["sk_id_curr"]) == set(january_rows.loc[plan.validation, "sk_id_curr"])
     # Every window a figure comes from is disjoint from every window a choice was made on, and
     # from the rows the model that produced the figure was fitted on.
@@ -50,12 +53,21 @@ def test_figures_come_from_the_latest_month_which_no_fit_and_no_choice_saw(janua
     assert not any(f.overlaps(c) for f in figures for c in choices + [windows["validation_fit"]])
     # The stored model is the refit: every row before M, for the early-stopped rounds grown with the data.
     assert windows["deployed_fit"].rows == len(january_rows)
-    assert january_model.booster.num_trees() == metrics["refit_rounds"] >= metrics["validation_fit_rounds"] >= metrics["best_iteration"]
+    assert (
+        january_model.booster.num_trees()
+        == metrics["refit_rounds"]
+        >= metrics["validation_fit_rounds"]
+        >= metrics["best_iteration"]
+    )
     assert january_model.booster.best_iteration == 0
     # The reported calibration is the deployed procedure's, on the validation window.
     validation = january_model.validation
-    assert metrics["calibration_slope"] == pytest.approx(calibration_slope(validation["target"], validation["probability"]), abs=1e-6)
-    assert metrics["calibration_intercept"] == pytest.approx(calibration_intercept(validation["target"], validation["probability"]), abs=1e-6)
+    assert metrics["calibration_slope"] == pytest.approx(
+        calibration_slope(validation["target"], validation["probability"]), abs=1e-6
+    )
+    assert metrics["calibration_intercept"] == pytest.approx(
+        calibration_intercept(validation["target"], validation["probability"]), abs=1e-6
+    )
 
 
 def test_validation_auc_is_close_to_the_ceiling_on_the_same_rows(deliveries_dir, january_model):
@@ -86,7 +98,9 @@ def test_calibration_check_leaves_calibrated_scores_and_corrects_biased_ones():
     assert calibrated.calibrated and abs(calibrated.z) < 1.96
     assert calibration_slope(labels, probabilities) == pytest.approx(1.0, abs=0.1)
     assert calibration_intercept(labels, probabilities) == pytest.approx(0.0, abs=0.05)
-    assert calibration_intercept(labels, np.clip(probabilities * 2, 0, 0.99)) < -0.5, "scores too high need a negative shift"
+    assert calibration_intercept(labels, np.clip(probabilities * 2, 0, 0.99)) < -0.5, (
+        "scores too high need a negative shift"
+    )
     doubled = np.clip(probabilities * 2, 0, 0.99)
     biased = check_calibration(labels, doubled)
     assert not biased.calibrated and biased.z < -1.96
@@ -107,7 +121,10 @@ def test_a_trial_optuna_prunes_stops_training():
     def objective(trial: optuna.Trial) -> float:
         booster = lgb.train(
             {"objective": "binary", "metric": "auc", "verbosity": -1, "num_threads": 1},
-            train, num_boost_round=200, valid_sets=[valid], callbacks=[_pruning_callback(trial)],
+            train,
+            num_boost_round=200,
+            valid_sets=[valid],
+            callbacks=[_pruning_callback(trial)],
         )
         rounds.append(booster.current_iteration())
         return 0.0
@@ -120,11 +137,21 @@ def test_a_trial_optuna_prunes_stops_training():
 
 
 def test_warm_start_takes_last_months_values_clipped_into_the_search_space(january_rows):
-    previous = {"learning_rate": 0.5, "num_leaves": 20, "min_child_samples": 5, "feature_fraction": 0.5,
-                "bagging_fraction": 0.8, "lambda_l2": 1.0, "objective": "binary"}
+    previous = {
+        "learning_rate": 0.5,
+        "num_leaves": 20,
+        "min_child_samples": 5,
+        "feature_fraction": 0.5,
+        "bagging_fraction": 0.8,
+        "lambda_l2": 1.0,
+        "objective": "binary",
+    }
     start = warm_start_params(previous)
     assert set(start) == set(SEARCH_SPACE)
-    assert start["learning_rate"] == SEARCH_SPACE["learning_rate"][1] and start["min_child_samples"] == SEARCH_SPACE["min_child_samples"][0]
+    assert (
+        start["learning_rate"] == SEARCH_SPACE["learning_rate"][1]
+        and start["min_child_samples"] == SEARCH_SPACE["min_child_samples"][0]
+    )
     assert start["num_leaves"] == 20
     assert warm_start_params(None) is None and warm_start_params({"learning_rate": 0.1}) is None
     one_trial = replace(QUICK, n_trials=1)
@@ -136,7 +163,12 @@ def test_warm_start_takes_last_months_values_clipped_into_the_search_space(janua
 def test_evaluation_report_writes_every_plot_and_one_html_page(january_model, tmp_path):
     validation = january_model.validation
     report = write_report(
-        tmp_path, "test model", validation["target"], validation["probability"], january_model.booster, {"rows": len(validation)}
+        tmp_path,
+        "test model",
+        validation["target"],
+        validation["probability"],
+        january_model.booster,
+        {"rows": len(validation)},
     )
     assert set(report.plots) == set(PLOTS)
     for path in report.plots.values():

@@ -7,7 +7,7 @@ import os
 import shutil
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import dagster as dg
@@ -128,7 +128,9 @@ def test_the_sensor_starts_each_new_month_once_in_order_and_quarantines_a_bad_fi
             instance.report_runless_asset_event(dg.AssetMaterialization("raw_applications", partition=month))
         age(fresh)
         requests, cursor = evaluate(data_dir, instance, cursor)
-        assert [request.partition_key for request in requests] == ["2020-12-01", "2021-01-01"], "a settled file is picked up"
+        assert [request.partition_key for request in requests] == ["2020-12-01", "2021-01-01"], (
+            "a settled file is picked up"
+        )
 
         # The run key is the file's content: a lost cursor re-requests the same keys, which Dagster
         # runs at most once; a corrected file is a new delivery and a new key.
@@ -143,14 +145,15 @@ def test_the_sensor_starts_each_new_month_once_in_order_and_quarantines_a_bad_fi
 
 def test_the_schedule_runs_last_month_unless_it_is_published():
     with dg.instance_for_test() as instance:
+
         def evaluate_at(when: datetime):
             return monthly_schedule(dg.build_schedule_context(instance=instance, scheduled_execution_time=when))
 
-        request = evaluate_at(datetime(2021, 2, 2, 6, tzinfo=timezone.utc))
+        request = evaluate_at(datetime(2021, 2, 2, 6, tzinfo=UTC))
         assert isinstance(request, dg.RunRequest) and request.partition_key == "2021-01-01"
-        assert isinstance(evaluate_at(datetime(2020, 10, 2, 6, tzinfo=timezone.utc)), dg.SkipReason)
+        assert isinstance(evaluate_at(datetime(2020, 10, 2, 6, tzinfo=UTC)), dg.SkipReason)
         instance.report_runless_asset_event(dg.AssetMaterialization("monthly_outbox", partition="2021-01-01"))
-        assert isinstance(evaluate_at(datetime(2021, 2, 2, 6, tzinfo=timezone.utc)), dg.SkipReason)
+        assert isinstance(evaluate_at(datetime(2021, 2, 2, 6, tzinfo=UTC)), dg.SkipReason)
 
 
 def test_the_definitions_hold_the_automation():

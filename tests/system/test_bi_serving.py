@@ -19,23 +19,18 @@ import pytest
 import sqlalchemy
 from sqlalchemy.pool import NullPool
 
-from assets.month_runs import run_month
+from tests.system.conftest import copy_of
 from warehouse.database import connect
 from warehouse.paths import DataPaths
 from warehouse.publishing.bi_copy import SERVED_TABLES, SERVING_DATABASE
 
-QUICK_MODEL = {"ops": {"credit_default_model": {"config": {"n_trials": 2, "tuning_rows": 8_000}}}}
 MONTH_FILES = {date(2020, 10, 1): "20201001.csv", date(2020, 11, 1): "20201101.csv", date(2020, 12, 1): "20201201.csv"}
 
 
 @pytest.fixture(scope="module")
-def served(deliveries_dir, tmp_path_factory) -> DataPaths:
-    paths = DataPaths(tmp_path_factory.mktemp("serving") / "data").create()
-    for name in ("initial.csv", *MONTH_FILES.values()):
-        shutil.copy(deliveries_dir / name, paths.inbox / name)
-    for month in (date(2020, 10, 1), date(2020, 11, 1)):
-        assert run_month(month, paths, QUICK_MODEL).success
-    return paths
+def served(two_months_run, tmp_path_factory) -> DataPaths:
+    """October and November published; December's file waits in the inbox for the concurrency test."""
+    return copy_of(two_months_run.paths, tmp_path_factory.mktemp("serving") / "data")
 
 
 def bi_engine(paths: DataPaths) -> sqlalchemy.Engine:
@@ -57,7 +52,9 @@ def test_the_serving_database_holds_views_equal_to_the_warehouse_tables(served):
             served_rows = pd.read_sql(f"select * from {table.name} order by {order}", bi)
             warehouse_rows = warehouse.execute(f"select * from {table.source} order by {order}").df()
             assert len(served_rows) == len(warehouse_rows), table.name
-            assert len(served_rows) > 0 or table.name == "unseen_levels", table.name  # no month here brought a new value
+            assert len(served_rows) > 0 or table.name == "unseen_levels", (
+                table.name
+            )  # no month here brought a new value
             assert set(served_rows.columns) == set(warehouse_rows.columns), table.name
     months = pd.read_sql("select distinct application_month from predictions order by 1", engine.connect())
     assert list(pd.to_datetime(months["application_month"]).dt.date) == [date(2020, 10, 1), date(2020, 11, 1)]
@@ -65,25 +62,29 @@ def test_the_serving_database_holds_views_equal_to_the_warehouse_tables(served):
 
 
 def test_bi_reads_never_block_or_see_part_of_a_month_while_a_month_runs(served, deliveries_dir, tmp_path):
-    expected = {month: len(pd.read_csv(deliveries_dir / name, usecols=["SK_ID_CURR"])) for month, name in MONTH_FILES.items()}
+    expected = {
+        month: len(pd.read_csv(deliveries_dir / name, usecols=["SK_ID_CURR"])) for month, name in MONTH_FILES.items()
+    }
     engine = bi_engine(served)
     terminal = tmp_path / "terminal.txt"
     with terminal.open("w") as printed:
         run = subprocess.Popen(
             [str(shutil.which("credit", path=os.path.dirname(sys.executable))), "run", "2020-12", "--trials", "2"],
             env={**os.environ, "CREDIT_DATA_DIR": str(served.root)},
-            stdout=printed, stderr=subprocess.PIPE, text=True,
+            stdout=printed,
+            stderr=subprocess.PIPE,
+            text=True,
         )
     reads, seen_december = 0, False
     while True:
         finished = run.poll() is not None
         with engine.connect() as bi:
-            counts = dict(bi.execute(sqlalchemy.text(
-                "select application_month, count(*) from predictions group by 1"
-            )).fetchall())
-            per_month_rows = dict(bi.execute(sqlalchemy.text(
-                "select application_month, count(*) from performance group by 1"
-            )).fetchall())
+            counts = dict(
+                bi.execute(sqlalchemy.text("select application_month, count(*) from predictions group by 1")).fetchall()
+            )
+            per_month_rows = dict(
+                bi.execute(sqlalchemy.text("select application_month, count(*) from performance group by 1")).fetchall()
+            )
         reads += 1
         for month, rows in counts.items():
             assert rows == expected[month], f"{month}: {rows} rows of {expected[month]} (read {reads})"

@@ -9,7 +9,6 @@ drift warnings, and each new value must be scored and named.
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 
 import numpy as np
@@ -22,20 +21,26 @@ from ml.evaluation import ks
 from ml.model_store import latest_card
 from ml.score_baseline import bin_index
 from tests.conftest import run_dbt
+from tests.system.conftest import NOVEMBER, OCTOBER, copy_of, quick_model
 from warehouse.database import connect
 from warehouse.dbt_vars import DRIFT_PSI_WARNING_VAR, dbt_var
 from warehouse.ingestion.contract import COLUMN_TYPES, TEXT
-from warehouse.sample_data.drift_drill import drift_rows
-from warehouse.publishing.notifications import read_notifications
 from warehouse.paths import DataPaths
+from warehouse.publishing.notifications import read_notifications
 from warehouse.publishing.predictions_table import scored_with_labels
+from warehouse.sample_data.drift_drill import drift_rows
 
-OCTOBER, NOVEMBER = date(2020, 10, 1), date(2020, 11, 1)
-QUICK_MODEL = {"ops": {"credit_default_model": {"config": {"n_trials": 2, "tuning_rows": 8_000}}}}
 # What the drill changes, and what is computed from it (dbt's derived features).
 DRIFTED = {
-    "amt_income_total", "name_housing_type", "ext_source_2", "ext_source_3", "ext_source_mean",
-    "credit_to_income_ratio", "annuity_to_income_ratio", "income_per_family_member", "score",
+    "amt_income_total",
+    "name_housing_type",
+    "ext_source_2",
+    "ext_source_3",
+    "ext_source_mean",
+    "credit_to_income_ratio",
+    "annuity_to_income_ratio",
+    "income_per_family_member",
+    "score",
 }
 
 
@@ -48,20 +53,17 @@ NEW_VALUE_ROWS = 4
 def with_new_values(month_file: pd.DataFrame) -> pd.DataFrame:
     changed = month_file.copy()
     for number, column in enumerate(NEW_VALUE_COLUMNS):
-        changed.loc[changed.index[number * NEW_VALUE_ROWS:(number + 1) * NEW_VALUE_ROWS], column] = f"New {column}"
+        changed.loc[changed.index[number * NEW_VALUE_ROWS : (number + 1) * NEW_VALUE_ROWS], column] = f"New {column}"
     return changed
 
 
 @pytest.fixture(scope="module")
-def monitored(deliveries_dir, tmp_path_factory) -> DataPaths:
+def monitored(october_run, deliveries_dir, tmp_path_factory) -> DataPaths:
     """October as generated, then November drifted and with new values, each run through Dagster."""
-    paths = DataPaths(tmp_path_factory.mktemp("monitoring") / "data").create()
-    for name in ("initial.csv", "20201001.csv"):
-        shutil.copy(deliveries_dir / name, paths.inbox / name)
+    paths = copy_of(october_run.paths, tmp_path_factory.mktemp("monitoring") / "data")
     november = pd.read_csv(deliveries_dir / "20201101.csv")
     with_new_values(drift_rows(november, seed=1)).to_csv(paths.inbox / "20201101.csv", index=False)
-    for month in (OCTOBER, NOVEMBER):
-        assert run_month(month, paths, QUICK_MODEL).success
+    assert run_month(NOVEMBER, paths, quick_model()).success
     return paths
 
 
@@ -106,7 +108,9 @@ def test_a_new_value_in_any_categorical_column_is_scored_warned_and_named(monito
     published = pd.read_csv(monitored.outbox / "pred_20201101.csv")
     assert len(published) == len(november)
 
-    [notification] = [n for n in read_notifications(monitored) if n["event"] == "run_succeeded" and n["month"] == "2020-11"]
+    [notification] = [
+        n for n in read_notifications(monitored) if n["event"] == "run_succeeded" and n["month"] == "2020-11"
+    ]
     [warning] = [w for w in notification["details"]["check_warnings"] if "unseen_level_warnings" in w]
     monkeypatch.setenv("CREDIT_DATA_DIR", str(monitored.root))
     capsys.readouterr()
@@ -117,7 +121,10 @@ def test_a_new_value_in_any_categorical_column_is_scored_warned_and_named(monito
         assert named in warning and f"new value: {named}" in status, column
 
     # A reason caused by a new value says so, with the value (tests/test_ml.py makes sure such reasons occur).
-    ids = {column: november["SK_ID_CURR"].iloc[n * NEW_VALUE_ROWS:(n + 1) * NEW_VALUE_ROWS] for n, column in enumerate(NEW_VALUE_COLUMNS)}
+    ids = {
+        column: november["SK_ID_CURR"].iloc[n * NEW_VALUE_ROWS : (n + 1) * NEW_VALUE_ROWS]
+        for n, column in enumerate(NEW_VALUE_COLUMNS)
+    }
     for column, applications in ids.items():
         rows = scored[scored["sk_id_curr"].isin(applications)]
         for slot in range(1, 5):
@@ -128,12 +135,18 @@ def test_a_new_value_in_any_categorical_column_is_scored_warned_and_named(monito
 
 def test_score_psi_uses_the_models_training_window_bins(monitored):
     card = latest_card(monitored.models, NOVEMBER)
-    scores = _query(monitored, "select default_probability from scoring.predictions where application_month = ?", [NOVEMBER])
+    scores = _query(
+        monitored, "select default_probability from scoring.predictions where application_month = ?", [NOVEMBER]
+    )
     probabilities = scores["default_probability"].to_numpy()
-    actual = np.bincount(bin_index(np.array(card.score_baseline["cuts"]), probabilities), minlength=len(card.score_baseline["shares"]))
+    actual = np.bincount(
+        bin_index(np.array(card.score_baseline["cuts"]), probabilities), minlength=len(card.score_baseline["shares"])
+    )
     actual = np.maximum(actual / len(probabilities), 1e-4)
     expected = np.maximum(np.array(card.score_baseline["shares"]), 1e-4)
-    [[psi]] = _query(monitored, "select psi from monitoring.drift where application_month = ? and subject = 'score'", [NOVEMBER]).to_numpy()
+    [[psi]] = _query(
+        monitored, "select psi from monitoring.drift where application_month = ? and subject = 'score'", [NOVEMBER]
+    ).to_numpy()
     assert psi == pytest.approx(float(((actual - expected) * np.log(actual / expected)).sum()), abs=1e-5)
     assert sum(card.score_baseline["shares"]) == pytest.approx(1.0)
     assert len(card.score_baseline["cuts"]) == 9, "deciles of the out-of-sample validation scores"
@@ -146,11 +159,14 @@ def test_fairness_covers_each_protected_attribute_and_age_band_and_matches_a_rec
         monitored,
         "select p.default_probability, p.decision, coalesce(a.code_gender, 'unknown') as gender, a.days_birth"
         " from scoring.predictions p join staging.stg_home_credit__applications a using (sk_id_curr)"
-        " where p.application_month = ?", [NOVEMBER],
+        " where p.application_month = ?",
+        [NOVEMBER],
     )
     rows["approved"] = rows["decision"] == "approve"
     age = np.floor(-rows["days_birth"] / 365.25)
-    rows["age_band"] = pd.cut(age, [-np.inf, 25, 35, 50, 62, np.inf], right=False, labels=["<25", "25-34", "35-49", "50-61", "62+"]).astype(str)
+    rows["age_band"] = pd.cut(
+        age, [-np.inf, 25, 35, 50, 62, np.inf], right=False, labels=["<25", "25-34", "35-49", "50-61", "62+"]
+    ).astype(str)
     for column, recount_column in (("code_gender", "gender"), ("age_band", "age_band")):
         groups = fairness[fairness["group_column"] == column].set_index("group_value")
         counts = rows.groupby(recount_column).size()
@@ -161,7 +177,9 @@ def test_fairness_covers_each_protected_attribute_and_age_band_and_matches_a_rec
         assert set(groups.index[groups["judged"]]) == set(judged)
         reference = approval[judged].idxmax()
         assert set(groups["reference_group"]) == {reference}, "the most approved group large enough to judge"
-        assert groups["approval_rate_ratio"].to_dict() == pytest.approx((approval / approval[reference]).to_dict(), abs=1e-6)
+        assert groups["approval_rate_ratio"].to_dict() == pytest.approx(
+            (approval / approval[reference]).to_dict(), abs=1e-6
+        )
     # November's new gender value: 4 applications, reported, never judged, never the reference.
     tiny = fairness[(fairness["group_column"] == "code_gender") & (fairness["group_value"] == "New CODE_GENDER")]
     assert len(tiny) == 1 and not tiny["judged"].iloc[0] and tiny["applications"].iloc[0] == NEW_VALUE_ROWS
@@ -174,14 +192,21 @@ def scored_with_labels_frame(paths: DataPaths, month: date) -> pd.DataFrame:
 
 
 def test_fairness_auc_per_group_matches_sklearn(monitored):
-    frame = _query(
-        monitored,
-        "select p.sk_id_curr, p.default_probability, coalesce(a.code_gender, 'unknown') as gender"
-        " from scoring.predictions p join staging.stg_home_credit__applications a using (sk_id_curr)"
-        " where p.application_month = ? order by p.sk_id_curr", [OCTOBER],
-    ).merge(scored_with_labels_frame(monitored, OCTOBER)[["sk_id_curr", "target"]], on="sk_id_curr").dropna(subset=["target"])
+    frame = (
+        _query(
+            monitored,
+            "select p.sk_id_curr, p.default_probability, coalesce(a.code_gender, 'unknown') as gender"
+            " from scoring.predictions p join staging.stg_home_credit__applications a using (sk_id_curr)"
+            " where p.application_month = ? order by p.sk_id_curr",
+            [OCTOBER],
+        )
+        .merge(scored_with_labels_frame(monitored, OCTOBER)[["sk_id_curr", "target"]], on="sk_id_curr")
+        .dropna(subset=["target"])
+    )
     fairness = _query(
-        monitored, "select group_value, auc from monitoring.fairness where application_month = ? and group_column = 'code_gender'", [OCTOBER]
+        monitored,
+        "select group_value, auc from monitoring.fairness where application_month = ? and group_column = 'code_gender'",
+        [OCTOBER],
     )
     for group, auc in fairness.itertuples(index=False):
         rows = frame[frame["gender"] == group]
@@ -191,7 +216,9 @@ def test_fairness_auc_per_group_matches_sklearn(monitored):
 
 def test_realised_performance_matches_sklearn_and_the_registry(monitored):
     labelled = scored_with_labels_frame(monitored, NOVEMBER).dropna(subset=["target"])
-    [row] = _query(monitored, "select * from monitoring.performance where application_month = ?", [NOVEMBER]).to_dict("records")
+    [row] = _query(monitored, "select * from monitoring.performance where application_month = ?", [NOVEMBER]).to_dict(
+        "records"
+    )
     assert row["labelled"] == len(labelled) > 0
     assert row["auc"] == pytest.approx(roc_auc_score(labelled["target"], labelled["default_probability"]), abs=1e-6)
     assert row["ks"] == pytest.approx(ks(labelled["target"], labelled["default_probability"].to_numpy()), abs=1e-6)
@@ -229,7 +256,9 @@ def test_credit_status_shows_months_champion_and_warnings_then_a_stale_month(mon
     assert main(["status"]) == 0
     out = capsys.readouterr().out
     assert "2020-10  published" in out and "2020-11  published" in out
-    assert f"champion model: {latest_card(monitored.models, NOVEMBER).version}" in out or "champion model: 2020-10." in out
+    assert (
+        f"champion model: {latest_card(monitored.models, NOVEMBER).version}" in out or "champion model: 2020-10." in out
+    )
     assert "drift: amt_income_total PSI" in out and "warnings of 2020-11:" in out
 
     corrected = tmp_path / "20201001.csv"

@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 
 from warehouse.database import connect
-from warehouse.sample_data.generator import generate_applications
 from warehouse.ingestion.loader import file_sha256, load_delivery
 from warehouse.paths import PROJECT_ROOT, DataPaths
+from warehouse.sample_data.generator import generate_applications
 from warehouse.sample_data.splitter import write_parts
 
 CRASH_ROWS = 60_000
@@ -41,7 +41,10 @@ def big_history(tmp_path_factory) -> tuple[Path, Path]:
 def start(command: list[str], data_dir: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-u", *command],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=PROJECT_ROOT,
         env={**os.environ, "CREDIT_DATA_DIR": str(data_dir)},
     )
 
@@ -92,7 +95,10 @@ def test_a_load_killed_at_any_moment_leaves_the_old_version_whole_and_a_rerun_su
         assert ledger[-1][0] == new_sha and rows == ledger[-1][1], "a version is either whole or absent"
     rerun = subprocess.run(
         [sys.executable, "-m", "assets.command_line.main", "load", str(full)],
-        capture_output=True, text=True, cwd=PROJECT_ROOT, env={**os.environ, "CREDIT_DATA_DIR": str(paths.root)},
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "CREDIT_DATA_DIR": str(paths.root)},
     )
     assert rerun.returncode == 0, rerun.stderr
     rows, ledger = history_state(paths)
@@ -124,7 +130,7 @@ def predictions_of(paths: DataPaths, month: date) -> list[tuple]:
 def test_a_prediction_write_killed_mid_write_shows_the_old_scores_or_the_new_never_a_mix(tmp_path, delay):
     paths = DataPaths(tmp_path / "data").create()
     month = date(2021, 1, 1)
-    writer = ["-m", "tests.write_predictions", str(paths.warehouse), "2021-01"]
+    writer = ["-m", "tests.system.write_predictions", str(paths.warehouse), "2021-01"]
     assert subprocess.run([sys.executable, *writer, "1000", "old"], cwd=PROJECT_ROOT).returncode == 0
     assert predictions_of(paths, month) == [("old", 1000)]
 

@@ -1,0 +1,60 @@
+"""Months run through Dagster once per session, shared by the whole-system tests.
+
+A month's run is the expensive step of these tests (dbt twice, a model tuned and fitted),
+so October, and October then November, are run once each; a test that writes works on its
+own copy of the data directory (`copy_of`), never on the shared one.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from assets.month_runs import MonthRun, run_month
+from tests.conftest import data_directory_with_deliveries
+from warehouse.paths import DataPaths
+
+OCTOBER, NOVEMBER, DECEMBER = date(2020, 10, 1), date(2020, 11, 1), date(2020, 12, 1)
+QUICK_MODEL_CONFIG = {"n_trials": 2, "tuning_rows": 8_000}
+
+
+def quick_model(**config) -> dict:
+    """Run config of a month whose model is tuned briefly: these tests check the flow, not the model."""
+    return {"ops": {"credit_default_model": {"config": {**QUICK_MODEL_CONFIG, **config}}}}
+
+
+@dataclass(frozen=True)
+class RunMonths:
+    paths: DataPaths
+    runs: dict[date, MonthRun]
+
+
+def copy_of(source: DataPaths, target: Path) -> DataPaths:
+    """A data directory of one's own, warehouse, models and Dagster home included, to write to."""
+    shutil.copytree(source.root, target)
+    return DataPaths(target)
+
+
+@pytest.fixture(scope="session")
+def october_run(deliveries_dir, tmp_path_factory) -> RunMonths:
+    """History and every month file in the inbox; October materialised. Copy it before writing."""
+    paths = data_directory_with_deliveries(deliveries_dir, tmp_path_factory.mktemp("october_run") / "data")
+    run = run_month(OCTOBER, paths, quick_model())
+    assert run.success, run.notification
+    return RunMonths(paths, {OCTOBER: run})
+
+
+@pytest.fixture(scope="session")
+def two_months_run(october_run, tmp_path_factory) -> RunMonths:
+    """October, then November, whose challenger must beat October's model by a whole unit of AUC.
+
+    So November's model is rejected and October's scores November. Copy it before writing.
+    """
+    paths = copy_of(october_run.paths, tmp_path_factory.mktemp("two_months_run") / "data")
+    run = run_month(NOVEMBER, paths, quick_model(promotion_tolerance=-1.0))
+    assert run.success, run.notification
+    return RunMonths(paths, {**october_run.runs, NOVEMBER: run})
