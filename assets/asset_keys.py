@@ -1,13 +1,11 @@
-"""Keys of the assets that code outside their definitions looks up in Dagster's records.
-
-Plain constants, so `credit status` can read the instance without building the assets
-(the dbt manifest, the model libraries).
-"""
+"""Keys of the assets that code outside their definitions looks up in Dagster's records."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-RAW_APPLICATIONS = dg.AssetKey("raw_applications")
-RAW_OUTCOMES = dg.AssetKey("raw_outcomes")
-MONTHLY_OUTBOX = dg.AssetKey("monthly_outbox")  # the last step of a month: once it is materialised, the scores are out
+from assets import record_names
+
+RAW_APPLICATIONS = dg.AssetKey(record_names.RAW_APPLICATIONS)
+RAW_OUTCOMES = dg.AssetKey(record_names.RAW_OUTCOMES)
+MONTHLY_OUTBOX = dg.AssetKey(record_names.MONTHLY_OUTBOX)

@@ -2,7 +2,14 @@
 
 import dagster as dg
 
-from assets.dbt_models import DRIFT, FAIRNESS, PERFORMANCE, PERFORMANCE_BY_GRADE, UNSEEN_LEVELS
+from assets.dbt_models import (
+    DRIFT,
+    FAIRNESS,
+    MONITORING_WARNINGS,
+    PERFORMANCE,
+    PERFORMANCE_BY_GRADE,
+    UNSEEN_LEVELS,
+)
 from assets.model_training import credit_default_model
 from assets.monthly_predictions import monthly_predictions
 from assets.partitions import month_by_month, monthly_partitions, partition_month
@@ -23,6 +30,7 @@ from warehouse.publishing.bi_copy import SERVING_DATABASE, publish
         PERFORMANCE,
         PERFORMANCE_BY_GRADE,
         UNSEEN_LEVELS,
+        MONITORING_WARNINGS,
         *MONTH_DELIVERIES,
     ],
     group_name="publish",
@@ -30,7 +38,10 @@ from warehouse.publishing.bi_copy import SERVING_DATABASE, publish
     pool="warehouse",
 )
 def bi_serving(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Predictions, drift, fairness, new values, performance and the model registry as Parquet per month, and serving/credit_bi.duckdb (views over them) for BI tools; every file replaced whole."""
+    """Predictions, drift, fairness, new values, performance and the model registry as Parquet per month, for BI tools.
+
+    Also serving/credit_bi.duckdb (views over them); every file replaced whole.
+    """
     month = partition_month(context.partition_key)
     root = warehouse.paths.serving
     with connect(warehouse.paths.warehouse, read_only=True) as connection:

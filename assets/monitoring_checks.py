@@ -74,6 +74,16 @@ def _messages(found: list[MonitoringWarning], separator: str = ", ") -> str:
     return separator.join(warning.message for warning in found)
 
 
+def _warning_result(found: list[MonitoringWarning], warned: str, clear: str, metadata: dict) -> dg.AssetCheckResult:
+    """Passed when the month has no warning of the kind; otherwise a warning (never an error) that says which."""
+    return dg.AssetCheckResult(
+        passed=not found,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=warned if found else clear,
+        metadata=metadata,
+    )
+
+
 @_monthly_check(
     DRIFT,
     f"Warns when the month's PSI of a feature or of the score against the training window exceeds {PSI_LINE}.",
@@ -86,15 +96,11 @@ def drift_warnings(context: dg.AssetCheckExecutionContext, warehouse: WarehouseR
     )
     drifted = _month_warnings(context, warehouse, WarningKind.DRIFT)
     score_psi = next((psi for subject, _, psi in rows if subject == "score"), float("nan"))
-    return dg.AssetCheckResult(
-        passed=not drifted,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=(
-            f"PSI above {PSI_LINE} in {month:%Y-%m}: {_messages(drifted)}"
-            if drifted
-            else f"no PSI above {PSI_LINE} in {month:%Y-%m} ({len(rows)} subjects)"
-        ),
-        metadata={
+    return _warning_result(
+        drifted,
+        f"PSI above {PSI_LINE} in {month:%Y-%m}: {_messages(drifted)}",
+        f"no PSI above {PSI_LINE} in {month:%Y-%m} ({len(rows)} subjects)",
+        {
             "drifted": dg.MetadataValue.int(len(drifted)),
             "score_psi": dg.MetadataValue.float(score_psi),
             "largest": _table(("subject", "kind", "psi"), rows[:10]),
@@ -115,16 +121,11 @@ def fairness_warnings(context: dg.AssetCheckExecutionContext, warehouse: Warehou
         " auc from monitoring.fairness where application_month = ? order by group_column, group_value",
     )
     flagged = _month_warnings(context, warehouse, WarningKind.FAIRNESS)
-    return dg.AssetCheckResult(
-        passed=not flagged,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=(
-            f"approval-rate ratio below {APPROVAL_RATIO_LINE} in {month:%Y-%m}: {_messages(flagged)}"
-            if flagged
-            else f"approval-rate ratios of {month:%Y-%m} all at least {APPROVAL_RATIO_LINE} "
-            "among groups large enough to judge"
-        ),
-        metadata={
+    return _warning_result(
+        flagged,
+        f"approval-rate ratio below {APPROVAL_RATIO_LINE} in {month:%Y-%m}: {_messages(flagged)}",
+        f"approval-rate ratios of {month:%Y-%m} all at least {APPROVAL_RATIO_LINE} among groups large enough to judge",
+        {
             "groups": _table(
                 ("attribute", "group", "applications", "judged", "reference", "approval rate", "ratio", "AUC"), rows
             )
@@ -141,15 +142,11 @@ def unseen_level_warnings(context: dg.AssetCheckExecutionContext, warehouse: War
     month = partition_month(context.partition_key)
     new_values = _month_warnings(context, warehouse, WarningKind.NEW_VALUE)
     rows = [(warning.subject, warning.subject_value, int(warning.metric_value)) for warning in new_values]
-    return dg.AssetCheckResult(
-        passed=not new_values,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=(
-            f"values never seen before in {month:%Y-%m} (scored as unseen levels): {_messages(new_values, '; ')}"
-            if new_values
-            else f"no value never seen before in {month:%Y-%m}"
-        ),
-        metadata={
+    return _warning_result(
+        new_values,
+        f"values never seen before in {month:%Y-%m} (scored as unseen levels): {_messages(new_values, '; ')}",
+        f"no value never seen before in {month:%Y-%m}",
+        {
             "values": _table(("column", "value", "applications"), rows),
             "applications": dg.MetadataValue.int(sum(applications for _, _, applications in rows)),
         },
@@ -173,16 +170,12 @@ def performance_warnings(context: dg.AssetCheckExecutionContext, warehouse: Ware
         )
     labelled, auc, ks, validation_auc, version = rows[0]
     dropped = _month_warnings(context, warehouse, WarningKind.PERFORMANCE)
-    return dg.AssetCheckResult(
-        passed=not dropped,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=(
-            f"realised AUC more than {AUC_DROP_LINE} below the validation AUC in {month:%Y-%m}: {_messages(dropped)}"
-            if dropped
-            else f"realised AUC {auc:.4f} on {labelled:,} outcomes of {month:%Y-%m}: "
-            f"no drop of more than {AUC_DROP_LINE} below the validation AUC of {version}"
-        ),
-        metadata={
+    return _warning_result(
+        dropped,
+        f"realised AUC more than {AUC_DROP_LINE} below the validation AUC in {month:%Y-%m}: {_messages(dropped)}",
+        f"realised AUC {auc:.4f} on {labelled:,} outcomes of {month:%Y-%m}: "
+        f"no drop of more than {AUC_DROP_LINE} below the validation AUC of {version}",
+        {
             "realised_auc": dg.MetadataValue.float(auc),
             "realised_ks": dg.MetadataValue.float(ks) if ks is not None else dg.MetadataValue.text("-"),
             "validation_auc": (

@@ -23,7 +23,10 @@ from warehouse.publishing.outbox_csv import write_outbox
     pool="warehouse",
 )
 def monthly_outbox(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """SK_ID_CURR, probability, grade, decision, reason codes and model version of every application of the month, in outbox/pred_YYYYMMDD.csv (written whole, then renamed into place)."""
+    """SK_ID_CURR, probability, grade, decision, reason codes and model version of every application of the month.
+
+    In outbox/pred_YYYYMMDD.csv, written whole, then renamed into place.
+    """
     month = partition_month(context.partition_key)
     with connect(warehouse.paths.warehouse, read_only=True) as connection, not_retried(ValueError):
         path, rows = write_outbox(connection, month, warehouse.paths.outbox)

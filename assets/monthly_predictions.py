@@ -23,7 +23,7 @@ from warehouse.publishing.predictions_table import replace_month
 
 
 class DecisionConfig(dg.Config):
-    """Probability thresholds of the credit policy (review from, decline from) and how many reasons each decision gives."""
+    """Credit policy probability thresholds (review from, decline from) and how many reasons each decision gives."""
 
     review_from: float = DecisionPolicy.review_from
     decline_from: float = DecisionPolicy.decline_from
@@ -42,7 +42,10 @@ class DecisionConfig(dg.Config):
 def monthly_predictions(
     context: dg.AssetExecutionContext, config: DecisionConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    """Default probability, risk grade, decision and up to four reasons (each with the applicant's own value) for every application of the month, in scoring.predictions."""
+    """Default probability, risk grade, decision and up to four reasons for every application of the month.
+
+    In scoring.predictions; each reason comes with the applicant's own value.
+    """
     month = partition_month(context.partition_key)
     paths = warehouse.paths
     policy = DecisionPolicy(review_from=config.review_from, decline_from=config.decline_from)
@@ -56,7 +59,8 @@ def monthly_predictions(
         protected_features = excluded_features(card.feature_names, protected_attributes())
         if protected_features:
             raise dg.Failure(
-                f"{card.version} reads features of protected attributes ({', '.join(protected_features[:5])}): it may not score",
+                f"{card.version} reads features of protected attributes "
+                f"({', '.join(protected_features[:5])}): it may not score",
                 allow_retries=False,
             )
         rows = scoring_rows(connection, month)

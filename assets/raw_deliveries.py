@@ -48,7 +48,8 @@ def missing_months_message(paths: DataPaths, month: date, missing: list[date]) -
             parts.append(f"{earlier:%Y-%m} ({name} is waiting in the inbox: run {earlier:%Y-%m} first)")
         else:
             parts.append(
-                f"{earlier:%Y-%m} ({name} was never loaded and is not in the inbox: deliver it, then run {earlier:%Y-%m})"
+                f"{earlier:%Y-%m} ({name} was never loaded and is not in the inbox: "
+                f"deliver it, then run {earlier:%Y-%m})"
             )
     return (
         f"{month:%Y-%m} trains on every month before it, and the warehouse lacks "
@@ -82,12 +83,18 @@ def refuse_when_earlier_months_missing(paths: DataPaths, month: date) -> None:
     specs=[
         dg.AssetSpec(
             RAW_APPLICATIONS,
-            description="Applications of the month and the history file, checked against the raw-file contract and loaded into raw.applications.",
+            description=(
+                "Applications of the month and the history file, "
+                "checked against the raw-file contract and loaded into raw.applications."
+            ),
             kinds={"duckdb", "csv"},
         ),
         dg.AssetSpec(
             RAW_OUTCOMES,
-            description="Outcome files dated the month or earlier (outcomes_YYYYMM01.csv), checked and loaded into raw.outcomes.",
+            description=(
+                "Outcome files dated the month or earlier (outcomes_YYYYMM01.csv), "
+                "checked and loaded into raw.outcomes."
+            ),
             kinds={"duckdb", "csv"},
         ),
     ],

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.record_names import PARTITION_TAG
 from warehouse.ingestion.delivery_names import month_file_name, parse_month
 from warehouse.paths import DataPaths
 from warehouse.publishing.notifications import RUN_FAILED, RUN_SUCCEEDED, Notification, notify, webhook_url_from_env
 from warehouse.publishing.outbox_csv import outbox_file_name
 
-PARTITION_TAG = "dagster/partition"
 MAX_ERROR_CHARACTERS = 2_000
 
 

@@ -58,7 +58,8 @@ class ModelCard:
     calibration: dict | None = None
     # The tuned parameters the search started from (last month's), part of the reuse key.
     warm_start: dict | None = None
-    # Deciles of the validation model's out-of-sample scores on the validation window (`ml.score_baseline`), for score drift.
+    # Deciles of the validation model's out-of-sample scores on the validation window
+    # (`ml.score_baseline`), for score drift.
     score_baseline: dict | None = None
     # Wall seconds of each training phase (`TrainedModel.timings`; `make bench` reports them).
     timings: dict | None = None

@@ -27,7 +27,7 @@ from ml.champion import CHAMPION, PENDING, REJECTED, RETIRED, SUPERSEDED, champi
 from ml.dataset import LABEL_COLUMN
 from ml.evaluation import auc
 from ml.model_store import ModelCard, load_model, model_dir
-from ml.scoring import DecisionPolicy
+from ml.scoring import DEFAULT_POLICY, DecisionPolicy
 from ml.swap_set import describe as describe_swap_set
 from ml.swap_set import swap_set
 from ml.training import predict
@@ -52,7 +52,8 @@ def decide(challenger_auc: float, champion_auc: float, tolerance: float) -> tupl
     if difference >= -tolerance:
         return (
             True,
-            f"validation AUC {challenger_auc:.4f} vs champion {champion_auc:.4f} (difference {difference:+.4f}, tolerance {tolerance})",
+            f"validation AUC {challenger_auc:.4f} vs champion {champion_auc:.4f} "
+            f"(difference {difference:+.4f}, tolerance {tolerance})",
         )
     return False, (
         f"validation AUC {challenger_auc:.4f} is {-difference:.4f} below the champion's {champion_auc:.4f} "
@@ -64,7 +65,7 @@ def registered(connection: duckdb.DuckDBPyConnection, version: str) -> dict | No
     rows = connection.execute(
         "select version, status, decision_reason from scoring.model_registry where version = ?", [version]
     ).fetchall()
-    return dict(zip(("version", "status", "decision_reason"), rows[0])) if rows else None
+    return dict(zip(("version", "status", "decision_reason"), rows[0], strict=True)) if rows else None
 
 
 def card_windows(card: ModelCard) -> list[Window]:
@@ -98,7 +99,7 @@ def challenge(
     challenger_probabilities: np.ndarray,
     models_root: Path,
     tolerance: float,
-    policy: DecisionPolicy = DecisionPolicy(),
+    policy: DecisionPolicy = DEFAULT_POLICY,
 ) -> Promotion:
     """Compare a new model with the champion before its month on the new model's validation window."""
     previous = champion_as_of(connection, card.training_month - timedelta(days=1))
@@ -142,7 +143,7 @@ def register(
     challenger_probabilities: np.ndarray,
     models_root: Path,
     tolerance: float,
-    policy: DecisionPolicy = DecisionPolicy(),
+    policy: DecisionPolicy = DEFAULT_POLICY,
 ) -> dict:
     """Register `card` once: challenge the champion, record the decision; a second call returns the first decision.
 

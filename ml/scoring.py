@@ -46,12 +46,16 @@ class DecisionPolicy:
         )
 
 
+# The default policy, shared: DecisionPolicy is frozen, so one instance serves every default argument.
+DEFAULT_POLICY = DecisionPolicy()
+
+
 def score(
     booster: lgb.Booster,
     rows: pd.DataFrame,
     feature_names: list[str],
     model_version: str,
-    policy: DecisionPolicy = DecisionPolicy(),
+    policy: DecisionPolicy = DEFAULT_POLICY,
     calibration: PlattScaling | None = None,
     applicant_values: pd.DataFrame | None = None,
     catalog: FeatureCatalog | None = None,

@@ -11,7 +11,7 @@ from collections import Counter
 
 import numpy as np
 
-from ml.scoring import DecisionPolicy
+from ml.scoring import DEFAULT_POLICY, DecisionPolicy
 
 APPROVE = "approve"
 
@@ -22,12 +22,12 @@ def _group(labels: np.ndarray, mask: np.ndarray) -> dict:
 
 
 def swap_set(
-    labels: np.ndarray, champion: np.ndarray, challenger: np.ndarray, policy: DecisionPolicy = DecisionPolicy()
+    labels: np.ndarray, champion: np.ndarray, challenger: np.ndarray, policy: DecisionPolicy = DEFAULT_POLICY
 ) -> dict:
     labels = np.asarray(labels, dtype=float)
     before, after = policy.decisions(np.asarray(champion)), policy.decisions(np.asarray(challenger))
     changed = before != after
-    transitions = Counter(f"{old} -> {new}" for old, new in zip(before[changed], after[changed]))
+    transitions = Counter(f"{old} -> {new}" for old, new in zip(before[changed], after[changed], strict=True))
     return {
         "rows": int(len(labels)),
         "review_from": policy.review_from,

@@ -293,29 +293,34 @@ def main() -> int:
     (work / "bench.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     print()
     print(
-        f"make bench, {results['date']}, {results['cores']} cores; month 2021-01, full-size generated files (seed {args.seed})"
+        f"make bench, {results['date']}, {results['cores']} cores; "
+        f"month 2021-01, full-size generated files (seed {args.seed})"
     )
     print(f"{'':<34} {'wall s':>7} {'peak MiB':>9} {'OOT AUC':>8} {'of ceiling':>10}")
     print(
-        f"{'original notebook method':<34} {original_seconds:>7.1f} {original_peak:>9,.0f} {original['out_of_time_auc']:>8.4f} {original['out_of_time_auc'] / ceiling:>10.3f}"
+        f"{'original notebook method':<34} {original_seconds:>7.1f} {original_peak:>9,.0f} "
+        f"{original['out_of_time_auc']:>8.4f} {original['out_of_time_auc'] / ceiling:>10.3f}"
     )
     print(
-        f"{'this project: credit run 2021-01':<34} {project_seconds:>7.1f} {project_peak:>9,.0f} {project_auc:>8.4f} {project_auc / ceiling:>10.3f}"
+        f"{'this project: credit run 2021-01':<34} {project_seconds:>7.1f} {project_peak:>9,.0f} "
+        f"{project_auc:>8.4f} {project_auc / ceiling:>10.3f}"
     )
     print(f"{'ceiling (true prob., no sex term)':<34} {'':>7} {'':>9} {ceiling:>8.4f} {1:>10.3f}")
     print(
-        f"{'true probabilities with sex term':<34} {'':>7} {'':>9} {ceiling_with_sex:>8.4f} {ceiling_with_sex / ceiling:>10.3f}"
+        f"{'true probabilities with sex term':<34} {'':>7} {'':>9} "
+        f"{ceiling_with_sex:>8.4f} {ceiling_with_sex / ceiling:>10.3f}"
     )
     print(f"time ratio, project / original: {project_seconds / original_seconds:.2f}")
     print(f"the original's own test AUC (random 20 % of its training rows): {original['random_split_auc']:.4f}")
     print()
     cost = exclusion["with_protected_auc"] - exclusion["without_protected_auc"]
     print(
-        f"leaving out {', '.join(exclusion['protected_attributes'])} ({exclusion['excluded_features']} features), January's own model:"
+        f"leaving out {', '.join(exclusion['protected_attributes'])} "
+        f"({exclusion['excluded_features']} features), January's own model:"
     )
     print(
-        f"  OOT AUC without them {exclusion['without_protected_auc']:.4f}, with them {exclusion['with_protected_auc']:.4f}: "
-        f"the exclusion costs {cost:+.4f} AUC"
+        f"  OOT AUC without them {exclusion['without_protected_auc']:.4f}, "
+        f"with them {exclusion['with_protected_auc']:.4f}: the exclusion costs {cost:+.4f} AUC"
     )
     print()
     _print_time_split(project_seconds, run_seconds, steps, phases)

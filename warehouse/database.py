@@ -166,7 +166,7 @@ create table if not exists scoring.model_registry (
 
 
 def ensure_schema(connection: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """Create the schemas Python writes to (`raw`: deliveries; `scoring`: predictions and the model registry), if missing.
+    """Create the schemas Python writes to, if missing: `raw` (deliveries), `scoring` (predictions, model registry).
 
     dbt owns `staging`, `marts` and `monitoring`; it reads `raw` and `scoring` as sources.
     """

@@ -48,7 +48,10 @@ class DataPaths:
 
     @property
     def serving(self) -> Path:
-        """What BI tools open: Parquet per month and `credit_bi.duckdb`, views over them (`warehouse/serving.py`)."""
+        """What BI tools open: Parquet per month and `credit_bi.duckdb`, views over them.
+
+        Written by `warehouse/publishing/bi_copy.py`.
+        """
         return self.root / "serving"
 
     @property

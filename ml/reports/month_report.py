@@ -32,7 +32,8 @@ def _query(connection: duckdb.DuckDBPyConnection, sql: str, month: date) -> pd.D
 def _scores_section(connection: duckdb.DuckDBPyConnection, month: date) -> tuple[str, str | None]:
     scores = _query(
         connection,
-        "select default_probability, risk_grade, decision, model_version from scoring.predictions where application_month = ?",
+        "select default_probability, risk_grade, decision, model_version"
+        " from scoring.predictions where application_month = ?",
         month,
     )
     if scores.empty:
@@ -62,7 +63,8 @@ def _scores_section(connection: duckdb.DuckDBPyConnection, month: date) -> tuple
     if has_table(connection, "monitoring", "performance_by_grade"):
         grades = _query(
             connection,
-            "select risk_grade, applications, mean_probability, labelled, default_rate from monitoring.performance_by_grade where application_month = ? order by risk_grade",
+            "select risk_grade, applications, mean_probability, labelled, default_rate"
+            " from monitoring.performance_by_grade where application_month = ? order by risk_grade",
             month,
         )
         body += section("By risk grade", frame_table(grades), level=3)

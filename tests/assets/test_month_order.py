@@ -9,6 +9,7 @@ from datetime import date, datetime
 import dagster as dg
 import duckdb
 import pandas as pd
+import pytest
 
 from assets.asset_keys import MONTHLY_OUTBOX
 from assets.command_line.main import main
@@ -66,6 +67,7 @@ def test_the_missing_months_message_says_which_files_wait_in_the_inbox(data_dir)
     assert "2020-11 (20201101.csv was never loaded and is not in the inbox" in message
 
 
+@pytest.mark.slow  # load steps run through Dagster
 def test_a_month_whose_earlier_month_is_missing_fails_at_once_and_loads_nothing(data_dir, capsys):
     assert main(["load", str(data_dir.inbox / "initial.csv")]) == 0
     (data_dir.inbox / "20201001.csv").unlink()
@@ -105,6 +107,7 @@ def _other_job():
     _noop()
 
 
+@pytest.mark.slow  # load steps run through Dagster
 def test_the_sensor_never_starts_a_month_before_the_months_before_it(data_dir, tmp_path):
     aside = tmp_path / "aside"
     aside.mkdir()
@@ -164,6 +167,7 @@ def _drop_rows(source, target, rows: int) -> None:
     pd.read_csv(source).iloc[:-rows].to_csv(target, index=False)
 
 
+@pytest.mark.slow  # load steps run through Dagster
 def test_replacing_an_earlier_month_marks_every_later_month_stale(data_dir, tmp_path, capsys):
     assert _load_step(data_dir, "2020-10-01").success
     assert _load_step(data_dir, "2020-11-01").success

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import ast
 import re
 import shutil
@@ -61,6 +63,7 @@ def test_features_include_the_articles_columns_and_the_ratios(built_warehouse):
     assert article_columns | ratios <= columns
 
 
+@pytest.mark.slow  # a dbt build of its own
 def test_a_never_seen_level_gives_the_same_columns_and_lands_in_unseen(built_warehouse, tmp_path, deliveries_dir):
     paths = DataPaths(tmp_path / "data").create()
     shutil.copy(built_warehouse.warehouse, paths.warehouse)
@@ -89,6 +92,7 @@ def test_a_never_seen_level_gives_the_same_columns_and_lands_in_unseen(built_war
 NEVER_SEEN = {"NAME_CONTRACT_TYPE": "Buy now pay later", "FLAG_OWN_CAR": "Maybe", "FLAG_OWN_REALTY": "Maybe"}
 
 
+@pytest.mark.slow  # a dbt build of its own
 def test_a_never_seen_value_in_any_text_column_warns_and_is_listed(built_warehouse, tmp_path, deliveries_dir):
     with connect(built_warehouse.warehouse, read_only=True) as connection:
         assert connection.execute("select count(*) from monitoring.unseen_levels").fetchone()[0] == 0
@@ -133,6 +137,7 @@ def test_a_never_seen_value_in_any_text_column_warns_and_is_listed(built_warehou
             assert by_id.loc[month["SK_ID_CURR"].iloc[row], f"{column.lower()}__unseen"] == 1, column
 
 
+@pytest.mark.slow  # a dbt build of its own
 def test_the_contract_fails_the_build_when_sql_and_yml_disagree(built_warehouse, tmp_path):
     project = tmp_path / "project"
     shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
@@ -145,6 +150,7 @@ def test_the_contract_fails_the_build_when_sql_and_yml_disagree(built_warehouse,
     assert "ext_source_average" in result.stdout and "contract" in result.stdout.lower()
 
 
+@pytest.mark.slow  # a dbt build of its own
 def test_docs_generate_writes_the_catalog(built_warehouse, tmp_path):
     target = tmp_path / "docs_target"
     result = run_dbt(["docs", "generate"], built_warehouse.root, target)

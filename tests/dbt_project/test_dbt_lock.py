@@ -84,6 +84,7 @@ def warehouse_copy(built_warehouse, tmp_path) -> DataPaths:
     return paths
 
 
+@pytest.mark.slow  # dbt against a held lock
 def test_without_retries_dbt_fails_on_a_held_lock(warehouse_copy, tmp_path):
     """The control: the holder below really stops dbt when dbt does not wait."""
     with Holder(warehouse_copy.warehouse):
@@ -93,6 +94,7 @@ def test_without_retries_dbt_fails_on_a_held_lock(warehouse_copy, tmp_path):
     assert "lock" in output.lower(), output[-3000:]
 
 
+@pytest.mark.slow  # dbt against a held lock
 def test_a_dbt_step_waits_for_another_process_holding_the_lock(warehouse_copy, tmp_path):
     with Holder(warehouse_copy.warehouse) as holder:
         dbt = start_dbt(warehouse_copy, tmp_path / "target", dbt_connect_attempts(lock_wait_seconds()))

@@ -22,6 +22,9 @@ from warehouse.paths import DataPaths
 
 OCTOBER, NOVEMBER, DECEMBER, JANUARY = date(2020, 10, 1), date(2020, 11, 1), date(2020, 12, 1), date(2021, 1, 1)
 
+# A dbt build of its own, with outcome files arriving month by month.
+pytestmark = pytest.mark.slow
+
 
 def ids(frame: pd.DataFrame) -> set[int]:
     return set(frame["SK_ID_CURR"].astype(int))

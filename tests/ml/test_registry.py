@@ -64,8 +64,8 @@ def register_model(paths, trained, tolerance=0.005) -> dict:
 def registry(paths) -> list[tuple]:
     with connect(paths.warehouse, read_only=True) as connection:
         return connection.execute(
-            "select version, status, validation_month, champion_version, validation_auc, champion_validation_auc, swap_set,"
-            " excluded_attributes from scoring.model_registry order by registered_at"
+            "select version, status, validation_month, champion_version, validation_auc, champion_validation_auc,"
+            " swap_set, excluded_attributes from scoring.model_registry order by registered_at"
         ).fetchall()
 
 
@@ -77,6 +77,7 @@ def _compared_on_untouched_rows(paths, challenger_version: str, champion_version
     return not any(validation.overlaps(window) for window in card_windows(champion) + choices)
 
 
+@pytest.mark.slow  # trains models
 def test_a_worse_challenger_is_rejected_on_rows_neither_saw_with_its_swap_set(registry_warehouse):
     paths = registry_warehouse
     champion = trained_for(paths, NOVEMBER)
@@ -101,6 +102,7 @@ def test_a_worse_challenger_is_rejected_on_rows_neither_saw_with_its_swap_set(re
     assert "swap set:" in second["decision_reason"]
 
 
+@pytest.mark.slow  # trains models
 def test_a_better_challenger_is_promoted_and_a_retrained_month_supersedes_its_old_model(registry_warehouse):
     paths = registry_warehouse
     champion = trained_for(paths, NOVEMBER, blind=True)
@@ -127,8 +129,9 @@ def test_a_better_challenger_is_promoted_and_a_retrained_month_supersedes_its_ol
     assert load_model(paths.models, blind[0].version)[1].version == blind[0].version
 
 
+@pytest.mark.slow  # trains models
 def test_with_no_rows_both_models_left_untouched_the_challenger_is_pending(registry_warehouse):
-    """December's outcomes unknown at January: January validates on November, which December's champion was fitted on."""
+    """December's outcomes unknown at January: it validates on November, which December's champion was fitted on."""
     paths = registry_warehouse
     register_model(paths, trained_for(paths, NOVEMBER))
     december = trained_for(paths, DECEMBER)

@@ -1,4 +1,4 @@
-"""Operation as deployed: `dagster dev` (webserver and daemon) on a data directory, driven through its inbox and GraphQL API.
+"""Operation as deployed: `dagster dev` (webserver, daemon) on a data directory, driven via its inbox and GraphQL API.
 
 One server for the module, started the way `make ui` starts it. Dropping the four month
 files into the inbox must give exactly four successful runs, four outbox files and a

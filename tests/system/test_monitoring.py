@@ -128,7 +128,7 @@ def test_a_new_value_in_any_categorical_column_is_scored_warned_and_named(monito
     for column, applications in ids.items():
         rows = scored[scored["sk_id_curr"].isin(applications)]
         for slot in range(1, 5):
-            for code, text in zip(rows[f"reason_code_{slot}"], rows[f"reason_{slot}"]):
+            for code, text in zip(rows[f"reason_code_{slot}"], rows[f"reason_{slot}"], strict=True):
                 if code == column.lower():
                     assert text.endswith(f": a value never seen before (New {column})"), text
 

@@ -1,1 +1,1 @@
-"""Ingestion: the raw-file contract, reading and checking a delivered file, quarantine, the load ledger, the loader and the inbox rule."""
+"""Ingestion: the raw-file contract, reading and checking delivered files, quarantine, ledger, loader and inbox rule."""

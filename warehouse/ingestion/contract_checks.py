@@ -133,7 +133,7 @@ def check_values(
         + ", ".join(f"count(*) filter (where {invalid_sql(column, sql_type)})" for _, sql_type, column in typed)
         + f" from {STAGED_TABLE}"
     ).fetchone()
-    for (name, sql_type, column), total in zip(typed, counts):
+    for (name, sql_type, column), total in zip(typed, counts, strict=True):
         if not total:
             continue
         kind = "a whole number" if sql_type == INTEGER else "a number"
@@ -154,7 +154,10 @@ def check_keys(
     report: DeliveryReport,
     across_deliveries: bool = True,
 ) -> None:
-    """SK_ID_CURR present and unique in the file, and (for applications, `across_deliveries`) not delivered by another file."""
+    """SK_ID_CURR present and unique in the file.
+
+    For applications (`across_deliveries`), also not delivered by another file.
+    """
     line = staged.lines.line_of
     _report_rows(
         connection,
@@ -235,7 +238,8 @@ def check_outcome_ids(
     _report_rows(
         connection,
         report,
-        f"select s.record, s.id from ({_valid_ids_sql(staged)}) as s anti join raw.applications as a on a.sk_id_curr = s.id",
+        f"select s.record, s.id from ({_valid_ids_sql(staged)}) as s"
+        " anti join raw.applications as a on a.sk_id_curr = s.id",
         lambda record, identifier: Problem(
             "unknown_id",
             f"{KEY} {identifier} was never delivered: there is no application to give an outcome to",

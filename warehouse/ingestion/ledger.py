@@ -37,7 +37,8 @@ def is_superseded(connection: duckdb.DuckDBPyConnection, file_name: str, sha256:
     if current is None or current == sha256:
         return False
     return connection.execute(
-        "select count(*) > 0 from raw.load_ledger where delivery_file = ? and sha256 = ? and status in ('loaded', 'replaced')",
+        "select count(*) > 0 from raw.load_ledger"
+        " where delivery_file = ? and sha256 = ? and status in ('loaded', 'replaced')",
         [file_name, sha256],
     ).fetchone()[0]
 

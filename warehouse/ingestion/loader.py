@@ -143,7 +143,8 @@ def _application_insert(staged: StagedFile) -> str:
     return (
         "insert into raw.applications\nselect\n    "
         + ",\n    ".join(expressions)
-        + f",\n    ? as delivery_file,\n    ? as application_month,\n    ? as loaded_at\nfrom {STAGED_TABLE} order by record"
+        + ",\n    ? as delivery_file,\n    ? as application_month,\n    ? as loaded_at"
+        + f"\nfrom {STAGED_TABLE} order by record"
     )
 
 

@@ -493,7 +493,7 @@ def generate(rows: int = levels.REAL_ROW_COUNT, seed: int = 42) -> GeneratedAppl
     observed_60 = np.maximum(observed_30 - rng.binomial(1, 0.02, n), 0)
     defaulted_30 = rng.binomial(observed_30.astype(np.int64), 0.1).astype(float)
     defaulted_60 = rng.binomial(defaulted_30.astype(np.int64), 0.7).astype(float)
-    for column, values in zip(SOCIAL_CIRCLE, (observed_30, defaulted_30, observed_60, defaulted_60)):
+    for column, values in zip(SOCIAL_CIRCLE, (observed_30, defaulted_30, observed_60, defaulted_60), strict=True):
         data[column] = np.where(social_missing, np.nan, values)
 
     phone_change = _from_quantiles(rng.random(n), PHONE_CHANGE_DAYS_QUANTILES)

@@ -72,11 +72,13 @@ def warehouse_state(paths: DataPaths) -> dict:
     with connect(paths.warehouse, read_only=True) as connection:
         return {
             "applications": connection.execute(
-                "select delivery_file, count(*), sum(sk_id_curr), sum(amt_credit) from raw.applications group by 1 order by 1"
+                "select delivery_file, count(*), sum(sk_id_curr), sum(amt_credit)"
+                " from raw.applications group by 1 order by 1"
             ).fetchall(),
             "outcomes": connection.execute("select count(*), sum(sk_id_curr) from raw.outcomes").fetchall(),
             "predictions": connection.execute(
-                "select application_month, count(*), sum(sk_id_curr), sum(default_probability) from scoring.predictions group by 1"
+                "select application_month, count(*), sum(sk_id_curr), sum(default_probability)"
+                " from scoring.predictions group by 1"
             ).fetchall(),
             "loaded": connection.execute(
                 "select delivery_file, sha256 from raw.load_ledger where status <> 'rejected' order by loaded_at"

@@ -70,6 +70,7 @@ def test_missing_rates_match_the_real_file(full_frame, column, real_missing_rate
     assert full_frame[column].isna().mean() == pytest.approx(real_missing_rate, abs=0.015)
 
 
+@pytest.mark.slow  # scans the full-size sample
 def test_blocks_go_missing_together(full_frame):
     for measure in BUILDING_MEASURES:
         masks = [full_frame[f"{measure}_{stat}"].isna() for stat in ("AVG", "MODE", "MEDI")]
@@ -135,7 +136,7 @@ def test_amounts_match_the_real_quartiles(full_frame):
         "DAYS_BIRTH": (-19_682, -15_750, -12_413),
     }
     for column, values in real.items():
-        for generated, expected in zip(quartiles[column], values):
+        for generated, expected in zip(quartiles[column], values, strict=True):
             assert generated == pytest.approx(expected, rel=0.12), column
     assert full_frame["AMT_INCOME_TOTAL"].max() == 117_000_000
 
