@@ -16,9 +16,9 @@ setup: $(INSTALLED) $(MANIFEST)
 
 # The stack (dagster, dbt-core 1.11, lightgbm) supports Python 3.11 to 3.13.
 python-version:
-	@$(PYTHON) -c 'import sys; ok = (3, 11) <= sys.version_info[:2] <= (3, 13); \
-	ok or print(f"$(PYTHON) is Python {sys.version.split()[0]}: this project needs 3.11, 3.12 or 3.13; run make PYTHON=python3.12 (say)"); \
-	sys.exit(not ok)' 2>/dev/null || { command -v $(PYTHON) >/dev/null || echo "$(PYTHON) not found: install Python 3.11 to 3.13, or run make PYTHON=<its path>"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null || { \
+	  echo "this project needs Python 3.11, 3.12 or 3.13, and $(PYTHON) is: $$($(PYTHON) --version 2>&1 | head -n 1)"; \
+	  echo "run make with another one, e.g. make PYTHON=python3.12 $(MAKECMDGOALS)"; exit 1; }
 
 $(INSTALLED): pyproject.toml | python-version
 	$(PYTHON) -m venv $(VENV)

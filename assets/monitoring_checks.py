@@ -4,14 +4,24 @@ dbt computes the figures and decides every warning once (`dbt_project/models/mon
 model `monitoring_warnings`, lines set as dbt vars); each check reads the month's warnings of
 its kind, in the words `credit status` and the month report use too. A failed check is a
 warning, not an error: it shows in the UI, in the run's notification, and never stops the outbox.
+A month whose warnings were not computed (the monitoring build stopped before deciding them) fails
+its checks and says so: it never passes as a month without warnings.
 """
 
+import functools
 import warnings
 from datetime import date
 
 import dagster as dg
 
-from assets.dbt_models import DRIFT, FAIRNESS, MONITORING_WARNINGS, PERFORMANCE, UNSEEN_LEVELS
+from assets.dbt_models import (
+    DRIFT,
+    FAIRNESS,
+    MONITORING_MONTHS_EVALUATED,
+    MONITORING_WARNINGS,
+    PERFORMANCE,
+    UNSEEN_LEVELS,
+)
 from assets.partitions import monthly_partitions, partition_month
 from assets.resources import WarehouseResource
 from warehouse.database import connect
@@ -21,7 +31,12 @@ from warehouse.dbt_vars import (
     PERFORMANCE_AUC_DROP_WARNING_VAR,
     dbt_var,
 )
-from warehouse.monitoring_warnings import MonitoringWarning, WarningKind, month_warnings
+from warehouse.monitoring_warnings import (
+    MonitoringWarning,
+    WarningKind,
+    WarningsNotComputed,
+    month_warnings,
+)
 
 # Month by month like the assets they check; Dagster marks partitioned checks as a preview.
 warnings.filterwarnings(
@@ -46,22 +61,38 @@ def _month_rows(
 def _month_warnings(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, kind: WarningKind
 ) -> list[MonitoringWarning]:
+    """The checked month's warnings of the kind; raises WarningsNotComputed (the check fails on it, see below)."""
     with connect(warehouse.paths.warehouse, read_only=True) as connection:
         return month_warnings(connection, partition_month(context.partition_key), kind)
+
+
+def _failed_when_not_computed(check):
+    """A check whose month's warnings were not computed fails (as a warning) saying so, rather than passing."""
+
+    @functools.wraps(check)
+    def checked(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        try:
+            return check(context, warehouse)
+        except WarningsNotComputed as not_computed:
+            return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN, description=str(not_computed))
+
+    return checked
 
 
 def _monthly_check(asset: dg.AssetKey, description: str):
     """A month-partitioned check of a monitoring mart, in the warehouse pool like the steps it reads after.
 
-    Shown on the mart it judges, it runs once the warnings model that decides it is built.
+    Shown on the mart it judges, it runs once the warnings model that decides it, and the list of
+    the months it decided, are built.
     """
-    return dg.asset_check(
+    check = dg.asset_check(
         asset=asset,
-        additional_deps=[MONITORING_WARNINGS],
+        additional_deps=[MONITORING_WARNINGS, MONITORING_MONTHS_EVALUATED],
         partitions_def=monthly_partitions,
         description=description,
         pool="warehouse",
     )
+    return lambda function: check(_failed_when_not_computed(function))
 
 
 def _table(header: tuple[str, ...], rows: list[tuple]) -> dg.MetadataValue:
@@ -169,6 +200,14 @@ def performance_warnings(context: dg.AssetCheckExecutionContext, warehouse: Ware
             passed=True, description=f"no outcomes known for {month:%Y-%m} yet: nothing to judge"
         )
     labelled, auc, ks, validation_auc, version = rows[0]
+    if validation_auc is None:
+        # Nothing to compare the realised AUC with: say so, rather than pass a comparison never made.
+        return dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"realised AUC {auc:.4f} of {month:%Y-%m} not judged: "
+            f"model {version} has no validation AUC in the registry",
+        )
     dropped = _month_warnings(context, warehouse, WarningKind.PERFORMANCE)
     return _warning_result(
         dropped,

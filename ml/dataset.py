@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from ml.features import CATEGORICAL_COLUMNS
 from warehouse.atomic_files import atomic_write
+from warehouse.publishing.predictions_table import LABELS_KNOWN_TODAY
 
 FEATURE_TABLE = "marts.fct_application_features"
 LABEL_TABLE = "marts.fct_application_labels"
@@ -43,8 +44,8 @@ order by features.{ID_COLUMN}
 SCORING_ROWS_SQL = f"""
 select features.*, labels.{LABEL_COLUMN}
 from {FEATURE_TABLE} as features
-left join {LABEL_TABLE} as labels
-    on labels.{ID_COLUMN} = features.{ID_COLUMN} and labels.superseded_from is null
+left join {LABELS_KNOWN_TODAY} as labels
+    on labels.{ID_COLUMN} = features.{ID_COLUMN}
 where features.{MONTH_COLUMN} = ?
 order by features.{ID_COLUMN}
 """

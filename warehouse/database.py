@@ -130,11 +130,27 @@ def _check_schema_version(connection: duckdb.DuckDBPyConnection, path: Path) -> 
         else:
             connection.execute("insert into raw.warehouse_info values (?)", [SCHEMA_VERSION])
             return
-    if row[0] != SCHEMA_VERSION:
+    if row[0] == 4:
+        _move_python_tables_to_scoring(connection)
+    elif row[0] != SCHEMA_VERSION:
         raise WarehouseVersionError(
             f"{path} has warehouse schema {row[0]}, this version uses {SCHEMA_VERSION}: "
             f"move it aside (or remove the data directory) and load the deliveries again"
         )
+
+
+def _move_python_tables_to_scoring(connection: duckdb.DuckDBPyConnection) -> None:
+    """Schema 4 to 5: the predictions and the model registry move from dbt's `marts` to `scoring`, in one transaction.
+
+    Nothing is lost: every published decision and every registered model comes along.
+    """
+    with transaction(connection):
+        for table, ddl in (("predictions", PREDICTIONS_DDL), ("model_registry", MODEL_REGISTRY_DDL)):
+            connection.execute(ddl)
+            connection.execute(f"insert into scoring.{table} by name select * from marts.{table}")
+            connection.execute(f"drop table marts.{table}")
+        connection.execute("update raw.warehouse_info set schema_version = ?", [SCHEMA_VERSION])
+    logger.warning("warehouse moved to schema %s: predictions and model registry now in schema scoring", SCHEMA_VERSION)
 
 
 MODEL_REGISTRY_DDL = """

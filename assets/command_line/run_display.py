@@ -94,6 +94,14 @@ class StepLines(logging.Handler):
         # A line longer than the terminal wraps, and the next rewrite would start on its second half.
         self._write(f"\r{shown[: shutil.get_terminal_size().columns - 1]}{CLEAR_TO_END}")
 
+    def note(self, text: str) -> None:
+        """A line the operator must see at once (the run waits for the warehouse lock), under the open step's."""
+        if self.step is not None:
+            self._write("\n")
+        self._write(f"  {text}\n")
+        if self.step is not None:
+            self._write(self.line)
+
     def end_line(self, outcome: str) -> None:
         """Ends the open line, if any, with how its step ended."""
         if self.step is None:
@@ -174,14 +182,29 @@ def _printed_into_log() -> Iterator[None]:
             yield
 
 
+class WarehouseWarnings(logging.Handler):
+    """The warehouse's own warnings (waiting for another process's lock) as notes between the step lines."""
+
+    def __init__(self, step_lines: StepLines):
+        super().__init__(logging.WARNING)
+        self.step_lines = step_lines
+        self.addFilter(lambda record: record.name.split(".")[0] == "warehouse")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.step_lines.note(record.getMessage())
+
+
 @contextmanager
 def _step_lines(terminal: TextIO) -> Iterator[None]:
     step_lines = StepLines(terminal)
-    run_log = logging.getLogger(RUN_LOGGER)
+    warehouse_warnings = WarehouseWarnings(step_lines)
+    run_log, root = logging.getLogger(RUN_LOGGER), logging.getLogger()
     run_log.addHandler(step_lines)
+    root.addHandler(warehouse_warnings)
     try:
         yield
     finally:
+        root.removeHandler(warehouse_warnings)
         run_log.removeHandler(step_lines)
         step_lines.end_line("interrupted")  # only if a step is still open
 

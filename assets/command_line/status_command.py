@@ -13,6 +13,7 @@ from assets.run_records import month_states
 from ml.champion import champion_as_of
 from warehouse import status_queries
 from warehouse.database import connect
+from warehouse.monitoring_warnings import not_computed_message
 
 
 def status(args: argparse.Namespace) -> int:
@@ -35,6 +36,8 @@ def status(args: argparse.Namespace) -> int:
         print("\nchampion model: none yet")
     if monitored is None:
         print("monitoring: nothing monitored yet")
+    elif warnings is None:
+        print(not_computed_message(monitored))
     else:
         print(f"warnings of {monitored:%Y-%m}:" + ("" if warnings else " none"))
         for warning in warnings:

@@ -20,7 +20,13 @@ from ml.reports.model_report import PLOTS
 from warehouse.atomic_files import atomic_write_text
 from warehouse.database import has_table
 from warehouse.dbt_vars import DRIFT_PSI_WARNING_VAR, FAIRNESS_APPROVAL_RATIO_WARNING_VAR, dbt_var
-from warehouse.monitoring_warnings import WarningKind, month_warnings
+from warehouse.monitoring_warnings import (
+    MonitoringWarning,
+    WarningKind,
+    WarningsNotComputed,
+    month_warnings,
+    not_computed_message,
+)
 
 TOP_DRIFT = 15
 
@@ -71,6 +77,19 @@ def _scores_section(connection: duckdb.DuckDBPyConnection, month: date) -> tuple
     return body, scores["model_version"].iloc[0]
 
 
+def _warnings(connection: duckdb.DuckDBPyConnection, month: date, kind: WarningKind) -> list[MonitoringWarning] | None:
+    """The month's warnings of the kind; None when they were not computed (the section says so instead)."""
+    try:
+        return month_warnings(connection, month, kind)
+    except WarningsNotComputed:
+        return None
+
+
+def _not_computed(month: date) -> str:
+    sentence = not_computed_message(month)
+    return paragraph(f"{sentence[0].upper()}{sentence[1:]}.", warning=True)
+
+
 def _drift_section(connection: duckdb.DuckDBPyConnection, month: date) -> str:
     if not has_table(connection, "monitoring", "drift"):
         return paragraph("No drift figures yet.")
@@ -82,8 +101,8 @@ def _drift_section(connection: duckdb.DuckDBPyConnection, month: date) -> str:
     if drift.empty:
         return paragraph("No drift figures for this month.")
     psi_line = dbt_var(DRIFT_PSI_WARNING_VAR)
-    warned = month_warnings(connection, month, WarningKind.DRIFT)
-    warned_subjects = {warning.subject for warning in warned}
+    warned = _warnings(connection, month, WarningKind.DRIFT)
+    warned_subjects = {warning.subject for warning in warned or []}
     top = drift.head(TOP_DRIFT).iloc[::-1]
     figure = Figure(figsize=(6, 0.28 * len(top) + 1))
     axes = figure.subplots()
@@ -91,11 +110,14 @@ def _drift_section(connection: duckdb.DuckDBPyConnection, month: date) -> str:
     axes.barh(top["subject"], top["psi"], color=colours)
     axes.axvline(psi_line, color="#b00020", linestyle="--", linewidth=1)
     axes.set_xlabel(f"PSI against the training window (warning above {psi_line})")
-    summary = (
-        paragraph(f"{len(warned)} above {psi_line}: {', '.join(warning.message for warning in warned)}", warning=True)
-        if warned
-        else paragraph(f"No PSI above {psi_line} among {len(drift)} features and the score.")
-    )
+    if warned is None:
+        summary = _not_computed(month)
+    elif warned:
+        summary = paragraph(
+            f"{len(warned)} above {psi_line}: {', '.join(warning.message for warning in warned)}", warning=True
+        )
+    else:
+        summary = paragraph(f"No PSI above {psi_line} among {len(drift)} features and the score.")
     return summary + image(figure, "PSI of the most drifted features") + frame_table(drift.head(TOP_DRIFT))
 
 
@@ -108,8 +130,12 @@ def _monitoring_table(connection: duckdb.DuckDBPyConnection, table: str, columns
 
 
 def _performance_section(connection: duckdb.DuckDBPyConnection, month: date) -> str:
-    dropped = month_warnings(connection, month, WarningKind.PERFORMANCE)
-    summary = "".join(paragraph(f"Realised AUC has dropped: {warning.message}", warning=True) for warning in dropped)
+    dropped = _warnings(connection, month, WarningKind.PERFORMANCE)
+    summary = (
+        _not_computed(month)
+        if dropped is None
+        else "".join(paragraph(f"Realised AUC has dropped: {warning.message}", warning=True) for warning in dropped)
+    )
     columns = "model_version, applications, labelled, default_rate, auc, ks, validation_auc"
     return summary + _monitoring_table(connection, "performance", columns, month)
 
@@ -125,17 +151,18 @@ def _fairness_section(connection: duckdb.DuckDBPyConnection, month: date) -> str
         month,
     )
     ratio_line = dbt_var(FAIRNESS_APPROVAL_RATIO_WARNING_VAR)
-    flagged = month_warnings(connection, month, WarningKind.FAIRNESS)
-    summary = (
-        paragraph(
+    flagged = _warnings(connection, month, WarningKind.FAIRNESS)
+    if flagged is None:
+        summary = _not_computed(month)
+    elif flagged:
+        summary = paragraph(
             f"Approval-rate ratio below {ratio_line}: " + ", ".join(warning.message for warning in flagged),
             warning=True,
         )
-        if flagged
-        else paragraph(
+    else:
+        summary = paragraph(
             f"Every group large enough to judge is approved at least {ratio_line} as often as the most approved one."
         )
-    )
     note = paragraph(
         "Protected attributes the model never sees, and age bands; "
         "a group too small to judge is shown but never the reference."
@@ -144,7 +171,9 @@ def _fairness_section(connection: duckdb.DuckDBPyConnection, month: date) -> str
 
 
 def _unseen_section(connection: duckdb.DuckDBPyConnection, month: date) -> str:
-    new_values = month_warnings(connection, month, WarningKind.NEW_VALUE)
+    new_values = _warnings(connection, month, WarningKind.NEW_VALUE)
+    if new_values is None:
+        return _not_computed(month)
     if not new_values:
         return paragraph("None: every categorical value of the month was seen before.")
     return paragraph('Scored through each column\'s "value never seen before" feature:', warning=True) + bullets(

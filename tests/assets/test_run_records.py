@@ -8,10 +8,12 @@ matching `instance.get_runs()` and `instance.get_latest_storage_id_by_partition(
 from __future__ import annotations
 
 import dagster as dg
+import yaml
+from dagster._core.storage.tags import PARTITION_NAME_TAG
 
 from assets import run_records
 from assets.asset_keys import MONTHLY_OUTBOX, RAW_APPLICATIONS, RAW_OUTCOMES
-from assets.dagster_instance import dagster_instance
+from assets.dagster_instance import INSTANCE_CONFIG, dagster_instance
 from assets.partitions import monthly_partitions
 from assets.run_notifications import PARTITION_TAG
 from assets.run_records import MonthState, RunRecord, month_states
@@ -98,11 +100,17 @@ def test_the_reader_names_keys_tags_and_statuses_as_dagster_does():
     assert run_records.RAW_APPLICATIONS == RAW_APPLICATIONS.to_string()
     assert run_records.RAW_OUTCOMES == RAW_OUTCOMES.to_string()
     assert run_records.MONTHLY_OUTBOX == MONTHLY_OUTBOX.to_string()
-    assert run_records.PARTITION_TAG == PARTITION_TAG
+    assert PARTITION_NAME_TAG == PARTITION_TAG
     assert run_records.MATERIALIZATION == dg.DagsterEventType.ASSET_MATERIALIZATION.value
     running = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED)
     assert run_records.RUNNING_STATUSES == {status.value for status in running}
     assert run_records.FAILURE == dg.DagsterRunStatus.FAILURE.value
+
+
+def test_the_instance_keeps_dagsters_default_sqlite_storage_where_the_reader_looks():
+    """A `storage:` section in assets/dagster.yaml would move the records away from the files the reader opens."""
+    config = yaml.safe_load(INSTANCE_CONFIG.read_text(encoding="utf-8"))
+    assert not {"storage", "run_storage", "event_log_storage"} & set(config)
 
 
 def test_a_dagster_home_without_storage_has_no_months_and_stays_untouched(tmp_path):

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import pytest
-
 import ast
 import re
 import shutil
 
 import pandas as pd
+import pytest
 import yaml
 
 from ml.dataset import NON_FEATURE_COLUMNS, scoring_rows, training_rows
 from tests.conftest import run_dbt
-from warehouse.sample_data import levels
-from warehouse.ingestion.contract import COLUMNS, TEXT
 from warehouse.database import connect
+from warehouse.ingestion.contract import COLUMNS, TEXT
 from warehouse.ingestion.loader import load_delivery
 from warehouse.paths import DBT_PROJECT_DIR, DataPaths
+from warehouse.sample_data import levels
 
 CONTRACT_YML = DBT_PROJECT_DIR / "models" / "marts" / "fct_application_features.yml"
 
@@ -52,14 +51,34 @@ def test_the_feature_mart_has_the_contract_columns_and_every_row(built_warehouse
 def test_features_include_the_articles_columns_and_the_ratios(built_warehouse):
     columns = set(mart_columns(built_warehouse))
     article_columns = {
-        "ext_source_1", "ext_source_2", "ext_source_3", "days_birth", "days_employed", "amt_credit",
-        "amt_annuity", "amt_goods_price", "amt_income_total", "days_id_publish", "days_registration",
-        "days_last_phone_change", "region_population_relative", "own_car_age", "region_rating_client_w_city",
-        "cnt_fam_members", "code_gender__f", "code_gender__m", "name_education_type__higher_education",
+        "ext_source_1",
+        "ext_source_2",
+        "ext_source_3",
+        "days_birth",
+        "days_employed",
+        "amt_credit",
+        "amt_annuity",
+        "amt_goods_price",
+        "amt_income_total",
+        "days_id_publish",
+        "days_registration",
+        "days_last_phone_change",
+        "region_population_relative",
+        "own_car_age",
+        "region_rating_client_w_city",
+        "cnt_fam_members",
+        "code_gender__f",
+        "code_gender__m",
+        "name_education_type__higher_education",
         "name_contract_type__cash_loans",
     }
-    ratios = {"credit_to_income_ratio", "annuity_to_income_ratio", "annuity_to_credit_ratio",
-              "credit_to_goods_price_ratio", "employed_to_age_ratio"}
+    ratios = {
+        "credit_to_income_ratio",
+        "annuity_to_income_ratio",
+        "annuity_to_credit_ratio",
+        "credit_to_goods_price_ratio",
+        "employed_to_age_ratio",
+    }
     assert article_columns | ratios <= columns
 
 
@@ -84,7 +103,9 @@ def test_a_never_seen_level_gives_the_same_columns_and_lands_in_unseen(built_war
     new_levels = scoring[scoring["sk_id_curr"].isin(month["SK_ID_CURR"].iloc[:25])]
     assert (new_levels["organization_type__unseen"] == 1).all()
     assert (new_levels["name_income_type__unseen"] == 1).all()
-    one_hot_organisation = [c for c in scoring.columns if c.startswith("organization_type__") and c != "organization_type__unseen"]
+    one_hot_organisation = [
+        c for c in scoring.columns if c.startswith("organization_type__") and c != "organization_type__unseen"
+    ]
     assert (new_levels[one_hot_organisation].sum(axis=1) == 0).all()
     assert not set(NON_FEATURE_COLUMNS) - set(scoring.columns)
 
@@ -124,7 +145,9 @@ def test_a_never_seen_value_in_any_text_column_warns_and_is_listed(built_warehou
     assert "ERROR=0" in result.stdout
 
     with connect(paths.warehouse, read_only=True) as connection:
-        unseen = connection.execute("select application_month, column_name, value, applications from monitoring.unseen_levels").fetchall()
+        unseen = connection.execute(
+            "select application_month, column_name, value, applications from monitoring.unseen_levels"
+        ).fetchall()
         features = connection.execute(
             "select * from marts.fct_application_features where application_month = date '2021-01-01'"
         ).df()
@@ -174,6 +197,8 @@ def test_every_level_of_the_source_has_a_one_hot_column_or_is_a_null_marker():
             continue
         expected = set(counts) - set(levels.NULL_MARKERS)
         assert set(macro_levels[column.lower()]) == expected, column
-    slugs = [f"{c}__{re.sub('[^a-z0-9]+', '_', level.lower()).strip('_')}" for c, ls in macro_levels.items() for level in ls]
+    slugs = [
+        f"{c}__{re.sub('[^a-z0-9]+', '_', level.lower()).strip('_')}" for c, ls in macro_levels.items() for level in ls
+    ]
     assert len(slugs) == len(set(slugs)), "two levels share a column name"
     assert set(slugs) <= set(contract_columns())

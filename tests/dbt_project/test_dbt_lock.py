@@ -51,7 +51,10 @@ class Holder:
     def __init__(self, warehouse: Path):
         self.process = subprocess.Popen(
             [sys.executable, "-c", HOLDER, str(warehouse)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         assert self.process.stdout.readline().strip() == "holding", self.process.stderr.read()
 
@@ -59,7 +62,7 @@ class Holder:
         if not self.process.stdin.closed:
             self.process.stdin.close()
 
-    def __enter__(self) -> "Holder":
+    def __enter__(self) -> Holder:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -70,10 +73,25 @@ class Holder:
 def start_dbt(paths: DataPaths, target: Path, connect_attempts: int) -> subprocess.Popen:
     """`dbt run` of the staging view with its debug log on stdout, read as it comes."""
     return subprocess.Popen(
-        [dbt_executable(), "--log-level", "debug", "run", "--select", "stg_home_credit__applications",
-         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target)],
+        [
+            dbt_executable(),
+            "--log-level",
+            "debug",
+            "run",
+            "--select",
+            "stg_home_credit__applications",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(target),
+        ],
         env={**os.environ, "CREDIT_DATA_DIR": str(paths.root), "CREDIT_DBT_CONNECT_ATTEMPTS": str(connect_attempts)},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=DBT_PROJECT_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=DBT_PROJECT_DIR,
     )
 
 

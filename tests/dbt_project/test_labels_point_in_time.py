@@ -12,8 +12,8 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from tests.conftest import run_dbt
 from ml.dataset import training_rows
+from tests.conftest import run_dbt
 from warehouse.database import connect
 from warehouse.ingestion.delivery_names import month_file_name, outcomes_file_name
 from warehouse.ingestion.inbox import load_month_from_inbox
@@ -42,10 +42,12 @@ def outcomes_warehouse(deliveries_dir, tmp_path_factory) -> tuple[DataPaths, dic
     history.to_csv(paths.inbox / "initial.csv", index=False)
     # October's outcomes arrive on 1 December; November's, with a correction of one history label, on 1 January.
     months[OCTOBER][["SK_ID_CURR", "TARGET"]].to_csv(paths.inbox / outcomes_file_name(DECEMBER), index=False)
-    pd.concat([
-        months[NOVEMBER][["SK_ID_CURR", "TARGET"]],
-        pd.DataFrame({"SK_ID_CURR": [corrected_id], "TARGET": [corrected_label]}),
-    ]).to_csv(paths.inbox / outcomes_file_name(JANUARY), index=False)
+    pd.concat(
+        [
+            months[NOVEMBER][["SK_ID_CURR", "TARGET"]],
+            pd.DataFrame({"SK_ID_CURR": [corrected_id], "TARGET": [corrected_label]}),
+        ]
+    ).to_csv(paths.inbox / outcomes_file_name(JANUARY), index=False)
 
     loaded_by_month = {}
     for month in (OCTOBER, NOVEMBER, DECEMBER):

@@ -88,6 +88,7 @@ PIPELINE_ASSETS = {
     "monitoring/performance",
     "monitoring/performance_by_grade",
     "monitoring/monitoring_warnings",
+    "monitoring/monitoring_months_evaluated",
     "intermediate/int_labels_known_today",
     "monitoring/unseen_levels",
     "bi_serving",

@@ -50,15 +50,11 @@ def replace_month(connection: duckdb.DuckDBPyConnection, month: date, prediction
     return len(predictions)
 
 
-# Outcomes as known today: the label without a successor in `marts.fct_application_labels`.
-LABELS_KNOWN_TODAY_SQL = """
-select sk_id_curr, target
-from marts.fct_application_labels
-where superseded_from is null
-"""
+# Outcomes as known today, one per application: dbt's view over the labels' validity intervals.
+LABELS_KNOWN_TODAY = "intermediate.int_labels_known_today"
 
 MONTHLY_SUMMARY_SQL = f"""
-with labels as ({LABELS_KNOWN_TODAY_SQL})
+with labels as (select * from {LABELS_KNOWN_TODAY})
 select
     p.application_month,
     count(*) as rows_scored,
@@ -86,7 +82,7 @@ def scored_with_labels(connection: duckdb.DuckDBPyConnection, month: date) -> pd
     """A month's probabilities beside the outcomes known for it today (null where not yet known)."""
     return connection.sql(
         f"""
-        with labels as ({LABELS_KNOWN_TODAY_SQL})
+        with labels as (select * from {LABELS_KNOWN_TODAY})
         select p.sk_id_curr, p.default_probability, labels.target
         from scoring.predictions as p
         left join labels using (sk_id_curr)

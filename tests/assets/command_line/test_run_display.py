@@ -17,6 +17,7 @@ def tuned(context: dg.AssetExecutionContext) -> None:
         context.log.info(f"tuning trial {trial}/2: AUC 0.7")
     print("1 of 2 OK created sql table model marts.example")  # as dbt's output reaches stdout
     logging.getLogger("some.library").warning("a library's warning")
+    logging.getLogger("warehouse.database").warning("waiting for the warehouse, which another process is writing")
     warnings.warn("a Python warning", UserWarning, stacklevel=1)
 
 
@@ -38,9 +39,11 @@ def test_the_terminal_gets_a_line_per_step_and_the_file_gets_everything(tmp_path
 
     terminal = capsys.readouterr()
     lines = terminal.out.splitlines()
-    assert len(lines) == 2, terminal.out
-    assert lines[0].split()[1:] == ["tuned", "done", "in", "0", "s"]
-    assert lines[1].split()[1:3] == ["broken", "failed"] and lines[1].endswith("the month's file is missing")
+    assert len(lines) == 4, terminal.out
+    # The operator sees at once why a step stands still; a library's warning goes to the log file only.
+    assert lines[1] == "  waiting for the warehouse, which another process is writing"
+    assert lines[2].split()[1:] == ["tuned", "done", "in", "0", "s"] and lines[0] in lines[2]
+    assert lines[3].split()[1:3] == ["broken", "failed"] and lines[3].endswith("the month's file is missing")
     assert terminal.err == "", "warnings go to the log file"
 
     log = log_path.read_text(encoding="utf-8")
@@ -78,9 +81,11 @@ def test_on_a_terminal_the_running_step_shows_its_progress_in_place(tmp_path, mo
     monkeypatch.setenv("COLUMNS", "80")
     with run_output(tmp_path / "run.log", verbose=False):
         JOB.execute_in_process(run_config=PYTHON_LOGGING, raise_on_error=False)
-    tuned_line, broken_line, _ = terminal.getvalue().split("\n")
-    started, first_trial, second_trial, dbt_node, ended = tuned_line.split("\r")
+    tuned_progress, note, tuned_end, broken_line, _ = terminal.getvalue().split("\n")
+    started, first_trial, second_trial, dbt_node = tuned_progress.split("\r")
     assert "[######......] 1/2 tuning trials" in first_trial and "[############] 2/2 tuning trials" in second_trial
     assert "1/2 dbt models and tests" in dbt_node
-    assert ended.startswith(started.rstrip()) and "done in 0 s" in ended
+    assert note == "  waiting for the warehouse, which another process is writing"
+    reopened, ended = tuned_end.split("\r")
+    assert reopened == started and ended.startswith(started.rstrip()) and "done in 0 s" in ended
     assert "failed after" in broken_line
