@@ -1,9 +1,9 @@
 """Operation as deployed: `dagster dev` (webserver, daemon) on a data directory, driven via its inbox and GraphQL API.
 
-One server for the module, started the way `make ui` starts it. Dropping the four month
-files into the inbox must give exactly four successful runs, four outbox files and a
-notification for each; a bad file only a rejection. Then one month is launched through
-GraphQL, as the UI's Materialize button does, and must succeed.
+One server for the module, started the way `make ui` starts it. Dropping the history and two
+month files into the inbox must give exactly one successful run per month, in order, an outbox
+file and a notification for each; a bad file only a rejection. Then a month is launched again
+through GraphQL, as the UI's Materialize button does, and must succeed.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from assets.dagster_instance import INSTANCE_CONFIG
 from warehouse.paths import PROJECT_ROOT, DataPaths
 from warehouse.publishing.notifications import read_notifications
 
-MONTHS = ["2020-10-01", "2020-11-01", "2020-12-01", "2021-01-01"]
+MONTHS = ["2020-10-01", "2020-11-01"]  # each run trains a model: two show the order and the once-only rule
 STARTUP_SECONDS = 180
 RUNS_SECONDS = 900
 
@@ -163,13 +163,12 @@ def _deliver(source: Path, inbox: Path) -> None:
     os.replace(temporary, inbox / source.name)
 
 
-def test_four_month_files_in_the_inbox_give_four_runs_four_outbox_files_and_four_notifications(
-    dagster_dev, deliveries_dir
-):
+def test_each_month_file_in_the_inbox_gives_one_run_one_outbox_file_and_one_notification(dagster_dev, deliveries_dir):
     server, paths, log = dagster_dev
     bad = paths.root / "20210201.csv"
     bad.write_text("SK_ID_CURR,TARGET\n1,maybe\n")
-    for source in [deliveries_dir / "initial.csv", *sorted(deliveries_dir.glob("20*.csv")), bad]:
+    month_files = [deliveries_dir / f"{month.replace('-', '')}.csv" for month in MONTHS]
+    for source in [deliveries_dir / "initial.csv", *month_files, bad]:
         _deliver(source, paths.inbox)
     settled = time.time() - 60
     for path in sorted(paths.inbox.glob("*.csv")):
@@ -181,8 +180,8 @@ def test_four_month_files_in_the_inbox_give_four_runs_four_outbox_files_and_four
         notes = [n for n in read_notifications(paths) if n["event"].startswith("run_")]
         return runs if len(done) >= len(MONTHS) and len(notes) >= len(MONTHS) else None
 
-    runs = _wait_until(all_finished, RUNS_SECONDS, "four runs and their notifications", log)
-    time.sleep(8)  # a fifth run, if the sensor wrongly made one, would show by now
+    runs = _wait_until(all_finished, RUNS_SECONDS, "a run and a notification per month", log)
+    time.sleep(8)  # a further run, if the sensor wrongly made one, would show by now
     runs = _runs(server)
     assert sorted(run["partition"] for run in runs) == MONTHS, "exactly one run per month file, none for the bad file"
     assert {run["status"] for run in runs} == {"SUCCESS"} and {run["jobName"] for run in runs} == {"monthly_pipeline"}
@@ -221,7 +220,7 @@ def test_a_month_launched_through_graphql_succeeds(dagster_dev):
             "jobName": "monthly_pipeline",
         },
         "runConfigData": {"ops": {"credit_default_model": {"config": {"n_trials": 2}}}},
-        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": "2020-12-01"}]},
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": MONTHS[-1]}]},
     }
     launched = server.query(LAUNCH, {"params": params})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
