@@ -54,8 +54,8 @@ SERVED_TABLES = (
     ServedTable("unseen_levels", "monitoring.unseen_levels", by_month=False),
     ServedTable("performance", "monitoring.performance", by_month=True, every_month=True),
     ServedTable("performance_by_grade", "monitoring.performance_by_grade", by_month=True, every_month=True),
-    # Performance warnings come and go as outcomes arrive, so every month is published again.
-    ServedTable("monitoring_warnings", "monitoring.monitoring_warnings", by_month=True, every_month=True),
+    # Small, often empty, and changed in earlier months as outcomes arrive: one file, always there.
+    ServedTable("monitoring_warnings", "monitoring.monitoring_warnings", by_month=False),
     ServedTable("model_registry", "scoring.model_registry", by_month=False),
 )
 
