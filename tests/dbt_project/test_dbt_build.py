@@ -82,19 +82,25 @@ def test_features_include_the_articles_columns_and_the_ratios(built_warehouse):
     assert article_columns | ratios <= columns
 
 
-@pytest.mark.slow  # a dbt build of its own
-def test_a_never_seen_level_gives_the_same_columns_and_lands_in_unseen(built_warehouse, tmp_path, deliveries_dir):
+def build_with_january_redelivered(built_warehouse, month: pd.DataFrame, tmp_path) -> tuple[DataPaths, object]:
+    """A copy of the built warehouse, January replaced by `month` and `dbt build` run again on it."""
     paths = DataPaths(tmp_path / "data").create()
     shutil.copy(built_warehouse.warehouse, paths.warehouse)
-    month = pd.read_csv(deliveries_dir / "20210101.csv")
-    month.loc[month.index[:25], "ORGANIZATION_TYPE"] = "Space agency"
-    month.loc[month.index[:25], "NAME_INCOME_TYPE"] = "Gig worker"
     changed = tmp_path / "redelivery" / "20210101.csv"
     changed.parent.mkdir()
     month.to_csv(changed, index=False)
     load_delivery(changed, paths)
     result = run_dbt(["build"], paths.root, tmp_path / "target")
     assert result.returncode == 0, result.stdout[-3000:]
+    return paths, result
+
+
+@pytest.mark.slow  # a dbt build of its own
+def test_a_never_seen_level_gives_the_same_columns_and_lands_in_unseen(built_warehouse, tmp_path, deliveries_dir):
+    month = pd.read_csv(deliveries_dir / "20210101.csv")
+    month.loc[month.index[:25], "ORGANIZATION_TYPE"] = "Space agency"
+    month.loc[month.index[:25], "NAME_INCOME_TYPE"] = "Gig worker"
+    paths, _ = build_with_january_redelivered(built_warehouse, month, tmp_path)
 
     with connect(paths.warehouse, read_only=True) as connection:
         training = training_rows(connection, pd.Timestamp("2021-01-01").date())
@@ -117,8 +123,6 @@ NEVER_SEEN = {"NAME_CONTRACT_TYPE": "Buy now pay later", "FLAG_OWN_CAR": "Maybe"
 def test_a_never_seen_value_in_any_text_column_warns_and_is_listed(built_warehouse, tmp_path, deliveries_dir):
     with connect(built_warehouse.warehouse, read_only=True) as connection:
         assert connection.execute("select count(*) from monitoring.unseen_levels").fetchone()[0] == 0
-    paths = DataPaths(tmp_path / "data").create()
-    shutil.copy(built_warehouse.warehouse, paths.warehouse)
     text_columns = [name for name, sql_type in COLUMNS if sql_type == TEXT]
     assert len(text_columns) == 16
     month = pd.read_csv(deliveries_dir / "20210101.csv")
@@ -130,13 +134,7 @@ def test_a_never_seen_value_in_any_text_column_warns_and_is_listed(built_warehou
     # A second application with the new contract type, so the count is checked too.
     month.loc[month.index[len(text_columns)], "NAME_CONTRACT_TYPE"] = NEVER_SEEN["NAME_CONTRACT_TYPE"]
     expected[("name_contract_type", NEVER_SEEN["NAME_CONTRACT_TYPE"])] = 2
-    changed = tmp_path / "redelivery" / "20210101.csv"
-    changed.parent.mkdir()
-    month.to_csv(changed, index=False)
-    load_delivery(changed, paths)
-
-    result = run_dbt(["build"], paths.root, tmp_path / "target")
-    assert result.returncode == 0, result.stdout[-3000:]
+    paths, result = build_with_january_redelivered(built_warehouse, month, tmp_path)
     warned = [line for line in result.stdout.splitlines() if "WARN" in line]
     for column in text_columns:
         assert any(f"in_fixed_levels_raw_applications_{column.lower()}" in line for line in warned), column

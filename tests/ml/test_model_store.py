@@ -14,6 +14,7 @@ from ml.training import predict, train_model
 from tests.ml.conftest import QUICK
 
 
+@pytest.mark.slow  # trains models
 def test_model_store_keeps_every_version_and_refuses_a_tampered_model(history_only_training_set, tmp_path):
     trained = train_model(history_only_training_set, QUICK)
     month = date(2020, 10, 1)

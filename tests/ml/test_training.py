@@ -12,6 +12,7 @@ from tests.ml.conftest import PROTECTED_SOURCES, QUICK
 from warehouse.fair_lending import require_policy
 
 
+@pytest.mark.slow  # trains models
 def test_same_rows_and_config_give_the_same_model(history_only_training_set):
     first = train_model(history_only_training_set, QUICK)
     second = train_model(history_only_training_set, QUICK)

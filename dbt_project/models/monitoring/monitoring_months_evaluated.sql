@@ -9,45 +9,15 @@
 
 with
 
-drift as (
-
-    select * from {{ ref('drift') }}
-
-),
-
-fairness as (
-
-    select * from {{ ref('fairness') }}
-
-),
-
-performance as (
-
-    select * from {{ ref('performance') }}
-
-),
-
-unseen_levels as (
-
-    select * from {{ ref('unseen_levels') }}
-
-),
-
-monitoring_warnings as (
-
-    select * from {{ ref('monitoring_warnings') }}
-
-),
-
 months as (
 
-    select application_month from drift
+    select application_month from {{ ref('drift') }}
     union
-    select application_month from fairness
+    select application_month from {{ ref('fairness') }}
     union
-    select application_month from performance
+    select application_month from {{ ref('performance') }}
     union
-    select application_month from unseen_levels
+    select application_month from {{ ref('unseen_levels') }}
 
 ),
 
@@ -56,7 +26,7 @@ drift_months as (
     select
         application_month,
         max(scored_at) as drift_scored_at
-    from drift
+    from {{ ref('drift') }}
     group by application_month
 
 ),
@@ -66,7 +36,7 @@ warnings_by_month as (
     select
         application_month,
         count(*) as warnings
-    from monitoring_warnings
+    from {{ ref('monitoring_warnings') }}
     group by application_month
 
 ),
