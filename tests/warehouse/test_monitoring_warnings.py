@@ -54,7 +54,7 @@ def test_an_evaluated_month_without_warnings_has_none(connection):
     assert month_warnings(connection, OCTOBER) == []
     assert month_warnings(connection, date(2020, 9, 1), WarningKind.DRIFT) == []
     assert [warning.subject_value for warning in month_warnings(connection, date(2020, 9, 1))] == ["X"]
-    connection.execute(f"delete from monitoring.drift where application_month = date '{NOVEMBER}'")
+    connection.execute("delete from monitoring.drift where application_month = ?", [NOVEMBER])
     assert latest_warnings(connection) == (OCTOBER, [])
 
 
