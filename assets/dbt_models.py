@@ -143,25 +143,32 @@ def _scoring_models_attributes(warehouse: WarehouseResource) -> list[str]:
 
 
 def _dbt_build(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, extra: list[str] = ()
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    build: str,
+    extra: list[str] = (),
 ):
     warehouse.export_for_dbt()
-    # One target folder per data directory, kept between runs: dbt's parse cache records the
-    # warehouse path of profiles.yml, so a cache made for this data directory lets every later
-    # run skip the full parse (≈ 8 s). Runs on one warehouse are serialised (pool), so they
-    # never share the folder at once.
+    # One target folder per data directory and build, kept between runs. dbt's parse cache is
+    # valid for one warehouse path (profiles.yml) and one set of `--vars`; the monitoring build
+    # passes vars the feature build does not, so a shared folder made each build re-parse the
+    # whole project (≈ 3 s) every month. Runs on one warehouse are serialised (pool), so they
+    # never share a folder at once.
     # A failed model or test fails the same way again: reported at once, not retried.
     # Unit tests check the SQL's logic on fixed inputs, so they run in `make test` (which
     # runs the whole `dbt build`), not in every production month, as dbt's docs advise.
     with not_retried(DagsterDbtCliRuntimeError):
-        build = dbt.cli([*PRODUCTION_BUILD, *extra], context=context, target_path=warehouse.paths.dbt_target)
-        yield from build.stream()
+        invocation = dbt.cli(
+            [*PRODUCTION_BUILD, *extra], context=context, target_path=warehouse.paths.dbt_target / build
+        )
+        yield from invocation.stream()
 
 
 @dbt_assets(**DBT_ASSET_OPTIONS, exclude=" ".join([MONITORING, *sources_no_model_reads(MANIFEST)]))
 def credit_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """Builds and tests the dbt models on the warehouse."""
-    yield from _dbt_build(context, dbt, warehouse)
+    yield from _dbt_build(context, dbt, warehouse, "features")
 
 
 @dbt_assets(**DBT_ASSET_OPTIONS, select=MONITORING)
@@ -170,7 +177,7 @@ def credit_dbt_monitoring(context: dg.AssetExecutionContext, dbt: DbtCliResource
 
     Built in dbt, in schema `monitoring`.
     """
-    yield from _dbt_build(context, dbt, warehouse, monitoring_vars(_scoring_models_attributes(warehouse)))
+    yield from _dbt_build(context, dbt, warehouse, "monitoring", monitoring_vars(_scoring_models_attributes(warehouse)))
 
 
 APPLICATION_FEATURES = get_asset_key_for_model([credit_dbt_models], "fct_application_features")

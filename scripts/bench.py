@@ -155,7 +155,7 @@ def _floor_parts(env: dict, work: Path) -> dict:
         "--profiles-dir",
         str(DBT_PROJECT_DIR),
         "--target-path",
-        str(DataPaths(Path(env["CREDIT_DATA_DIR"])).dbt_target),
+        str(DataPaths(Path(env["CREDIT_DATA_DIR"])).dbt_target / "features"),
     ]
     definitions, _, status = _timed(
         [sys.executable, "-c", "import assets.definitions"], env, work / "floor_definitions.log"
