@@ -15,6 +15,7 @@ from dagster_dbt import (
     get_asset_key_for_model,
 )
 
+from assets.asset_keys import MONTHLY_OUTBOX
 from assets.dbt_project import dbt_project
 from assets.jobs import not_retried
 from assets.partitions import month_by_month, monthly_partitions
@@ -65,6 +66,9 @@ class CreditDbtTranslator(DagsterDbtTranslator):
         if MONITORING_TAG in props.get("tags", []):
             # Like every month asset: a replaced delivery of M makes M's monitoring stale too.
             added += list(MONTH_DELIVERIES)
+            # After the outbox: the time to a month's scores is the time to its outbox file, and
+            # monitoring and the BI copy, which read the same scores, follow it.
+            added.append(MONTHLY_OUTBOX)
         known = {dep.asset_key for dep in spec.deps}
         return spec.merge_attributes(deps=[key for key in dict.fromkeys(added) if key not in known])
 

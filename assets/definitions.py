@@ -6,7 +6,7 @@ import dagster as dg
 
 from assets.bi_serving import bi_serving
 from assets.dbt_models import credit_dbt_models, credit_dbt_monitoring
-from assets.jobs import monthly_pipeline
+from assets.jobs import monthly_pipeline, score_month, train_ahead
 from assets.model_training import credit_default_model, training_set
 from assets.monitoring_checks import MONITORING_CHECKS
 from assets.monthly_outbox import monthly_outbox
@@ -15,7 +15,7 @@ from assets.raw_deliveries import raw_deliveries
 from assets.resources import default_resources
 from assets.run_log import RUN_LOGGERS
 from assets.schedules import monthly_schedule
-from assets.sensors import inbox_sensor, notify_on_failure, notify_on_success
+from assets.sensors import inbox_sensor, notify_on_failure, notify_on_success, train_next_month
 
 ALL_ASSETS = [
     raw_deliveries,
@@ -31,8 +31,8 @@ ALL_ASSETS = [
 defs = dg.Definitions(
     assets=ALL_ASSETS,
     asset_checks=MONITORING_CHECKS,
-    jobs=[monthly_pipeline],
-    sensors=[inbox_sensor, notify_on_success, notify_on_failure],
+    jobs=[monthly_pipeline, score_month, train_ahead],
+    sensors=[inbox_sensor, notify_on_success, notify_on_failure, train_next_month],
     schedules=[monthly_schedule],
     resources=default_resources(),
     loggers=RUN_LOGGERS,

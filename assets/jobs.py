@@ -1,4 +1,4 @@
-"""The monthly job: load, features, training set, model, predictions and outbox for one month."""
+"""The jobs: a month's run, with or without training its model first, and a month's model trained ahead."""
 
 from __future__ import annotations
 
@@ -7,17 +7,45 @@ from contextlib import contextmanager
 
 import dagster as dg
 
+from assets import record_names
+from assets.asset_keys import CREDIT_DEFAULT_MODEL, TRAINING_SET
+
 # Transient failures (the warehouse locked past the wait, a full disk freed, an I/O error) are
 # retried after 1 then 2 minutes. A failure that would repeat, such as a rejected delivery,
 # raises `dg.Failure(allow_retries=False)` and fails at once.
 TRANSIENT_RETRIES = dg.RetryPolicy(max_retries=2, delay=60, backoff=dg.Backoff.EXPONENTIAL)
 
+# Month M's model: its training set and the model, trained, registered and gated.
+MODEL_ASSETS = dg.AssetSelection.assets(TRAINING_SET, CREDIT_DEFAULT_MODEL)
+
 monthly_pipeline = dg.define_asset_job(
-    "monthly_pipeline",
+    record_names.MONTHLY_PIPELINE,
     selection=dg.AssetSelection.all(),
     description=(
-        "Everything for one application month: the inbox file, features, training set, model, scores, outbox CSV,"
-        " monitoring marts and the BI copy."
+        "Everything for one application month, its model included: the inbox file, features, training set,"
+        " model, scores, outbox CSV, monitoring marts and the BI copy. The month's run when no model was"
+        " trained ahead for it (the first month, a backfill, a deleted model); a model trained ahead on the"
+        " same rows is reused, not trained again."
+    ),
+    op_retry_policy=TRANSIENT_RETRIES,
+)
+
+score_month = dg.define_asset_job(
+    record_names.SCORE_MONTH,
+    selection=dg.AssetSelection.all() - MODEL_ASSETS,
+    description=(
+        "Month M's run when M's model was trained ahead: the inbox file, features, scores with the champion,"
+        " the outbox CSV, then the monitoring marts and the BI copy. Trains nothing."
+    ),
+    op_retry_policy=TRANSIENT_RETRIES,
+)
+
+train_ahead = dg.define_asset_job(
+    record_names.TRAIN_AHEAD,
+    selection=MODEL_ASSETS,
+    description=(
+        "Month M's model, trained from everything published up to M-1 and gated (champion, rejected or"
+        " pending) before M's file arrives. Queued when M-1's run succeeds."
     ),
     op_retry_policy=TRANSIENT_RETRIES,
 )

@@ -10,11 +10,12 @@ from pydantic import Field
 
 from assets.dbt_models import APPLICATION_FEATURES, APPLICATION_LABELS
 from assets.jobs import not_retried
-from assets.partitions import month_by_month, monthly_partitions, partition_month
+from assets.partitions import PREVIOUS_MONTH, month_by_month, monthly_partitions, partition_month
 from assets.raw_deliveries import MONTH_DELIVERIES
+from assets.record_names import TRAIN_AHEAD
 from assets.resources import WarehouseResource
 from ml.champion import CHAMPION, champion_as_of
-from ml.dataset import ID_COLUMN, fingerprint, read_training_set, write_training_set
+from ml.dataset import ID_COLUMN, fingerprint, label_deliveries, read_training_set, write_training_set
 from ml.features import default_catalog
 from ml.model_store import ModelCard, latest_card, load_model, report_dir, reusable_card, save_model, validation_scores
 from ml.registry import DEFAULT_TOLERANCE, card_windows, register
@@ -35,13 +36,19 @@ def training_set_path(warehouse: WarehouseResource, partition_key: str):
 @dg.asset(
     partitions_def=monthly_partitions,
     backfill_policy=month_by_month,
-    deps=[APPLICATION_FEATURES, APPLICATION_LABELS, *MONTH_DELIVERIES],
+    deps=[
+        dg.AssetDep(upstream, partition_mapping=PREVIOUS_MONTH)
+        for upstream in (APPLICATION_FEATURES, APPLICATION_LABELS, *MONTH_DELIVERIES)
+    ],
     group_name="model",
     kinds={"python", "parquet"},
     pool="warehouse",
 )
 def training_set(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Every labelled application delivered before the month (history included), as a Parquet snapshot."""
+    """Every application delivered before the month (history included) with its label as known then, in Parquet.
+
+    Labels as month M-1 was published: an outcome file delivered with M counts from M+1's model on.
+    """
     month = partition_month(context.partition_key)
     with connect(warehouse.paths.warehouse, read_only=True) as connection, not_retried(ValueError):
         missing = months_missing_before(connection, month)
@@ -61,6 +68,7 @@ def training_set(context: dg.AssetExecutionContext, warehouse: WarehouseResource
                 f"{summary.latest_month:%Y-%m}" if summary.latest_month else "history only"
             ),
             "fingerprint": dg.MetadataValue.text(summary.fingerprint),
+            "label_deliveries": dg.MetadataValue.text(", ".join(summary.label_deliveries)),
             "path": dg.MetadataValue.path(str(summary.path)),
         }
     )
@@ -111,7 +119,7 @@ class ModelConfig(dg.Config):
 @dg.asset(
     partitions_def=monthly_partitions,
     backfill_policy=month_by_month,
-    deps=[training_set, *MONTH_DELIVERIES],
+    deps=[training_set],
     group_name="model",
     kinds={"lightgbm", "optuna"},
     pool="warehouse",
@@ -119,11 +127,12 @@ class ModelConfig(dg.Config):
 def credit_default_model(
     context: dg.AssetExecutionContext, config: ModelConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    """LightGBM default model of the month, blind to the protected attributes.
+    """LightGBM default model of the month, blind to the protected attributes, trained before the month's file.
 
     Tuned and calibrated on one window, measured on the next, refitted on every row before the month; reused
     when its training set is unchanged; registered, and promoted only if it does not lose to the champion on
-    rows neither saw (pending when there are none).
+    rows neither saw (pending when there are none). Trained ahead (job train_ahead) once the month before is
+    published, or first thing in the month's own run when it was not.
     """
     month = partition_month(context.partition_key)
     paths = warehouse.paths
@@ -141,7 +150,9 @@ def credit_default_model(
     else:
         with not_retried(ValueError):
             trained = train_model(frame, training_config, warm_start, progress=context.log.info)
-        card = save_model(trained, month, training_fingerprint, training_config, paths.models, warm_start)
+        card = save_model(
+            trained, month, training_fingerprint, training_config, paths.models, warm_start, label_deliveries(frame)
+        )
     validation = validation_scores(paths.models, card.version)
     validation_rows = frame.set_index(ID_COLUMN).loc[validation[ID_COLUMN]].reset_index()
     with connect(paths.warehouse) as connection:
@@ -182,6 +193,9 @@ def credit_default_model(
             "windows": windows_markdown(card),
             "params": dg.MetadataValue.json(json.loads(json.dumps(card.params))),
             "reused": dg.MetadataValue.bool(reused),
+            # Ahead (its own run, before the month's file) or first thing in the month's run.
+            "trained_ahead": dg.MetadataValue.bool(context.job_name == TRAIN_AHEAD),
+            "label_deliveries": dg.MetadataValue.text(", ".join(card.label_deliveries or [])),
             # Of the training that made this model (so also shown when it is reused).
             **({"training_seconds": dg.MetadataValue.json(card.timings)} if card.timings else {}),
             "path": dg.MetadataValue.path(str(paths.models / card.version)),

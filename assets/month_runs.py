@@ -9,8 +9,9 @@ import dagster as dg
 
 from assets.dagster_instance import dagster_instance
 from assets.definitions import defs
-from assets.jobs import monthly_pipeline
+from assets.model_readiness import month_job_name
 from assets.partitions import partition_key
+from assets.record_names import TRAIN_AHEAD
 from assets.run_notifications import notify_run
 from assets.sensors import CLI_SOURCE_TAG
 from warehouse.paths import DataPaths
@@ -24,22 +25,44 @@ def data_directory_config(paths: DataPaths) -> dict:
     return {"resources": {"warehouse": {"config": {"data_dir": str(paths.root)}}}}
 
 
-def run_month(month: date, paths: DataPaths, run_config: dict | None = None) -> MonthRun:
-    """Load, build features, train (or reuse) and score one month, in one Dagster run; notifies its result."""
-    # The job the sensor and the schedule start, so its retry policy holds here too and the UI
+def run_month(month: date, paths: DataPaths, run_config: dict | None = None, job_name: str | None = None) -> MonthRun:
+    """Load, build features, score, publish and monitor one month in one Dagster run; notifies its result.
+
+    The job is score_month when the month's model was trained ahead, else monthly_pipeline,
+    which trains it first; `job_name` overrides the choice.
+    """
+    if job_name is None:
+        with dagster_instance(paths) as instance:
+            job_name = month_job_name(instance, paths, month)
+    return _execute(job_name, month, paths, run_config)
+
+
+def train_ahead(month: date, paths: DataPaths, run_config: dict | None = None) -> MonthRun:
+    """Train, register and gate month M's model from what is published up to M-1; notifies its result."""
+    return _execute(TRAIN_AHEAD, month, paths, run_config)
+
+
+def _execute(job_name: str, month: date, paths: DataPaths, run_config: dict | None) -> MonthRun:
+    # The jobs the sensors and the schedule start, so their retry policy holds here too and the UI
     # lists these runs beside theirs; only the data directory is this call's, given in the run config.
-    job = defs.resolve_job_def(monthly_pipeline.name)
+    job = defs.resolve_job_def(job_name)
     with dagster_instance(paths) as instance:
         result = job.execute_in_process(
             partition_key=partition_key(month),
             instance=instance,
-            run_config={**CONSOLE_LOGGING, **data_directory_config(paths), **(run_config or {})},
+            run_config=_for_job(job, {**CONSOLE_LOGGING, **data_directory_config(paths), **(run_config or {})}),
             tags=dict([CLI_SOURCE_TAG]),
             raise_on_error=False,
         )
         # The run-status sensors skip runs tagged as the CLI's, so this is the one notification.
         notification = notify_run(instance, result.run_id, paths)
     return MonthRun(result, notification)
+
+
+def _for_job(job: dg.JobDefinition, run_config: dict) -> dict:
+    """The run config without the config of steps the job does not have (the model's, in score_month)."""
+    ops = {name: config for name, config in run_config.get("ops", {}).items() if job.graph.has_node_named(name)}
+    return {**{key: value for key, value in run_config.items() if key != "ops"}, **({"ops": ops} if ops else {})}
 
 
 @dataclass(frozen=True)

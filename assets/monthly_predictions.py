@@ -9,6 +9,7 @@ from assets.jobs import not_retried
 from assets.model_training import credit_default_model
 from assets.partitions import month_by_month, monthly_partitions, partition_month
 from assets.raw_deliveries import MONTH_DELIVERIES
+from assets.record_names import MONTHLY_PIPELINE
 from assets.resources import WarehouseResource
 from ml.champion import champion_as_of
 from ml.dataset import ID_COLUMN, LABEL_COLUMN, applicant_values, scoring_rows
@@ -91,6 +92,8 @@ def monthly_predictions(
         "decline_rate": dg.MetadataValue.float(round(float((scored["decision"] == "decline").mean()), 5)),
         "review_rate": dg.MetadataValue.float(round(float((scored["decision"] == "review").mean()), 5)),
         "model_version": dg.MetadataValue.text(card.version),
+        # False when the month's model was trained ahead; true when this run trained (or reused) it first.
+        "model_step_in_this_run": dg.MetadataValue.bool(context.job_name == MONTHLY_PIPELINE),
         "top_reasons": dg.MetadataValue.md(
             "\n".join(
                 f"- {reason}: {count:,}" for reason, count in scored["reason_code_1"].value_counts().head(5).items()

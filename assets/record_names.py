@@ -6,5 +6,11 @@ Plain strings, so `credit status` reads the instance's records without importing
 
 RAW_APPLICATIONS = "raw_applications"
 RAW_OUTCOMES = "raw_outcomes"
-MONTHLY_OUTBOX = "monthly_outbox"  # the last step of a month: once it is materialised, the scores are out
+MONTHLY_OUTBOX = "monthly_outbox"  # once it is materialised, the month's scores are out
+CREDIT_DEFAULT_MODEL = "credit_default_model"  # once it is materialised, the month's model is ready
+TRAINING_SET = "training_set"
+# Jobs: the month's run, with or without training its model first, and its model trained ahead.
+MONTHLY_PIPELINE = "monthly_pipeline"
+SCORE_MONTH = "score_month"
+TRAIN_AHEAD = "train_ahead"
 PARTITION_TAG = "dagster/partition"  # Dagster's tag of a partitioned run: the month's partition key

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets.record_names import PARTITION_TAG
+from assets.record_names import PARTITION_TAG, TRAIN_AHEAD
 from warehouse.ingestion.delivery_names import month_file_name, parse_month
 from warehouse.paths import DataPaths
 from warehouse.publishing.notifications import RUN_FAILED, RUN_SUCCEEDED, Notification, notify, webhook_url_from_env
@@ -51,20 +51,21 @@ def check_warnings(instance: dg.DagsterInstance, run_id: str) -> list[str]:
 
 def run_notification(instance: dg.DagsterInstance, run: dg.DagsterRun, paths: DataPaths) -> Notification:
     month = _month(run)
-    subject = f"credit {month}" if month else f"credit run {run.job_name}"
+    model_run = run.job_name == TRAIN_AHEAD  # a model trained ahead publishes no scores
+    subject = f"credit {month}" + (" model" if model_run else "") if month else f"credit run {run.job_name}"
     warnings = check_warnings(instance, run.run_id)
     details: dict = {"job": run.job_name, "status": run.status.value}
     if warnings:
         details["check_warnings"] = warnings
     if run.status == dg.DagsterRunStatus.SUCCESS:
-        if month:
+        if month and not model_run:
             details["outbox_file"] = str(paths.outbox / outbox_file_name(parse_month(month)))
         warned = f", {len(warnings)} check warning{'s' if len(warnings) != 1 else ''}" if warnings else ""
         text = f"{subject}: run {run.run_id[:8]} succeeded{warned}"
         return Notification(RUN_SUCCEEDED, text, month, run.run_id, details)
     steps = failed_steps(instance, run.run_id)
     details["failed_steps"] = steps
-    if month:
+    if month and not model_run:
         details["delivery"] = month_file_name(parse_month(month))
     where = f" in step {steps[0]['step']}: {steps[0]['error'].splitlines()[0]}" if steps else ""
     text = f"{subject}: run {run.run_id[:8]} failed{where}"

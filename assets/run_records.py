@@ -6,7 +6,7 @@ So this module reads the instance's records straight from its SQLite files with 
 importing neither dagster nor the asset definitions. The data directory's instance uses Dagster's
 default storage (assets/dagster.yaml configures none), which keeps, under the Dagster home:
 
-- `history/runs.db`: table `runs` (`run_id`, `status` as the `DagsterRunStatus` name) and
+- `history/runs.db`: table `runs` (`run_id`, `pipeline_name`: the job, `status` as the `DagsterRunStatus` name) and
   `run_tags` (`key`, `value`; the month in the tag `dagster/partition`);
 - `history/runs/index.db`: table `event_logs`, every asset event of every run with its storage id
   (`id`), `dagster_event_type`, `asset_key` (`AssetKey.to_string()`, a JSON list) and `partition`;
@@ -36,6 +36,7 @@ from warehouse.paths import DataPaths
 RAW_APPLICATIONS = json.dumps([record_names.RAW_APPLICATIONS])
 RAW_OUTCOMES = json.dumps([record_names.RAW_OUTCOMES])
 MONTHLY_OUTBOX = json.dumps([record_names.MONTHLY_OUTBOX])  # once it is materialised, the month's scores are out
+CREDIT_DEFAULT_MODEL = json.dumps([record_names.CREDIT_DEFAULT_MODEL])  # the month's model is ready
 MATERIALIZATION = "ASSET_MATERIALIZATION"  # DagsterEventType.ASSET_MATERIALIZATION.value
 
 # `DagsterRunStatus` names. A month whose latest run is in one of these is "running", whatever it was before.
@@ -49,7 +50,7 @@ _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 @dataclass(frozen=True)
 class MonthState:
     month: str  # YYYY-MM
-    state: str  # published, stale, failed, running or not run
+    state: str  # published, stale, failed, running, training, model ready, training failed or not run
     run_id: str | None
 
 
@@ -58,6 +59,7 @@ class RunRecord:
     run_id: str
     status: str  # a DagsterRunStatus name
     partition: str | None
+    job: str
 
 
 def run_storage(dagster_home: Path) -> Path:
@@ -80,12 +82,12 @@ def runs_newest_first(dagster_home: Path) -> list[RunRecord]:
         return []
     with _read_only(run_storage(dagster_home)) as connection:
         rows = connection.execute(
-            "select runs.run_id, runs.status, run_tags.value from runs"
+            "select runs.run_id, runs.status, run_tags.value, runs.pipeline_name from runs"
             " left join run_tags on run_tags.run_id = runs.run_id and run_tags.key = ?"
             " order by runs.id desc",
             [PARTITION_TAG],
         ).fetchall()
-    return [RunRecord(run_id, status, partition) for run_id, status, partition in rows]
+    return [RunRecord(run_id, status, partition, job) for run_id, status, partition, job in rows]
 
 
 def latest_materializations(dagster_home: Path, asset_key: str) -> dict[str, int]:
@@ -111,26 +113,36 @@ def latest_materializations(dagster_home: Path, asset_key: str) -> dict[str, int
 
 
 def month_states(paths: DataPaths) -> list[MonthState]:
-    """One state per month Dagster knows of: a run, a load or a published outbox."""
+    """One state per month Dagster knows of: a run, a load, a model trained ahead or a published outbox."""
     published = latest_materializations(paths.dagster_home, MONTHLY_OUTBOX)  # its scores are out
+    models = latest_materializations(paths.dagster_home, CREDIT_DEFAULT_MODEL)  # its model is ready
     # A delivery recorded after the month was published (`credit load` of a correction) makes it stale.
     delivered: dict[str, int] = {}
     for key in (RAW_APPLICATIONS, RAW_OUTCOMES):
         for partition, storage_id in latest_materializations(paths.dagster_home, key).items():
             delivered[partition] = max(storage_id, delivered.get(partition, 0))
-    runs: dict[str, RunRecord] = {}
+    month_runs: dict[str, RunRecord] = {}  # the latest run of each month's own job
+    model_runs: dict[str, RunRecord] = {}  # the latest training of each month's model ahead
     for run in runs_newest_first(paths.dagster_home):
-        if run.partition and run.partition not in runs:
-            runs[run.partition] = run
+        latest = model_runs if run.job == record_names.TRAIN_AHEAD else month_runs
+        if run.partition and run.partition not in latest:
+            latest[run.partition] = run
     states = []
-    for partition in sorted(set(published) | set(delivered) | set(runs)):
-        run = runs.get(partition)
+    for partition in sorted(set(published) | set(delivered) | set(month_runs) | set(model_runs) | set(models)):
+        run, model_run = month_runs.get(partition), model_runs.get(partition)
         if run and run.status in RUNNING_STATUSES:
             state = "running"
         elif partition in published:
             state = "stale" if delivered.get(partition, 0) > published[partition] else "published"
         elif run and run.status == FAILURE:
             state = "failed"
+        elif model_run and model_run.status in RUNNING_STATUSES:
+            run, state = model_run, "training"
+        elif partition in models:
+            run = run or model_run
+            state = "model ready" if partition in delivered else "model ready, waiting for its file"
+        elif model_run and model_run.status == FAILURE:
+            run, state = model_run, "training failed"
         else:
             state = "not run"
         states.append(MonthState(f"{parse_month(partition):%Y-%m}", state, run.run_id if run else None))

@@ -30,13 +30,14 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.jobs import monthly_pipeline
+from assets.jobs import monthly_pipeline, score_month, train_ahead
+from assets.model_readiness import month_job_name
 from assets.partitions import partition_key, partition_month
 from assets.raw_deliveries import MONTH_FILE_SHA256, RAW_APPLICATIONS
 from assets.resources import WarehouseResource
 from assets.run_notifications import PARTITION_TAG, notify_run
 from warehouse.ingestion.check_report import DeliveryReport
-from warehouse.ingestion.delivery_names import DeliveryNameError, parse_delivery_name
+from warehouse.ingestion.delivery_names import DeliveryNameError, add_months, parse_delivery_name
 from warehouse.ingestion.ledger import months_before
 from warehouse.ingestion.loader import check_file
 from warehouse.ingestion.quarantine import quarantine
@@ -122,7 +123,7 @@ def _reject(paths: DataPaths, path: Path, report: DeliveryReport, webhook: str |
 
 
 @dg.sensor(
-    job=monthly_pipeline,
+    jobs=[monthly_pipeline, score_month],
     minimum_interval_seconds=POLL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
@@ -173,6 +174,8 @@ def inbox_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResour
         requests.append(
             dg.RunRequest(
                 run_key=f"{file_name}@{sha256}",
+                # score_month when the month's model was trained ahead (or is being), else the whole pipeline.
+                job_name=month_job_name(context.instance, paths, month),
                 partition_key=partition_key(month),
                 tags={"credit/delivery": file_name, "credit/sha256": sha256[:16]},
             )
@@ -210,3 +213,28 @@ def notify_on_success(context: dg.RunStatusSensorContext, warehouse: WarehouseRe
 )
 def notify_on_failure(context: dg.RunFailureSensorContext, warehouse: WarehouseResource):
     _notify_from_sensor(context, warehouse)
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[monthly_pipeline, score_month],
+    request_job=train_ahead,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "When month M-1's run succeeds, queues the training of month M's model (once per run), so M's run only"
+        " loads, scores and publishes."
+    ),
+)
+def train_next_month(context: dg.RunStatusSensorContext):
+    run = context.dagster_run
+    if run.tags.get(CLI_SOURCE_TAG[0]) == CLI_SOURCE_TAG[1]:
+        return dg.SkipReason("run from `credit run`, which trains the next month ahead itself")
+    if not run.tags.get(PARTITION_TAG):
+        return dg.SkipReason("not a month's run")
+    next_month = add_months(partition_month(run.tags[PARTITION_TAG]), 1)
+    return dg.RunRequest(
+        # One training per finished month run: a sensor restart or a second tick asks for the same key.
+        run_key=f"train-ahead {next_month:%Y-%m} after {run.run_id}",
+        partition_key=partition_key(next_month),
+        tags={"credit/trained_after_run": run.run_id},
+    )

@@ -1,8 +1,10 @@
 """Training and scoring rows, both read from the one feature mart, `marts.fct_application_features`.
 
 Point in time: the training set of month M holds every row delivered before M (the
-history file counts as before the first month) with the label known by M, never a row
-of M or later, never an outcome delivered after M.
+history file counts as before the first month) with the label in force when month M-1
+was published, never a row of M or later, never an outcome delivered with M or after.
+So M's model can be trained and gated as soon as M-1's run has published (trained
+ahead), and training it again later, in M's own run, gives the same rows.
 """
 
 from __future__ import annotations
@@ -25,17 +27,20 @@ LABEL_TABLE = "marts.fct_application_labels"
 ID_COLUMN = "sk_id_curr"
 LABEL_COLUMN = "target"
 MONTH_COLUMN = "application_month"
-NON_FEATURE_COLUMNS = (ID_COLUMN, MONTH_COLUMN, "is_history", LABEL_COLUMN)
+LABEL_SOURCE_COLUMN = "label_source"  # the delivery file a training row's label came from
+NON_FEATURE_COLUMNS = (ID_COLUMN, MONTH_COLUMN, "is_history", LABEL_COLUMN, LABEL_SOURCE_COLUMN)
 
-# Rows of months before M, with the label in force in M (the label table's validity interval
-# holds M); an application without one is not a training row.
+# Rows of months before M, with the label in force in M-1: known from M-1 or earlier and not
+# superseded before M (validity intervals of the label table). An outcome file dated M arrives
+# with M's applications, after M's model was trained ahead: it counts from M+1's model on.
+# An application without such a label is not a training row.
 TRAINING_ROWS_SQL = f"""
-select features.*, labels.{LABEL_COLUMN}
+select features.*, labels.{LABEL_COLUMN}, labels.label_source as {LABEL_SOURCE_COLUMN}
 from {FEATURE_TABLE} as features
 join {LABEL_TABLE} as labels
     on labels.{ID_COLUMN} = features.{ID_COLUMN}
-    and (labels.known_from is null or labels.known_from <= $month)
-    and (labels.superseded_from is null or labels.superseded_from > $month)
+    and (labels.known_from is null or labels.known_from < $month)
+    and (labels.superseded_from is null or labels.superseded_from >= $month)
 where features.{MONTH_COLUMN} is null or features.{MONTH_COLUMN} < $month
 order by features.{ID_COLUMN}
 """
@@ -80,6 +85,7 @@ class TrainingSetSummary:
     history_rows: int
     latest_month: date | None
     fingerprint: str
+    label_deliveries: tuple[str, ...] = ()  # the files its labels came from
 
     @property
     def default_rate(self) -> float:
@@ -111,7 +117,13 @@ def write_training_set(connection: duckdb.DuckDBPyConnection, month: date, path:
         history_rows=int(frame["is_history"].sum()),
         latest_month=pd.Timestamp(months.max()).date() if len(months) else None,
         fingerprint=fingerprint(frame),
+        label_deliveries=label_deliveries(frame),
     )
+
+
+def label_deliveries(frame: pd.DataFrame) -> tuple[str, ...]:
+    """The delivery files the training rows' labels came from, in name order."""
+    return tuple(sorted(frame[LABEL_SOURCE_COLUMN].dropna().unique()))
 
 
 def read_training_set(path: Path) -> pd.DataFrame:

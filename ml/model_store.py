@@ -68,6 +68,9 @@ class ModelCard:
     # Contract columns the model never saw, and the mart features left out because of them.
     protected_attributes: list | None = None
     excluded_features: list | None = None
+    # The delivery files its training labels came from: an outcome file delivered after the
+    # model was trained (say with the month it scores) counts from the next model on.
+    label_deliveries: list | None = None
 
     @property
     def platt_scaling(self) -> PlattScaling | None:
@@ -106,6 +109,7 @@ def save_model(
     config: TrainingConfig,
     models_root: Path,
     warm_start: dict | None = None,
+    label_deliveries: tuple[str, ...] = (),
 ) -> ModelCard:
     model_text = trained.booster.model_to_string(num_iteration=trained.booster.best_iteration or None)
     sha256 = hashlib.sha256(model_text.encode("utf-8")).hexdigest()
@@ -130,6 +134,7 @@ def save_model(
         windows=[window.as_dict() for window in trained.windows],
         protected_attributes=list(trained.protected_attributes),
         excluded_features=list(trained.excluded_features),
+        label_deliveries=list(label_deliveries),
     )
     # The model first, the card last: a card only ever describes a complete model file.
     atomic_write_text(folder / MODEL_FILE, model_text)

@@ -21,6 +21,7 @@ COMMAND_MODULES = {
     "split": "sample_data_commands",
     "load": "load_command",
     "run": "run_commands",
+    "train": "run_commands",
     "demo": "run_commands",
     "status": "status_command",
     "backtest": "review_commands",
@@ -70,7 +71,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("month")
     run.add_argument("--trials", type=int, default=None, help="Optuna trials (default: the model's config)")
+    run.add_argument(
+        "--no-train-ahead",
+        action="store_true",
+        help="do not train the next month's model after the run (by default it is, as the daemon does)",
+    )
     run.add_argument("-v", "--verbose", action="store_true", help="stream the full Dagster and dbt log here too")
+
+    train = commands.add_parser(
+        "train",
+        help="train, register and gate month YYYY-MM's model ahead, from what is published up to the month before",
+    )
+    train.add_argument("month")
+    train.add_argument("--trials", type=int, default=None, help="Optuna trials (default: the model's config)")
+    train.add_argument("-v", "--verbose", action="store_true", help="stream the full Dagster and dbt log here too")
 
     backtest = commands.add_parser(
         "backtest", help="out-of-time AUC, KS and Brier of every scored month, beside the ceiling of generated data"

@@ -1,4 +1,4 @@
-"""`credit run` and `credit demo`: months materialised through Dagster, in this process."""
+"""`credit run`, `credit train` and `credit demo`: months and models materialised through Dagster, in this process."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from datetime import date
 
 from assets.command_line.exit_codes import EXIT_FAILED
 from assets.command_line.run_display import print_result, run_log_path, run_output
-from assets.month_runs import MonthRun, run_month
+from assets.month_runs import MonthRun, run_month, train_ahead
 from assets.run_log import PYTHON_LOGGING
 from ml.evaluation import auc
 from ml.model_store import latest_card
 from warehouse.database import connect
-from warehouse.ingestion.delivery_names import parse_month
+from warehouse.ingestion.delivery_names import add_months, parse_month
 from warehouse.paths import DataPaths
 from warehouse.publishing.predictions_table import monthly_summary, scored_with_labels
 from warehouse.sample_data.generator import generate
@@ -26,22 +26,46 @@ def _model_run_config(trials: int | None) -> dict:
     return {} if trials is None else {"ops": {"credit_default_model": {"config": {"n_trials": trials}}}}
 
 
-def _run_logged(month: date, paths: DataPaths, args: argparse.Namespace) -> tuple[MonthRun, float]:
-    """Runs the month with its log in a file of its own; returns the run and its seconds."""
-    log_path = run_log_path(paths, month)
-    print(f"{month:%Y-%m}: materialising through Dagster; the full Dagster and dbt log goes to {log_path}", flush=True)
+def _logged(what: str, month: date, paths: DataPaths, args: argparse.Namespace, start) -> tuple[MonthRun, float]:
+    """Runs `start(month, paths, run_config)` with its log in a file of its own; returns the run and its seconds."""
+    log_path = run_log_path(paths, month, "train" if what == "model" else "run")
+    label = f"{month:%Y-%m}" + (" model" if what == "model" else "")
+    doing = "training ahead" if what == "model" else "materialising"
+    print(f"{label}: {doing} through Dagster; the full Dagster and dbt log goes to {log_path}", flush=True)
     started = time.perf_counter()
     with run_output(log_path, args.verbose):
-        run = run_month(month, paths, {**PYTHON_LOGGING, **_model_run_config(args.trials)})
+        run = start(month, paths, {**PYTHON_LOGGING, **_model_run_config(args.trials)})
     seconds = time.perf_counter() - started
-    print_result(run, month, seconds, log_path)
+    print_result(run, label, seconds, log_path)
     return run, seconds
 
 
+def _run_logged(month: date, paths: DataPaths, args: argparse.Namespace) -> tuple[MonthRun, float]:
+    return _logged("month", month, paths, args, run_month)
+
+
+def _train_logged(month: date, paths: DataPaths, args: argparse.Namespace) -> tuple[MonthRun, float]:
+    return _logged("model", month, paths, args, train_ahead)
+
+
 def run(args: argparse.Namespace) -> int:
+    """The month's run; then, unless told not to, the next month's model trained ahead, as the daemon does."""
     month = parse_month(args.month)
-    month_run, _ = _run_logged(month, DataPaths.from_env().create(), args)
-    return 0 if month_run.success else EXIT_FAILED
+    paths = DataPaths.from_env().create()
+    month_run, _ = _run_logged(month, paths, args)
+    if not month_run.success:
+        return EXIT_FAILED
+    if args.no_train_ahead:
+        return 0
+    print()
+    model_run, _ = _train_logged(add_months(month, 1), paths, args)
+    return 0 if model_run.success else EXIT_FAILED
+
+
+def train(args: argparse.Namespace) -> int:
+    """Month M's model trained, registered and gated from what is published up to M-1."""
+    model_run, _ = _train_logged(parse_month(args.month), DataPaths.from_env().create(), args)
+    return 0 if model_run.success else EXIT_FAILED
 
 
 def _format_rate(value: float) -> str:
@@ -86,6 +110,9 @@ def demo(args: argparse.Namespace) -> int:
     for number, month in enumerate(months, start=1):
         print(f"\n[{number}/{len(months)}] ", end="")
         month_run, seconds[month] = _run_logged(month, paths, args)
+        if month != months[-1] and month_run.success:
+            # The next month's model, trained ahead as the daemon would: its run then only scores.
+            month_run, _ = _train_logged(add_months(month, 1), paths, args)
         if not month_run.success:
             print(f"{month:%Y-%m} failed; see the run in the Dagster UI (make ui)", file=sys.stderr)
             return EXIT_FAILED

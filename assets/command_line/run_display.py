@@ -45,8 +45,8 @@ STEP_ENDS = {
 }
 
 
-def run_log_path(paths: DataPaths, month: date) -> Path:
-    return paths.logs / f"run-{month:%Y-%m}-{datetime.now():%Y%m%dT%H%M%S}.log"
+def run_log_path(paths: DataPaths, month: date, kind: str = "run") -> Path:
+    return paths.logs / f"{kind}-{month:%Y-%m}-{datetime.now():%Y%m%dT%H%M%S}.log"
 
 
 class StepLines(logging.Handler):
@@ -227,7 +227,7 @@ def run_output(log_path: Path, verbose: bool) -> Iterator[None]:
         to_file.close()
 
 
-def print_result(run: MonthRun, month: date, seconds: float, log_path: Path) -> None:
+def print_result(run: MonthRun, label: str, seconds: float, log_path: Path) -> None:
     """The run's notification (the failing step and its error, or the checks that warned) and how it ended."""
     notification = run.notification
     output = sys.stdout if run.success else sys.stderr
@@ -237,4 +237,4 @@ def print_result(run: MonthRun, month: date, seconds: float, log_path: Path) -> 
     for warning in notification["details"].get("check_warnings", []):
         print(f"  warning: {warning}", file=output)
     ended = "succeeded" if run.success else "failed"
-    print(f"{month:%Y-%m}: {ended} in {seconds:.0f} s; the full log is in {log_path}", file=output)
+    print(f"{label}: {ended} in {seconds:.0f} s; the full log is in {log_path}", file=output)

@@ -28,7 +28,7 @@ def status(args: argparse.Namespace) -> int:
         print(f"  {file_name:<24} {kind:<12} {rows:>9,} rows  sha256 {sha256[:12]}  loaded {loaded_at:%Y-%m-%d %H:%M}")
     print("\nmonths:")
     for state in month_states(paths):
-        print(f"  {state.month}  {state.state:<10} {('run ' + state.run_id[:8]) if state.run_id else ''}")
+        print(f"  {state.month}  {state.state:<33} {('run ' + state.run_id[:8]) if state.run_id else ''}".rstrip())
     if champion:
         trained = f"trained for {champion[1]:%Y-%m}, validation AUC {champion[2]:.4f}"
         print(f"\nchampion model: {champion[0]} ({trained})")

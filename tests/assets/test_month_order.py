@@ -97,6 +97,21 @@ def test_a_month_whose_earlier_month_is_missing_fails_at_once_and_loads_nothing(
         )
 
 
+@pytest.mark.slow  # a training run through Dagster
+def test_training_a_month_ahead_whose_earlier_months_are_missing_fails_and_names_them(data_dir, capsys):
+    assert main(["load", str(data_dir.inbox / "initial.csv")]) == 0
+    assert main(["train", "2020-12"]) == 1
+    printed = capsys.readouterr().err
+    assert "training_set: 2020-12 cannot train: 2020-10, 2020-11 not loaded yet" in printed, printed
+    [notification] = read_notifications(data_dir)
+    assert notification["event"] == "run_failed" and notification["text"].startswith("credit 2020-12 model: run ")
+    assert "delivery" not in notification["details"], "a model run waits for no delivery"
+    with dagster_instance(data_dir) as instance:
+        [run] = instance.get_runs()
+        assert run.job_name == "train_ahead" and run.status == dg.DagsterRunStatus.FAILURE
+        assert instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY) == []
+
+
 @dg.op
 def _noop():
     pass

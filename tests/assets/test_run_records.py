@@ -12,14 +12,15 @@ import yaml
 from dagster._core.storage.tags import PARTITION_NAME_TAG
 
 from assets import run_records
-from assets.asset_keys import MONTHLY_OUTBOX, RAW_APPLICATIONS, RAW_OUTCOMES
+from assets.asset_keys import CREDIT_DEFAULT_MODEL, MONTHLY_OUTBOX, RAW_APPLICATIONS, RAW_OUTCOMES
 from assets.dagster_instance import INSTANCE_CONFIG, dagster_instance
 from assets.partitions import monthly_partitions
-from assets.run_notifications import PARTITION_TAG
+from assets.record_names import PARTITION_TAG, TRAIN_AHEAD
 from assets.run_records import MonthState, RunRecord, month_states
 from warehouse.paths import DataPaths
 
 OCTOBER, NOVEMBER, DECEMBER, JANUARY, FEBRUARY = "2020-10-01", "2020-11-01", "2020-12-01", "2021-01-01", "2021-02-01"
+MARCH, APRIL = "2021-03-01", "2021-04-01"
 
 
 @dg.asset(key=RAW_APPLICATIONS, partitions_def=monthly_partitions)
@@ -64,6 +65,12 @@ def _record_months(instance: dg.DagsterInstance) -> dict[str, str]:
     # Outcomes wiped: only what is recorded after the wipe counts.
     instance.wipe_assets([RAW_OUTCOMES])
     instance.report_runless_asset_event(dg.AssetMaterialization(RAW_OUTCOMES, partition=FEBRUARY))
+    # March's model trained ahead, its file not there yet; April's being trained.
+    trained = dg.DagsterRun(job_name=TRAIN_AHEAD, status=dg.DagsterRunStatus.SUCCESS, tags={PARTITION_TAG: MARCH})
+    run_ids[MARCH] = instance.add_run(trained).run_id
+    instance.report_runless_asset_event(dg.AssetMaterialization(CREDIT_DEFAULT_MODEL, partition=MARCH))
+    training = dg.DagsterRun(job_name=TRAIN_AHEAD, status=dg.DagsterRunStatus.STARTED, tags={PARTITION_TAG: APRIL})
+    run_ids[APRIL] = instance.add_run(training).run_id
     return run_ids
 
 
@@ -71,12 +78,15 @@ def test_the_direct_reader_answers_as_dagster_does(tmp_path):
     paths = DataPaths(tmp_path / "data")
     with dagster_instance(paths) as instance:  # the project's dagster.yaml, as `credit run` configures it
         run_ids = _record_months(instance)
-        runs = [RunRecord(run.run_id, run.status.value, run.tags.get(PARTITION_TAG)) for run in instance.get_runs()]
+        runs = [
+            RunRecord(run.run_id, run.status.value, run.tags.get(PARTITION_TAG), run.job_name)
+            for run in instance.get_runs()
+        ]
         latest = {
             key.to_string(): dict(
                 instance.get_latest_storage_id_by_partition(key, dg.DagsterEventType.ASSET_MATERIALIZATION)
             )
-            for key in (RAW_APPLICATIONS, RAW_OUTCOMES, MONTHLY_OUTBOX)
+            for key in (RAW_APPLICATIONS, RAW_OUTCOMES, MONTHLY_OUTBOX, CREDIT_DEFAULT_MODEL)
         }
 
     assert run_records.runs_newest_first(paths.dagster_home) == runs
@@ -93,6 +103,8 @@ def test_the_direct_reader_answers_as_dagster_does(tmp_path):
         MonthState("2020-12", "failed", run_ids[DECEMBER]),
         MonthState("2021-01", "running", run_ids[JANUARY]),
         MonthState("2021-02", "not run", None),
+        MonthState("2021-03", "model ready, waiting for its file", run_ids[MARCH]),
+        MonthState("2021-04", "training", run_ids[APRIL]),
     ]
 
 
@@ -100,6 +112,7 @@ def test_the_reader_names_keys_tags_and_statuses_as_dagster_does():
     assert run_records.RAW_APPLICATIONS == RAW_APPLICATIONS.to_string()
     assert run_records.RAW_OUTCOMES == RAW_OUTCOMES.to_string()
     assert run_records.MONTHLY_OUTBOX == MONTHLY_OUTBOX.to_string()
+    assert run_records.CREDIT_DEFAULT_MODEL == CREDIT_DEFAULT_MODEL.to_string()
     assert PARTITION_NAME_TAG == PARTITION_TAG
     assert run_records.MATERIALIZATION == dg.DagsterEventType.ASSET_MATERIALIZATION.value
     running = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED)

@@ -14,9 +14,10 @@ import dagster as dg
 import pytest
 
 from assets.definitions import defs
+from assets.record_names import MONTHLY_PIPELINE, PARTITION_TAG, SCORE_MONTH, TRAIN_AHEAD
 from assets.resources import WarehouseResource
 from assets.schedules import monthly_schedule
-from assets.sensors import SETTLE_SECONDS, inbox_sensor
+from assets.sensors import CLI_SOURCE_TAG, SETTLE_SECONDS, inbox_sensor, train_next_month
 from warehouse.ingestion.loader import check_file
 from warehouse.publishing.notifications import (
     WEBHOOK_URL_VARIABLE,
@@ -156,8 +157,40 @@ def test_the_schedule_runs_last_month_unless_it_is_published():
         assert isinstance(evaluate_at(datetime(2021, 2, 2, 6, tzinfo=UTC)), dg.SkipReason)
 
 
+def test_a_month_run_that_succeeds_queues_the_next_months_model_once():
+    event = dg.DagsterEvent(dg.DagsterEventType.RUN_SUCCESS.value, job_name=MONTHLY_PIPELINE)
+    with dg.instance_for_test() as instance:
+
+        def evaluate(job: str, tags: dict):
+            run = instance.add_run(dg.DagsterRun(job_name=job, status=dg.DagsterRunStatus.SUCCESS, tags=tags))
+            context = dg.build_run_status_sensor_context(
+                sensor_name=train_next_month.name, dagster_event=event, dagster_instance=instance, dagster_run=run
+            )
+            return run, train_next_month(context)
+
+        october, request = evaluate(MONTHLY_PIPELINE, {PARTITION_TAG: "2020-10-01"})
+        assert isinstance(request, dg.RunRequest) and request.partition_key == "2020-11-01"
+        assert october.run_id in request.run_key, "one training per finished month run: Dagster runs a key once"
+        context = dg.build_run_status_sensor_context(
+            sensor_name=train_next_month.name, dagster_event=event, dagster_instance=instance, dagster_run=october
+        )
+        assert train_next_month(context).run_key == request.run_key, "a second tick asks for the same run"
+        _, december = evaluate(SCORE_MONTH, {PARTITION_TAG: "2020-12-01"})
+        assert december.partition_key == "2021-01-01"
+        _, from_the_cli = evaluate(
+            MONTHLY_PIPELINE, {PARTITION_TAG: "2020-10-01", CLI_SOURCE_TAG[0]: CLI_SOURCE_TAG[1]}
+        )
+        assert isinstance(from_the_cli, dg.SkipReason), "`credit run` trains the next month ahead itself"
+    assert train_next_month.job_name == TRAIN_AHEAD
+
+
 def test_the_definitions_hold_the_automation():
-    assert {sensor.name for sensor in defs.sensors} == {"inbox_sensor", "notify_on_success", "notify_on_failure"}
+    assert {sensor.name for sensor in defs.sensors} == {
+        "inbox_sensor",
+        "notify_on_success",
+        "notify_on_failure",
+        "train_next_month",
+    }
     assert [schedule.name for schedule in defs.schedules] == ["monthly_schedule"]
     policy = defs.resolve_job_def("monthly_pipeline").op_retry_policy
     assert policy is not None and policy.max_retries >= 1

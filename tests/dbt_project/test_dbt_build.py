@@ -105,7 +105,8 @@ def test_a_never_seen_level_gives_the_same_columns_and_lands_in_unseen(built_war
     with connect(paths.warehouse, read_only=True) as connection:
         training = training_rows(connection, pd.Timestamp("2021-01-01").date())
         scoring = scoring_rows(connection, pd.Timestamp("2021-01-01").date())
-    assert list(training.columns) == list(scoring.columns) == contract_columns() + ["target"]
+    assert list(scoring.columns) == contract_columns() + ["target"]
+    assert list(training.columns) == list(scoring.columns) + ["label_source"], "where each label came from"
     new_levels = scoring[scoring["sk_id_curr"].isin(month["SK_ID_CURR"].iloc[:25])]
     assert (new_levels["organization_type__unseen"] == 1).all()
     assert (new_levels["name_income_type__unseen"] == 1).all()
@@ -113,7 +114,7 @@ def test_a_never_seen_level_gives_the_same_columns_and_lands_in_unseen(built_war
         c for c in scoring.columns if c.startswith("organization_type__") and c != "organization_type__unseen"
     ]
     assert (new_levels[one_hot_organisation].sum(axis=1) == 0).all()
-    assert not set(NON_FEATURE_COLUMNS) - set(scoring.columns)
+    assert not set(NON_FEATURE_COLUMNS) - set(training.columns)
 
 
 NEVER_SEEN = {"NAME_CONTRACT_TYPE": "Buy now pay later", "FLAG_OWN_CAR": "Maybe", "FLAG_OWN_REALTY": "Maybe"}

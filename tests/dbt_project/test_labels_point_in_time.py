@@ -1,4 +1,7 @@
-"""Outcomes delivered later: used by the training sets of their month and after, never before.
+"""Outcomes delivered later: used by the models after their month's, never before.
+
+A model is trained ahead, when the month before it is published: an outcome file dated M
+arrives with M's applications, after M's model was trained, so it counts from M+1's model on.
 
 Months arrive without TARGET; `outcomes_YYYYMM01.csv` files bring the outcomes of earlier
 months, one also correcting a history label. Built with real dbt, read through the same
@@ -21,6 +24,7 @@ from warehouse.ingestion.loader import load_delivery
 from warehouse.paths import DataPaths
 
 OCTOBER, NOVEMBER, DECEMBER, JANUARY = date(2020, 10, 1), date(2020, 11, 1), date(2020, 12, 1), date(2021, 1, 1)
+FEBRUARY = date(2021, 2, 1)
 
 # A dbt build of its own, with outcome files arriving month by month.
 pytestmark = pytest.mark.slow
@@ -69,26 +73,28 @@ def test_a_months_run_loads_only_the_outcome_files_dated_by_then(outcomes_wareho
     }
 
 
-def test_training_sets_use_outcomes_from_their_delivery_month_on(outcomes_warehouse):
+def test_training_sets_use_outcomes_from_the_month_after_their_delivery_on(outcomes_warehouse):
     paths, facts = outcomes_warehouse
     months = facts["months"]
     with connect(paths.warehouse, read_only=True) as connection:
-        sets = {month: training_rows(connection, month) for month in (NOVEMBER, DECEMBER, JANUARY)}
+        sets = {month: training_rows(connection, month) for month in (DECEMBER, JANUARY, FEBRUARY)}
     trained_on = {month: set(frame["sk_id_curr"]) for month, frame in sets.items()}
-    # November's model knows no monitored month's outcome; December's knows October's; January's also November's.
-    assert not trained_on[NOVEMBER] & (ids(months[OCTOBER]) | ids(months[NOVEMBER]))
-    assert ids(months[OCTOBER]) <= trained_on[DECEMBER] and not trained_on[DECEMBER] & ids(months[NOVEMBER])
-    assert ids(months[OCTOBER]) | ids(months[NOVEMBER]) <= trained_on[JANUARY]
-    assert not trained_on[JANUARY] & ids(months[DECEMBER]), "December has no outcomes yet"
-    december = sets[DECEMBER].set_index("sk_id_curr")["target"]
+    # December's model, trained when November was published, knows no monitored month's outcome: October's
+    # arrive with December. January's knows October's; February's also November's (delivered with January).
+    assert not trained_on[DECEMBER] & (ids(months[OCTOBER]) | ids(months[NOVEMBER]))
+    assert ids(months[OCTOBER]) <= trained_on[JANUARY] and not trained_on[JANUARY] & ids(months[NOVEMBER])
+    assert ids(months[OCTOBER]) | ids(months[NOVEMBER]) <= trained_on[FEBRUARY]
+    assert not trained_on[FEBRUARY] & ids(months[DECEMBER]), "December has no outcomes yet"
+    january = sets[JANUARY].set_index("sk_id_curr")
     expected = months[OCTOBER].set_index("SK_ID_CURR")["TARGET"]
-    assert (december.loc[expected.index] == expected).all()
+    assert (january.loc[expected.index, "target"] == expected).all()
+    assert set(january.loc[expected.index, "label_source"]) == {"outcomes_20201201.csv"}
 
 
-def test_a_corrected_label_counts_only_from_the_correction_on(outcomes_warehouse):
+def test_a_corrected_label_counts_from_the_model_after_its_delivery_on(outcomes_warehouse):
     paths, facts = outcomes_warehouse
     corrected_id, corrected_label = facts["corrected"]
     with connect(paths.warehouse, read_only=True) as connection:
-        before = training_rows(connection, DECEMBER).set_index("sk_id_curr").loc[corrected_id, "target"]
-        after = training_rows(connection, JANUARY).set_index("sk_id_curr").loc[corrected_id, "target"]
+        before = training_rows(connection, JANUARY).set_index("sk_id_curr").loc[corrected_id, "target"]
+        after = training_rows(connection, FEBRUARY).set_index("sk_id_curr").loc[corrected_id, "target"]
     assert (before, after) == (1 - corrected_label, corrected_label)

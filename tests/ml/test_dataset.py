@@ -45,7 +45,9 @@ def test_training_set_snapshot_round_trips_with_its_fingerprint(built_warehouse,
     # The snapshot holds exactly the training rows, in order, value for value.
     assert list(frame.columns) == list(rows.columns)
     assert (frame["sk_id_curr"].to_numpy() == rows["sk_id_curr"].to_numpy()).all()
-    numeric = [name for name in rows.columns if name != "application_month"]
+    assert (frame["label_source"] == rows["label_source"]).all()
+    assert summary.label_deliveries == ("20201001.csv", "initial.csv"), "October's labels came with its file"
+    numeric = [name for name in rows.columns if name not in ("application_month", "label_source")]
     assert np.array_equal(
         frame[numeric].to_numpy(float, na_value=np.nan), rows[numeric].to_numpy(float, na_value=np.nan), equal_nan=True
     )

@@ -1,8 +1,8 @@
 """Months run through Dagster once per session, shared by the whole-system tests.
 
 A month's run is the expensive step of these tests (dbt twice, a model tuned and fitted),
-so October, and October then November, are run once each; a test that writes works on its
-own copy of the data directory (`copy_of`), never on the shared one.
+so October, and October then November (its model trained ahead), are run once each; a test
+that writes works on its own copy of the data directory (`copy_of`), never on the shared one.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from assets.month_runs import MonthRun, run_month
+from assets.month_runs import MonthRun, run_month, train_ahead
 from tests.conftest import data_directory_with_deliveries
 from warehouse.paths import DataPaths
 
@@ -30,7 +30,8 @@ def quick_model(**config) -> dict:
 @dataclass(frozen=True)
 class RunMonths:
     paths: DataPaths
-    runs: dict[date, MonthRun]
+    runs: dict[date, MonthRun]  # each month's own run
+    models: dict[date, MonthRun]  # the months whose model was trained ahead, in a run of its own
 
 
 def copy_of(source: DataPaths, target: Path) -> DataPaths:
@@ -41,20 +42,22 @@ def copy_of(source: DataPaths, target: Path) -> DataPaths:
 
 @pytest.fixture(scope="session")
 def october_run(deliveries_dir, tmp_path_factory) -> RunMonths:
-    """History and every month file in the inbox; October materialised. Copy it before writing."""
+    """History and every month file in the inbox; October materialised, its model trained first. Copy it to write."""
     paths = data_directory_with_deliveries(deliveries_dir, tmp_path_factory.mktemp("october_run") / "data")
     run = run_month(OCTOBER, paths, quick_model())
     assert run.success, run.notification
-    return RunMonths(paths, {OCTOBER: run})
+    return RunMonths(paths, {OCTOBER: run}, {})
 
 
 @pytest.fixture(scope="session")
 def two_months_run(october_run, tmp_path_factory) -> RunMonths:
-    """October, then November, whose challenger must beat October's model by a whole unit of AUC.
+    """October; then November's model trained ahead, which must beat October's by a whole unit of AUC; then November.
 
     So November's model is rejected and October's scores November. Copy it before writing.
     """
     paths = copy_of(october_run.paths, tmp_path_factory.mktemp("two_months_run") / "data")
-    run = run_month(NOVEMBER, paths, quick_model(promotion_tolerance=-1.0))
+    model = train_ahead(NOVEMBER, paths, quick_model(promotion_tolerance=-1.0))
+    assert model.success, model.notification
+    run = run_month(NOVEMBER, paths, quick_model())
     assert run.success, run.notification
-    return RunMonths(paths, {**october_run.runs, NOVEMBER: run})
+    return RunMonths(paths, {**october_run.runs, NOVEMBER: run}, {NOVEMBER: model})

@@ -101,13 +101,18 @@ def test_bi_reads_never_block_or_see_part_of_a_month_while_a_month_runs(served, 
 
 
 def assert_quiet_with_the_full_log_in_a_file(printed: str, printed_to_stderr: str, paths: DataPaths) -> None:
-    """`credit run` that goes well: a line per step and the result on one screen; Dagster's and dbt's log in a file."""
+    """`credit run` that goes well: a line per step and the result on one screen; Dagster's and dbt's log in a file.
+
+    The month's run, then the next month's model trained ahead, as `credit run` does unless told not to.
+    """
     lines = printed.splitlines()
     assert len(lines) <= 30, printed
     assert printed_to_stderr == "", "warnings go to the log file"
     assert any(line.split()[1:3] == ["credit_dbt_models", "done"] for line in lines), printed
-    assert "credit 2020-12: run " in printed and lines[-1].startswith("2020-12: succeeded in ")
-    log_file = Path(lines[-1].rsplit(" ", 1)[1])
+    [month_result] = [line for line in lines if line.startswith("2020-12: succeeded in ")]
+    assert "credit 2020-12: run " in printed
+    assert lines[-1].startswith("2021-01 model: succeeded in "), "then January's model, trained ahead"
+    log_file = Path(month_result.rsplit(" ", 1)[1])
     assert log_file.parent == paths.logs and log_file.name.startswith("run-2020-12-")
     log = log_file.read_text(encoding="utf-8")
     assert 'STEP_SUCCESS - Finished execution of step "credit_dbt_models"' in log and "RUN_SUCCESS" in log

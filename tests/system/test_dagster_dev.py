@@ -2,7 +2,8 @@
 
 One server for the module, started the way `make ui` starts it. Dropping the history and a
 month file into the inbox must give exactly one successful run, its outbox file and its
-notification; a bad file only a rejection. Then the month is launched again through GraphQL,
+notification, then the next month's model trained ahead by the daemon before that month's file
+exists; a bad file only a rejection. Then the month is launched again through GraphQL,
 as the UI's Materialize button does, and must succeed, reusing its model. (The sensor's order
 and once-only rules over many months are tested in process: tests/assets/test_sensors.py and
 test_month_order.py.)
@@ -170,11 +171,16 @@ def test_the_webserver_loads_the_assets_checks_sensors_and_schedule(dagster_dev)
     ]
     assert any(name.startswith("unique_fct_application_features_sk_id_curr") for name in checks)
     sensors = {sensor["name"]: sensor["sensorState"]["status"] for sensor in repository["sensors"]}
-    assert sensors == {"inbox_sensor": "RUNNING", "notify_on_success": "RUNNING", "notify_on_failure": "RUNNING"}
+    assert sensors == {
+        "inbox_sensor": "RUNNING",
+        "notify_on_success": "RUNNING",
+        "notify_on_failure": "RUNNING",
+        "train_next_month": "RUNNING",
+    }
     assert [(s["name"], s["scheduleState"]["status"]) for s in repository["schedules"]] == [
         ("monthly_schedule", "STOPPED")
     ]
-    assert "monthly_pipeline" in {job["name"] for job in repository["jobs"]}
+    assert {"monthly_pipeline", "score_month", "train_ahead"} <= {job["name"] for job in repository["jobs"]}
 
 
 def _deliver(source: Path, inbox: Path) -> None:
@@ -196,23 +202,29 @@ def test_each_month_file_in_the_inbox_gives_one_run_one_outbox_file_and_one_noti
         os.utime(path, (settled, settled))
 
     def all_finished():
-        runs = _runs(server)
-        done = [run for run in runs if run["status"] in ("SUCCESS", "FAILURE", "CANCELED")]
+        done = [run for run in _runs(server) if run["status"] in ("SUCCESS", "FAILURE", "CANCELED")]
         notes = [n for n in read_notifications(paths) if n["event"].startswith("run_")]
-        return runs if len(done) >= len(MONTHS) and len(notes) >= len(MONTHS) else None
+        # Each month's run, then the next month's model trained ahead, each notified.
+        return done if len(done) >= 2 * len(MONTHS) and len(notes) >= 2 * len(MONTHS) else None
 
-    runs = _wait_until(all_finished, RUNS_SECONDS, "a run and a notification per month", log)
+    _wait_until(all_finished, RUNS_SECONDS, "a run, the next month's model and their notifications", log)
     time.sleep(8)  # a further run, if the sensor wrongly made one, would show by now
     runs = _runs(server)
-    assert sorted(run["partition"] for run in runs) == MONTHS, "exactly one run per month file, none for the bad file"
-    assert {run["status"] for run in runs} == {"SUCCESS"} and {run["jobName"] for run in runs} == {"monthly_pipeline"}
+    month_runs = [run for run in runs if run["jobName"] != "train_ahead"]
+    assert sorted(run["partition"] for run in month_runs) == MONTHS, "one run per month file, none for the bad file"
+    assert {run["status"] for run in runs} == {"SUCCESS"}
+    assert {run["jobName"] for run in month_runs} == {"monthly_pipeline"}, "no model was trained ahead: it trains first"
+    trainings = sorted((run["partition"], run["jobName"]) for run in runs if run["jobName"] == "train_ahead")
+    assert trainings == [("2020-11-01", "train_ahead")], "the daemon trains the next month's model, once"
+    runs = month_runs
     assert sorted(path.name for path in paths.outbox.glob("pred_*.csv")) == [
         f"pred_{m.replace('-', '')}.csv" for m in MONTHS
     ]
 
     notifications = read_notifications(paths)
-    succeeded = sorted(n["month"] for n in notifications if n["event"] == "run_succeeded")
-    assert succeeded == [m[:7] for m in MONTHS]
+    succeeded = sorted(n["text"].split(":")[0] for n in notifications if n["event"] == "run_succeeded")
+    assert succeeded == sorted([f"credit {m[:7]}" for m in MONTHS] + ["credit 2020-11 model"])
+    notifications = [n for n in notifications if not n["text"].startswith("credit 2020-11 model")]
     assert {n["run_id"] for n in notifications if n["event"] == "run_succeeded"} == {run["runId"] for run in runs}
     [rejected] = [n for n in notifications if n["event"] == "delivery_rejected"]
     assert rejected["text"].startswith("20210201.csv") and "TARGET" in rejected["details"]["problems"]

@@ -18,15 +18,30 @@ from assets.dagster_instance import dagster_instance
 from assets.definitions import ALL_ASSETS, defs
 from assets.month_runs import run_month
 from assets.partitions import partition_key, partition_month
+from assets.record_names import MONTHLY_PIPELINE
 from assets.resources import WarehouseResource, default_resources
 from tests.system.conftest import NOVEMBER, OCTOBER, copy_of, quick_model
 from warehouse.database import connect
 from warehouse.publishing.notifications import read_notifications
 
 
-def materialise(paths, month: date, **model_config) -> dg.ExecuteInProcessResult:
+def materialise(paths, month: date, job_name: str | None = None, **model_config) -> dg.ExecuteInProcessResult:
     """The same path as `credit run`: in process, recorded in the data directory's Dagster instance."""
-    return run_month(month, paths, quick_model(**model_config)).result
+    return run_month(month, paths, quick_model(**model_config), job_name).result
+
+
+def steps(result: dg.ExecuteInProcessResult) -> set[str]:
+    return {event.step_key for event in result.all_events if event.event_type_value == "STEP_SUCCESS"}
+
+
+def first_materialisation(paths, asset: str, month: date) -> int:
+    """The storage id of the first materialisation of the asset's month: the order in which things happened."""
+    with dagster_instance(paths) as instance:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition_key(month)]),
+            limit=100,
+        ).records
+    return min(record.storage_id for record in records)
 
 
 def stale_assets(paths, month: date) -> set[str]:
@@ -117,8 +132,10 @@ def test_partition_keys_map_to_validated_months():
 
 def test_two_months_end_to_end_then_the_same_month_again(two_months_run, tmp_path, monkeypatch, capsys):
     october, november = OCTOBER, NOVEMBER
-    # November's model had to beat October's by a whole unit of AUC: it is rejected and October's scores November.
+    # November's model, trained ahead, had to beat October's by a whole unit of AUC: it is rejected and
+    # October's scores November.
     first, second = (two_months_run.runs[month].result for month in (october, november))
+    trained_ahead = two_months_run.models[november].result
     data_dir = two_months_run.paths
     monkeypatch.setenv("CREDIT_DATA_DIR", str(data_dir.root))
     assert dbt_tests_without_a_check(data_dir, first.run_id) == [], "every dbt test a month runs reports as a check"
@@ -127,9 +144,27 @@ def test_two_months_end_to_end_then_the_same_month_again(two_months_run, tmp_pat
     month_rows = metadata(second, "raw_applications")["rows"]
     assert len(october_rows) == len(november_rows) == month_rows > 0
     assert {row[3] for row in october_rows + november_rows} <= {"approve", "review", "decline"}
+    # October had no model trained ahead: its run trained one first. November's was trained ahead, in a run
+    # of its own before November's file was loaded, and November's run trained nothing.
+    assert (first.job_def.name, second.job_def.name, trained_ahead.job_def.name) == (
+        "monthly_pipeline",
+        "score_month",
+        "train_ahead",
+    )
+    assert {"training_set", "credit_default_model"} <= steps(first)
+    assert not {"training_set", "credit_default_model"} & steps(second)
+    assert steps(trained_ahead) == {"training_set", "credit_default_model"}
+    assert metadata(first, "monthly_predictions")["model_step_in_this_run"] is True
+    assert metadata(second, "monthly_predictions")["model_step_in_this_run"] is False
+    assert first_materialisation(data_dir, "credit_default_model", november) < first_materialisation(
+        data_dir, "raw_applications", november
+    )
+    assert metadata(first, "credit_default_model")["trained_ahead"] is False
+    assert metadata(trained_ahead, "credit_default_model")["trained_ahead"] is True
+    assert metadata(trained_ahead, "credit_default_model")["label_deliveries"] == "20201001.csv, initial.csv"
     assert metadata(first, "training_set")["latest_month"] == "history only"
-    assert metadata(second, "training_set")["latest_month"] == "2020-10"
-    assert metadata(second, "training_set")["rows"] > metadata(first, "training_set")["rows"]
+    assert metadata(trained_ahead, "training_set")["latest_month"] == "2020-10"
+    assert metadata(trained_ahead, "training_set")["rows"] > metadata(first, "training_set")["rows"]
     assert metadata(second, "monthly_predictions")["out_of_time_auc"] > 0.65
     with connect(data_dir.warehouse, read_only=True) as connection:
         with_reason, readable = connection.execute(
@@ -139,7 +174,7 @@ def test_two_months_end_to_end_then_the_same_month_again(two_months_run, tmp_pat
         ).fetchone()
     assert with_reason > 0.9 and readable > 0.9, "reasons are labelled from the dbt column descriptions"
 
-    model = metadata(second, "credit_default_model")
+    model = metadata(trained_ahead, "credit_default_model")
     assert model["warm_started"] is True, "November's search starts from October's parameters"
     assert {f"plot_{name}" for name in ("roc", "precision_recall", "calibration", "deciles", "importance")} <= set(
         model
@@ -171,9 +206,11 @@ def test_two_months_end_to_end_then_the_same_month_again(two_months_run, tmp_pat
     notified = read_notifications(data_dir)
     assert [(n["event"], n["month"], n["run_id"]) for n in notified] == [
         ("run_succeeded", "2020-10", first.run_id),
+        ("run_succeeded", "2020-11", trained_ahead.run_id),
         ("run_succeeded", "2020-11", second.run_id),
     ]
-    assert notified[1]["details"]["outbox_file"] == str(data_dir.outbox / "pred_20201101.csv")
+    assert notified[1]["text"].startswith("credit 2020-11 model: ") and "outbox_file" not in notified[1]["details"]
+    assert notified[2]["details"]["outbox_file"] == str(data_dir.outbox / "pred_20201101.csv")
 
     capsys.readouterr()  # the runs' own output
     assert main(["backtest"]) == 0
@@ -186,12 +223,14 @@ def test_two_months_end_to_end_then_the_same_month_again(two_months_run, tmp_pat
     data_dir = copy_of(two_months_run.paths, tmp_path / "data")
     monkeypatch.setenv("CREDIT_DATA_DIR", str(data_dir.root))
     before = warehouse_counts(data_dir)
-    again = materialise(data_dir, november)
+    # The whole pipeline again, as a backfill from the UI runs it: the model step finds the model trained
+    # ahead on the very same rows (labels as of October's publication), and reuses it.
+    again = materialise(data_dir, november, MONTHLY_PIPELINE, promotion_tolerance=-1.0)
     assert again.success
     assert metadata(again, "credit_default_model")["reused"] is True
     assert (
         metadata(again, "credit_default_model")["model_version"]
-        == metadata(second, "credit_default_model")["model_version"]
+        == metadata(trained_ahead, "credit_default_model")["model_version"]
     )
     assert predictions(data_dir, november) == november_rows
     assert warehouse_counts(data_dir) == before, "a second run of a month loads and writes nothing new"
@@ -200,8 +239,8 @@ def test_two_months_end_to_end_then_the_same_month_again(two_months_run, tmp_pat
     # and `credit explain` recomputes a November decision from it exactly as it was published.
     old_october = metadata(first, "credit_default_model")["model_version"]
     assert {row[4] for row in november_rows} == {old_october}
-    assert metadata(second, "credit_default_model")["registry_status"] == "rejected"
-    retrained = materialise(data_dir, october, seed=5)
+    assert metadata(trained_ahead, "credit_default_model")["registry_status"] == "rejected"
+    retrained = materialise(data_dir, october, MONTHLY_PIPELINE, seed=5)
     assert retrained.success
     assert metadata(retrained, "credit_default_model")["model_version"] != old_october
     with connect(data_dir.warehouse, read_only=True) as connection:
@@ -267,12 +306,15 @@ def test_a_replaced_delivery_shows_that_months_assets_stale_until_rematerialised
     # Everything built from October's applications, but the raw data itself, what reads no
     # application file (the seed, the outcomes' staging view) and the labels view, which stores
     # nothing of its own: its table shows stale.
+    # October's training set and model neither: they were made from what was known before October.
     unchanged = {
         "raw_applications",
         "raw_outcomes",
         "marts/feature_catalog",
         "staging/stg_home_credit__outcomes",
         "intermediate/int_labels_known_today",
+        "training_set",
+        "credit_default_model",
     }
     assert stale_assets(data_dir, october) == PIPELINE_ASSETS - unchanged
 
