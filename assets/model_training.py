@@ -17,12 +17,21 @@ from assets.resources import WarehouseResource
 from ml.champion import CHAMPION, champion_as_of
 from ml.dataset import ID_COLUMN, fingerprint, label_deliveries, read_training_set, write_training_set
 from ml.features import default_catalog
-from ml.model_store import ModelCard, latest_card, load_model, report_dir, reusable_card, save_model, validation_scores
+from ml.model_store import (
+    PLOTS,
+    REPORT_FILE,
+    ModelCard,
+    latest_card,
+    load_model,
+    report_dir,
+    reusable_card,
+    save_model,
+    validation_scores,
+)
 from ml.registry import DEFAULT_TOLERANCE, card_windows, register
 from ml.reports.html_page import png_base64
-from ml.reports.model_report import PLOTS, REPORT_FILE, write_report
 from ml.swap_set import describe as describe_swap_set
-from ml.training import TrainingConfig, train_model, warm_start_params
+from ml.training_config import TrainingConfig
 from warehouse.database import connect
 from warehouse.fair_lending import protected_attributes, require_policy
 from warehouse.ingestion.delivery_names import add_months
@@ -134,6 +143,9 @@ def credit_default_model(
     rows neither saw (pending when there are none). Trained ahead (job train_ahead) once the month before is
     published, or first thing in the month's own run when it was not.
     """
+    # Optuna and LightGBM's training code load here, in the step that trains, not with the definitions.
+    from ml.training import train_model, warm_start_params
+
     month = partition_month(context.partition_key)
     paths = warehouse.paths
     frame = read_training_set(training_set_path(warehouse, context.partition_key))
@@ -232,6 +244,8 @@ def windows_markdown(card: ModelCard) -> dg.MetadataValue:
 
 def write_model_report(models_root: Path, card: ModelCard, validation: pd.DataFrame, swap: dict | None) -> None:
     """Plots and HTML of the model's validation window, its windows, and the swap set against the champion."""
+    from ml.reports.model_report import write_report  # matplotlib draws: loaded only when a report is drawn
+
     booster, _ = load_model(models_root, card.version)
     catalog = default_catalog()
     tables = {"Windows": windows_table(card)}

@@ -29,7 +29,7 @@ from ml.features import (
     default_catalog,
     source_column,
 )
-from ml.training import feature_matrix
+from ml.prediction import feature_matrix
 from warehouse.publishing.predictions_table import REASON_SLOTS
 
 REASON_COUNT = REASON_SLOTS  # the most a decision gives, and the default

@@ -18,18 +18,21 @@ import platform
 import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
+from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import lightgbm as lgb
-import optuna
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-import sklearn
 
 from ml.calibration import PlattScaling
-from ml.training import TrainedModel, TrainingConfig
+from ml.training_config import TrainingConfig
 from warehouse.atomic_files import atomic_write, atomic_write_text
+
+if TYPE_CHECKING:  # the training code is loaded by those who train, not by those who score
+    from ml.training import TrainedModel
 
 MODEL_FILE = "model.txt"
 CARD_FILE = "card.json"
@@ -87,6 +90,11 @@ def model_dir(models_root: Path, version: str) -> Path:
     return models_root / version
 
 
+# What `ml.reports.model_report` draws into a model's report folder.
+PLOTS = ("roc", "precision_recall", "calibration", "deciles", "importance")
+REPORT_FILE = "report.html"
+
+
 def report_dir(models_root: Path, version: str) -> Path:
     """The evaluation plots and HTML report of one model version."""
     return model_dir(models_root, version) / "evaluation"
@@ -96,8 +104,9 @@ def _library_versions() -> dict:
     return {
         "python": platform.python_version(),
         "lightgbm": lgb.__version__,
-        "optuna": optuna.__version__,
-        "scikit-learn": sklearn.__version__,
+        # Read from the installed packages: scoring, which also loads this module, never imports them.
+        "optuna": metadata.version("optuna"),
+        "scikit-learn": metadata.version("scikit-learn"),
         "pandas": pd.__version__,
     }
 

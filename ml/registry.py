@@ -27,10 +27,10 @@ from ml.champion import CHAMPION, PENDING, REJECTED, RETIRED, SUPERSEDED, champi
 from ml.dataset import LABEL_COLUMN
 from ml.evaluation import auc
 from ml.model_store import ModelCard, load_model, model_dir
+from ml.prediction import predict
 from ml.scoring import DEFAULT_POLICY, DecisionPolicy
 from ml.swap_set import describe as describe_swap_set
 from ml.swap_set import swap_set
-from ml.training import predict
 from ml.windows import Window
 from warehouse.database import transaction
 

@@ -13,7 +13,7 @@ from ml.calibration import PlattScaling
 from ml.dataset import ID_COLUMN, MONTH_COLUMN
 from ml.explanations import REASON_COUNT, explain
 from ml.features import FeatureCatalog
-from ml.training import predict
+from ml.prediction import predict
 
 RISK_GRADES = ("A", "B", "C", "D", "E")
 

@@ -1,6 +1,7 @@
 """Tune, calibrate, validate and refit a LightGBM classifier, each on its own window. Seeded throughout.
 
-For month M's training set (rows delivered before M, labels known by M; see `ml.dataset`),
+For month M's training set (rows delivered before M, labels as known when M-1 was published;
+see `ml.dataset`),
 the windows of `ml.windows` keep every reported figure on rows no choice was made on:
 1. Tune with Optuna on a seeded sample of the rows before the **tuning window**, each
    trial early-stopped on the tuning window. The TPE sampler is seeded, trials that fall
@@ -29,7 +30,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import lightgbm as lgb
 import numpy as np
@@ -46,57 +47,14 @@ from ml.calibration import (
 )
 from ml.dataset import ID_COLUMN, LABEL_COLUMN, feature_columns
 from ml.features import FeatureCatalog, model_features
-from ml.score_baseline import SCORE_BINS, ScoreBaseline, score_baseline
+from ml.prediction import feature_matrix
+from ml.score_baseline import ScoreBaseline, score_baseline
+from ml.training_config import INTEGER_PARAMS, MAX_BIN, SEARCH_SPACE, TrainingConfig
 from ml.windows import Window, WindowPlan, plan_windows, training_windows
-from warehouse.fair_lending import protected_attributes, validated_attributes
 
 log = logging.getLogger(__name__)
 
-# The search space; a warm start outside it is clipped into it.
-SEARCH_SPACE = {
-    # From 0.06: lower rates bought no validation AUC here and doubled the rounds of both full fits.
-    "learning_rate": (0.06, 0.25, True),
-    "num_leaves": (8, 64, True),
-    "min_child_samples": (20, 400, True),
-    "feature_fraction": (0.2, 0.9, False),
-    "bagging_fraction": (0.6, 1.0, False),
-    "lambda_l2": (1e-3, 30.0, True),
-}
-INTEGER_PARAMS = {"num_leaves", "min_child_samples"}
 PRUNING_PERIOD = 10  # report the validation AUC to Optuna every this many rounds
-MAX_BIN = 63
-
-
-@dataclass(frozen=True)
-class TrainingConfig:
-    """What a data scientist may change; it is part of the model card and of the reuse key."""
-
-    n_trials: int = 10
-    timeout_seconds: int = 900
-    tuning_rows: int = 40_000
-    max_rounds: int = 2_000
-    early_stopping_rounds: int = 50
-    seed: int = 42
-    num_threads: int = 2
-    # Never a feature, a tuning input or a reason (contract names); default from dbt_project.yml's vars.
-    protected_attributes: tuple[str, ...] = field(default_factory=protected_attributes)
-
-    def __post_init__(self) -> None:
-        if self.n_trials < 1 or self.timeout_seconds <= 0 or self.tuning_rows < 1_000:
-            raise ValueError(f"need n_trials >= 1, timeout_seconds > 0 and tuning_rows >= 1000, got {self}")
-        object.__setattr__(self, "protected_attributes", validated_attributes(self.protected_attributes))
-
-    def as_dict(self) -> dict:
-        # The search space and binning go into the card and the reuse key too: a model is not
-        # reused after a code change that would train it differently.
-        space = {name: list(bounds) for name, bounds in SEARCH_SPACE.items()}
-        return {
-            **asdict(self),
-            "protected_attributes": list(self.protected_attributes),
-            "search_space": space,
-            "max_bin": MAX_BIN,
-            "score_bins": SCORE_BINS,
-        }
 
 
 @dataclass
@@ -163,10 +121,6 @@ def warm_start_params(previous: dict | None) -> dict | None:
         value = min(max(previous[name], low), high)
         clipped[name] = int(round(value)) if name in INTEGER_PARAMS else float(value)
     return clipped
-
-
-def feature_matrix(frame: pd.DataFrame, features: list[str]) -> np.ndarray:
-    return frame[features].to_numpy(dtype=np.float32, na_value=np.nan)
 
 
 def _pruning_callback(trial: optuna.Trial) -> Callable:
@@ -420,13 +374,3 @@ def _validation_metrics(labels: np.ndarray, raw: np.ndarray, calibrated: np.ndar
         "calibration_slope": round(calibration_slope(labels, calibrated), 6),
         "calibration_z": round(z, 4),
     }
-
-
-def predict(
-    booster: lgb.Booster, frame: pd.DataFrame, features: list[str], calibration: PlattScaling | None = None
-) -> np.ndarray:
-    missing = [name for name in features if name not in frame.columns]
-    if missing:
-        raise ValueError(f"rows lack {len(missing)} model features, e.g. {missing[:5]}")
-    probabilities = booster.predict(feature_matrix(frame, features), num_iteration=booster.best_iteration or None)
-    return calibration.apply(probabilities) if calibration else probabilities

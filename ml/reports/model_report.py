@@ -16,12 +16,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ml import evaluation
+from ml.model_store import REPORT_FILE
 from ml.reports.html_page import document, frame_table, image, key_values, section
 from warehouse.atomic_files import atomic_write, atomic_write_text
 
-PLOTS = ("roc", "precision_recall", "calibration", "deciles", "importance")
 TOP_FEATURES = 20
-REPORT_FILE = "report.html"
 
 
 @dataclass(frozen=True)

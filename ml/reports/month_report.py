@@ -14,9 +14,8 @@ import duckdb
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ml.model_store import read_card, report_dir
+from ml.model_store import PLOTS, read_card, report_dir
 from ml.reports.html_page import bullets, document, frame_table, image, key_values, paragraph, section
-from ml.reports.model_report import PLOTS
 from warehouse.atomic_files import atomic_write_text
 from warehouse.database import has_table
 from warehouse.dbt_vars import DRIFT_PSI_WARNING_VAR, FAIRNESS_APPROVAL_RATIO_WARNING_VAR, dbt_var

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from assets.model_training import ModelConfig, credit_default_model
-from ml.training import TrainingConfig
+from ml.training_config import TrainingConfig
 
 
 def test_the_launchpad_explains_every_field_of_the_model_config():

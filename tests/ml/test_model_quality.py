@@ -15,7 +15,8 @@ from ml.backtest import true_probabilities
 from ml.calibration import calibration_intercept, calibration_slope, check_calibration, spiegelhalter_z
 from ml.dataset import training_rows
 from ml.evaluation import auc, decile_table, ks
-from ml.reports.model_report import PLOTS, write_report
+from ml.model_store import PLOTS
+from ml.reports.model_report import write_report
 from ml.training import SEARCH_SPACE, TrainingConfig, _pruning_callback, train_model, warm_start_params
 from ml.windows import CHOICE, FIGURE, figures_untouched_by_choices, plan_windows
 from warehouse.database import connect

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from ml.model_store import ModelIntegrityError, load_model, month_cards, read_card, reusable_card, save_model
-from ml.training import predict, train_model
+from ml.prediction import predict
+from ml.training import train_model
 from tests.ml.conftest import QUICK
 
 
