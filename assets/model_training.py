@@ -12,10 +12,17 @@ from assets.dbt_models import APPLICATION_FEATURES, APPLICATION_LABELS
 from assets.jobs import not_retried
 from assets.partitions import PREVIOUS_MONTH, month_by_month, monthly_partitions, partition_month
 from assets.raw_deliveries import MONTH_DELIVERIES
-from assets.record_names import TRAIN_AHEAD
+from assets.record_names import INPUTS_VERSION, TRAIN_AHEAD
 from assets.resources import WarehouseResource
 from ml.champion import CHAMPION, champion_as_of
-from ml.dataset import ID_COLUMN, fingerprint, label_deliveries, read_training_set, write_training_set
+from ml.dataset import (
+    ID_COLUMN,
+    fingerprint,
+    has_feature_rows,
+    label_deliveries,
+    read_training_set,
+    write_training_set,
+)
 from ml.features import default_catalog
 from ml.model_store import (
     PLOTS,
@@ -34,8 +41,8 @@ from ml.swap_set import describe as describe_swap_set
 from ml.training_config import TrainingConfig
 from warehouse.database import connect
 from warehouse.fair_lending import protected_attributes, require_policy
-from warehouse.ingestion.delivery_names import add_months
-from warehouse.ingestion.ledger import months_missing_before
+from warehouse.ingestion.delivery_names import FIRST_MONTH, add_months
+from warehouse.ingestion.ledger import inputs_version, months_missing_before, training_inputs
 
 
 def training_set_path(warehouse: WarehouseResource, partition_key: str):
@@ -66,6 +73,13 @@ def training_set(context: dg.AssetExecutionContext, warehouse: WarehouseResource
                 f"{month:%Y-%m} cannot train: {', '.join(f'{m:%Y-%m}' for m in missing)} not loaded yet;"
                 " run those months first"
             )
+        previous = add_months(month, -1)
+        if previous >= FIRST_MONTH and not has_feature_rows(connection, previous):
+            raise ValueError(
+                f"{month:%Y-%m} cannot train: {previous:%Y-%m} is loaded but its features were never built"
+                f" (its run failed?); run {previous:%Y-%m} first"
+            )
+        deliveries = training_inputs(connection, month)
         summary = write_training_set(connection, month, training_set_path(warehouse, context.partition_key))
     context.log.info(f"training set for {month:%Y-%m}: {summary.rows:,} rows, default rate {summary.default_rate:.2%}")
     return dg.MaterializeResult(
@@ -78,6 +92,10 @@ def training_set(context: dg.AssetExecutionContext, warehouse: WarehouseResource
             ),
             "fingerprint": dg.MetadataValue.text(summary.fingerprint),
             "label_deliveries": dg.MetadataValue.text(", ".join(summary.label_deliveries)),
+            # Every delivery it was read from, by version: a month run scoring with a model trained
+            # ahead checks that none changed since (assets/model_readiness.py).
+            "deliveries": dg.MetadataValue.md("\n".join(f"- `{name}` sha256 `{sha}`" for name, sha in deliveries)),
+            INPUTS_VERSION: dg.MetadataValue.text(inputs_version(deliveries)),
             "path": dg.MetadataValue.path(str(summary.path)),
         }
     )

@@ -11,6 +11,7 @@ from assets.dagster_instance import dagster_instance
 from assets.definitions import defs
 from assets.model_readiness import month_job_name
 from assets.partitions import partition_key
+from assets.record_names import CREDIT_DEFAULT_MODEL as MODEL_STEP
 from assets.record_names import TRAIN_AHEAD
 from assets.run_notifications import notify_run
 from assets.sensors import CLI_SOURCE_TAG
@@ -37,7 +38,7 @@ def run_month(month: date, paths: DataPaths, run_config: dict | None = None, job
     return _execute(job_name, month, paths, run_config)
 
 
-def train_ahead(month: date, paths: DataPaths, run_config: dict | None = None) -> MonthRun:
+def train_month_ahead(month: date, paths: DataPaths, run_config: dict | None = None) -> MonthRun:
     """Train, register and gate month M's model from what is published up to M-1; notifies its result."""
     return _execute(TRAIN_AHEAD, month, paths, run_config)
 
@@ -60,8 +61,13 @@ def _execute(job_name: str, month: date, paths: DataPaths, run_config: dict | No
 
 
 def _for_job(job: dg.JobDefinition, run_config: dict) -> dict:
-    """The run config without the config of steps the job does not have (the model's, in score_month)."""
-    ops = {name: config for name, config in run_config.get("ops", {}).items() if job.graph.has_node_named(name)}
+    """The run config without the model's config when the job trains nothing (score_month).
+
+    Only that: a misspelt step name still reaches Dagster, which rejects it.
+    """
+    ops = dict(run_config.get("ops", {}))
+    if not job.graph.has_node_named(MODEL_STEP):
+        ops.pop(MODEL_STEP, None)
     return {**{key: value for key, value in run_config.items() if key != "ops"}, **({"ops": ops} if ops else {})}
 
 

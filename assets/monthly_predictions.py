@@ -6,6 +6,7 @@ import dagster as dg
 
 from assets.dbt_models import APPLICATION_FEATURES
 from assets.jobs import not_retried
+from assets.model_readiness import trained_ahead_problem
 from assets.model_training import credit_default_model
 from assets.partitions import month_by_month, monthly_partitions, partition_month
 from assets.raw_deliveries import MONTH_DELIVERIES
@@ -51,6 +52,12 @@ def monthly_predictions(
     paths = warehouse.paths
     policy = DecisionPolicy(review_from=config.review_from, decline_from=config.decline_from)
     with connect(paths.warehouse) as connection:
+        if context.job_name != MONTHLY_PIPELINE:
+            # The month's model was trained ahead, in another run: it must have been trained, and gated,
+            # on exactly the deliveries the warehouse holds now, before the champion scores the month.
+            problem = trained_ahead_problem(context.instance, connection, month)
+            if problem:
+                raise dg.Failure(problem, allow_retries=False)
         champion = champion_as_of(connection, month)
         if champion is None:
             raise dg.Failure(

@@ -13,4 +13,5 @@ TRAINING_SET = "training_set"
 MONTHLY_PIPELINE = "monthly_pipeline"
 SCORE_MONTH = "score_month"
 TRAIN_AHEAD = "train_ahead"
+INPUTS_VERSION = "inputs_version"  # training_set metadata: the versions of the deliveries it read
 PARTITION_TAG = "dagster/partition"  # Dagster's tag of a partitioned run: the month's partition key

@@ -4,8 +4,9 @@ The inbox sensor looks at the inbox's top-level `*.csv` files (hidden names are 
 progress and are skipped). A file is considered once it has stopped changing for
 `SETTLE_SECONDS`. Then:
 - a month file (`YYYYMM01.csv`) that passes the file's own contract checks starts that
-  month's run of `monthly_pipeline`, oldest month first, once every month before it is
-  loaded, queued or requested in the same tick (month M trains on all of them); until
+  month's run (`score_month` when its model was trained ahead, else `monthly_pipeline`),
+  oldest month first, once every month before it is loaded, queued or requested in the same
+  tick (month M trains on all of them); until
   then the file stays out of the cursor, so a later tick looks at it again;
 - a file that fails them, or whose name is not a delivery name, is moved to quarantine with
   its report, and a `delivery_rejected` notification says why; no run starts;
@@ -31,8 +32,8 @@ from pathlib import Path
 import dagster as dg
 
 from assets.jobs import monthly_pipeline, score_month, train_ahead
-from assets.model_readiness import month_job_name
-from assets.partitions import partition_key, partition_month
+from assets.model_readiness import ACTIVE_RUN_STATUSES, month_job_name
+from assets.partitions import monthly_partitions, partition_key, partition_month
 from assets.raw_deliveries import MONTH_FILE_SHA256, RAW_APPLICATIONS
 from assets.resources import WarehouseResource
 from assets.run_notifications import PARTITION_TAG, notify_run
@@ -54,8 +55,6 @@ from warehouse.publishing.notifications import (
 SETTLE_SECONDS = 10.0
 POLL_SECONDS = int(os.environ.get("CREDIT_INBOX_POLL_SECONDS", "30"))
 CLI_SOURCE_TAG = ("source", "credit-cli")  # runs started by `credit run` notify by themselves
-# A run in one of these states will load its month before any run queued after it starts.
-ACTIVE_RUN_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
 
 
 def settled_arrivals(inbox: Path, seen: dict[str, str], now: float) -> tuple[list[Path], dict[str, str]]:
@@ -96,7 +95,10 @@ def months_loaded_or_on_their_way(instance: dg.DagsterInstance) -> set[date]:
     Dagster's records only: the sensor never takes the warehouse's lock.
     """
     partitions = set(instance.get_materialized_partitions(RAW_APPLICATIONS))
+    # A month's own run will load its month before any run queued after it starts; a model's training loads nothing.
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE_RUN_STATUSES)):
+        if run.job_name == train_ahead.name:
+            continue
         if run.tags.get(PARTITION_TAG):
             partitions.add(run.tags[PARTITION_TAG])
     months = set()
@@ -232,6 +234,8 @@ def train_next_month(context: dg.RunStatusSensorContext):
     if not run.tags.get(PARTITION_TAG):
         return dg.SkipReason("not a month's run")
     next_month = add_months(partition_month(run.tags[PARTITION_TAG]), 1)
+    if not monthly_partitions.has_partition_key(partition_key(next_month)):
+        return dg.SkipReason(f"{next_month:%Y-%m} has not begun: its model is trained once it has")
     return dg.RunRequest(
         # One training per finished month run: a sensor restart or a second tick asks for the same key.
         run_key=f"train-ahead {next_month:%Y-%m} after {run.run_id}",

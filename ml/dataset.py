@@ -64,6 +64,12 @@ def training_rows(connection: duckdb.DuckDBPyConnection, month: date) -> pd.Data
     return connection.sql(TRAINING_ROWS_SQL, params={"month": month}).df()
 
 
+def has_feature_rows(connection: duckdb.DuckDBPyConnection, month: date) -> bool:
+    """True once the feature mart holds the month's applications (its run built them)."""
+    sql = f"select count(*) > 0 from {FEATURE_TABLE} where {MONTH_COLUMN} = ?"
+    return connection.execute(sql, [month]).fetchone()[0]
+
+
 def scoring_rows(connection: duckdb.DuckDBPyConnection, month: date) -> pd.DataFrame:
     return connection.sql(SCORING_ROWS_SQL, params=[month]).df()
 

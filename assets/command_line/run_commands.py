@@ -10,7 +10,8 @@ from datetime import date
 
 from assets.command_line.exit_codes import EXIT_FAILED
 from assets.command_line.run_display import print_result, run_log_path, run_output
-from assets.month_runs import MonthRun, run_month, train_ahead
+from assets.month_runs import MonthRun, run_month, train_month_ahead
+from assets.partitions import monthly_partitions, partition_key
 from assets.run_log import PYTHON_LOGGING
 from ml.evaluation import auc
 from ml.model_store import latest_card
@@ -45,7 +46,7 @@ def _run_logged(month: date, paths: DataPaths, args: argparse.Namespace) -> tupl
 
 
 def _train_logged(month: date, paths: DataPaths, args: argparse.Namespace) -> tuple[MonthRun, float]:
-    return _logged("model", month, paths, args, train_ahead)
+    return _logged("model", month, paths, args, train_month_ahead)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,10 +56,14 @@ def run(args: argparse.Namespace) -> int:
     month_run, _ = _run_logged(month, paths, args)
     if not month_run.success:
         return EXIT_FAILED
+    next_month = add_months(month, 1)
     if args.no_train_ahead:
         return 0
+    if not monthly_partitions.has_partition_key(partition_key(next_month)):
+        print(f"{next_month:%Y-%m} has not begun: its model is trained once it has (credit train {next_month:%Y-%m})")
+        return 0
     print()
-    model_run, _ = _train_logged(add_months(month, 1), paths, args)
+    model_run, _ = _train_logged(next_month, paths, args)
     return 0 if model_run.success else EXIT_FAILED
 
 
@@ -110,12 +115,15 @@ def demo(args: argparse.Namespace) -> int:
     for number, month in enumerate(months, start=1):
         print(f"\n[{number}/{len(months)}] ", end="")
         month_run, seconds[month] = _run_logged(month, paths, args)
-        if month != months[-1] and month_run.success:
-            # The next month's model, trained ahead as the daemon would: its run then only scores.
-            month_run, _ = _train_logged(add_months(month, 1), paths, args)
         if not month_run.success:
             print(f"{month:%Y-%m} failed; see the run in the Dagster UI (make ui)", file=sys.stderr)
             return EXIT_FAILED
+        if month != months[-1]:
+            # The next month's model, trained ahead as the daemon would: its run then only scores.
+            model_run, _ = _train_logged(add_months(month, 1), paths, args)
+            if not model_run.success:
+                print(f"{add_months(month, 1):%Y-%m}'s model failed; see the run in the Dagster UI", file=sys.stderr)
+                return EXIT_FAILED
     print()
     print(demo_table(paths, months, seconds))
     print(f"\ntotal {time.perf_counter() - started:.0f} s; warehouse {paths.warehouse}")

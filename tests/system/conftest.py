@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from assets.month_runs import MonthRun, run_month, train_ahead
+from assets.month_runs import MonthRun, run_month, train_month_ahead
 from tests.conftest import data_directory_with_deliveries
 from warehouse.paths import DataPaths
 
@@ -56,7 +56,7 @@ def two_months_run(october_run, tmp_path_factory) -> RunMonths:
     So November's model is rejected and October's scores November. Copy it before writing.
     """
     paths = copy_of(october_run.paths, tmp_path_factory.mktemp("two_months_run") / "data")
-    model = train_ahead(NOVEMBER, paths, quick_model(promotion_tolerance=-1.0))
+    model = train_month_ahead(NOVEMBER, paths, quick_model(promotion_tolerance=-1.0))
     assert model.success, model.notification
     run = run_month(NOVEMBER, paths, quick_model())
     assert run.success, run.notification

@@ -3,8 +3,8 @@
 One server for the module, started the way `make ui` starts it. Dropping the history and a
 month file into the inbox must give exactly one successful run, its outbox file and its
 notification, then the next month's model trained ahead by the daemon before that month's file
-exists; a bad file only a rejection. Then the month is launched again through GraphQL,
-as the UI's Materialize button does, and must succeed, reusing its model. (The sensor's order
+exists; a bad file only a rejection. Then the month is launched again through GraphQL, as the
+launchpad does, with the job that scores a month whose model exists, and must succeed. (The sensor's order
 and once-only rules over many months are tested in process: tests/assets/test_sensors.py and
 test_month_order.py.)
 """
@@ -250,7 +250,7 @@ def test_a_month_launched_through_graphql_succeeds(dagster_dev):
         "selector": {
             "repositoryLocationName": repository["location"]["name"],
             "repositoryName": repository["name"],
-            "jobName": "monthly_pipeline",
+            "jobName": "score_month",
         },
         "executionMetadata": {"tags": [{"key": "dagster/partition", "value": MONTHS[-1]}]},
     }

@@ -7,7 +7,7 @@ from datetime import date
 
 import duckdb
 
-from warehouse.ingestion.delivery_names import APPLICATIONS, FIRST_MONTH, HISTORY_FILE
+from warehouse.ingestion.delivery_names import APPLICATIONS, FIRST_MONTH, HISTORY_FILE, add_months
 
 CURRENT_VERSIONS_SQL = """
 select delivery_file, kind, delivery_month, sha256, row_count, status, loaded_at
@@ -95,3 +95,9 @@ def inputs_version(inputs: list[tuple[str, str]]) -> str:
     for file_name, sha256 in inputs:
         digest.update(f"{file_name}={sha256}\n".encode())
     return digest.hexdigest()[:16]
+
+
+def training_inputs(connection: duckdb.DuckDBPyConnection, month: date) -> list[tuple[str, str]]:
+    """(file, sha256) of every loaded delivery month M's training set reads: applications and outcomes before M."""
+    before = add_months(month, -1)
+    return month_inputs(connection, before, outcomes=False) + month_inputs(connection, before, outcomes=True)
