@@ -80,7 +80,9 @@ def _exclusion(data_dir: str) -> None:
     from ml.dataset import read_training_set, scoring_rows
     from ml.evaluation import auc
     from ml.model_store import latest_card, load_model
-    from ml.training import TrainingConfig, predict, train_model
+    from ml.prediction import predict
+    from ml.training import train_model
+    from ml.training_config import TrainingConfig
     from warehouse.database import connect
     from warehouse.publishing.predictions_table import scored_with_labels
 
