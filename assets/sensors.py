@@ -54,6 +54,9 @@ from warehouse.publishing.notifications import (
 # A file still being copied changes size and time; one untouched this long is taken as complete.
 SETTLE_SECONDS = 10.0
 POLL_SECONDS = int(os.environ.get("CREDIT_INBOX_POLL_SECONDS", "30"))
+# Run-status sensors read only Dagster's event log, so they may look often (Dagster's default is
+# 30 s): a notification, and the next month's training, follow a run within seconds.
+RUN_STATUS_SECONDS = 5
 CLI_SOURCE_TAG = ("source", "credit-cli")  # runs started by `credit run` notify by themselves
 
 
@@ -200,6 +203,7 @@ def _notify_from_sensor(context: dg.RunStatusSensorContext, warehouse: Warehouse
 
 @dg.run_status_sensor(
     run_status=dg.DagsterRunStatus.SUCCESS,
+    minimum_interval_seconds=RUN_STATUS_SECONDS,
     monitor_all_code_locations=False,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Notifies the webhook and the notifications log when a run succeeds, with its check warnings.",
@@ -209,6 +213,7 @@ def notify_on_success(context: dg.RunStatusSensorContext, warehouse: WarehouseRe
 
 
 @dg.run_failure_sensor(
+    minimum_interval_seconds=RUN_STATUS_SECONDS,
     monitor_all_code_locations=False,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Notifies the webhook and the notifications log when a run fails: month, run, failing step and error.",
@@ -221,6 +226,7 @@ def notify_on_failure(context: dg.RunFailureSensorContext, warehouse: WarehouseR
     run_status=dg.DagsterRunStatus.SUCCESS,
     monitored_jobs=[monthly_pipeline, score_month],
     request_job=train_ahead,
+    minimum_interval_seconds=RUN_STATUS_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "When month M-1's run succeeds, queues the training of month M's model (once per run), so M's run only"
