@@ -20,7 +20,7 @@ import sqlalchemy
 from sqlalchemy.pool import NullPool
 
 from tests.system.conftest import copy_of
-from warehouse.database import connect
+from warehouse.database import connect, quote_identifier
 from warehouse.paths import DataPaths
 from warehouse.publishing.bi_copy import SERVED_TABLES, SERVING_DATABASE
 
@@ -49,8 +49,11 @@ def test_the_serving_database_holds_views_equal_to_the_warehouse_tables(served):
         assert tables == set(), "the serving file holds no data of its own"
         for table in SERVED_TABLES:
             order = "application_month, sk_id_curr" if table.name == "predictions" else "all"
-            served_rows = pd.read_sql(f"select * from {table.name} order by {order}", bi)
-            warehouse_rows = warehouse.execute(f"select * from {table.source} order by {order}").df()
+            # Table names are identifiers, not values: quoted, each checked to be a plain name.
+            view = quote_identifier(table.name)
+            source = ".".join(quote_identifier(part) for part in table.source.split("."))
+            served_rows = pd.read_sql(f"select * from {view} order by {order}", bi)
+            warehouse_rows = warehouse.execute(f"select * from {source} order by {order}").df()
             assert len(served_rows) == len(warehouse_rows), table.name
             # No month here brought a new value; warnings depend on the sample.
             assert len(served_rows) > 0 or table.name in ("unseen_levels", "monitoring_warnings"), table.name

@@ -71,7 +71,7 @@ def test_a_month_in_drift_the_warnings_never_evaluated_is_not_computed(connectio
 
 
 def test_a_month_scored_again_since_its_warnings_were_decided_is_not_computed(connection):
-    connection.execute(f"update monitoring.drift set scored_at = timestamp '{SCORED_AGAIN}' where subject = 'score'")
+    connection.execute("update monitoring.drift set scored_at = ? where subject = 'score'", [SCORED_AGAIN])
     assert not warnings_evaluated(connection, OCTOBER)
     with pytest.raises(WarningsNotComputed):
         month_warnings(connection, OCTOBER)
