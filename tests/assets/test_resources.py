@@ -1,19 +1,22 @@
-"""The resources: the data directory's folders, and the dbt CLI without dagster-dbt's start-up costs."""
+"""The resources: the data directory's folders, and dbt run by dagster-dbt in this process."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cached_property
-from importlib.metadata import version as installed_version
+from pathlib import Path
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
-from packaging.version import Version
+import duckdb
+from dagster_dbt import DagsterDbtCliRuntimeError, DbtCliInvocation, DbtCliResource
+from dagster_dbt.asset_utils import extract_runtime_selection_from_args, get_updated_cli_invocation_params_for_context
 
 from assets.resources import WarehouseResource, default_resources
+from warehouse.database import connect
+from warehouse.paths import DataPaths
 
 
 @contextmanager
@@ -46,18 +49,43 @@ def test_reading_the_paths_creates_nothing_and_a_run_creates_the_folders_once(tm
         assert all(folder.is_dir() for folder in folders)
 
 
-def test_dagster_dbt_still_calls_the_two_private_hooks_this_project_overrides():
-    """If an upgrade renames or stops calling them, the overrides go unused and every dbt step is ≈ 6.5 s slower."""
-    cli = inspect.getsource(DbtCliResource.cli)
-    assert "self._cli_version" in cli, "dagster-dbt no longer reads `_cli_version`: see WarehouseDbtCliResource"
-    assert "self._initialize_dbt_core_adapter(args)" in cli, "dagster-dbt no longer builds its adapter there"
-    assert isinstance(inspect.getattr_static(DbtCliResource, "_cli_version"), cached_property)
-    assert list(inspect.signature(DbtCliResource._initialize_dbt_core_adapter).parameters) == ["self", "args"]
+def test_dagster_dbt_still_offers_what_the_in_process_dbt_resource_reuses():
+    """If an upgrade moves them, this fails by name rather than every dbt step failing at run time."""
+    assert list(inspect.signature(extract_runtime_selection_from_args).parameters) == ["args"]
+    assert {"context", "manifest", "dagster_dbt_translator", "runtime_selects", "runtime_excludes"} <= set(
+        inspect.signature(get_updated_cli_invocation_params_for_context).parameters
+    )
+    fields = {field.name for field in dataclasses.fields(DbtCliInvocation) if field.init}
+    assert {"process", "manifest", "dagster_dbt_translator", "project_dir", "target_path", "cli_version"} <= fields
+    assert "_get_unique_target_path" in vars(DbtCliResource)
 
 
-def test_the_dbt_resource_knows_its_version_and_builds_no_adapter_without_starting_dbt():
-    dbt = default_resources()["dbt"]
+def test_dbt_runs_in_this_process_and_leaves_the_warehouse_free(tmp_path, monkeypatch):
+    paths = DataPaths(tmp_path / "data").create()
+    with connect(paths.warehouse):
+        pass  # the raw tables the staging views read
+    resources = default_resources()
+    resources["warehouse"] = WarehouseResource(data_dir=str(paths.root))
+    resources["warehouse"].export_for_dbt()
+    monkeypatch.setenv("CREDIT_DATA_DIR", str(paths.root))
+    dbt = resources["dbt"]
     with programs_started() as started:
-        assert dbt._cli_version == Version(installed_version("dbt-core"))
-        assert dbt._initialize_dbt_core_adapter(["build"]) is None
-    assert started == []
+        invocation = dbt.cli(["run", "--select", "stg_home_credit__outcomes"], target_path=tmp_path / "target")
+        events = list(invocation.stream_raw_events())
+    assert not [program for program in started if "dbt" in Path(program).name], "no dbt program is started"
+    assert invocation.is_successful()
+    assert any(event.raw_event["info"]["name"] == "LogModelResult" for event in events), "dbt's events stream"
+    # dbt-duckdb keeps its database open between commands unless told; this process must not hold the lock.
+    with duckdb.connect(str(paths.warehouse), read_only=True) as reader:
+        [(views,)] = reader.execute(
+            "select count(*) from duckdb_views() where view_name = 'stg_home_credit__outcomes'"
+        ).fetchall()
+    assert views == 1
+
+
+def test_a_dbt_command_that_fails_in_this_process_fails_the_step_with_dbts_message(tmp_path):
+    dbt = default_resources()["dbt"]
+    invocation = dbt.cli(["run", "--vars", "{not: [yaml"], target_path=tmp_path / "target", raise_on_error=False)
+    assert not invocation.is_successful()
+    error = invocation.get_error()
+    assert isinstance(error, DagsterDbtCliRuntimeError) and "--vars" in str(error)
