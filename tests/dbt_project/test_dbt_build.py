@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import re
 import shutil
+from dataclasses import dataclass
 
 import pandas as pd
 import pytest
@@ -82,32 +83,60 @@ def test_features_include_the_articles_columns_and_the_ratios(built_warehouse):
     assert article_columns | ratios <= columns
 
 
-def build_with_january_redelivered(built_warehouse, month: pd.DataFrame, tmp_path) -> tuple[DataPaths, object]:
-    """A copy of the built warehouse, January replaced by `month` and `dbt build` run again on it."""
-    paths = DataPaths(tmp_path / "data").create()
+NEVER_SEEN = {"NAME_CONTRACT_TYPE": "Buy now pay later", "FLAG_OWN_CAR": "Maybe", "FLAG_OWN_REALTY": "Maybe"}
+TEXT_COLUMNS = [name for name, sql_type in COLUMNS if sql_type == TEXT]
+NEW_LEVEL_ROWS = slice(20, 45)  # 25 applications with a new organisation type and income type
+
+
+@dataclass(frozen=True)
+class Redelivered:
+    paths: DataPaths
+    month: pd.DataFrame
+    dbt_output: str
+    expected_unseen: dict[tuple[str, str], int]  # (column, value): applications
+
+
+@pytest.fixture(scope="module")
+def january_with_new_values(built_warehouse, deliveries_dir, tmp_path_factory) -> Redelivered:
+    """A copy of the built warehouse, January redelivered with values never seen before, and `dbt build` again.
+
+    Rows 0-15 each bring a new value in one of the 16 text columns, row 16 the new contract type
+    again (so counts are checked), and rows 20-44 a new organisation type and income type.
+    """
+    month = pd.read_csv(deliveries_dir / "20210101.csv")
+    expected = {}
+    for row, column in enumerate(TEXT_COLUMNS):  # one column per row
+        value = NEVER_SEEN.get(column, f"New {column.lower()}")
+        month.loc[month.index[row], column] = value
+        expected[(column.lower(), value)] = 1
+    month.loc[month.index[len(TEXT_COLUMNS)], "NAME_CONTRACT_TYPE"] = NEVER_SEEN["NAME_CONTRACT_TYPE"]
+    expected[("name_contract_type", NEVER_SEEN["NAME_CONTRACT_TYPE"])] = 2
+    month.loc[month.index[NEW_LEVEL_ROWS], "ORGANIZATION_TYPE"] = "Space agency"
+    month.loc[month.index[NEW_LEVEL_ROWS], "NAME_INCOME_TYPE"] = "Gig worker"
+    expected[("organization_type", "Space agency")] = expected[("name_income_type", "Gig worker")] = 25
+
+    root = tmp_path_factory.mktemp("january_with_new_values")
+    paths = DataPaths(root / "data").create()
     shutil.copy(built_warehouse.warehouse, paths.warehouse)
-    changed = tmp_path / "redelivery" / "20210101.csv"
+    changed = root / "redelivery" / "20210101.csv"
     changed.parent.mkdir()
     month.to_csv(changed, index=False)
     load_delivery(changed, paths)
-    result = run_dbt(["build"], paths.root, tmp_path / "target")
+    result = run_dbt(["build"], paths.root, root / "target")
     assert result.returncode == 0, result.stdout[-3000:]
-    return paths, result
+    return Redelivered(paths, month, result.stdout, expected)
 
 
 @pytest.mark.slow  # a dbt build of its own
-def test_a_never_seen_level_gives_the_same_columns_and_lands_in_unseen(built_warehouse, tmp_path, deliveries_dir):
-    month = pd.read_csv(deliveries_dir / "20210101.csv")
-    month.loc[month.index[:25], "ORGANIZATION_TYPE"] = "Space agency"
-    month.loc[month.index[:25], "NAME_INCOME_TYPE"] = "Gig worker"
-    paths, _ = build_with_january_redelivered(built_warehouse, month, tmp_path)
-
+def test_a_never_seen_level_gives_the_same_columns_and_lands_in_unseen(january_with_new_values):
+    paths, month = january_with_new_values.paths, january_with_new_values.month
     with connect(paths.warehouse, read_only=True) as connection:
         training = training_rows(connection, pd.Timestamp("2021-01-01").date())
         scoring = scoring_rows(connection, pd.Timestamp("2021-01-01").date())
     assert list(scoring.columns) == contract_columns() + ["target"]
     assert list(training.columns) == list(scoring.columns) + ["label_source"], "where each label came from"
-    new_levels = scoring[scoring["sk_id_curr"].isin(month["SK_ID_CURR"].iloc[:25])]
+    new_levels = scoring[scoring["sk_id_curr"].isin(month["SK_ID_CURR"].iloc[NEW_LEVEL_ROWS])]
+    assert len(new_levels) == 25
     assert (new_levels["organization_type__unseen"] == 1).all()
     assert (new_levels["name_income_type__unseen"] == 1).all()
     one_hot_organisation = [
@@ -117,31 +146,18 @@ def test_a_never_seen_level_gives_the_same_columns_and_lands_in_unseen(built_war
     assert not set(NON_FEATURE_COLUMNS) - set(training.columns)
 
 
-NEVER_SEEN = {"NAME_CONTRACT_TYPE": "Buy now pay later", "FLAG_OWN_CAR": "Maybe", "FLAG_OWN_REALTY": "Maybe"}
-
-
 @pytest.mark.slow  # a dbt build of its own
-def test_a_never_seen_value_in_any_text_column_warns_and_is_listed(built_warehouse, tmp_path, deliveries_dir):
+def test_a_never_seen_value_in_any_text_column_warns_and_is_listed(built_warehouse, january_with_new_values):
     with connect(built_warehouse.warehouse, read_only=True) as connection:
         assert connection.execute("select count(*) from monitoring.unseen_levels").fetchone()[0] == 0
-    text_columns = [name for name, sql_type in COLUMNS if sql_type == TEXT]
-    assert len(text_columns) == 16
-    month = pd.read_csv(deliveries_dir / "20210101.csv")
-    expected = {}
-    for row, column in enumerate(text_columns):  # one column per row
-        value = NEVER_SEEN.get(column, f"New {column.lower()}")
-        month.loc[month.index[row], column] = value
-        expected[(column.lower(), value)] = 1
-    # A second application with the new contract type, so the count is checked too.
-    month.loc[month.index[len(text_columns)], "NAME_CONTRACT_TYPE"] = NEVER_SEEN["NAME_CONTRACT_TYPE"]
-    expected[("name_contract_type", NEVER_SEEN["NAME_CONTRACT_TYPE"])] = 2
-    paths, result = build_with_january_redelivered(built_warehouse, month, tmp_path)
-    warned = [line for line in result.stdout.splitlines() if "WARN" in line]
-    for column in text_columns:
+    assert len(TEXT_COLUMNS) == 16
+    paths, month = january_with_new_values.paths, january_with_new_values.month
+    warned = [line for line in january_with_new_values.dbt_output.splitlines() if "WARN" in line]
+    for column in TEXT_COLUMNS:
         assert any(f"in_fixed_levels_raw_applications_{column.lower()}" in line for line in warned), column
     for flag in ("flag_own_car", "flag_own_realty"):
         assert any(f"not_null_stg_home_credit__applications_{flag}" in line for line in warned), flag
-    assert "ERROR=0" in result.stdout
+    assert "ERROR=0" in january_with_new_values.dbt_output
 
     with connect(paths.warehouse, read_only=True) as connection:
         unseen = connection.execute(
@@ -151,10 +167,12 @@ def test_a_never_seen_value_in_any_text_column_warns_and_is_listed(built_warehou
             "select * from marts.fct_application_features where application_month = date '2021-01-01'"
         ).df()
     assert {row[0] for row in unseen} == {pd.Timestamp("2021-01-01").date()}
-    assert {(column, value): applications for _, column, value, applications in unseen} == expected
+    assert {(column, value): applications for _, column, value, applications in unseen} == (
+        january_with_new_values.expected_unseen
+    )
     # Each new level of a one-hot column lands in its `__unseen` column.
     by_id = features.set_index("sk_id_curr")
-    for row, column in enumerate(text_columns):
+    for row, column in enumerate(TEXT_COLUMNS):
         if column.lower() in one_hot_macro_levels():
             assert by_id.loc[month["SK_ID_CURR"].iloc[row], f"{column.lower()}__unseen"] == 1, column
 

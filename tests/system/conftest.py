@@ -1,8 +1,9 @@
 """Months run through Dagster once per session, shared by the whole-system tests.
 
 A month's run is the expensive step of these tests (dbt twice, a model tuned and fitted),
-so October, and October then November (its model trained ahead), are run once each; a test
-that writes works on its own copy of the data directory (`copy_of`), never on the shared one.
+so October, November's model trained ahead, and November are run once each, each stage on a
+copy of the one before; a test that writes works on its own copy of the data directory
+(`copy_of`), never on a shared one.
 """
 
 from __future__ import annotations
@@ -50,14 +51,21 @@ def october_run(deliveries_dir, tmp_path_factory) -> RunMonths:
 
 
 @pytest.fixture(scope="session")
-def two_months_run(october_run, tmp_path_factory) -> RunMonths:
-    """October; then November's model trained ahead, which must beat October's by a whole unit of AUC; then November.
+def november_model(october_run, tmp_path_factory) -> RunMonths:
+    """October; then November's model trained ahead, which must beat October's by a whole unit of AUC.
 
-    So November's model is rejected and October's scores November. Copy it before writing.
+    So November's model is rejected, and October's will score November; November's file waits in the inbox.
     """
-    paths = copy_of(october_run.paths, tmp_path_factory.mktemp("two_months_run") / "data")
+    paths = copy_of(october_run.paths, tmp_path_factory.mktemp("november_model") / "data")
     model = train_month_ahead(NOVEMBER, paths, quick_model(promotion_tolerance=-1.0))
     assert model.success, model.notification
+    return RunMonths(paths, dict(october_run.runs), {NOVEMBER: model})
+
+
+@pytest.fixture(scope="session")
+def two_months_run(november_model, tmp_path_factory) -> RunMonths:
+    """October, November's model trained ahead (and rejected), then November. Copy it before writing."""
+    paths = copy_of(november_model.paths, tmp_path_factory.mktemp("two_months_run") / "data")
     run = run_month(NOVEMBER, paths, quick_model())
     assert run.success, run.notification
-    return RunMonths(paths, {**october_run.runs, NOVEMBER: run}, {NOVEMBER: model})
+    return RunMonths(paths, {**november_model.runs, NOVEMBER: run}, dict(november_model.models))
