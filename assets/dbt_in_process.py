@@ -10,73 +10,109 @@ it builds, as they do from a subprocess.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import queue
+import subprocess
 import threading
 from collections.abc import Iterator, Sequence
 
 # What `dbt --log-format json` prints at its default level: dagster-dbt reads these lines.
 PRINTED_LEVELS = {"info", "warn", "error"}
+# dbt's stdout stays silent (its events reach dagster-dbt through the callback); its log file
+# keeps everything, SQL and stack traces included, as the CLI's does.
+LOGGING_FLAGS = ["--log-level", "none", "--log-level-file", "debug", "--no-send-anonymous-usage-stats"]
 _FINISHED = None
+# dbt's flags, event manager and adapters are global to the process: one invocation at a time.
+_ONE_AT_A_TIME = threading.Lock()
 
 
 class DbtInThisProcess:
-    """The parts of `subprocess.Popen` dagster-dbt's `DbtCliInvocation` uses, served by `dbtRunner` in a thread.
-
-    One invocation at a time per process, as runs on one warehouse are serialised (pool `warehouse`).
-    """
+    """The parts of `subprocess.Popen` dagster-dbt's `DbtCliInvocation` uses, served by `dbtRunner` in a thread."""
 
     def __init__(self, arguments: Sequence[str]):
+        arguments = [*arguments, *LOGGING_FLAGS]
         self.args = ["dbt", *arguments]  # how dagster-dbt names the command in its logs and errors
         self.returncode: int | None = None
         self._lines: queue.Queue[bytes | None] = queue.Queue()
+        self._reported_an_error = False
         self.stdout = _Lines(self._lines)
-        self._thread = threading.Thread(
-            # dbt's own stdout stays silent: its events reach dagster-dbt through the callback.
-            target=self._invoke,
-            args=([*arguments, "--log-level", "none"],),
-            name="dbt",
-            daemon=True,
-        )
-        self._thread.start()
+        self._thread = threading.Thread(target=self._invoke, args=(arguments,), name="dbt", daemon=True)
+        _ONE_AT_A_TIME.acquire()  # released by the thread when dbt has finished
+        try:
+            self._thread.start()
+        except BaseException:
+            _ONE_AT_A_TIME.release()
+            raise
 
     def _invoke(self, arguments: list[str]) -> None:
+        try:
+            self.returncode = self._run_dbt(arguments)
+        except BaseException as error:  # dbt reports its own failures in its result; this is one it could not
+            self._put_error(f"dbt failed in this process: {error!r}")
+            self.returncode = 2
+        finally:
+            try:
+                _release_the_warehouse()
+            except Exception as error:
+                self._put_error(f"dbt could not close the warehouse: {error!r}")
+                self.returncode = self.returncode or 2
+            finally:
+                self._lines.put(_FINISHED)
+                _ONE_AT_A_TIME.release()
+
+    def _run_dbt(self, arguments: list[str]) -> int:
         from dbt.cli.main import dbtRunner  # dbt's import is the start-up paid once here
+        from dbt.deprecations import reset_deprecations
         from dbt_common.events.functions import msg_to_json
+        from dbt_common.exceptions.base import env_secrets, scrub_secrets
 
         def forward(message) -> None:
             if message.info.level in PRINTED_LEVELS:
-                self._lines.put(msg_to_json(message).encode())
+                # Scrubbed as dbt's own JSON logger scrubs what it prints: no DBT_ENV_SECRET_ value leaves.
+                self._lines.put(scrub_secrets(msg_to_json(message), env_secrets()).encode())
+                self._reported_an_error |= message.info.level == "error"
 
-        try:
-            result = dbtRunner(callbacks=[forward]).invoke(arguments)
-            # dbt's exit codes: 0 success, 1 a model or test failed, 2 dbt itself failed.
-            self.returncode = 0 if result.success else 2 if result.exception is not None else 1
-        except Exception as error:  # dbt reports its own failures in the result; this is one it could not
-            self._lines.put(_error_line(f"dbt failed in this process: {error!r}"))
-            self.returncode = 2
-        finally:
-            _release_the_warehouse()
-            self._lines.put(_FINISHED)
+        reset_deprecations()  # each command warns of what it uses, as a fresh dbt process does
+        result = dbtRunner(callbacks=[forward]).invoke(arguments)
+        if result.exception is not None and not self._reported_an_error:
+            # A usage error (a misspelt flag) fails before dbt logs anything.
+            self._put_error(f"dbt: {result.exception}")
+        # dbt's exit codes: 0 success, 1 a model or test failed, 2 dbt itself failed.
+        return 0 if result.success else 2 if result.exception is not None else 1
+
+    def _put_error(self, text: str) -> None:
+        """An error as dbt's JSON log prints one, so dagster-dbt puts it into the step's error."""
+        line = {"info": {"level": "error", "name": "MainEncounteredError", "msg": text}, "data": {}}
+        self._lines.put(json.dumps(line).encode())
+        self._reported_an_error = True
 
     def wait(self, timeout: float | None = None) -> int | None:
         self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise subprocess.TimeoutExpired(self.args, timeout)
         return self.returncode
 
     def poll(self) -> int | None:
         return self.returncode
 
     def send_signal(self, _signal: int) -> None:
-        """dagster-dbt's interrupt (a run terminated): cancel dbt's running queries, as dbt does on Ctrl-C."""
+        """dagster-dbt's interrupt (the run was terminated): stop dbt as Ctrl-C stops it.
+
+        Its running queries are cancelled, and a KeyboardInterrupt raised in its thread makes dbt
+        stop scheduling nodes, write its results and return, as it does on Ctrl-C.
+        """
         from dbt.adapters.factory import FACTORY
 
         for adapter in list(FACTORY.adapters.values()):
-            adapter.cancel_open_connections()
-
-
-def _error_line(text: str) -> bytes:
-    """An error as dbt's JSON log prints one, so dagster-dbt puts it into the step's error."""
-    return json.dumps({"info": {"level": "error", "name": "MainEncounteredError", "msg": text}, "data": {}}).encode()
+            try:
+                adapter.cancel_open_connections()
+            except Exception:  # a connection closing as it is cancelled; the interrupt below still stops dbt
+                pass
+        if self._thread.is_alive() and self._thread.ident is not None:
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(self._thread.ident), ctypes.py_object(KeyboardInterrupt)
+            )
 
 
 class _Lines:
@@ -98,10 +134,11 @@ class _Lines:
 
 
 def _release_the_warehouse() -> None:
-    """Close dbt-duckdb's database, which it keeps open in the process between commands.
+    """Make sure dbt-duckdb's database is closed when dbt has finished.
 
-    Left open, this process would hold the warehouse's lock after dbt has finished, and every other
-    process (a load, `credit status`, the next run) would wait for it.
+    dbt-duckdb closes it when its last connection closes, unless a profile sets `keep_open`; this
+    holds either way, so this process never keeps the warehouse's lock after dbt, and every other
+    process (a load, `credit status`, the next run) can have it.
     """
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 

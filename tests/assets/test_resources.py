@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
+import re
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 from dagster_dbt import DagsterDbtCliRuntimeError, DbtCliInvocation, DbtCliResource
 from dagster_dbt.asset_utils import extract_runtime_selection_from_args, get_updated_cli_invocation_params_for_context
 
@@ -50,7 +54,10 @@ def test_reading_the_paths_creates_nothing_and_a_run_creates_the_folders_once(tm
 
 
 def test_dagster_dbt_still_offers_what_the_in_process_dbt_resource_reuses():
-    """If an upgrade moves them, this fails by name rather than every dbt step failing at run time."""
+    """If an upgrade moves them, this fails by name rather than every dbt step failing at run time.
+
+    And if dagster-dbt starts passing dbt a setting this project's `cli` does not, it fails too.
+    """
     assert list(inspect.signature(extract_runtime_selection_from_args).parameters) == ["args"]
     assert {"context", "manifest", "dagster_dbt_translator", "runtime_selects", "runtime_excludes"} <= set(
         inspect.signature(get_updated_cli_invocation_params_for_context).parameters
@@ -58,17 +65,26 @@ def test_dagster_dbt_still_offers_what_the_in_process_dbt_resource_reuses():
     fields = {field.name for field in dataclasses.fields(DbtCliInvocation) if field.init}
     assert {"process", "manifest", "dagster_dbt_translator", "project_dir", "target_path", "cli_version"} <= fields
     assert "_get_unique_target_path" in vars(DbtCliResource)
+    settings = set(re.findall(r'"((?:DBT|DAGSTER_DBT)_[A-Z_]+)"', inspect.getsource(DbtCliResource.cli)))
+    assert settings == {
+        "DAGSTER_DBT_CLI",  # read by nothing in this project
+        "DBT_SEND_ANONYMOUS_USAGE_STATS",
+        "DBT_LOG_FORMAT",  # events come from the runner's callback
+        "DBT_TARGET_PATH",
+        "DBT_LOG_PATH",
+        "DBT_PROFILES_DIR",
+        "DBT_PROJECT_DIR",
+    }, "dagster-dbt passes dbt a new setting: pass it in WarehouseDbtCliResource.cli too"
 
 
 def test_dbt_runs_in_this_process_and_leaves_the_warehouse_free(tmp_path, monkeypatch):
     paths = DataPaths(tmp_path / "data").create()
     with connect(paths.warehouse):
         pass  # the raw tables the staging views read
-    resources = default_resources()
-    resources["warehouse"] = WarehouseResource(data_dir=str(paths.root))
-    resources["warehouse"].export_for_dbt()
+    # What the dbt step exports for profiles.yml, set through monkeypatch so no later test sees it.
     monkeypatch.setenv("CREDIT_DATA_DIR", str(paths.root))
-    dbt = resources["dbt"]
+    monkeypatch.setenv("CREDIT_DBT_CONNECT_ATTEMPTS", "1")
+    dbt = default_resources()["dbt"]
     with programs_started() as started:
         invocation = dbt.cli(["run", "--select", "stg_home_credit__outcomes"], target_path=tmp_path / "target")
         events = list(invocation.stream_raw_events())
@@ -83,9 +99,39 @@ def test_dbt_runs_in_this_process_and_leaves_the_warehouse_free(tmp_path, monkey
     assert views == 1
 
 
-def test_a_dbt_command_that_fails_in_this_process_fails_the_step_with_dbts_message(tmp_path):
+@pytest.mark.parametrize(
+    ("arguments", "dbts_message"),
+    [
+        (["run", "--vars", "{not: [yaml"], "is not valid YAML"),
+        (["run", "--no-such-flag"], "No such option '--no-such-flag'"),
+    ],
+)
+def test_a_dbt_command_that_fails_in_this_process_fails_the_step_with_dbts_message(tmp_path, arguments, dbts_message):
     dbt = default_resources()["dbt"]
-    invocation = dbt.cli(["run", "--vars", "{not: [yaml"], target_path=tmp_path / "target", raise_on_error=False)
+    invocation = dbt.cli(arguments, target_path=tmp_path / "target", raise_on_error=False)
     assert not invocation.is_successful()
     error = invocation.get_error()
-    assert isinstance(error, DagsterDbtCliRuntimeError) and "--vars" in str(error)
+    assert isinstance(error, DagsterDbtCliRuntimeError)
+    assert dbts_message in str(error).split("Errors parsed from dbt logs:")[1], "dbt's own reason, not only its command"
+
+
+def test_an_interrupted_dbt_command_stops_and_frees_the_warehouse(tmp_path, monkeypatch):
+    """A run terminated mid-query: dagster-dbt's interrupt cancels the query and dbt returns, failed."""
+    paths = DataPaths(tmp_path / "data").create()
+    with connect(paths.warehouse):
+        pass
+    monkeypatch.setenv("CREDIT_DATA_DIR", str(paths.root))
+    monkeypatch.setenv("CREDIT_DBT_CONNECT_ATTEMPTS", "1")
+    endless = "select count(*) from range(1000000000000) as numbers(n) where n % 7 = 3"
+    invocation = default_resources()["dbt"].cli(
+        ["show", "--inline", endless], target_path=tmp_path / "target", raise_on_error=False
+    )
+    lines = iter(invocation.process.stdout)
+    while json.loads(next(lines))["info"]["name"] != "ConcurrencyLine":
+        pass  # dbt starts the query next
+    invocation.process.send_signal(signal.SIGINT)
+    after = [json.loads(line)["info"]["msg"] for line in lines]  # until dbt has finished
+    assert any("keyboard interrupt" in message.lower() or "KeyboardInterrupt" in message for message in after), after
+    assert invocation.process.wait(timeout=60) == 2
+    with duckdb.connect(str(paths.warehouse)) as writer:
+        writer.execute("select 1").fetchall()

@@ -127,7 +127,7 @@ def january_with_new_values(built_warehouse, deliveries_dir, tmp_path_factory) -
     return Redelivered(paths, month, result.stdout, expected)
 
 
-@pytest.mark.slow  # a dbt build of its own
+@pytest.mark.slow  # a dbt build of its own, shared with the next test
 def test_a_never_seen_level_gives_the_same_columns_and_lands_in_unseen(january_with_new_values):
     paths, month = january_with_new_values.paths, january_with_new_values.month
     with connect(paths.warehouse, read_only=True) as connection:
@@ -146,7 +146,7 @@ def test_a_never_seen_level_gives_the_same_columns_and_lands_in_unseen(january_w
     assert not set(NON_FEATURE_COLUMNS) - set(training.columns)
 
 
-@pytest.mark.slow  # a dbt build of its own
+@pytest.mark.slow  # the previous test's dbt build
 def test_a_never_seen_value_in_any_text_column_warns_and_is_listed(built_warehouse, january_with_new_values):
     with connect(built_warehouse.warehouse, read_only=True) as connection:
         assert connection.execute("select count(*) from monitoring.unseen_levels").fetchone()[0] == 0

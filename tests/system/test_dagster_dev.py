@@ -172,13 +172,16 @@ def _runs(server: Server) -> list[dict]:
 
 TICKS_QUERY = """
 query($selector: SensorSelector!) {
-  sensorOrError(sensorSelector: $selector) { ... on Sensor { sensorState { ticks(limit: 1) { timestamp } } } }
+  sensorOrError(sensorSelector: $selector) { ... on Sensor { sensorState { ticks(limit: 5) { timestamp status } } } }
 }
 """
 
 
 def _ticked_since(server: Server, sensor: str, since: float) -> bool:
-    """Whether `sensor` has evaluated again since `since`: a run it wrongly requested would exist by now."""
+    """Whether `sensor` has finished a tick begun since `since`: a run it wrongly requested would exist by now.
+
+    A tick is recorded before its runs are, so only a finished one (skipped or with runs) counts.
+    """
     [repository] = server.query(REPOSITORY_QUERY)["repositoriesOrError"]["nodes"]
     selector = {
         "repositoryLocationName": repository["location"]["name"],
@@ -186,7 +189,7 @@ def _ticked_since(server: Server, sensor: str, since: float) -> bool:
         "sensorName": sensor,
     }
     ticks = server.query(TICKS_QUERY, {"selector": selector})["sensorOrError"]["sensorState"]["ticks"]
-    return bool(ticks) and ticks[0]["timestamp"] > since
+    return any(tick["timestamp"] > since and tick["status"] in ("SKIPPED", "SUCCESS") for tick in ticks)
 
 
 def test_the_webserver_loads_the_assets_checks_sensors_and_schedule(dagster_dev):
