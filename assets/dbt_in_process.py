@@ -36,6 +36,7 @@ class DbtInThisProcess:
         self.returncode: int | None = None
         self._lines: queue.Queue[bytes | None] = queue.Queue()
         self._reported_an_error = False
+        self._dbt_running = False  # an interrupt is raised in dbt's code, never in the cleanup after it
         self.stdout = _Lines(self._lines)
         self._thread = threading.Thread(target=self._invoke, args=(arguments,), name="dbt", daemon=True)
         _ONE_AT_A_TIME.acquire()  # released by the thread when dbt has finished
@@ -74,7 +75,11 @@ class DbtInThisProcess:
                 self._reported_an_error |= message.info.level == "error"
 
         reset_deprecations()  # each command warns of what it uses, as a fresh dbt process does
-        result = dbtRunner(callbacks=[forward]).invoke(arguments)
+        self._dbt_running = True
+        try:
+            result = dbtRunner(callbacks=[forward]).invoke(arguments)
+        finally:
+            self._dbt_running = False
         if result.exception is not None and not self._reported_an_error:
             # A usage error (a misspelt flag) fails before dbt logs anything.
             self._put_error(f"dbt: {result.exception}")
@@ -109,7 +114,7 @@ class DbtInThisProcess:
                 adapter.cancel_open_connections()
             except Exception:  # a connection closing as it is cancelled; the interrupt below still stops dbt
                 pass
-        if self._thread.is_alive() and self._thread.ident is not None:
+        if self._dbt_running and self._thread.ident is not None:
             ctypes.pythonapi.PyThreadState_SetAsyncExc(
                 ctypes.c_ulong(self._thread.ident), ctypes.py_object(KeyboardInterrupt)
             )

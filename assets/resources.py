@@ -51,6 +51,9 @@ class WarehouseDbtCliResource(DbtCliResource):
         context: dg.AssetExecutionContext | dg.OpExecutionContext | None = None,
         target_path: Path | None = None,
     ) -> DbtCliInvocation:
+        if "CREDIT_DATA_DIR" not in os.environ:
+            # profiles.yml's fallback is relative to dbt_project/, and dbt here runs in this process's directory.
+            raise RuntimeError("CREDIT_DATA_DIR is not set: WarehouseResource.export_for_dbt() sets it before dbt runs")
         command, selects, excludes = extract_runtime_selection_from_args(args)
         selected = get_updated_cli_invocation_params_for_context(
             context=context,
@@ -68,6 +71,8 @@ class WarehouseDbtCliResource(DbtCliResource):
         flags += ["--target", self.target] if self.target else []
         flags += ["--indirect-selection", selected.indirect_selection] if selected.indirect_selection else []
         process = DbtInThisProcess([*self.global_config_flags, *command, *flags, *selected.selection_args])
+        # In the run's log before dbt starts, as dagster-dbt logs it: what dbt was asked, vars included.
+        dg.get_dagster_logger().info(f"Running dbt command: `{' '.join(process.args)}`.")
         return DbtCliInvocation(
             process=process,  # type: ignore[arg-type] - the parts of a Popen that DbtCliInvocation uses
             manifest=selected.manifest,

@@ -106,7 +106,10 @@ def test_dbt_runs_in_this_process_and_leaves_the_warehouse_free(tmp_path, monkey
         (["run", "--no-such-flag"], "No such option '--no-such-flag'"),
     ],
 )
-def test_a_dbt_command_that_fails_in_this_process_fails_the_step_with_dbts_message(tmp_path, arguments, dbts_message):
+def test_a_dbt_command_that_fails_in_this_process_fails_the_step_with_dbts_message(
+    tmp_path, monkeypatch, arguments, dbts_message
+):
+    monkeypatch.setenv("CREDIT_DATA_DIR", str(tmp_path / "data"))
     dbt = default_resources()["dbt"]
     invocation = dbt.cli(arguments, target_path=tmp_path / "target", raise_on_error=False)
     assert not invocation.is_successful()
@@ -133,5 +136,6 @@ def test_an_interrupted_dbt_command_stops_and_frees_the_warehouse(tmp_path, monk
     after = [json.loads(line)["info"]["msg"] for line in lines]  # until dbt has finished
     assert any("keyboard interrupt" in message.lower() or "KeyboardInterrupt" in message for message in after), after
     assert invocation.process.wait(timeout=60) == 2
-    with duckdb.connect(str(paths.warehouse)) as writer:
-        writer.execute("select 1").fetchall()
+    # Read-only: DuckDB refuses it while this process still has the file open for writing.
+    with duckdb.connect(str(paths.warehouse), read_only=True) as reader:
+        reader.execute("select 1").fetchall()

@@ -120,6 +120,7 @@ def assert_quiet_with_the_full_log_in_a_file(printed: str, printed_to_stderr: st
     log = log_file.read_text(encoding="utf-8")
     assert 'STEP_SUCCESS - Finished execution of step "credit_dbt_models"' in log and "RUN_SUCCESS" in log
     assert "Running with dbt=" in log and "PASS not_null_" in log, "dbt's own output"
+    assert "Running dbt command: `dbt build" in log, "what dbt was asked, logged before it starts"
     assert "tuning trial 2/2" in log
 
 
