@@ -98,9 +98,6 @@ class DbtInThisProcess:
             raise subprocess.TimeoutExpired(self.args, timeout)
         return self.returncode
 
-    def poll(self) -> int | None:
-        return self.returncode
-
     def send_signal(self, _signal: int) -> None:
         """dagster-dbt's interrupt (the run was terminated): stop dbt as Ctrl-C stops it.
 

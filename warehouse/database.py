@@ -145,10 +145,15 @@ def _move_python_tables_to_scoring(connection: duckdb.DuckDBPyConnection) -> Non
     Nothing is lost: every published decision and every registered model comes along.
     """
     with transaction(connection):
-        for table, ddl in (("predictions", PREDICTIONS_DDL), ("model_registry", MODEL_REGISTRY_DDL)):
-            connection.execute(ddl)
-            connection.execute(f"insert into scoring.{table} by name select * from marts.{table}")
-            connection.execute(f"drop table marts.{table}")
+        for statement in (
+            PREDICTIONS_DDL,
+            "insert into scoring.predictions by name select * from marts.predictions",
+            "drop table marts.predictions",
+            MODEL_REGISTRY_DDL,
+            "insert into scoring.model_registry by name select * from marts.model_registry",
+            "drop table marts.model_registry",
+        ):
+            connection.execute(statement)
         connection.execute("update raw.warehouse_info set schema_version = ?", [SCHEMA_VERSION])
     logger.warning("warehouse moved to schema %s: predictions and model registry now in schema scoring", SCHEMA_VERSION)
 

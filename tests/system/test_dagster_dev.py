@@ -177,17 +177,18 @@ query($selector: SensorSelector!) {
 """
 
 
-def _ticked_since(server: Server, sensor: str, since: float) -> bool:
+def _repository_selector(server: Server) -> dict:
+    """The code location and repository, as GraphQL selectors name them."""
+    [repository] = server.query(REPOSITORY_QUERY)["repositoriesOrError"]["nodes"]
+    return {"repositoryLocationName": repository["location"]["name"], "repositoryName": repository["name"]}
+
+
+def _ticked_since(server: Server, repository: dict, sensor: str, since: float) -> bool:
     """Whether `sensor` has finished a tick begun since `since`: a run it wrongly requested would exist by now.
 
     A tick is recorded before its runs are, so only a finished one (skipped or with runs) counts.
     """
-    [repository] = server.query(REPOSITORY_QUERY)["repositoriesOrError"]["nodes"]
-    selector = {
-        "repositoryLocationName": repository["location"]["name"],
-        "repositoryName": repository["name"],
-        "sensorName": sensor,
-    }
+    selector = {**repository, "sensorName": sensor}
     ticks = server.query(TICKS_QUERY, {"selector": selector})["sensorOrError"]["sensorState"]["ticks"]
     return any(tick["timestamp"] > since and tick["status"] in ("SKIPPED", "SUCCESS") for tick in ticks)
 
@@ -242,9 +243,10 @@ def test_a_month_file_in_the_inbox_gives_one_run_then_the_next_months_model(dags
         return done if len(done) >= 2 and len(notes) >= 2 else None
 
     _wait_until(all_finished, RUNS_SECONDS, "a run, the next month's model and their notifications", log)
-    finished_at = time.time()
+    finished_at, repository = time.time(), _repository_selector(server)
     for sensor in ("inbox_sensor", "train_next_month"):
-        _wait_until(lambda name=sensor: _ticked_since(server, name, finished_at), 60, f"a later tick of {sensor}", log)
+        ticked = lambda name=sensor: _ticked_since(server, repository, name, finished_at)  # noqa: E731
+        _wait_until(ticked, 60, f"a later tick of {sensor}", log)
     runs = _runs(server)
     assert {run["status"] for run in runs} == {"SUCCESS"}
     month_runs = [run for run in runs if run["jobName"] != "train_ahead"]
@@ -278,13 +280,8 @@ mutation($params: ExecutionParams!) {
 
 def test_a_month_launched_through_graphql_succeeds(dagster_dev):
     server, paths, log = dagster_dev
-    [repository] = server.query(REPOSITORY_QUERY)["repositoriesOrError"]["nodes"]
     params = {
-        "selector": {
-            "repositoryLocationName": repository["location"]["name"],
-            "repositoryName": repository["name"],
-            "jobName": "score_month",
-        },
+        "selector": {**_repository_selector(server), "jobName": "score_month"},
         "executionMetadata": {"tags": [{"key": "dagster/partition", "value": MONTH}]},
     }
     launched = server.query(LAUNCH, {"params": params})["launchRun"]
