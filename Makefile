@@ -34,19 +34,21 @@ $(MANIFEST): $(INSTALLED) $(DBT_SOURCES)
 demo: setup
 	$(BIN)/credit demo
 
-# Everything: lint, then every test, whole-system ones included.
+# Everything: lint, then every test, whole-system ones included, in one process per core; the
+# tests that share an expensive fixture run in one process (tests/conftest.py).
+PARALLEL := -n auto --dist loadgroup --no-loadscope-reorder
 test: setup lint
-	$(BIN)/pytest
+	$(BIN)/pytest $(PARALLEL)
 
 # The quick loop while editing: lint and the tests not marked slow.
 check: setup lint
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest $(PARALLEL) -m "not slow"
 
 # ruff for Python (lint and format), sqlfluff for the dbt SQL; both configured in the repository.
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/sqlfluff lint dbt_project
+	$(BIN)/sqlfluff lint --processes 0 dbt_project
 
 # Not a test: the original notebook method against this project's month run (see README).
 bench: setup

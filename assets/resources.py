@@ -18,11 +18,9 @@ from packaging.version import Version
 from pydantic import Field
 
 from assets.dbt_in_process import DbtInThisProcess
-from assets.dbt_project import dbt_project
+from assets.dbt_project import PARSE_CACHE, dbt_project
 from warehouse.database import dbt_connect_attempts, lock_wait_seconds
 from warehouse.paths import DataPaths
-
-PARTIAL_PARSE_FILE = "partial_parse.msgpack"  # dbt's parse cache in a target folder
 
 
 def dbt_executable() -> str:
@@ -64,7 +62,7 @@ class WarehouseDbtCliResource(DbtCliResource):
         )
         project_dir = Path(selected.dbt_project.project_dir if selected.dbt_project else self.project_dir)
         target = project_dir / (target_path or self._get_unique_target_path(context=context))  # absolute stays so
-        _start_from_the_parse_cache(project_dir, target)
+        _start_from_the_parse_cache(project_dir / dbt_project.target_path, target)
         flags = ["--project-dir", str(project_dir), "--target-path", str(target), "--log-path", str(target)]
         flags += ["--profiles-dir", self.profiles_dir] if self.profiles_dir else []
         flags += ["--profile", self.profile] if self.profile else []
@@ -86,12 +84,12 @@ class WarehouseDbtCliResource(DbtCliResource):
         )
 
 
-def _start_from_the_parse_cache(project_dir: Path, target: Path) -> None:
-    """A new target folder starts from `make setup`'s parse cache, as dagster-dbt's subprocess does.
+def _start_from_the_parse_cache(project_target: Path, target: Path) -> None:
+    """A new target folder starts from the project's parse cache (`make setup`'s, or `dagster dev`'s).
 
     So the first build of a data directory does not parse the whole project again.
     """
-    cache, copy = project_dir / "target" / PARTIAL_PARSE_FILE, target / PARTIAL_PARSE_FILE
+    cache, copy = project_target / PARSE_CACHE, target / PARSE_CACHE
     if cache.exists() and not copy.exists():
         target.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(cache, copy)

@@ -1,11 +1,21 @@
-"""Shared fixtures: a small generated delivery set and a warehouse built from it by real dbt."""
+"""Shared fixtures: a small generated delivery set and a warehouse built from it by real dbt.
+
+`make test` runs the tests in two processes (pytest-xdist, one per core): each group below
+runs whole in one of them, so a shared fixture is built once, not once per process.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
+
+# LightGBM's OpenMP threads otherwise spin while they wait for work: with the two test processes
+# both busy on two cores, a fit took ten times as long. Set before LightGBM is first loaded; the
+# threads' count, and so every model, is unchanged.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pandas as pd
 import pytest
@@ -100,11 +110,85 @@ def data_dir(tmp_path, deliveries_dir, monkeypatch) -> DataPaths:
     return paths
 
 
-SYSTEM_TESTS = Path(__file__).parent / "system"
+TESTS = Path(__file__).parent
+SYSTEM_TESTS = TESTS / "system"
 
 
-def pytest_collection_modifyitems(items):
-    """Whole-system tests (tests/system) are slow: `make check` leaves them out, `make test` runs them."""
+@dataclass(frozen=True)
+class SharedFixtureGroup:
+    fixtures: frozenset[str]
+    files: frozenset[str]  # relative to tests/
+
+
+# `make test` runs each group's files in one process, so the shared fixture is built once there;
+# the rest go file by file. The months run through Dagster are split in two groups of about the
+# same length (each builds the months it needs), and come first, being the longest.
+MONTHS_THROUGH_DAGSTER = frozenset({"october_run", "november_model", "two_months_run"})
+SHARED_FIXTURE_GROUPS = {
+    "months_served_and_deployed": SharedFixtureGroup(
+        MONTHS_THROUGH_DAGSTER, frozenset({"system/test_dagster_dev.py", "system/test_monitoring.py"})
+    ),
+    "months_run_and_read": SharedFixtureGroup(
+        MONTHS_THROUGH_DAGSTER, frozenset({"system/test_bi_serving.py", "system/test_month_runs.py"})
+    ),
+    "built_warehouse": SharedFixtureGroup(
+        frozenset({"built_warehouse"}),
+        frozenset(
+            [f"dbt_project/{name}.py" for name in ("test_dbt_build", "test_dbt_lock")]
+            + [path.relative_to(TESTS).as_posix() for path in (TESTS / "ml").rglob("test_*.py")]
+        ),
+    ),
+}
+
+
+def process_group(test_file: str) -> str:
+    """The group of a test file (relative to tests/): its shared fixture's, else the file itself."""
+    for name, group in SHARED_FIXTURE_GROUPS.items():
+        if test_file in group.files:
+            return name
+    return test_file
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadgroup`: a shared fixture group, or else a file, runs whole in one process, groups in order.
+
+    pytest-xdist's own loadgroup reads `xdist_group` marks through a node attribute that pytest 9.2
+    no longer has, and its scheduler sees test ids only; so the groups are named by file here.
+    """
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedFixtureScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return process_group(nodeid.split("::")[0].removeprefix("tests/"))
+
+    config.option.loadscopereorder = False  # the collection order below, not the largest group first
+    return SharedFixtureScheduling(config, log)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Whole-system tests (tests/system) are slow: `make check` leaves them out, `make test` runs them.
+
+    The groups' files come first, in order; and a test that uses a shared fixture from a file
+    outside its group stops the collection, rather than build that fixture twice unseen.
+    """
+    order = list(SHARED_FIXTURE_GROUPS)
     for item in items:
         if SYSTEM_TESTS in item.path.parents:
             item.add_marker(pytest.mark.slow)
+        test_file = item.path.relative_to(TESTS).as_posix()
+        group = SHARED_FIXTURE_GROUPS.get(process_group(test_file))
+        for other in SHARED_FIXTURE_GROUPS.values():
+            used = other.fixtures & set(item.fixturenames)
+            if used and not (group and used <= group.fixtures):
+                raise pytest.UsageError(
+                    f"{item.nodeid} uses {', '.join(sorted(used))}: add {test_file} to a group of "
+                    "SHARED_FIXTURE_GROUPS in tests/conftest.py that shares them"
+                )
+    items.sort(
+        key=lambda item: (
+            order.index(g) if (g := process_group(item.path.relative_to(TESTS).as_posix())) in order else len(order)
+        )
+    )

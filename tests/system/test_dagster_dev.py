@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from assets.dagster_instance import INSTANCE_CONFIG
+from assets.dbt_project import SETUP_TARGET
 from assets.sensors import CLI_SOURCE_TAG
 from tests.system.conftest import copy_of
 from warehouse.paths import PROJECT_ROOT
@@ -86,6 +87,7 @@ def dagster_dev(november_model, tmp_path_factory):
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     log = paths.root / "dagster_dev.log"
+    setup_manifest = (SETUP_TARGET / "manifest.json").stat().st_mtime_ns
     with open(log, "w") as output:
         process = subprocess.Popen(
             [str(bin_dir / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
@@ -106,7 +108,11 @@ def dagster_dev(november_model, tmp_path_factory):
 
     try:
         _wait_until(loaded, STARTUP_SECONDS, "the webserver to load the code", log)
+        # dagster-dbt parses the project again under `dagster dev`: into the data directory, never
+        # over the checkout's manifest, which other processes read meanwhile.
+        assert (paths.dbt_target / "dev" / "manifest.json").exists()
         yield server, paths, log
+        assert (SETUP_TARGET / "manifest.json").stat().st_mtime_ns == setup_manifest, "the checkout's was rewritten"
     finally:
         _stop(process, log)
 
