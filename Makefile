@@ -23,9 +23,7 @@ python-version:
 $(INSTALLED): pyproject.toml | python-version
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	# No bytecode for every installed file up front (a fifth of the install): Python compiles
-	# what a command imports, once, on its first import.
-	$(BIN)/pip install --quiet --no-compile -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
 # dagster-dbt reads the manifest when the definitions load.
