@@ -36,7 +36,7 @@ demo: setup
 
 # Everything: lint, then every test, whole-system ones included, in one process per core; the
 # tests that share an expensive fixture run in one process (tests/conftest.py).
-PARALLEL := -n auto --dist loadgroup --no-loadscope-reorder
+PARALLEL := -n auto --maxprocesses 4 --dist loadgroup  # three groups are heavy; more processes only rebuild fixtures
 test: setup lint
 	$(BIN)/pytest $(PARALLEL)
 

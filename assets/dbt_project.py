@@ -7,35 +7,28 @@ show up in the UI, into the data directory's `dbt_target/dev`.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from dagster_dbt import DagsterDbtProjectPreparer, DbtProject
 
-from warehouse.atomic_files import atomic_write
 from warehouse.paths import DBT_PROJECT_DIR, DataPaths
 
 SETUP_TARGET = DBT_PROJECT_DIR / "target"  # where `make setup` parses the project
 PARSE_CACHE = "partial_parse.msgpack"  # dbt's parse cache in a target folder
 
 
-def _target_path() -> Path:
+def project_target_path() -> Path:
     """The checkout's target folder; under `dagster dev`, one of the data directory's own.
 
     `dagster dev` parses the project in every process that loads the definitions (its code
     server and each run's), and dbt writes the manifest in place: in the checkout's folder that
     would be read half-written by a `credit` command, or by another data directory's server.
-    The data directory's folder starts from `make setup`'s parse cache, so only edits reparse.
+    dagster-dbt starts a new folder from `make setup`'s parse cache, so only edits reparse.
     """
-    if not DagsterDbtProjectPreparer().using_dagster_dev():
-        return SETUP_TARGET
-    target = DataPaths.from_env().dbt_target / "dev"
-    if not (target / PARSE_CACHE).exists() and (SETUP_TARGET / PARSE_CACHE).exists():
-        target.mkdir(parents=True, exist_ok=True)
-        with atomic_write(target / PARSE_CACHE) as copy:
-            shutil.copyfile(SETUP_TARGET / PARSE_CACHE, copy)
-    return target
+    if DagsterDbtProjectPreparer().using_dagster_dev():
+        return DataPaths.from_env().dbt_target / "dev"
+    return SETUP_TARGET
 
 
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target_path=_target_path())
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target_path=project_target_path())
 dbt_project.prepare_if_dev()

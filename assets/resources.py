@@ -62,7 +62,7 @@ class WarehouseDbtCliResource(DbtCliResource):
         )
         project_dir = Path(selected.dbt_project.project_dir if selected.dbt_project else self.project_dir)
         target = project_dir / (target_path or self._get_unique_target_path(context=context))  # absolute stays so
-        _start_from_the_parse_cache(project_dir / dbt_project.target_path, target)
+        _start_from_the_parse_cache(project_dir / (selected.dbt_project or dbt_project).target_path, target)
         flags = ["--project-dir", str(project_dir), "--target-path", str(target), "--log-path", str(target)]
         flags += ["--profiles-dir", self.profiles_dir] if self.profiles_dir else []
         flags += ["--profile", self.profile] if self.profile else []

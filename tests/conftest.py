@@ -1,7 +1,7 @@
 """Shared fixtures: a small generated delivery set and a warehouse built from it by real dbt.
 
-`make test` runs the tests in two processes (pytest-xdist, one per core): each group below
-runs whole in one of them, so a shared fixture is built once, not once per process.
+`make test` runs the tests in one process per core (pytest-xdist): each group below runs
+whole in one of them, so a shared fixture is built once, not once per process.
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ def run_dbt(
             "--profiles-dir",
             str(project_dir),
             "--target-path",
+            str(target_path),
+            "--log-path",
             str(target_path),
         ],
         env={
@@ -135,10 +137,11 @@ SHARED_FIXTURE_GROUPS = {
         frozenset({"built_warehouse"}),
         frozenset(
             [f"dbt_project/{name}.py" for name in ("test_dbt_build", "test_dbt_lock")]
-            + [path.relative_to(TESTS).as_posix() for path in (TESTS / "ml").rglob("test_*.py")]
+            + [f"ml/{path.name}" for path in (TESTS / "ml").glob("test_*.py")]
         ),
     ),
 }
+OUTSIDE_ITS_GROUP = pytest.StashKey[str]()
 
 
 def process_group(test_file: str) -> str:
@@ -149,11 +152,18 @@ def process_group(test_file: str) -> str:
     return test_file
 
 
+def group_of_node(nodeid: str) -> str:
+    """The group of a test id as the scheduler sees it (`tests/<file>::<test>`)."""
+    return process_group(nodeid.split("::")[0].removeprefix("tests/"))
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's, absent under `-p no:xdist`
 def pytest_xdist_make_scheduler(config, log):
     """`--dist loadgroup`: a shared fixture group, or else a file, runs whole in one process, groups in order.
 
     pytest-xdist's own loadgroup reads `xdist_group` marks through a node attribute that pytest 9.2
-    no longer has, and its scheduler sees test ids only; so the groups are named by file here.
+    no longer has (pytest-xdist issue 1386), and its scheduler sees test ids only; so the groups
+    are named by file here. tests/test_process_groups.py pins the parts of pytest-xdist used.
     """
     if config.getvalue("dist") != "loadgroup":
         return None
@@ -161,34 +171,42 @@ def pytest_xdist_make_scheduler(config, log):
 
     class SharedFixtureScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return process_group(nodeid.split("::")[0].removeprefix("tests/"))
+            return group_of_node(nodeid)
 
     config.option.loadscopereorder = False  # the collection order below, not the largest group first
     return SharedFixtureScheduling(config, log)
+
+
+def _misplaced(item: pytest.Item, test_file: str) -> str | None:
+    """Why a test may not run where it is: it uses a shared fixture its file's group does not hold."""
+    group = SHARED_FIXTURE_GROUPS.get(process_group(test_file))
+    for other in SHARED_FIXTURE_GROUPS.values():
+        used = other.fixtures & set(item.fixturenames)
+        if used and not (group and used <= group.fixtures):
+            return (
+                f"{item.nodeid} uses {', '.join(sorted(used))}: add {test_file} to a group of "
+                "SHARED_FIXTURE_GROUPS in tests/conftest.py that shares them"
+            )
+    return None
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Whole-system tests (tests/system) are slow: `make check` leaves them out, `make test` runs them.
 
-    The groups' files come first, in order; and a test that uses a shared fixture from a file
-    outside its group stops the collection, rather than build that fixture twice unseen.
+    A test that uses a shared fixture from a file outside its group fails, saying so, rather
+    than build that fixture twice unseen; under `--dist loadgroup` the groups' files go first.
     """
-    order = list(SHARED_FIXTURE_GROUPS)
     for item in items:
         if SYSTEM_TESTS in item.path.parents:
             item.add_marker(pytest.mark.slow)
-        test_file = item.path.relative_to(TESTS).as_posix()
-        group = SHARED_FIXTURE_GROUPS.get(process_group(test_file))
-        for other in SHARED_FIXTURE_GROUPS.values():
-            used = other.fixtures & set(item.fixturenames)
-            if used and not (group and used <= group.fixtures):
-                raise pytest.UsageError(
-                    f"{item.nodeid} uses {', '.join(sorted(used))}: add {test_file} to a group of "
-                    "SHARED_FIXTURE_GROUPS in tests/conftest.py that shares them"
-                )
-    items.sort(
-        key=lambda item: (
-            order.index(g) if (g := process_group(item.path.relative_to(TESTS).as_posix())) in order else len(order)
-        )
-    )
+        if item.path.is_relative_to(TESTS) and (problem := _misplaced(item, item.path.relative_to(TESTS).as_posix())):
+            item.stash[OUTSIDE_ITS_GROUP] = problem
+    if config.getvalue("dist") == "loadgroup":
+        order = list(SHARED_FIXTURE_GROUPS)
+        items.sort(key=lambda item: order.index(g) if (g := group_of_node(item.nodeid)) in order else len(order))
+
+
+def pytest_runtest_setup(item):
+    if problem := item.stash.get(OUTSIDE_ITS_GROUP, None):
+        pytest.fail(problem, pytrace=False)

@@ -18,6 +18,7 @@ import pytest
 from dagster_dbt import DagsterDbtCliRuntimeError, DbtCliInvocation, DbtCliResource
 from dagster_dbt.asset_utils import extract_runtime_selection_from_args, get_updated_cli_invocation_params_for_context
 
+from assets.dbt_project import SETUP_TARGET, project_target_path
 from assets.resources import WarehouseResource, default_resources
 from warehouse.database import connect
 from warehouse.paths import DataPaths
@@ -139,3 +140,11 @@ def test_an_interrupted_dbt_command_stops_and_frees_the_warehouse(tmp_path, monk
     # Read-only: DuckDB refuses it while this process still has the file open for writing.
     with duckdb.connect(str(paths.warehouse), read_only=True) as reader:
         reader.execute("select 1").fetchall()
+
+
+def test_dagster_dev_parses_the_project_into_the_data_directory_not_the_checkout(tmp_path, monkeypatch):
+    monkeypatch.setenv("CREDIT_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("DAGSTER_IS_DEV_CLI", raising=False)
+    assert project_target_path() == SETUP_TARGET
+    monkeypatch.setenv("DAGSTER_IS_DEV_CLI", "1")  # what `dagster dev` sets for the processes it starts
+    assert project_target_path() == DataPaths(tmp_path).dbt_target / "dev"

@@ -86,6 +86,8 @@ def start_dbt(paths: DataPaths, target: Path, connect_attempts: int) -> subproce
             str(DBT_PROJECT_DIR),
             "--target-path",
             str(target),
+            "--log-path",
+            str(target),
         ],
         env={**os.environ, "CREDIT_DATA_DIR": str(paths.root), "CREDIT_DBT_CONNECT_ATTEMPTS": str(connect_attempts)},
         stdout=subprocess.PIPE,
