@@ -157,6 +157,11 @@ def group_of_node(nodeid: str) -> str:
     return process_group(nodeid.split("::")[0].removeprefix("tests/"))
 
 
+def distributed_by_group(config: pytest.Config) -> bool:
+    """Whether pytest-xdist runs with `--dist loadgroup`; its workers read `dist` as "no", and `loadgroup` instead."""
+    return config.getoption("dist", "no") == "loadgroup" or bool(config.getoption("loadgroup", False))
+
+
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's, absent under `-p no:xdist`
 def pytest_xdist_make_scheduler(config, log):
     """`--dist loadgroup`: a shared fixture group, or else a file, runs whole in one process, groups in order.
@@ -165,7 +170,7 @@ def pytest_xdist_make_scheduler(config, log):
     no longer has (pytest-xdist issue 1386), and its scheduler sees test ids only; so the groups
     are named by file here. tests/test_process_groups.py pins the parts of pytest-xdist used.
     """
-    if config.getvalue("dist") != "loadgroup":
+    if not distributed_by_group(config):
         return None
     from xdist.scheduler import LoadScopeScheduling
 
@@ -202,7 +207,7 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
         if item.path.is_relative_to(TESTS) and (problem := _misplaced(item, item.path.relative_to(TESTS).as_posix())):
             item.stash[OUTSIDE_ITS_GROUP] = problem
-    if config.getvalue("dist") == "loadgroup":
+    if distributed_by_group(config):
         order = list(SHARED_FIXTURE_GROUPS)
         items.sort(key=lambda item: order.index(g) if (g := group_of_node(item.nodeid)) in order else len(order))
 

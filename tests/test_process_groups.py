@@ -33,7 +33,7 @@ def test_every_grouped_file_exists_and_belongs_to_one_group():
     assert process_group("warehouse/test_atomic_files.py") == "warehouse/test_atomic_files.py"
 
 
-def test_a_groups_files_run_in_one_process(pytester: pytest.Pytester):
+def test_a_groups_files_run_in_one_process_and_first(pytester: pytest.Pytester):
     conftest = Path(__file__).with_name("conftest.py")
     pytester.makeconftest(
         f"""
@@ -57,3 +57,6 @@ def test_a_groups_files_run_in_one_process(pytester: pytest.Pytester):
         workers.setdefault(match.group(2), set()).add(match.group(1))
     grouped = workers["tests/system/test_bi_serving.py"] | workers["tests/system/test_month_runs.py"]
     assert len(grouped) == 1, f"one group, one process: {workers}"
+    one_process = pytester.runpytest_subprocess("-n", "1", "--dist", "loadgroup", "-v", "-p", "no:cacheprovider")
+    first = re.search(r"PASSED (tests/\S+)::", one_process.stdout.str()).group(1)
+    assert first.startswith("tests/system/"), "the groups go first, though collected after tests/other"
