@@ -43,6 +43,7 @@ def test_a_groups_files_run_in_one_process_and_first(pytester: pytest.Pytester):
         project = sys.modules["project_conftest"] = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(project)
         pytest_xdist_make_scheduler = project.pytest_xdist_make_scheduler
+        pytest_collection_modifyitems = project.pytest_collection_modifyitems
         """
     )
     test = "import os\n" + "".join(f"def test_{n}():\n    print(os.environ['PYTEST_XDIST_WORKER'])\n" for n in range(3))
