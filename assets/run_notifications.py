@@ -11,6 +11,8 @@ from warehouse.publishing.notifications import RUN_FAILED, RUN_SUCCEEDED, Notifi
 from warehouse.publishing.outbox_csv import outbox_file_name
 
 MAX_ERROR_CHARACTERS = 2_000
+# dagster-dbt's failure message: the whole dbt command, then this header and dbt's own errors.
+DBT_ERRORS_HEADER = "Errors parsed from dbt logs:"
 
 
 def _month(run: dg.DagsterRun) -> str | None:
@@ -23,7 +25,16 @@ def step_error(event: dg.DagsterEvent) -> str | None:
     data = event.event_specific_data
     failure = getattr(data, "user_failure_data", None)
     error = getattr(data, "error", None)
-    return (failure.description if failure else None) or (error.message.strip() if error else None)
+    message = (failure.description if failure else None) or (error.message.strip() if error else None)
+    return dbt_errors_first(message) if message else None
+
+
+def dbt_errors_first(message: str) -> str:
+    """A failed dbt command's errors before the command itself, so the summary line and the cap keep them."""
+    command, header, errors = message.partition(DBT_ERRORS_HEADER)
+    if not header or not errors.strip():
+        return message
+    return f"dbt failed: {errors.strip()}\n\n{command.strip()}"
 
 
 def failed_steps(instance: dg.DagsterInstance, run_id: str) -> list[dict]:
