@@ -35,8 +35,9 @@ demo: setup
 	$(BIN)/credit demo
 
 # Everything: lint, then every test, whole-system ones included, in one process per core; the
-# tests that share an expensive fixture run in one process (tests/conftest.py).
-PARALLEL := -n auto --maxprocesses 4 --dist loadgroup  # three groups are heavy; more processes only rebuild fixtures
+# tests that share an expensive fixture run in one process (tests/conftest.py). At most four:
+# three groups are heavy, and more processes would only build the shared fixtures again.
+PARALLEL := -n auto --maxprocesses 4 --dist loadgroup
 test: setup lint
 	$(BIN)/pytest $(PARALLEL)
 
