@@ -13,12 +13,15 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import dagster as dg
 import pytest
 
+from assets.asset_keys import CREDIT_DEFAULT_MODEL
 from assets.definitions import defs
 from assets.record_names import MONTHLY_PIPELINE, PARTITION_TAG, SCORE_MONTH, TRAIN_AHEAD
 from assets.resources import WarehouseResource
 from assets.schedules import monthly_schedule
 from assets.sensors import CLI_SOURCE_TAG, SETTLE_SECONDS, inbox_sensor, train_next_month
+from ml.model_store import CARD_FILE
 from warehouse.ingestion.loader import check_file
+from warehouse.paths import DataPaths
 from warehouse.publishing.notifications import (
     WEBHOOK_URL_VARIABLE,
     Notification,
@@ -71,8 +74,6 @@ def evaluate(paths, instance, cursor: str | None = None):
 
 
 def test_a_notification_is_logged_and_posted_and_a_dead_webhook_only_notes_it(tmp_path, webhook, monkeypatch):
-    from warehouse.paths import DataPaths
-
     paths = DataPaths(tmp_path)
     sent = Notification("run_succeeded", "credit 2020-10: run abc succeeded", "2020-10", "abc", {"status": "SUCCESS"})
     notify(paths, sent, webhook_url_from_env())
@@ -144,14 +145,32 @@ def test_the_sensor_starts_each_new_month_once_in_order_and_quarantines_a_bad_fi
         assert corrected.partition_key == "2020-11-01" and corrected.run_key != first_keys["2020-11-01"]
 
 
-def test_the_schedule_runs_last_month_unless_it_is_published():
+def test_the_schedule_runs_last_month_unless_it_is_published(tmp_path):
+    paths = DataPaths(tmp_path / "data").create()
     with dg.instance_for_test() as instance:
 
         def evaluate_at(when: datetime):
-            return monthly_schedule(dg.build_schedule_context(instance=instance, scheduled_execution_time=when))
+            context = dg.build_schedule_context(
+                instance=instance,
+                scheduled_execution_time=when,
+                resources={"warehouse": WarehouseResource(data_dir=str(paths.root))},
+                repository_def=defs.get_repository_def(),
+            )
+            return monthly_schedule(context)
 
         request = evaluate_at(datetime(2021, 2, 2, 6, tzinfo=UTC))
         assert isinstance(request, dg.RunRequest) and request.partition_key == "2021-01-01"
+        assert request.asset_selection is None, "no model trained ahead: the whole pipeline, which trains it first"
+        version = "2021-01.0123456789"
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(CREDIT_DEFAULT_MODEL, partition="2021-01-01", metadata={"model_version": version})
+        )
+        (paths.models / version).mkdir(parents=True)
+        (paths.models / version / CARD_FILE).write_text("{}")
+        trained_ahead = evaluate_at(datetime(2021, 2, 2, 6, tzinfo=UTC)).asset_selection
+        assert set(trained_ahead) == defs.resolve_job_def(SCORE_MONTH).asset_layer.selected_asset_keys, (
+            "trained ahead: the month's run trains nothing, as when its file lands"
+        )
         assert isinstance(evaluate_at(datetime(2020, 10, 2, 6, tzinfo=UTC)), dg.SkipReason)
         instance.report_runless_asset_event(dg.AssetMaterialization("monthly_outbox", partition="2021-01-01"))
         assert isinstance(evaluate_at(datetime(2021, 2, 2, 6, tzinfo=UTC)), dg.SkipReason)
