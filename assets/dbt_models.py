@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from dagster_dbt import (
 )
 
 from assets.asset_keys import MONTHLY_OUTBOX
+from assets.dbt_definitions import built_successfully, changed_definitions, incremental_models
 from assets.dbt_project import dbt_project
 from assets.jobs import not_retried
 from assets.partitions import month_by_month, monthly_partitions
@@ -23,6 +25,7 @@ from assets.raw_deliveries import MONTH_DELIVERIES
 from assets.resources import WarehouseResource
 from warehouse.database import connect
 from warehouse.fair_lending import PROTECTED_ATTRIBUTES_VAR, protected_attributes, validated_attributes
+from warehouse.model_definitions import record_definitions, recorded_definitions
 
 
 def _sources_read_through_views(manifest: Mapping[str, Any], unique_id: str) -> set[str]:
@@ -146,6 +149,15 @@ def _scoring_models_attributes(warehouse: WarehouseResource) -> list[str]:
         ]
 
 
+def _models_in_build(monitoring: bool) -> list[str]:
+    """The dbt models one of the two builds selects: the monitoring models, or every other one."""
+    return [
+        unique_id
+        for unique_id, node in MANIFEST["nodes"].items()
+        if node["resource_type"] == "model" and (MONITORING_TAG in node.get("tags", [])) == monitoring
+    ]
+
+
 def _dbt_build(
     context: dg.AssetExecutionContext,
     dbt: DbtCliResource,
@@ -154,6 +166,15 @@ def _dbt_build(
     extra: list[str] = (),
 ):
     warehouse.export_for_dbt()
+    # Incremental models compute only what is new; one whose definition changed since its last
+    # build is rebuilt whole, so none of its rows is left computed the old way (assets/dbt_definitions.py).
+    definitions = incremental_models(MANIFEST, _models_in_build(monitoring=build == "monitoring"))
+    with connect(warehouse.paths.warehouse) as connection:
+        changed = changed_definitions(definitions, recorded_definitions(connection))
+    if changed:
+        names = ", ".join(MANIFEST["nodes"][unique_id]["name"] for unique_id in changed)
+        context.log.info(f"{names}: definition new or changed since the last build: rebuilt whole (--full-refresh)")
+        extra = [*extra, "--full-refresh"]
     # One target folder per data directory and build, kept between runs. dbt's parse cache is
     # valid for one warehouse path (profiles.yml) and one set of `--vars`; the monitoring build
     # passes vars the feature build does not, so a shared folder made each build re-parse the
@@ -167,6 +188,13 @@ def _dbt_build(
             [*PRODUCTION_BUILD, *extra], context=context, target_path=warehouse.paths.dbt_target / build
         )
         yield from invocation.stream()
+    built = built_successfully(invocation.get_artifact("run_results.json"))
+    with connect(warehouse.paths.warehouse) as connection:
+        record_definitions(
+            connection,
+            {unique_id: checksum for unique_id, checksum in definitions.items() if unique_id in built},
+            datetime.now(UTC).replace(tzinfo=None),
+        )
 
 
 @dbt_assets(**DBT_ASSET_OPTIONS, exclude=" ".join([MONITORING, *sources_no_model_reads(MANIFEST)]))

@@ -29,13 +29,17 @@ LABEL_COLUMN = "target"
 MONTH_COLUMN = "application_month"
 LABEL_SOURCE_COLUMN = "label_source"  # the delivery file a training row's label came from
 NON_FEATURE_COLUMNS = (ID_COLUMN, MONTH_COLUMN, "is_history", LABEL_COLUMN, LABEL_SOURCE_COLUMN)
+# The mart's record of which delivery version built each row (its incremental builds compare it):
+# never read into a training set or scoring rows, so a reload of the same rows changes neither.
+BUILD_COLUMNS = ("delivery_file", "loaded_at")
+MART_COLUMNS = f"features.* exclude ({', '.join(BUILD_COLUMNS)})"
 
 # Rows of months before M, with the label in force in M-1: known from M-1 or earlier and not
 # superseded before M (validity intervals of the label table). An outcome file dated M arrives
 # with M's applications, after M's model was trained ahead: it counts from M+1's model on.
 # An application without such a label is not a training row.
 TRAINING_ROWS_SQL = f"""
-select features.*, labels.{LABEL_COLUMN}, labels.label_source as {LABEL_SOURCE_COLUMN}
+select {MART_COLUMNS}, labels.{LABEL_COLUMN}, labels.label_source as {LABEL_SOURCE_COLUMN}
 from {FEATURE_TABLE} as features
 join {LABEL_TABLE} as labels
     on labels.{ID_COLUMN} = features.{ID_COLUMN}
@@ -47,7 +51,7 @@ order by features.{ID_COLUMN}
 
 # Scoring rows carry the label known today (usually none yet), for monitoring only: never a feature.
 SCORING_ROWS_SQL = f"""
-select features.*, labels.{LABEL_COLUMN}
+select {MART_COLUMNS}, labels.{LABEL_COLUMN}
 from {FEATURE_TABLE} as features
 left join {LABELS_KNOWN_TODAY} as labels
     on labels.{ID_COLUMN} = features.{ID_COLUMN}
@@ -160,5 +164,7 @@ def applicant_values(
 def feature_rows(connection: duckdb.DuckDBPyConnection, ids: list[int]) -> pd.DataFrame:
     """The feature-mart rows of the given applications, ordered by id (an audit recomputes a decision from them)."""
     return connection.execute(
-        f"select * from {FEATURE_TABLE} where list_contains(?, {ID_COLUMN}) order by {ID_COLUMN}", [list(ids)]
+        f"select {MART_COLUMNS} from {FEATURE_TABLE} as features"
+        f" where list_contains(?, {ID_COLUMN}) order by {ID_COLUMN}",
+        [list(ids)],
     ).df()

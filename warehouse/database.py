@@ -186,6 +186,16 @@ create table if not exists scoring.model_registry (
 """
 
 
+# The definition each incremental dbt model was last built from (warehouse/model_definitions.py).
+MODEL_DEFINITIONS_DDL = """
+create table if not exists raw.model_definitions (
+    model varchar not null,           -- dbt's unique id: model.credit_default.fct_application_features
+    definition_sha256 varchar not null,
+    built_at timestamp not null
+)
+"""
+
+
 def ensure_schema(connection: duckdb.DuckDBPyConnection, path: Path) -> None:
     """Create the schemas Python writes to, if missing: `raw` (deliveries), `scoring` (predictions, model registry).
 
@@ -199,6 +209,7 @@ def ensure_schema(connection: duckdb.DuckDBPyConnection, path: Path) -> None:
     connection.execute(OUTCOMES_DDL)
     connection.execute(PREDICTIONS_DDL)
     connection.execute(MODEL_REGISTRY_DDL)
+    connection.execute(MODEL_DEFINITIONS_DDL)
 
 
 class WarehouseBusyError(RuntimeError):

@@ -11,7 +11,7 @@
 -#}
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='application_month') }}
 
-{%- set excluded = ['sk_id_curr', 'application_month', 'is_history'] -%}
+{%- set excluded = ['sk_id_curr', 'application_month', 'is_history', 'delivery_file', 'loaded_at'] -%}
 {%- set numeric = [] -%}
 {%- if execute -%}
     {%- for column in adapter.get_columns_in_relation(ref('fct_application_features')) -%}

@@ -13,6 +13,7 @@ cleaned as (
         target,
         application_month,
         delivery_file,
+        loaded_at,
         application_month is null as is_history,
 
         {% for column in application_numeric_columns() -%}

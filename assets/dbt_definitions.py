@@ -1,0 +1,66 @@
+"""When an incremental dbt model is rebuilt whole: its definition changed since the build it holds.
+
+An incremental model (the feature mart, drift) computes only what is new: the deliveries loaded
+since its last build, the months scored since. If its SQL, the models it reads, a macro they call
+or its contract changed in between, the rows already there were built the old way, and a model
+would train on two definitions of the same feature. So a build compares each incremental
+model's definition checksum with the one recorded after its last build
+(`raw.model_definitions`) and runs with `--full-refresh` when any differs or none is recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+def definition_checksum(manifest: Mapping[str, Any], unique_id: str) -> str:
+    """A sha256 of everything a dbt model's rows are computed by, from dbt's parsed manifest.
+
+    The file of the model and of every model or seed it reads (the rows of sources are data, not
+    definition), every macro they call (dbt's own included, so an upgrade of dbt counts), and the
+    column types of each contract on the way.
+    """
+    nodes, macros = manifest["nodes"], manifest["macros"]
+    parts: dict[str, Any] = {}
+
+    def visit(key: str) -> None:
+        if key in parts:
+            return
+        if key in macros:
+            parts[key] = macros[key]["macro_sql"]
+            children = macros[key]["depends_on"]["macros"]
+        elif key in nodes:
+            node = nodes[key]
+            contract = node.get("config", {}).get("contract", {}).get("enforced")
+            columns = {name: column.get("data_type") for name, column in node.get("columns", {}).items()}
+            parts[key] = [node["checksum"]["checksum"], columns if contract else None]
+            children = [*node["depends_on"]["nodes"], *node["depends_on"].get("macros", [])]
+        else:
+            return
+        for child in children:
+            visit(child)
+
+    visit(unique_id)
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def incremental_models(manifest: Mapping[str, Any], unique_ids: Iterable[str]) -> dict[str, str]:
+    """The definition checksum of each incremental model among `unique_ids`."""
+    return {
+        unique_id: definition_checksum(manifest, unique_id)
+        for unique_id in sorted(unique_ids)
+        if manifest["nodes"].get(unique_id, {}).get("config", {}).get("materialized") == "incremental"
+    }
+
+
+def changed_definitions(current: Mapping[str, str], recorded: Mapping[str, str]) -> list[str]:
+    """The models whose definition is not the one recorded at their last build (or was never recorded)."""
+    return [unique_id for unique_id, checksum in current.items() if recorded.get(unique_id) != checksum]
+
+
+def built_successfully(run_results: Mapping[str, Any]) -> set[str]:
+    """The nodes dbt's run_results.json reports built (a model's status `success`)."""
+    return {result["unique_id"] for result in run_results.get("results", []) if result.get("status") == "success"}
