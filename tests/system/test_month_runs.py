@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import date, datetime
 
 import dagster as dg
 import numpy as np
@@ -15,6 +16,8 @@ from dagster._utils.test.data_versions import get_stale_status_resolver
 
 from assets.command_line.main import main
 from assets.dagster_instance import dagster_instance
+from assets.dbt_definitions import definition_checksum
+from assets.dbt_models import MANIFEST
 from assets.definitions import ALL_ASSETS, defs
 from assets.month_runs import run_month
 from assets.partitions import partition_key, partition_month
@@ -22,6 +25,7 @@ from assets.record_names import MONTHLY_PIPELINE
 from assets.resources import WarehouseResource, default_resources
 from tests.system.conftest import NOVEMBER, OCTOBER, copy_of, quick_model
 from warehouse.database import connect
+from warehouse.model_definitions import record_definitions, recorded_definitions
 from warehouse.publishing.notifications import read_notifications
 
 
@@ -223,10 +227,24 @@ def test_two_months_end_to_end_then_the_same_month_again(two_months_run, tmp_pat
     data_dir = copy_of(two_months_run.paths, tmp_path / "data")
     monkeypatch.setenv("CREDIT_DATA_DIR", str(data_dir.root))
     before = warehouse_counts(data_dir)
+    features_model = "model.credit_default.fct_application_features"
+    with connect(data_dir.warehouse) as connection:
+        recorded = recorded_definitions(connection)
+        assert recorded[features_model] == definition_checksum(MANIFEST, features_model)
+        # As if the feature mart's SQL had changed since its last build: the next build recomputes every row.
+        record_definitions(connection, {features_model: "an older definition"}, datetime(2020, 12, 1))
+    # What dbt ran to build the mart, last.
+    executed = data_dir.dbt_target / "features" / "run" / "credit_default" / "models" / "marts"
+    executed /= "fct_application_features.sql"
+    rebuilt_whole = re.compile(r"create\s+table")  # an incremental build deletes and inserts instead
+    assert not rebuilt_whole.search(executed.read_text()), "November's run: incremental"
     # The whole pipeline again, as a backfill from the UI runs it: the model step finds the model trained
     # ahead on the very same rows (labels as of October's publication), and reuses it.
     again = materialise(data_dir, november, MONTHLY_PIPELINE, promotion_tolerance=-1.0)
     assert again.success
+    assert rebuilt_whole.search(executed.read_text()), "rebuilt whole"
+    with connect(data_dir.warehouse, read_only=True) as connection:
+        assert recorded_definitions(connection) == recorded
     assert metadata(again, "credit_default_model")["reused"] is True
     assert (
         metadata(again, "credit_default_model")["model_version"]
@@ -335,3 +353,32 @@ def test_a_rejected_delivery_fails_the_run_with_its_report_and_quarantines_the_f
     metadata = failure.event_specific_data.user_failure_data.metadata
     assert "encoding" in metadata["problems"].value and metadata["report"].value.endswith(".report.json")
     assert not month_file.exists() and len(list(data_dir.quarantine.glob("*20201001.csv"))) == 1
+
+
+def test_a_failing_dbt_test_fails_the_month_before_it_scores_or_publishes(october_run, tmp_path):
+    """An error-severity dbt test that fails stops the month: no scores, no outbox file, the check shown failed."""
+    data_dir = copy_of(october_run.paths, tmp_path / "data")
+    with connect(data_dir.warehouse) as connection:
+        # A second row for one application of the history: `unique` on the raw applications fails.
+        connection.execute(
+            "insert into raw.applications select * from raw.applications"
+            " where delivery_file = 'initial.csv' order by sk_id_curr limit 1"
+        )
+    result = materialise_allowing_failure(data_dir, partition_key(NOVEMBER))
+    assert not result.success
+    failed = {event.step_key for event in result.all_events if event.event_type_value == "STEP_FAILURE"}
+    started = {event.step_key for event in result.all_events if event.event_type_value == "STEP_START"}
+    assert failed == {"credit_dbt_models"}
+    assert not {"monthly_predictions", "monthly_outbox", "bi_serving"} & started, "nothing scored or published"
+    assert predictions(data_dir, NOVEMBER) == []
+    assert not (data_dir.outbox / "pred_20201101.csv").exists()
+    checks = {
+        evaluation.check_name: evaluation
+        for evaluation in (
+            event.event_specific_data
+            for event in result.all_events
+            if event.event_type_value == "ASSET_CHECK_EVALUATION"
+        )
+    }
+    unique = checks["source_unique_raw_applications_sk_id_curr"]
+    assert unique.passed is False and unique.severity == dg.AssetCheckSeverity.ERROR
