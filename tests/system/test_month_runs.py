@@ -19,7 +19,7 @@ from assets.dagster_instance import dagster_instance
 from assets.dbt_definitions import definition_checksum
 from assets.dbt_models import MANIFEST
 from assets.definitions import ALL_ASSETS, defs
-from assets.month_runs import run_month
+from assets.month_runs import run_month, train_month_ahead
 from assets.partitions import partition_key, partition_month
 from assets.record_names import MONTHLY_PIPELINE
 from assets.resources import WarehouseResource, default_resources
@@ -252,6 +252,11 @@ def test_two_months_end_to_end_then_the_same_month_again(two_months_run, tmp_pat
     )
     assert predictions(data_dir, november) == november_rows
     assert warehouse_counts(data_dir) == before, "a second run of a month loads and writes nothing new"
+    # November's model trained ahead once more, from the same rows: reused, the same data version, so
+    # November's scores, outbox and monitoring stay up to date in the UI.
+    ahead_again = train_month_ahead(november, data_dir, quick_model(promotion_tolerance=-1.0)).result
+    assert metadata(ahead_again, "credit_default_model")["reused"] is True
+    assert stale_assets(data_dir, november) == set()
 
     # October trained again (another seed): its old model, which scored November, stays loadable,
     # and `credit explain` recomputes a November decision from it exactly as it was published.
