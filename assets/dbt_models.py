@@ -17,7 +17,12 @@ from dagster_dbt import (
 )
 
 from assets.asset_keys import MONTHLY_OUTBOX
-from assets.dbt_definitions import built_successfully, changed_definitions, incremental_models
+from assets.dbt_definitions import (
+    built_from_another_definition,
+    built_successfully,
+    changed_definitions,
+    incremental_models,
+)
 from assets.dbt_project import dbt_project
 from assets.jobs import not_retried
 from assets.partitions import month_by_month, monthly_partitions
@@ -25,7 +30,7 @@ from assets.raw_deliveries import MONTH_DELIVERIES
 from assets.resources import WarehouseResource
 from warehouse.database import connect
 from warehouse.fair_lending import PROTECTED_ATTRIBUTES_VAR, protected_attributes, validated_attributes
-from warehouse.model_definitions import record_definitions, recorded_definitions
+from warehouse.model_definitions import forget_definitions, record_definitions, recorded_definitions
 
 
 def _sources_read_through_views(manifest: Mapping[str, Any], unique_id: str) -> set[str]:
@@ -171,6 +176,9 @@ def _dbt_build(
     definitions = incremental_models(MANIFEST, _models_in_build(monitoring=build == "monitoring"))
     with connect(warehouse.paths.warehouse) as connection:
         changed = changed_definitions(definitions, recorded_definitions(connection))
+        # Forgotten before dbt starts: if the build fails after rebuilding a model, or is rolled
+        # back to the old definition, no record can match again, and the next build is whole too.
+        forget_definitions(connection, changed)
     if changed:
         names = ", ".join(MANIFEST["nodes"][unique_id]["name"] for unique_id in changed)
         context.log.info(f"{names}: definition new or changed since the last build: rebuilt whole (--full-refresh)")
@@ -188,12 +196,39 @@ def _dbt_build(
             [*PRODUCTION_BUILD, *extra], context=context, target_path=warehouse.paths.dbt_target / build
         )
         yield from invocation.stream()
+    _record_definitions_built(warehouse, definitions, invocation)
+
+
+def _record_definitions_built(warehouse: WarehouseResource, definitions: dict[str, str], invocation) -> None:
+    """Record what each incremental model was just built from, as dbt itself parsed it.
+
+    The decision to rebuild whole was taken on the manifest the definitions loaded. If dbt parsed
+    another one (the project edited since `make setup`, definitions not reloaded), a model may have
+    been built incrementally under a new definition: its record is dropped, so the next build is
+    whole, and the step fails before anything scores from it.
+    """
+    stale = built_from_another_definition(definitions, invocation.get_artifact("manifest.json"))
     built = built_successfully(invocation.get_artifact("run_results.json"))
     with connect(warehouse.paths.warehouse) as connection:
+        forget_definitions(connection, stale)
         record_definitions(
             connection,
-            {unique_id: checksum for unique_id, checksum in definitions.items() if unique_id in built},
+            {
+                unique_id: definitions[unique_id]
+                for unique_id in definitions
+                if unique_id in built and unique_id not in stale
+            },
             datetime.now(UTC).replace(tzinfo=None),
+        )
+    if stale:
+        names = ", ".join(MANIFEST["nodes"][unique_id]["name"] for unique_id in stale)
+        raise dg.Failure(
+            description=(
+                f"{names}: the dbt project changed since these definitions were loaded, so the build could not"
+                " tell whether to rebuild it whole; run `make setup` (or reload the definitions in the UI) and"
+                " run the month again: its next build is whole"
+            ),
+            allow_retries=False,
         )
 
 

@@ -99,7 +99,7 @@ def training_set(context: dg.AssetExecutionContext, warehouse: WarehouseResource
             "deliveries": dg.MetadataValue.md("\n".join(f"- `{name}` sha256 `{sha}`" for name, sha in deliveries)),
             INPUTS_VERSION: dg.MetadataValue.text(inputs_version(deliveries)),
             "path": dg.MetadataValue.path(str(summary.path)),
-        }
+        },
     )
 
 
@@ -205,8 +205,9 @@ def credit_default_model(
     outcome = f"{decision['status']} ({decision['decision_reason']})"
     log(f"model {card.version}: {outcome}; {month:%Y-%m} is scored by {scoring}")
     return dg.MaterializeResult(
-        # The model itself: a model reused (same rows, same config) leaves the month's scores up to date.
-        data_version=dg.DataVersion(card.version),
+        # The model, its standing and the month's scoring model: a model reused with the same outcome
+        # leaves the month's scores up to date; a new champion, or a new decision on this model, does not.
+        data_version=dg.DataVersion(f"{card.version}|{decision['status']}|{scoring}"),
         metadata={
             "model_version": dg.MetadataValue.text(card.version),
             "registry_status": dg.MetadataValue.text(decision["status"]),
@@ -234,7 +235,7 @@ def credit_default_model(
             **({"training_seconds": dg.MetadataValue.json(card.timings)} if card.timings else {}),
             "path": dg.MetadataValue.path(str(paths.models / card.version)),
             **report_metadata(paths.models, card.version),
-        }
+        },
     )
 
 

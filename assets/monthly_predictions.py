@@ -7,7 +7,7 @@ import dagster as dg
 from assets.dbt_models import APPLICATION_FEATURES
 from assets.jobs import not_retried
 from assets.model_readiness import trained_ahead_problem
-from assets.model_training import credit_default_model
+from assets.model_training import credit_default_model, training_set
 from assets.partitions import month_by_month, monthly_partitions, partition_month
 from assets.raw_deliveries import MONTH_DELIVERIES
 from assets.resources import WarehouseResource
@@ -51,12 +51,14 @@ def monthly_predictions(
     paths = warehouse.paths
     policy = DecisionPolicy(review_from=config.review_from, decline_from=config.decline_from)
     with connect(paths.warehouse) as connection:
-        model_step_in_this_run = credit_default_model.key in context.job_def.asset_layer.selected_asset_keys
+        selected = context.job_def.asset_layer.selected_asset_keys
+        model_step_in_this_run = {training_set.key, credit_default_model.key} <= selected
         if not model_step_in_this_run:
             # The month's model was trained ahead, in another run: it must have been trained, and gated,
             # on exactly the deliveries the warehouse holds now, before the champion scores the month.
             # Asked of the run's selection, not its job's name: a run of part of monthly_pipeline
-            # (the schedule's, or one launched in the UI) trains nothing either.
+            # (the schedule's, or one launched in the UI, even one with the model but not its
+            # training set) did not train the month's model from the rows it now holds.
             problem = trained_ahead_problem(context.instance, connection, month)
             if problem:
                 raise dg.Failure(problem, allow_retries=False)

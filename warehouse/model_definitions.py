@@ -28,3 +28,10 @@ def record_definitions(connection: duckdb.DuckDBPyConnection, definitions: dict[
         for model, checksum in sorted(definitions.items()):
             connection.execute("delete from raw.model_definitions where model = ?", [model])
             connection.execute("insert into raw.model_definitions values (?, ?, ?)", [model, checksum, built_at])
+
+
+def forget_definitions(connection: duckdb.DuckDBPyConnection, models: list[str]) -> None:
+    """Drop the record of these models: their next build rebuilds them whole."""
+    with transaction(connection):
+        for model in models:
+            connection.execute("delete from raw.model_definitions where model = ?", [model])

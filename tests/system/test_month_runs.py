@@ -19,9 +19,9 @@ from assets.dagster_instance import dagster_instance
 from assets.dbt_definitions import definition_checksum
 from assets.dbt_models import MANIFEST
 from assets.definitions import ALL_ASSETS, defs
-from assets.month_runs import run_month, train_month_ahead
+from assets.month_runs import data_directory_config, run_month, train_month_ahead
 from assets.partitions import partition_key, partition_month
-from assets.record_names import MONTHLY_PIPELINE
+from assets.record_names import MONTHLY_PIPELINE, SCORE_MONTH
 from assets.resources import WarehouseResource, default_resources
 from tests.system.conftest import NOVEMBER, OCTOBER, copy_of, quick_model
 from warehouse.database import connect
@@ -363,12 +363,15 @@ def test_a_rejected_delivery_fails_the_run_with_its_report_and_quarantines_the_f
 def test_a_failing_dbt_test_fails_the_month_before_it_scores_or_publishes(october_run, tmp_path):
     """An error-severity dbt test that fails stops the month: no scores, no outbox file, the check shown failed."""
     data_dir = copy_of(october_run.paths, tmp_path / "data")
+    features_model = "model.credit_default.fct_application_features"
     with connect(data_dir.warehouse) as connection:
         # A second row for one application of the history: `unique` on the raw applications fails.
         connection.execute(
             "insert into raw.applications select * from raw.applications"
             " where delivery_file = 'initial.csv' order by sk_id_curr limit 1"
         )
+        # And the mart's definition changed since its last build: this build is to be whole.
+        record_definitions(connection, {features_model: "an older definition"}, datetime(2020, 12, 1))
     result = materialise_allowing_failure(data_dir, partition_key(NOVEMBER))
     assert not result.success
     failed = {event.step_key for event in result.all_events if event.event_type_value == "STEP_FAILURE"}
@@ -387,3 +390,27 @@ def test_a_failing_dbt_test_fails_the_month_before_it_scores_or_publishes(octobe
     }
     unique = checks["source_unique_raw_applications_sk_id_curr"]
     assert unique.passed is False and unique.severity == dg.AssetCheckSeverity.ERROR
+    with connect(data_dir.warehouse, read_only=True) as connection:
+        assert features_model not in recorded_definitions(connection), (
+            "a failed whole build leaves no record that a rollback could match: the next build is whole too"
+        )
+
+
+def test_part_of_the_whole_pipeline_that_leaves_the_model_out_scores_only_with_a_model_trained_ahead(
+    october_run, tmp_path
+):
+    """As the schedule runs a month whose model was trained ahead: here November's never was, so it fails."""
+    data_dir = copy_of(october_run.paths, tmp_path / "data")
+    without_training = defs.resolve_job_def(SCORE_MONTH).asset_layer.selected_asset_keys
+    with dagster_instance(data_dir) as instance:
+        result = defs.resolve_job_def(MONTHLY_PIPELINE).execute_in_process(
+            partition_key=partition_key(NOVEMBER),
+            instance=instance,
+            run_config=data_directory_config(data_dir),
+            asset_selection=sorted(without_training),
+            raise_on_error=False,
+        )
+    failures = [event for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
+    assert [event.step_key for event in failures] == ["monthly_predictions"]
+    assert "2020-11 has no model trained ahead" in failures[0].event_specific_data.error.message
+    assert predictions(data_dir, NOVEMBER) == []

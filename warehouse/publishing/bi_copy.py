@@ -48,7 +48,8 @@ class ServedTable:
 
 SERVED_TABLES = (
     ServedTable("predictions", "scoring.predictions", by_month=True),
-    ServedTable("drift", "monitoring.drift", by_month=True),
+    # Every month too: a change of drift's definition recomputes every month's figures (a whole rebuild).
+    ServedTable("drift", "monitoring.drift", by_month=True, every_month=True),
     ServedTable("fairness", "monitoring.fairness", by_month=True, every_month=True),
     # Small, and empty in most months: one file, always there, so BI always finds the view.
     ServedTable("unseen_levels", "monitoring.unseen_levels", by_month=False),
