@@ -25,13 +25,17 @@ def recorded_definitions(connection: duckdb.DuckDBPyConnection) -> dict[str, str
 def record_definitions(connection: duckdb.DuckDBPyConnection, definitions: dict[str, str], built_at: datetime) -> None:
     """Record the definitions these models were just built from, replacing what was recorded, in one transaction."""
     with transaction(connection):
+        _delete(connection, sorted(definitions))
         for model, checksum in sorted(definitions.items()):
-            connection.execute("delete from raw.model_definitions where model = ?", [model])
             connection.execute("insert into raw.model_definitions values (?, ?, ?)", [model, checksum, built_at])
 
 
 def forget_definitions(connection: duckdb.DuckDBPyConnection, models: list[str]) -> None:
     """Drop the record of these models: their next build rebuilds them whole."""
     with transaction(connection):
-        for model in models:
-            connection.execute("delete from raw.model_definitions where model = ?", [model])
+        _delete(connection, models)
+
+
+def _delete(connection: duckdb.DuckDBPyConnection, models: list[str]) -> None:
+    for model in models:
+        connection.execute("delete from raw.model_definitions where model = ?", [model])
