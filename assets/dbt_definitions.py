@@ -74,10 +74,15 @@ def changed_definitions(current: Mapping[str, str], recorded: Mapping[str, str])
     return [unique_id for unique_id, checksum in current.items() if recorded.get(unique_id) != checksum]
 
 
-def built_from_another_definition(decided: Mapping[str, str], built_manifest: Mapping[str, Any]) -> list[str]:
-    """The models whose definition in the manifest dbt built from is not the one the build was decided on."""
-    built = incremental_models(built_manifest, decided)
-    return [unique_id for unique_id, checksum in decided.items() if built.get(unique_id) != checksum]
+def built_from_another_definition(
+    decided: Mapping[str, str], built_manifest: Mapping[str, Any], selected: Iterable[str]
+) -> list[str]:
+    """The models whose definition in the manifest dbt built from is not the one the build was decided on.
+
+    Over the build's `selected` models, so one that became incremental only in dbt's own parse counts too.
+    """
+    built = incremental_models(built_manifest, selected)
+    return sorted(unique_id for unique_id in {*decided, *built} if built.get(unique_id) != decided.get(unique_id))
 
 
 def built_successfully(run_results: Mapping[str, Any]) -> set[str]:

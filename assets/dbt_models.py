@@ -163,6 +163,18 @@ def _models_in_build(monitoring: bool) -> list[str]:
     ]
 
 
+def _names(unique_ids: list[str]) -> str:
+    return ", ".join(unique_id.rsplit(".", 1)[-1] for unique_id in unique_ids)
+
+
+def _artifact(invocation, name: str) -> dict | None:
+    """One of dbt's artifacts of this invocation, or None when dbt failed before writing it."""
+    try:
+        return invocation.get_artifact(name)
+    except FileNotFoundError:
+        return None
+
+
 def _dbt_build(
     context: dg.AssetExecutionContext,
     dbt: DbtCliResource,
@@ -173,15 +185,17 @@ def _dbt_build(
     warehouse.export_for_dbt()
     # Incremental models compute only what is new; one whose definition changed since its last
     # build is rebuilt whole, so none of its rows is left computed the old way (assets/dbt_definitions.py).
-    definitions = incremental_models(MANIFEST, _models_in_build(monitoring=build == "monitoring"))
+    models = _models_in_build(monitoring=build == "monitoring")
+    definitions = incremental_models(MANIFEST, models)
     with connect(warehouse.paths.warehouse) as connection:
         changed = changed_definitions(definitions, recorded_definitions(connection))
         # Forgotten before dbt starts: if the build fails after rebuilding a model, or is rolled
         # back to the old definition, no record can match again, and the next build is whole too.
         forget_definitions(connection, changed)
     if changed:
-        names = ", ".join(MANIFEST["nodes"][unique_id]["name"] for unique_id in changed)
-        context.log.info(f"{names}: definition new or changed since the last build: rebuilt whole (--full-refresh)")
+        context.log.info(
+            f"{_names(changed)}: definition new or changed since the last build: rebuilt whole (--full-refresh)"
+        )
         extra = [*extra, "--full-refresh"]
     # One target folder per data directory and build, kept between runs. dbt's parse cache is
     # valid for one warehouse path (profiles.yml) and one set of `--vars`; the monitoring build
@@ -195,20 +209,29 @@ def _dbt_build(
         invocation = dbt.cli(
             [*PRODUCTION_BUILD, *extra], context=context, target_path=warehouse.paths.dbt_target / build
         )
-        yield from invocation.stream()
-    _record_definitions_built(warehouse, definitions, invocation)
+    succeeded = False
+    try:
+        with not_retried(DagsterDbtCliRuntimeError):
+            yield from invocation.stream()
+        succeeded = True
+    finally:
+        # Failed or not: a model built from another parse than the one decided on is rebuilt whole next.
+        _record_definitions_built(warehouse, definitions, models, invocation, succeeded)
 
 
-def _record_definitions_built(warehouse: WarehouseResource, definitions: dict[str, str], invocation) -> None:
+def _record_definitions_built(
+    warehouse: WarehouseResource, definitions: dict[str, str], models: list[str], invocation, succeeded: bool
+) -> None:
     """Record what each incremental model was just built from, as dbt itself parsed it.
 
     The decision to rebuild whole was taken on the manifest the definitions loaded. If dbt parsed
     another one (the project edited since `make setup`, definitions not reloaded), a model may have
     been built incrementally under a new definition: its record is dropped, so the next build is
-    whole, and the step fails before anything scores from it.
+    whole, and the step fails before anything scores from it. Only a build that succeeded records.
     """
-    stale = built_from_another_definition(definitions, invocation.get_artifact("manifest.json"))
-    built = built_successfully(invocation.get_artifact("run_results.json"))
+    manifest = _artifact(invocation, "manifest.json")
+    stale = built_from_another_definition(definitions, manifest, models) if manifest else sorted(definitions)
+    built = built_successfully(invocation.get_artifact("run_results.json")) if succeeded else set()
     with connect(warehouse.paths.warehouse) as connection:
         forget_definitions(connection, stale)
         record_definitions(
@@ -220,11 +243,10 @@ def _record_definitions_built(warehouse: WarehouseResource, definitions: dict[st
             },
             datetime.now(UTC).replace(tzinfo=None),
         )
-    if stale:
-        names = ", ".join(MANIFEST["nodes"][unique_id]["name"] for unique_id in stale)
+    if stale and succeeded:
         raise dg.Failure(
             description=(
-                f"{names}: the dbt project changed since these definitions were loaded, so the build could not"
+                f"{_names(stale)}: the dbt project changed since these definitions were loaded, so the build could not"
                 " tell whether to rebuild it whole; run `make setup` (or reload the definitions in the UI) and"
                 " run the month again: its next build is whole"
             ),

@@ -16,7 +16,8 @@ from assets.asset_keys import CREDIT_DEFAULT_MODEL, TRAINING_SET
 TRANSIENT_RETRIES = dg.RetryPolicy(max_retries=2, delay=60, backoff=dg.Backoff.EXPONENTIAL)
 
 # Month M's model: its training set and the model, trained, registered and gated.
-MODEL_ASSETS = dg.AssetSelection.assets(TRAINING_SET, CREDIT_DEFAULT_MODEL)
+MODEL_ASSET_KEYS = frozenset({TRAINING_SET, CREDIT_DEFAULT_MODEL})
+MODEL_ASSETS = dg.AssetSelection.assets(*MODEL_ASSET_KEYS)
 
 monthly_pipeline = dg.define_asset_job(
     record_names.MONTHLY_PIPELINE,

@@ -5,9 +5,9 @@ import math
 import dagster as dg
 
 from assets.dbt_models import APPLICATION_FEATURES
-from assets.jobs import not_retried
+from assets.jobs import MODEL_ASSET_KEYS, not_retried
 from assets.model_readiness import trained_ahead_problem
-from assets.model_training import credit_default_model, training_set
+from assets.model_training import credit_default_model
 from assets.partitions import month_by_month, monthly_partitions, partition_month
 from assets.raw_deliveries import MONTH_DELIVERIES
 from assets.resources import WarehouseResource
@@ -52,7 +52,7 @@ def monthly_predictions(
     policy = DecisionPolicy(review_from=config.review_from, decline_from=config.decline_from)
     with connect(paths.warehouse) as connection:
         selected = context.job_def.asset_layer.selected_asset_keys
-        model_step_in_this_run = {training_set.key, credit_default_model.key} <= selected
+        model_step_in_this_run = MODEL_ASSET_KEYS <= selected
         if not model_step_in_this_run:
             # The month's model was trained ahead, in another run: it must have been trained, and gated,
             # on exactly the deliveries the warehouse holds now, before the champion scores the month.

@@ -105,9 +105,16 @@ def test_only_what_dbt_built_is_recorded_and_a_record_replaces_the_last(tmp_path
 
 def test_a_build_from_another_parse_than_the_one_decided_on_is_found():
     decided = incremental_models(MANIFEST, MANIFEST["nodes"])
-    assert built_from_another_definition(decided, MANIFEST) == []
+    assert built_from_another_definition(decided, MANIFEST, MANIFEST["nodes"]) == []
     edited = _edited(_set_macro("macro.credit_default.null_markers"))  # staging edited since `make setup`
-    assert set(built_from_another_definition(decided, edited)) == {FEATURES, DRIFT}
+    assert built_from_another_definition(decided, edited, MANIFEST["nodes"]) == sorted([FEATURES, DRIFT])
+    labels = "model.credit_default.fct_application_labels"
+
+    def _made_incremental(manifest):
+        manifest["nodes"][labels]["config"]["materialized"] = "incremental"
+
+    made_incremental = _edited(_made_incremental)  # a table in the loaded parse, incremental in dbt's own
+    assert built_from_another_definition(decided, made_incremental, MANIFEST["nodes"]) == [labels]
 
 
 def _reachable(unique_id: str, found: set[str]) -> set[str]:
