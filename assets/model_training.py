@@ -43,6 +43,7 @@ from warehouse.database import connect
 from warehouse.fair_lending import protected_attributes, require_policy
 from warehouse.ingestion.delivery_names import FIRST_MONTH, add_months
 from warehouse.ingestion.ledger import inputs_version, months_missing_before, training_inputs
+from warehouse.publishing.bi_copy import REGISTRY_TABLE, publish_table
 
 
 def training_set_path(warehouse: WarehouseResource, partition_key: str):
@@ -197,6 +198,8 @@ def credit_default_model(
             config.promotion_tolerance,
         )
         champion = champion_as_of(connection, month)
+        # Published at once, not with the month's BI copy: the online service swaps to a new champion from it.
+        publish_table(connection, REGISTRY_TABLE, paths.serving)
     if not (report_dir(paths.models, card.version) / REPORT_FILE).exists():
         context.log.info("drawing the evaluation report")
         write_model_report(paths.models, card, validation, decision.get("swap_set"))

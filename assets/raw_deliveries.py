@@ -25,6 +25,7 @@ from warehouse.ingestion.delivery_names import DeliveryNameError, month_file_nam
 from warehouse.ingestion.inbox import load_month_from_inbox
 from warehouse.ingestion.ledger import inputs_version, month_inputs, months_before, months_missing_before
 from warehouse.ingestion.loader import DeliveryError, DeliveryRejected
+from warehouse.online.decision_log import load_decision_logs
 from warehouse.paths import DataPaths
 
 # The sha256 of the month's own file, as the load step read it: the inbox sensor compares it.
@@ -129,6 +130,8 @@ def raw_deliveries(context: dg.AssetExecutionContext, warehouse: WarehouseResour
         outcomes_known = connection.execute(
             "select count(*) from raw.outcomes where known_from <= ?", [month]
         ).fetchone()[0]
+        # The online service's decisions so far (files it fsynced), for audit beside the batch's.
+        online_decisions = load_decision_logs(connection, paths.decisions)
         application_files = month_inputs(connection, month, outcomes=False)
         outcome_files = month_inputs(connection, month, outcomes=True)
         if any(result.status in CHANGED for result in results):
@@ -152,6 +155,7 @@ def raw_deliveries(context: dg.AssetExecutionContext, warehouse: WarehouseResour
             MONTH_FILE_SHA256: dg.MetadataValue.text(month_file_sha256),
             "loads": loads,
             "warnings": dg.MetadataValue.int(sum(len(r.warnings) for r in results)),
+            "online_decisions": dg.MetadataValue.int(online_decisions),
         },
         data_version=dg.DataVersion(inputs_version(application_files)),
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from collections.abc import Sequence
 from importlib.metadata import version as installed_version
 from pathlib import Path
@@ -20,13 +19,7 @@ from pydantic import Field
 from assets.dbt_in_process import DbtInThisProcess
 from assets.dbt_project import PARSE_CACHE, dbt_project
 from warehouse.database import dbt_connect_attempts, lock_wait_seconds
-from warehouse.paths import DataPaths
-
-
-def dbt_executable() -> str:
-    """The dbt installed beside this Python, so a venv works without being activated."""
-    beside_python = Path(sys.executable).parent / "dbt"
-    return str(beside_python) if beside_python.exists() else "dbt"
+from warehouse.paths import DataPaths, dbt_executable
 
 
 class WarehouseDbtCliResource(DbtCliResource):

@@ -22,18 +22,12 @@ import pytest
 
 from warehouse.database import dbt_connect_attempts, lock_wait_seconds
 from warehouse.ingestion.loader import load_delivery
-from warehouse.paths import DBT_PROJECT_DIR, DataPaths
+from warehouse.paths import DBT_PROJECT_DIR, DataPaths, dbt_executable
 from warehouse.sample_data.generator import GeneratedApplications, generate
 from warehouse.sample_data.splitter import TRUE_SCORES_FOLDER, write_parts
 
 SMALL_ROWS = 24_000
 SMALL_SEED = 7
-
-
-def dbt_executable() -> str:
-    from assets.resources import dbt_executable as beside_python
-
-    return beside_python()
 
 
 def run_dbt(
@@ -128,7 +122,8 @@ class SharedFixtureGroup:
 MONTHS_THROUGH_DAGSTER = frozenset({"october_run", "november_model", "two_months_run"})
 SHARED_FIXTURE_GROUPS = {
     "months_served_and_deployed": SharedFixtureGroup(
-        MONTHS_THROUGH_DAGSTER, frozenset({"system/test_dagster_dev.py", "system/test_monitoring.py"})
+        MONTHS_THROUGH_DAGSTER,
+        frozenset({"system/test_dagster_dev.py", "system/test_monitoring.py", "system/test_online_service.py"}),
     ),
     "months_run_and_read": SharedFixtureGroup(
         MONTHS_THROUGH_DAGSTER, frozenset({"system/test_bi_serving.py", "system/test_month_runs.py"})

@@ -49,7 +49,7 @@ def has_table(connection: duckdb.DuckDBPyConnection, schema: str, table: str) ->
     )
 
 
-def _applications_ddl() -> str:
+def applications_ddl() -> str:
     columns = ",\n    ".join(f"{quote_identifier(raw_column_name(name))} {sql_type}" for name, sql_type in COLUMNS)
     return (
         "create table if not exists raw.applications (\n    "
@@ -204,7 +204,7 @@ def ensure_schema(connection: duckdb.DuckDBPyConnection, path: Path) -> None:
     connection.execute("create schema if not exists raw")
     connection.execute("create schema if not exists scoring")
     _check_schema_version(connection, path)
-    connection.execute(_applications_ddl())
+    connection.execute(applications_ddl())
     connection.execute(LEDGER_DDL)
     connection.execute(OUTCOMES_DDL)
     connection.execute(PREDICTIONS_DDL)

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+
+def dbt_executable() -> str:
+    """The dbt installed beside this Python, so a venv works without being activated."""
+    beside_python = Path(sys.executable).parent / "dbt"
+    return str(beside_python) if beside_python.exists() else "dbt"
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,11 @@ class DataPaths:
     @property
     def dagster_home(self) -> Path:
         return self.root / "dagster_home"
+
+    @property
+    def decisions(self) -> Path:
+        """The online service's decision log, a JSON-lines file a day (`warehouse/online/decision_log.py`)."""
+        return self.root / "decisions"
 
     @property
     def logs(self) -> Path:

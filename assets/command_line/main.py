@@ -27,6 +27,7 @@ COMMAND_MODULES = {
     "backtest": "review_commands",
     "explain": "review_commands",
     "report": "review_commands",
+    "serve": "serve_command",
 }
 
 # The command could not run as asked: one line on stderr, not a traceback.
@@ -108,6 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
         "report", help="write reports/YYYY-MM.html: the month's scores, drift, fairness and model"
     )
     report.add_argument("month")
+
+    serve = commands.add_parser(
+        "serve",
+        help="the online scoring API and the delivery page; a token in $CREDIT_API_TOKEN, else 127.0.0.1 only",
+    )
+    serve.add_argument("--host", default=None, help="address to listen on (default 0.0.0.0 with a token)")
+    serve.add_argument("--port", type=int, default=8000)
 
     demo = commands.add_parser("demo", help="generate full-size files and materialise all four months")
     demo.add_argument("--rows", type=int, default=307_511)

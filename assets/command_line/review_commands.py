@@ -15,6 +15,7 @@ from ml.backtest import format_table
 from ml.reports.month_report import write_month_report
 from warehouse.database import connect
 from warehouse.ingestion.delivery_names import parse_month
+from warehouse.online.decision_log import online_decisions
 from warehouse.sample_data.splitter import true_scores_dir
 
 
@@ -43,12 +44,31 @@ def report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_online_decisions(decisions: list[dict]) -> None:
+    for given in decisions:
+        print(
+            f"application {given['sk_id_curr']}, decided online {given['decided_at']:%Y-%m-%d %H:%M:%S} UTC"
+            f" by model {given['model_version']} ({given['log_file']}, line {given['line']})"
+        )
+        print(
+            f"  probability {given['default_probability']:.6f}  grade {given['risk_grade']}"
+            f"  decision {given['decision']}"
+        )
+        print("  reasons:" if given["reasons"] else "  reasons: none (nothing pushed this applicant's risk up)")
+        for number, (code, text) in enumerate(zip(given["reason_codes"], given["reasons"], strict=True), start=1):
+            print(f"    {number}. {text}  [{code}]")
+
+
 def explain(args: argparse.Namespace) -> int:
     paths = built_data_directory()
     with connect(paths.warehouse, read_only=True) as connection:
+        online = online_decisions(connection, args.sk_id_curr)
         try:
             audit = audit_decision(connection, args.sk_id_curr, paths.models)
         except LookupError as error:
+            if online:  # scored online only: the decision log, as loaded by the last month's run
+                _print_online_decisions(online)
+                return 0
             print(f"credit explain: {error}", file=sys.stderr)
             return EXIT_USAGE
         except RuntimeError as error:  # the stored model no longer matches its card
@@ -67,6 +87,8 @@ def explain(args: argparse.Namespace) -> int:
     print("  reasons:" if reasons else "  reasons: none (nothing pushed this applicant's risk up)")
     for number, (code, text) in enumerate(reasons, start=1):
         print(f"    {number}. {text}  [{code}]")
+    if online:
+        _print_online_decisions(online)
     source = f"recomputed from {audit.model_path} and the warehouse's features"
     if audit.matches:
         print(f"{source}: the same probability, grade, decision and reasons as published")

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import dbt_executable
 from warehouse.database import dbt_connect_attempts, lock_wait_seconds
-from warehouse.paths import DBT_PROJECT_DIR, DataPaths
+from warehouse.paths import DBT_PROJECT_DIR, DataPaths, dbt_executable
 
 # Opens the warehouse for writing, says so, and holds DuckDB's lock until its stdin closes.
 HOLDER = textwrap.dedent(

@@ -9,6 +9,7 @@ copy of the one before; a test that writes works on its own copy of the data dir
 from __future__ import annotations
 
 import shutil
+import socket
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -33,6 +34,12 @@ class RunMonths:
     paths: DataPaths
     runs: dict[date, MonthRun]  # each month's own run
     models: dict[date, MonthRun]  # the months whose model was trained ahead, in a run of its own
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def copy_of(source: DataPaths, target: Path) -> DataPaths:

@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,20 +27,28 @@ import pytest
 from assets.dagster_instance import INSTANCE_CONFIG
 from assets.dbt_project import SETUP_TARGET
 from assets.sensors import CLI_SOURCE_TAG
-from tests.system.conftest import copy_of
+from tests.system.conftest import copy_of, free_port
+from warehouse.database import connect
+from warehouse.online.decision_log import DecisionLog, online_decisions
 from warehouse.paths import PROJECT_ROOT
 from warehouse.publishing.notifications import read_notifications
 
+ONLINE_DECISION = {
+    "request_sha256": "0" * 64,
+    "decided_at": "2020-11-20T10:00:00+00:00",
+    "sk_id_curr": 9_999_002,
+    "model_version": "2020-10.online",
+    "default_probability": 0.05,
+    "risk_grade": "B",
+    "decision": "approve",
+    "reason_codes": ["ext_source_3"],
+    "reasons": ["External score 3: 0.10"],
+    "application": {"SK_ID_CURR": 9_999_002},
+}
 # November's model is ready in the fixture; December's is trained by the daemon, with the launchpad defaults.
 MONTH, NEXT_MONTH = "2020-11-01", "2020-12-01"
 STARTUP_SECONDS = 180
 RUNS_SECONDS = 900
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Server:
@@ -77,7 +84,7 @@ def dagster_dev(november_model, tmp_path_factory):
         if waiting.name >= "20201101.csv":
             waiting.unlink()  # November is delivered by the test; later months never
     shutil.copyfile(INSTANCE_CONFIG, paths.dagster_home / "dagster.yaml")
-    port = _free_port()
+    port = free_port()
     bin_dir = Path(sys.executable).parent
     env = {
         **os.environ,
@@ -231,6 +238,8 @@ def _deliver(source: Path, inbox: Path) -> None:
 def test_a_month_file_in_the_inbox_gives_one_run_then_the_next_months_model(dagster_dev, deliveries_dir):
     server, paths, log = dagster_dev
     notified_before = len(read_notifications(paths))
+    # An online decision made before the month's file arrives: the month's run loads the decision log.
+    DecisionLog(paths.decisions).append([ONLINE_DECISION])
     bad = paths.root / "20210201.csv"
     bad.write_text("SK_ID_CURR,TARGET\n1,maybe\n")
     for source in [deliveries_dir / "20201101.csv", bad]:
@@ -270,6 +279,9 @@ def test_a_month_file_in_the_inbox_gives_one_run_then_the_next_months_model(dags
     [rejected] = [n for n in notifications if n["event"] == "delivery_rejected"]
     assert rejected["text"].startswith("20210201.csv") and "TARGET" in rejected["details"]["problems"]
     assert not (paths.inbox / "20210201.csv").exists()
+    with connect(paths.warehouse, read_only=True) as connection:
+        [decision] = online_decisions(connection, ONLINE_DECISION["sk_id_curr"])
+    assert decision["model_version"] == ONLINE_DECISION["model_version"]
 
 
 LAUNCH = """

@@ -29,6 +29,7 @@ SERVING_DATABASE = "credit_bi.duckdb"
 PARQUET_FOLDER = "parquet"
 MONTH_COLUMN = "application_month"
 STORAGE_VERSION = "v1.0.0"
+REGISTRY_TABLE = "model_registry"
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 _QUALIFIED = re.compile(r"[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*")
 
@@ -57,7 +58,7 @@ SERVED_TABLES = (
     ServedTable("performance_by_grade", "monitoring.performance_by_grade", by_month=True, every_month=True),
     # Small, often empty, and changed in earlier months as outcomes arrive: one file, always there.
     ServedTable("monitoring_warnings", "monitoring.monitoring_warnings", by_month=False),
-    ServedTable("model_registry", "scoring.model_registry", by_month=False),
+    ServedTable(REGISTRY_TABLE, "scoring.model_registry", by_month=False),
 )
 
 
@@ -83,9 +84,7 @@ def publish(connection: duckdb.DuckDBPyConnection, month: date, root: Path) -> d
     published = {}
     for table in SERVED_TABLES:
         if not table.by_month:
-            relation = connection.sql(f"select * from {table.source}")
-            _write_parquet(relation, root / PARQUET_FOLDER / table.name / "data.parquet")
-            published[table.name] = relation.count("*").fetchall()[0][0]
+            published[table.name] = publish_table(connection, table.name, root)
             continue
         rows = 0
         for each in _months(connection, table, month):
@@ -98,6 +97,16 @@ def publish(connection: duckdb.DuckDBPyConnection, month: date, root: Path) -> d
         published[table.name] = rows
     write_serving_database(root)
     return published
+
+
+def publish_table(connection: duckdb.DuckDBPyConnection, name: str, root: Path) -> int:
+    """Copy out one table that is not kept by month (the registry after a model is registered); returns its rows."""
+    [table] = [table for table in SERVED_TABLES if table.name == name and not table.by_month]
+    relation = connection.sql(f"select * from {table.source}")
+    _write_parquet(relation, root / PARQUET_FOLDER / table.name / "data.parquet")
+    if not (root / SERVING_DATABASE).exists():
+        write_serving_database(root)
+    return relation.count("*").fetchall()[0][0]
 
 
 def _view_sql(root: Path, table: ServedTable) -> str:

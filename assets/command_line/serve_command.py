@@ -1,0 +1,42 @@
+"""`credit serve`: the online scoring service (and delivery page) over the data directory."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+
+from warehouse.paths import DataPaths
+
+TOKEN_VARIABLE = "CREDIT_API_TOKEN"
+LOCALHOST = "127.0.0.1"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from assets.service.startup import build_service
+
+    token = os.environ.get(TOKEN_VARIABLE) or None
+    host = args.host
+    if token is None:
+        if host is not None and not _is_loopback(host):
+            raise ValueError(
+                f"set {TOKEN_VARIABLE} to listen on {host}: without a token the service is for this machine only"
+            )
+        host = LOCALHOST
+        print(f"no {TOKEN_VARIABLE} set: listening on {LOCALHOST} only, and no endpoint asks for a token", flush=True)
+    host = host or "0.0.0.0"
+    app = build_service(DataPaths.from_env(), token, say=lambda line: print(line, flush=True))
+    print(f"credit serve: listening on http://{host}:{args.port}", flush=True)
+    uvicorn.run(app, host=host, port=args.port, log_level="warning", access_log=False)
+    return 0

@@ -1,0 +1,120 @@
+"""The web service: online scoring (`POST /v1/score`), health, readiness and metrics.
+
+It reads only published, read-only files (the registry's Parquet copy, the model store) and
+its own compile of the feature SQL, so it never takes the warehouse's lock.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from assets.service.metrics import ServiceMetrics
+from assets.service.online_scoring import OnlineScorer, parse_json
+from warehouse.online.applications import InvalidApplications
+
+TOKEN_COOKIE = "credit_token"
+# Routes counted under their own name; anything else (a probe of a path that does not exist) as "other".
+KNOWN_ROUTES = ("/v1/score", "/healthz", "/readyz", "/metrics", "/", "/upload", "/login")
+MAX_SCORE_BODY_BYTES = 16 * 1024 * 1024  # 1,000 applications of 122 fields fit in well under 2 MB
+
+
+@dataclass(frozen=True)
+class Access:
+    """The bearer token that upload, scoring and run endpoints require; None: none, and localhost only."""
+
+    token: str | None
+
+    def allows(self, request: Request) -> bool:
+        if self.token is None:
+            return True
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not given:
+            given = request.cookies.get(TOKEN_COOKIE, "")
+        return bool(given) and hmac.compare_digest(given.encode(), self.token.encode())
+
+
+def _unauthorised() -> JSONResponse:
+    return JSONResponse(
+        {"detail": "a bearer token is required (Authorization: Bearer <token>)"},
+        status_code=401,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def create_app(scorer: OnlineScorer, access: Access, metrics: ServiceMetrics | None = None) -> FastAPI:
+    metrics = metrics or ServiceMetrics()
+    app = FastAPI(title="credit-default online scoring", docs_url="/docs", redoc_url=None)
+    app.state.scorer, app.state.access, app.state.metrics = scorer, access, metrics
+
+    @app.middleware("http")
+    async def count(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.url.path if request.url.path in KNOWN_ROUTES else "other"
+        metrics.requests.labels(route, str(response.status_code)).inc()
+        metrics.latency.labels(route).observe(time.perf_counter() - started)
+        return response
+
+    @app.get("/healthz")
+    def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz() -> Response:
+        models = scorer.watcher.models
+        if models is None:
+            return JSONResponse({"ready": False, "problem": scorer.watcher.problem}, status_code=503)
+        return JSONResponse(
+            {
+                "ready": True,
+                "model_version": models.champion.version,
+                "challenger_version": models.challenger.version if models.challenger else None,
+                "features": "row by row" if scorer.row_features else "duckdb",
+            }
+        )
+
+    @app.get("/metrics")
+    def prometheus_metrics() -> Response:
+        models = scorer.watcher.models
+        if models is not None:
+            challenger = models.challenger.version if models.challenger else ""
+            metrics.model.info({"version": models.champion.version, "challenger": challenger})
+        return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post("/v1/score")
+    async def score(request: Request) -> Response:
+        if not access.allows(request):
+            return _unauthorised()
+        body = await request.body()
+        if len(body) > MAX_SCORE_BODY_BYTES:
+            return JSONResponse({"detail": f"a request of at most {MAX_SCORE_BODY_BYTES:,} bytes"}, status_code=413)
+        try:
+            document = parse_json(body)
+        except ValueError as error:
+            return JSONResponse({"detail": [{"application": None, "field": None, "problem": str(error)}]}, 422)
+        if not scorer.ready:
+            return JSONResponse({"detail": scorer.watcher.problem}, status_code=503)
+        try:
+            answer = await _in_thread(scorer.answer, body, document)
+        except InvalidApplications as invalid:
+            return JSONResponse({"detail": [problem.as_dict() for problem in invalid.problems]}, status_code=422)
+        for result in answer.results:
+            metrics.scores.observe(result["default_probability"])
+            metrics.decisions.labels(result["decision"]).inc()
+        return JSONResponse({"model_version": answer.model_version, "results": answer.results})
+
+    return app
+
+
+async def _in_thread(function, *args):
+    """CPU work off the event loop, so /healthz and /metrics answer while a batch scores."""
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(function, *args)

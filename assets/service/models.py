@@ -1,0 +1,124 @@
+"""The models the service scores with: the champion, and a pending challenger scoring in shadow.
+
+Read from the published copy of the registry (`serving/parquet/model_registry/data.parquet`,
+written by each month's run and by each model trained ahead) and the model store; never from
+the warehouse. A watcher looks at the registry file twice a second; when it changes, the new
+models are loaded whole, then swapped in by one assignment: a request in flight finishes with
+the models it started with, the next one gets the new ones, and none fails in between.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import lightgbm as lgb
+
+from ml.champion import PENDING, champion_as_of
+from ml.features import excluded_features
+from ml.model_store import ModelCard, load_model
+from warehouse.fair_lending import protected_attributes
+from warehouse.publishing.bi_copy import PARQUET_FOLDER, REGISTRY_TABLE
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    booster: lgb.Booster
+    card: ModelCard
+
+    @property
+    def version(self) -> str:
+        return self.card.version
+
+
+@dataclass(frozen=True)
+class ModelSet:
+    champion: LoadedModel
+    challenger: LoadedModel | None  # a pending challenger: scored in shadow, logged, never returned
+
+
+def registry_file(serving: Path) -> Path:
+    return serving / PARQUET_FOLDER / REGISTRY_TABLE / "data.parquet"
+
+
+def _file_stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return None
+    return status.st_mtime_ns, status.st_size
+
+
+def _loaded(models_root: Path, version: str) -> LoadedModel:
+    booster, card = load_model(models_root, version)
+    protected = excluded_features(card.feature_names, protected_attributes())
+    if protected:
+        raise ValueError(
+            f"{version} reads features of protected attributes ({', '.join(protected[:5])}): it may not score"
+        )
+    return LoadedModel(booster, card)
+
+
+def read_model_set(registry: Path, models_root: Path) -> ModelSet:
+    """The current champion and the latest pending challenger, loaded; ValueError if there is no champion."""
+    with duckdb.connect(":memory:") as connection:
+        connection.execute("create schema scoring")
+        connection.execute("create table scoring.model_registry as select * from read_parquet(?)", [str(registry)])
+        champion = champion_as_of(connection)
+        pending = connection.execute(
+            "select version from scoring.model_registry where status = ? order by registered_at desc limit 1", [PENDING]
+        ).fetchall()
+    if champion is None:
+        raise ValueError("the published registry has no champion yet: run a month first")
+    challenger = _loaded(models_root, pending[0][0]) if pending else None
+    return ModelSet(_loaded(models_root, champion.version), challenger)
+
+
+class ModelWatcher:
+    """Holds the current ModelSet and replaces it when the published registry changes."""
+
+    def __init__(self, serving: Path, models_root: Path, poll_seconds: float = 0.5):
+        self.registry = registry_file(serving)
+        self.models_root = models_root
+        self.poll_seconds = poll_seconds
+        self.models: ModelSet | None = None
+        self.problem: str | None = "no model loaded yet"
+        self._stamp: tuple[int, int] | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="model-watcher", daemon=True)
+
+    def start(self) -> ModelWatcher:
+        self.refresh()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def refresh(self) -> None:
+        stamp = _file_stamp(self.registry)
+        if stamp is None:
+            self.problem = f"no published registry at {self.registry}: run a month first"
+            return
+        if stamp == self._stamp:
+            return
+        try:
+            models = read_model_set(self.registry, self.models_root)
+        except Exception as error:  # a registry being replaced or a model being written: the old set keeps scoring
+            self.problem = f"could not load the models of the published registry: {error}"
+            logger.warning(self.problem)
+            return
+        previous = self.models
+        self.models, self._stamp, self.problem = models, stamp, None
+        if previous is None or previous.champion.version != models.champion.version:
+            logger.warning("scoring with champion %s", models.champion.version)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.poll_seconds):
+            self.refresh()
