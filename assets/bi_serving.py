@@ -46,10 +46,15 @@ def bi_serving(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
     root = warehouse.paths.serving
     with connect(warehouse.paths.warehouse, read_only=True) as connection:
         published = publish(connection, month, root)
+        # The month's HTML report, for the delivery page's readers as much as for BI's.
+        from ml.reports.month_report import write_month_report  # matplotlib loads here, not with the definitions
+
+        report = write_month_report(connection, month, warehouse.paths.models, warehouse.paths.reports)
     context.log.info(f"published for BI: {', '.join(f'{name} {rows:,}' for name, rows in published.items())} rows")
     return dg.MaterializeResult(
         metadata={
             **{f"{name}_rows": dg.MetadataValue.int(rows) for name, rows in published.items()},
             "serving_database": dg.MetadataValue.path(str(root / SERVING_DATABASE)),
+            "month_report": dg.MetadataValue.path(str(report)),
         }
     )

@@ -120,10 +120,18 @@ class SharedFixtureGroup:
 # the rest go file by file. The months run through Dagster are split in two groups of about the
 # same length (each builds the months it needs), and come first, being the longest.
 MONTHS_THROUGH_DAGSTER = frozenset({"october_run", "november_model", "two_months_run"})
+ONLINE_SERVICE = "online_service"  # `credit serve` over November's model, shared by the API and page tests
 SHARED_FIXTURE_GROUPS = {
     "months_served_and_deployed": SharedFixtureGroup(
-        MONTHS_THROUGH_DAGSTER,
-        frozenset({"system/test_dagster_dev.py", "system/test_monitoring.py", "system/test_online_service.py"}),
+        MONTHS_THROUGH_DAGSTER | {ONLINE_SERVICE},
+        frozenset(
+            {
+                "system/test_dagster_dev.py",
+                "system/test_monitoring.py",
+                "system/test_online_service.py",
+                "system/test_delivery_page.py",
+            }
+        ),
     ),
     "months_run_and_read": SharedFixtureGroup(
         MONTHS_THROUGH_DAGSTER, frozenset({"system/test_bi_serving.py", "system/test_month_runs.py"})

@@ -71,6 +71,11 @@ class DataPaths:
         return self.root / "dagster_home"
 
     @property
+    def reports(self) -> Path:
+        """Each published month's HTML report (`reports/YYYY-MM.html`): written by its run and by `credit report`."""
+        return self.root / "reports"
+
+    @property
     def decisions(self) -> Path:
         """The online service's decision log, a JSON-lines file a day (`warehouse/online/decision_log.py`)."""
         return self.root / "decisions"

@@ -39,7 +39,7 @@ def report(args: argparse.Namespace) -> int:
     paths = built_data_directory()
     print(f"drawing the report of {month:%Y-%m} ...", flush=True)
     with connect(paths.warehouse, read_only=True) as connection:
-        path = write_month_report(connection, month, paths.models, paths.root / "reports")
+        path = write_month_report(connection, month, paths.models, paths.reports)
     print(f"wrote {path}")
     return 0
 

@@ -20,7 +20,7 @@ from warehouse.online.applications import InvalidApplications
 
 TOKEN_COOKIE = "credit_token"
 # Routes counted under their own name; anything else (a probe of a path that does not exist) as "other".
-KNOWN_ROUTES = ("/v1/score", "/healthz", "/readyz", "/metrics", "/", "/upload", "/login")
+KNOWN_ROUTES = ("/v1/score", "/healthz", "/readyz", "/metrics", "/", "/upload", "/login", "/months")
 MAX_SCORE_BODY_BYTES = 16 * 1024 * 1024  # 1,000 applications of 122 fields fit in well under 2 MB
 
 
@@ -31,13 +31,17 @@ class Access:
     token: str | None
 
     def allows(self, request: Request) -> bool:
+        """A bearer token in the header, or the cookie the delivery page's sign-in sets."""
         if self.token is None:
             return True
         header = request.headers.get("authorization", "")
         scheme, _, given = header.partition(" ")
         if scheme.lower() != "bearer" or not given:
             given = request.cookies.get(TOKEN_COOKIE, "")
-        return bool(given) and hmac.compare_digest(given.encode(), self.token.encode())
+        return self.allows_token(given)
+
+    def allows_token(self, given: str) -> bool:
+        return self.token is None or (bool(given) and hmac.compare_digest(given.encode(), self.token.encode()))
 
 
 def _unauthorised() -> JSONResponse:
@@ -49,6 +53,7 @@ def _unauthorised() -> JSONResponse:
 
 
 def create_app(scorer: OnlineScorer, access: Access, metrics: ServiceMetrics | None = None) -> FastAPI:
+    """The scoring API, health, readiness and metrics; `assets.service.delivery_page` adds the page."""
     metrics = metrics or ServiceMetrics()
     app = FastAPI(title="credit-default online scoring", docs_url="/docs", redoc_url=None)
     app.state.scorer, app.state.access, app.state.metrics = scorer, access, metrics
@@ -57,7 +62,8 @@ def create_app(scorer: OnlineScorer, access: Access, metrics: ServiceMetrics | N
     async def count(request: Request, call_next):
         started = time.perf_counter()
         response = await call_next(request)
-        route = request.url.path if request.url.path in KNOWN_ROUTES else "other"
+        path = "/months" if request.url.path.startswith("/months/") else request.url.path
+        route = path if path in KNOWN_ROUTES else "other"
         metrics.requests.labels(route, str(response.status_code)).inc()
         metrics.latency.labels(route).observe(time.perf_counter() - started)
         return response

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from fastapi import FastAPI
 
 from assets.service.app import Access, create_app
+from assets.service.delivery_page import add_delivery_page
 from assets.service.feature_sql import compile_feature_sql
 from assets.service.models import ModelWatcher
 from assets.service.online_scoring import OnlineScorer
@@ -50,4 +51,7 @@ def build_service(paths: DataPaths, token: str | None, say: Callable[[str], None
             + (f", challenger {watcher.models.challenger.version} in shadow" if watcher.models.challenger else "")
         )
     scorer = OnlineScorer(reference, row_features, watcher, DecisionLog(paths.decisions))
-    return create_app(scorer, Access(token))
+    access = Access(token)
+    app = create_app(scorer, access)
+    add_delivery_page(app, paths, watcher, access)
+    return app

@@ -8,8 +8,15 @@ copy of the one before; a test that writes works on its own copy of the data dir
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import socket
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -76,3 +83,81 @@ def two_months_run(november_model, tmp_path_factory) -> RunMonths:
     run = run_month(NOVEMBER, paths, quick_model())
     assert run.success, run.notification
     return RunMonths(paths, {**november_model.runs, NOVEMBER: run}, dict(november_model.models))
+
+
+TOKEN = "test-token-of-the-service"
+STARTUP_SECONDS = 180
+
+
+@dataclass
+class Service:
+    url: str
+    paths: DataPaths
+    process: subprocess.Popen
+
+    def post(self, path: str, body: object, token: str | None = TOKEN) -> tuple[int, dict]:
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        request = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    def get(self, path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=60) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+
+def _wait_until_ready(service: Service) -> None:
+    """Wait for the process to say it listens, then for /readyz: events, each bounded by the start-up limit."""
+    lines = []
+    for line in service.process.stdout:  # blocks until the next line: no polling of a clock
+        lines.append(line)
+        if "listening on http" in line:
+            break
+    else:
+        pytest.fail(f"credit serve ended before listening:\n{''.join(lines)}")
+    for _ in range(STARTUP_SECONDS * 10):
+        try:
+            status, _ = service.get("/readyz")
+        except OSError:  # uvicorn binds a moment after the line is printed
+            status = None
+        if status == 200:
+            return
+        threading.Event().wait(0.1)
+    pytest.fail(f"/readyz never answered 200:\n{''.join(lines)}")
+
+
+@pytest.fixture(scope="session")
+def online_service(november_model, tmp_path_factory):
+    """`credit serve` on a copy of November's model data directory (October published), with a token; shared."""
+    paths = copy_of(november_model.paths, tmp_path_factory.mktemp("online") / "data")
+    (paths.inbox / "20201201.csv").unlink(missing_ok=True)  # December is delivered through the page
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            str(shutil.which("credit", path=os.path.dirname(sys.executable))),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env={**os.environ, "CREDIT_DATA_DIR": str(paths.root), "CREDIT_API_TOKEN": TOKEN},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    running = Service(f"http://127.0.0.1:{port}", paths, process)
+    try:
+        _wait_until_ready(running)
+        yield running
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

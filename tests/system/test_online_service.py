@@ -9,14 +9,7 @@ request; a pending challenger answers only in the decision log; the log reaches 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 import threading
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
 from datetime import date
 
 import duckdb
@@ -25,87 +18,12 @@ import pytest
 
 from assets.command_line.main import main as credit
 from assets.service.models import registry_file
-from tests.system.conftest import OCTOBER, copy_of, free_port
+from tests.system.conftest import OCTOBER, copy_of
 from warehouse.atomic_files import atomic_write
 from warehouse.database import connect
 from warehouse.ingestion.contract import COLUMN_TYPES, INTEGER, LABEL, TEXT
 from warehouse.online.decision_log import load_decision_logs, log_files, online_decisions
 from warehouse.paths import DataPaths
-
-TOKEN = "test-token-of-the-service"
-STARTUP_SECONDS = 180
-
-
-@dataclass
-class Service:
-    url: str
-    paths: DataPaths
-    process: subprocess.Popen
-
-    def post(self, path: str, body: object, token: str | None = TOKEN) -> tuple[int, dict]:
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        request = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read())
-
-    def get(self, path: str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(self.url + path, timeout=60) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
-
-
-def _wait_until_ready(service: Service) -> None:
-    """Wait for the process to say it listens, then for /readyz: events, each bounded by the start-up limit."""
-    lines = []
-    for line in service.process.stdout:  # blocks until the next line: no polling of a clock
-        lines.append(line)
-        if "listening on http" in line:
-            break
-    else:
-        pytest.fail(f"credit serve ended before listening:\n{''.join(lines)}")
-    for _ in range(STARTUP_SECONDS * 10):
-        try:
-            status, _ = service.get("/readyz")
-        except OSError:  # uvicorn binds a moment after the line is printed
-            status = None
-        if status == 200:
-            return
-        threading.Event().wait(0.1)
-    pytest.fail(f"/readyz never answered 200:\n{''.join(lines)}")
-
-
-@pytest.fixture(scope="module")
-def service(november_model, tmp_path_factory):
-    paths = copy_of(november_model.paths, tmp_path_factory.mktemp("online") / "data")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            str(shutil.which("credit", path=os.path.dirname(sys.executable))),
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env={**os.environ, "CREDIT_DATA_DIR": str(paths.root), "CREDIT_API_TOKEN": TOKEN},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    running = Service(f"http://127.0.0.1:{port}", paths, process)
-    try:
-        _wait_until_ready(running)
-        yield running
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def as_sent(frame: pd.DataFrame) -> list[dict]:
@@ -138,19 +56,19 @@ def _scored_in_batch(paths: DataPaths, month: date) -> pd.DataFrame:
         ).df()
 
 
-def test_online_answers_equal_the_batch_for_every_application_of_a_month(service, october_applications):
+def test_online_answers_equal_the_batch_for_every_application_of_a_month(online_service, october_applications):
     results, versions = [], set()
     for start in range(0, len(october_applications), 1_000):
-        status, answer = service.post("/v1/score", {"applications": october_applications[start : start + 1_000]})
+        status, answer = online_service.post("/v1/score", {"applications": october_applications[start : start + 1_000]})
         assert status == 200, answer
         versions.add(answer["model_version"])
         results += answer["results"]
     # Single requests take the row-by-row path, batches DuckDB's: both must give the batch's answer.
     for application in october_applications[:25]:
-        status, answer = service.post("/v1/score", {"applications": [application]})
+        status, answer = online_service.post("/v1/score", {"applications": [application]})
         assert status == 200, answer
         results.append(answer["results"][0])
-    batch = _scored_in_batch(service.paths, OCTOBER).set_index("sk_id_curr")
+    batch = _scored_in_batch(online_service.paths, OCTOBER).set_index("sk_id_curr")
     assert [r["sk_id_curr"] for r in results[: len(october_applications)]] == [
         a["SK_ID_CURR"] for a in october_applications
     ], "answers come in the request's order"
@@ -176,20 +94,20 @@ def test_online_answers_equal_the_batch_for_every_application_of_a_month(service
         ("SK_ID_CURR", None),
     ],
 )
-def test_a_bad_field_gets_422_naming_it_and_nothing_is_scored(service, october_applications, field, value):
-    logged = _logged_lines(service.paths)
+def test_a_bad_field_gets_422_naming_it_and_nothing_is_scored(online_service, october_applications, field, value):
+    logged = _logged_lines(online_service.paths)
     bad = {**october_applications[1], field: value}
-    status, answer = service.post("/v1/score", {"applications": [october_applications[0], bad]})
+    status, answer = online_service.post("/v1/score", {"applications": [october_applications[0], bad]})
     assert status == 422
     assert [(problem["application"], problem["field"]) for problem in answer["detail"]] == [(1, field)]
-    assert _logged_lines(service.paths) == logged, "nothing scored, nothing logged"
+    assert _logged_lines(online_service.paths) == logged, "nothing scored, nothing logged"
 
 
-def test_without_the_token_scoring_is_refused_and_health_is_not(service, october_applications):
+def test_without_the_token_scoring_is_refused_and_health_is_not(online_service, october_applications):
     body = {"applications": october_applications[:1]}
-    assert service.post("/v1/score", body, token=None)[0] == 401
-    assert service.post("/v1/score", body, token="a guess")[0] == 401
-    assert service.get("/healthz")[0] == 200
+    assert online_service.post("/v1/score", body, token=None)[0] == 401
+    assert online_service.post("/v1/score", body, token="a guess")[0] == 401
+    assert online_service.get("/healthz")[0] == 200
 
 
 def _publish_registry(paths: DataPaths, statuses: dict[str, str]) -> None:
@@ -212,9 +130,9 @@ def _versions(paths: DataPaths) -> dict[date, str]:
 
 
 def test_a_champion_swapped_mid_stream_fails_no_request_and_a_challenger_answers_only_in_the_log(
-    service, october_applications
+    online_service, october_applications
 ):
-    versions = _versions(service.paths)
+    versions = _versions(online_service.paths)
     october_model, november_model = versions[OCTOBER], versions[date(2020, 11, 1)]
     answers: list[tuple[int, str | None]] = []
     swapped, stop = threading.Event(), threading.Event()
@@ -223,7 +141,7 @@ def test_a_champion_swapped_mid_stream_fails_no_request_and_a_challenger_answers
         position = 0
         while not stop.is_set():
             application = october_applications[position % len(october_applications)]
-            status, answer = service.post("/v1/score", {"applications": [application]})
+            status, answer = online_service.post("/v1/score", {"applications": [application]})
             answers.append((status, answer.get("model_version")))
             if answer.get("model_version") == november_model:
                 swapped.set()
@@ -234,7 +152,7 @@ def test_a_champion_swapped_mid_stream_fails_no_request_and_a_challenger_answers
     try:
         while len(answers) < 5:  # the stream is under way before the swap
             threading.Event().wait(0.05)
-        _publish_registry(service.paths, {november_model: "champion", october_model: "retired"})
+        _publish_registry(online_service.paths, {november_model: "champion", october_model: "retired"})
         assert swapped.wait(120), "the service never answered with the new champion"
         served_before_stop = len(answers)
         while len(answers) < served_before_stop + 5:  # and it keeps answering after the swap
@@ -247,17 +165,17 @@ def test_a_champion_swapped_mid_stream_fails_no_request_and_a_challenger_answers
     first_new = order.index(november_model)
     assert set(order[:first_new]) == {october_model} and set(order[first_new:]) == {november_model}
 
-    _publish_registry(service.paths, {october_model: "pending"})
-    lines_before = _logged_lines(service.paths)
+    _publish_registry(online_service.paths, {october_model: "pending"})
+    lines_before = _logged_lines(online_service.paths)
     for _ in range(200):  # the watcher looks twice a second: wait for the challenger to be loaded
-        status, ready = service.get("/readyz")
+        status, ready = online_service.get("/readyz")
         if json.loads(ready).get("challenger_version") == october_model:
             break
         threading.Event().wait(0.1)
-    status, answer = service.post("/v1/score", {"applications": october_applications[:3]})
+    status, answer = online_service.post("/v1/score", {"applications": october_applications[:3]})
     assert status == 200 and answer["model_version"] == november_model
     assert "shadow" not in json.dumps(answer)
-    new_lines = _logged_lines(service.paths)[len(lines_before) :]
+    new_lines = _logged_lines(online_service.paths)[len(lines_before) :]
     assert [line["shadow"]["model_version"] for line in new_lines] == [october_model] * 3
     assert [line["model_version"] for line in new_lines] == [november_model] * 3
 
@@ -267,20 +185,20 @@ def _logged_lines(paths: DataPaths) -> list[dict]:
 
 
 def test_every_decision_is_logged_and_reaches_the_warehouse_and_credit_explain(
-    service, october_applications, tmp_path, monkeypatch, capsys
+    online_service, october_applications, tmp_path, monkeypatch, capsys
 ):
     new_application = {**october_applications[0], "SK_ID_CURR": 9_999_001}
-    status, answer = service.post("/v1/score", {"applications": [new_application]})
+    status, answer = online_service.post("/v1/score", {"applications": [new_application]})
     assert status == 200
-    [logged] = [line for line in _logged_lines(service.paths) if line["sk_id_curr"] == 9_999_001]
+    [logged] = [line for line in _logged_lines(online_service.paths) if line["sk_id_curr"] == 9_999_001]
     assert logged["application"] == new_application and len(logged["request_sha256"]) == 64
     assert {key: logged[key] for key in answer["results"][0]} == answer["results"][0]
 
     # What the next month's run does first (raw_deliveries), on a copy: the service keeps its directory.
-    copy = copy_of(service.paths, tmp_path / "data")
+    copy = copy_of(online_service.paths, tmp_path / "data")
     with connect(copy.warehouse) as connection:
-        assert load_decision_logs(connection, copy.decisions) == len(_logged_lines(service.paths))
-        assert load_decision_logs(connection, copy.decisions) == len(_logged_lines(service.paths)), "idempotent"
+        assert load_decision_logs(connection, copy.decisions) == len(_logged_lines(online_service.paths))
+        assert load_decision_logs(connection, copy.decisions) == len(_logged_lines(online_service.paths)), "idempotent"
         [decision] = online_decisions(connection, 9_999_001)
     assert decision["default_probability"] == answer["results"][0]["default_probability"]
     monkeypatch.setenv("CREDIT_DATA_DIR", str(copy.root))
@@ -290,8 +208,8 @@ def test_every_decision_is_logged_and_reaches_the_warehouse_and_credit_explain(
     assert answer["results"][0]["reasons"][0] in printed
 
 
-def test_metrics_count_requests_and_show_the_model(service):
-    status, text = service.get("/metrics")
+def test_metrics_count_requests_and_show_the_model(online_service):
+    status, text = online_service.get("/metrics")
     assert status == 200
     assert 'credit_requests_total{route="/v1/score",status="200"}' in text
     assert 'credit_requests_total{route="/v1/score",status="422"}' in text
