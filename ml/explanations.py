@@ -45,23 +45,50 @@ def reason_column_names(count: int = REASON_COUNT) -> list[str]:
 
 
 def source_contributions(
-    booster: lgb.Booster, frame: pd.DataFrame, features: list[str], catalog: FeatureCatalog | None = None
+    booster: lgb.Booster,
+    frame: pd.DataFrame,
+    features: list[str],
+    catalog: FeatureCatalog | None = None,
+    matrix: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[str]]:
     """Per row: each source column's summed contribution to the log-odds, then the bias in the last column.
 
     A column whose catalogue entry names a `reason_group` (the employment sentinel flag, the
-    employment-to-age ratio) adds to that column's reason: one fact, one reason.
+    employment-to-age ratio) adds to that column's reason: one fact, one reason. `matrix` is
+    the frame's feature matrix when the caller has it already.
     """
     catalog = catalog or default_catalog()
     contribution = booster.predict(
-        feature_matrix(frame, features), num_iteration=booster.best_iteration or None, pred_contrib=True
+        feature_matrix(frame, features) if matrix is None else matrix,
+        num_iteration=booster.best_iteration or None,
+        pred_contrib=True,
     )
+    grouping, sources = _grouping(catalog, tuple(features))
+    return np.column_stack([contribution[:, :-1] @ grouping, contribution[:, -1]]), sources
+
+
+# Kept per catalogue object and feature list (a catalogue holds a dict, so it cannot be a cache key itself).
+_GROUPINGS: dict[tuple[int, tuple[str, ...]], tuple[FeatureCatalog, np.ndarray, list[str]]] = {}
+
+
+def _grouping(catalog: FeatureCatalog, features: tuple[str, ...]) -> tuple[np.ndarray, list[str]]:
+    """Which source column each feature's contribution adds to (a 0/1 matrix), and the sources in order.
+
+    The same for every call with one model: kept, not rebuilt for each request online.
+    """
+    cached = _GROUPINGS.get((id(catalog), features))
+    if cached is not None and cached[0] is catalog:
+        return cached[1], cached[2]
     owners = [catalog.reason_source(feature) for feature in features]
     sources = list(dict.fromkeys(owners))
     position = {source: index for index, source in enumerate(sources)}
     grouping = np.zeros((len(features), len(sources)))
     grouping[np.arange(len(features)), [position[owner] for owner in owners]] = 1.0
-    return np.column_stack([contribution[:, :-1] @ grouping, contribution[:, -1]]), sources
+    grouping.flags.writeable = False
+    if len(_GROUPINGS) >= 16:
+        _GROUPINGS.clear()
+    _GROUPINGS[(id(catalog), features)] = (catalog, grouping, sources)
+    return grouping, sources
 
 
 def _is_missing(value) -> bool:
@@ -148,6 +175,7 @@ def explain(
     applicant_values: pd.DataFrame | None = None,
     catalog: FeatureCatalog | None = None,
     count: int = REASON_COUNT,
+    matrix: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """`reason_code_1..count` (source columns) and `reason_1..count` (label: the applicant's value) per row.
 
@@ -160,7 +188,7 @@ def explain(
     if applicant_values is not None and len(applicant_values) != len(frame):
         raise ValueError(f"{len(applicant_values)} rows of applicant values for {len(frame)} rows of features")
     catalog = catalog or default_catalog()
-    grouped, sources = source_contributions(booster, frame, features, catalog)
+    grouped, sources = source_contributions(booster, frame, features, catalog, matrix)
     pushes_up = np.where(grouped[:, :-1] > 0, grouped[:, :-1], -np.inf)
     order = np.argsort(-pushes_up, axis=1, kind="stable")[:, :count]
     chosen = np.take_along_axis(pushes_up, order, axis=1) > -np.inf
@@ -175,4 +203,5 @@ def explain(
     for slot in range(count, REASON_COUNT):  # the table always has four slots; fewer configured leave the rest empty
         columns[f"reason_code_{slot + 1}"] = [None] * len(frame)
         columns[f"reason_{slot + 1}"] = [None] * len(frame)
-    return pd.DataFrame(columns, index=frame.index)[reason_column_names()]
+    # Object columns, as the texts are made: inferring pandas' string type costs more than the reasons online.
+    return pd.DataFrame(columns, index=frame.index, dtype=object)[reason_column_names()]

@@ -17,10 +17,17 @@ def feature_matrix(frame: pd.DataFrame, features: list[str]) -> np.ndarray:
 
 
 def predict(
-    booster: lgb.Booster, frame: pd.DataFrame, features: list[str], calibration: PlattScaling | None = None
+    booster: lgb.Booster,
+    frame: pd.DataFrame,
+    features: list[str],
+    calibration: PlattScaling | None = None,
+    matrix: np.ndarray | None = None,
 ) -> np.ndarray:
+    """Probabilities of the frame's rows; `matrix` is its feature matrix when the caller has it already."""
     missing = [name for name in features if name not in frame.columns]
     if missing:
         raise ValueError(f"rows lack {len(missing)} model features, e.g. {missing[:5]}")
-    probabilities = booster.predict(feature_matrix(frame, features), num_iteration=booster.best_iteration or None)
+    if matrix is None:
+        matrix = feature_matrix(frame, features)
+    probabilities = booster.predict(matrix, num_iteration=booster.best_iteration or None)
     return calibration.apply(probabilities) if calibration else probabilities

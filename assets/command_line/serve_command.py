@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import sys
 
 from warehouse.paths import DataPaths
 
@@ -22,6 +23,13 @@ def _is_loopback(host: str) -> bool:
 
 
 def serve(args: argparse.Namespace) -> int:
+    # One OpenMP thread per LightGBM call, set before LightGBM loads: a request scores one or a few
+    # rows, where waking a second thread costs more than it saves, and the service's two scoring
+    # workers already keep both cores busy under load. The scores do not depend on it.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # The event loop takes requests while a scoring worker computes: both want the GIL, and a
+    # thread waiting for it waits the switch interval (5 ms by default) at worst, 1 ms here.
+    sys.setswitchinterval(0.001)
     import uvicorn
 
     from assets.service.startup import build_service

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
@@ -54,4 +55,8 @@ def build_service(paths: DataPaths, token: str | None, say: Callable[[str], None
     access = Access(token)
     app = create_app(scorer, access)
     add_delivery_page(app, paths, watcher, access)
+    # What start-up loaded (dbt's compile, the models, pandas) stays for the process's life: out of
+    # the collector's sight, so its full collections stop walking it between requests.
+    gc.collect()
+    gc.freeze()
     return app

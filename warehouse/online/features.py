@@ -155,7 +155,18 @@ def _raw_columns(applications: Applications) -> Columns:
 
 
 def _frame(result: Columns, rows: int) -> pd.DataFrame:
-    return pd.DataFrame({name: _series(column) for name, column in result.items()})
+    """The result in the query's column order; the numbers built as one block (column by column costs ms)."""
+    names = list(result)
+    numbers = [name for name in names if result[name].kind == NUMBER]
+    block = np.empty((rows, len(numbers)), dtype=np.float64)
+    for index, name in enumerate(numbers):
+        column = result[name]
+        block[:, index] = np.where(column.null, np.nan, column.values)
+    frame = pd.DataFrame(block, columns=numbers, copy=False)
+    for position, name in enumerate(names):
+        if result[name].kind != NUMBER:
+            frame.insert(position, name, pd.Series(_series(result[name]), dtype=object))
+    return frame
 
 
 def _series(column: Column) -> np.ndarray:
