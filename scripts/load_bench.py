@@ -132,7 +132,7 @@ def _closed_loop(port: int, bodies: list[bytes], clients: int, per_client: int) 
     return outcome
 
 
-def _open_loop(port: int, bodies: list[bytes], rate: float, seconds: float, workers: int = 16) -> Outcome:
+def _open_loop(port: int, bodies: list[bytes], rate: float, seconds: float, workers: int = 4) -> Outcome:
     """Requests due at a fixed rate; each latency counts from when it was due, so waiting in a queue shows."""
     outcome, lock = Outcome(), threading.Lock()
     total = int(rate * seconds)
@@ -283,6 +283,8 @@ def main() -> int:
     print(f"  decision log (write and fsync): {split.get('log', 0):.2f}")
     print(f"  HTTP (client latency less the server's own time): {http_ms:.2f}")
     print(f"  the server's own time: median {server_ms:.2f}, p99 {server_p99:.2f}")
+    tails = {name: sorted(t.get(name, 0.0) for t in steady.server)[int(0.99 * len(steady.server))] for name in split}
+    print("  p99 of each part: " + ", ".join(f"{name} {value:.2f}" for name, value in tails.items()))
     if args.json:
         Path(args.json).write_text(json.dumps({"scenarios": rows, "split_ms": {**split, "http": http_ms}, "sql": sql}))
     return 0 if all(row["errors"] == 0 for row in rows) else 1

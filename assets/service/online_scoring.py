@@ -87,23 +87,26 @@ def _scored(model: LoadedModel, rows: pd.DataFrame, values: pd.DataFrame, timing
 
 
 def _results(scored: pd.DataFrame) -> list[dict]:
-    results = []
-    codes = scored[[f"reason_code_{i}" for i in range(1, REASON_COUNT + 1)]].to_numpy()
-    texts = scored[[f"reason_{i}" for i in range(1, REASON_COUNT + 1)]].to_numpy()
-    for row, (identifier, probability, grade, decision) in enumerate(
-        zip(scored[ID_COLUMN], scored["default_probability"], scored["risk_grade"], scored["decision"], strict=True)
-    ):
-        results.append(
-            {
-                "sk_id_curr": int(identifier),
-                "default_probability": float(probability),
-                "risk_grade": str(grade),
-                "decision": str(decision),
-                "reason_codes": [code for code in codes[row] if code is not None],
-                "reasons": [text for text in texts[row] if text is not None],
-            }
-        )
-    return results
+    """Each row's answer, in the rows' order; reason slots past the last reason are left out."""
+    column = {name: scored[name].to_numpy() for name in scored.columns}
+    codes = [column[f"reason_code_{i}"] for i in range(1, REASON_COUNT + 1)]
+    texts = [column[f"reason_{i}"] for i in range(1, REASON_COUNT + 1)]
+    return [
+        {
+            "sk_id_curr": int(column[ID_COLUMN][row]),
+            "default_probability": float(column["default_probability"][row]),
+            "risk_grade": str(column["risk_grade"][row]),
+            "decision": str(column["decision"][row]),
+            "reason_codes": [str(slot[row]) for slot in codes if not _is_empty(slot[row])],
+            "reasons": [str(slot[row]) for slot in texts if not _is_empty(slot[row])],
+        }
+        for row in range(len(scored))
+    ]
+
+
+def _is_empty(value) -> bool:
+    # None; NaN or pd.NA, as a string column of pandas' holds a missing value.
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
 
 @dataclass

@@ -6,9 +6,10 @@ is what runs here, on the request's rows:
 
 - `DuckDbFeatures` runs it as it is, on an in-memory DuckDB holding the rows in
   `raw.applications` and staging as a view: the reference, and the engine for large batches;
-- `RowFeatures` evaluates the same SQL row by row in NumPy (`warehouse.online.row_sql`), which
-  avoids DuckDB's fixed cost of about 30 ms a query. It is used only after it gave exactly
-  DuckDB's answer on probe rows built from every value the SQL names (`verify`).
+- `RowFeatures` evaluates the same SQL row by row, translated into a Python function
+  (`warehouse.online.row_sql`), which avoids DuckDB's fixed cost of about 30 ms a query. It is
+  used only after it gave exactly DuckDB's answer on probe rows built from every value the SQL
+  names (`verify`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pyarrow as pa
 
 from warehouse.database import applications_ddl, raw_column_name
 from warehouse.ingestion.contract import COLUMNS, FLOAT, INTEGER, TEXT
-from warehouse.online.row_sql import BOOLEAN, NUMBER, OTHER, Column, Columns, RowQuery, UnsupportedSql, compile_query
+from warehouse.online.row_sql import RowFunction, UnsupportedSql, compile_query
 
 RAW_RELATION = "raw.applications"
 STAGING_RELATION = "staging.stg_home_credit__applications"
@@ -54,10 +55,6 @@ class Applications:
     @property
     def rows(self) -> int:
         return len(self.values["sk_id_curr"])
-
-
-def _relation(database: str, relation: str) -> str:
-    return f"{database}.{relation}"
 
 
 def _strip_database(name: str, database: str) -> str:
@@ -116,67 +113,48 @@ class RowFeatures:
     """The compiled SQL evaluated row by row (`warehouse.online.row_sql`); raises UnsupportedSql if it cannot be."""
 
     def __init__(self, sql: FeatureSql):
-        self.staging = compile_query(sql.staging)
-        self.mart = compile_query(sql.mart)
-        staging_reads = _strip_database(self.staging.reads, sql.database)
-        mart_reads = _strip_database(self.mart.reads, sql.database)
+        staging, mart = compile_query(sql.staging), compile_query(sql.mart)
+        staging_reads = _strip_database(staging.reads, sql.database)
+        mart_reads = _strip_database(mart.reads, sql.database)
         if staging_reads != RAW_RELATION or mart_reads != STAGING_RELATION:
             raise UnsupportedSql(
                 f"staging reads {staging_reads} and the mart {mart_reads}:"
                 f" expected {RAW_RELATION} and {STAGING_RELATION}"
             )
+        self.function = RowFunction.build(staging.steps + mart.steps, (*RAW_TYPES, *LOAD_COLUMNS))
 
     def frame(self, applications: Applications) -> pd.DataFrame:
         rows = applications.rows
-        columns = _raw_columns(applications)
-        result = RowQuery(self.staging.reads, self.staging.steps + self.mart.steps).evaluate(columns, rows)
-        return _frame(result, rows)
+        loaded = {
+            "delivery_file": [ONLINE_DELIVERY] * rows,
+            "application_month": [pd.Timestamp(applications.month)] * rows,
+            "loaded_at": [pd.Timestamp(applications.received_at)] * rows,
+        }
+        columns = [applications.values.get(name, [None] * rows) for name in RAW_TYPES]
+        columns += [loaded[name] for name in LOAD_COLUMNS]
+        results = self.function.evaluate(zip(*columns, strict=True))
+        return _frame(self.function.outputs, results)
 
 
-def _raw_columns(applications: Applications) -> Columns:
-    rows = applications.rows
-    columns: Columns = {}
-    for name, sql_type in RAW_TYPES.items():
-        values = applications.values.get(name, [None] * rows)
-        null = np.fromiter((value is None for value in values), dtype=bool, count=rows)
-        if sql_type == TEXT:
-            columns[name] = Column("text", np.array(values, dtype=object), null)
-        else:
-            numbers = np.fromiter((0.0 if value is None else value for value in values), dtype=np.float64, count=rows)
-            columns[name] = Column(NUMBER, numbers, null)
-    columns["delivery_file"] = Column(OTHER, np.full(rows, ONLINE_DELIVERY, dtype=object), np.zeros(rows, dtype=bool))
-    columns["application_month"] = Column(
-        OTHER, np.full(rows, pd.Timestamp(applications.month), dtype=object), np.zeros(rows, dtype=bool)
-    )
-    columns["loaded_at"] = Column(
-        OTHER, np.full(rows, pd.Timestamp(applications.received_at), dtype=object), np.zeros(rows, dtype=bool)
-    )
-    return columns
+def _is_number(value) -> bool:
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
 
 
-def _frame(result: Columns, rows: int) -> pd.DataFrame:
-    """The result in the query's column order; the numbers built as one block (column by column costs ms)."""
-    names = list(result)
-    numbers = [name for name in names if result[name].kind == NUMBER]
-    block = np.empty((rows, len(numbers)), dtype=np.float64)
-    for index, name in enumerate(numbers):
-        column = result[name]
-        block[:, index] = np.where(column.null, np.nan, column.values)
-    frame = pd.DataFrame(block, columns=numbers, copy=False)
-    for position, name in enumerate(names):
-        if result[name].kind != NUMBER:
-            frame.insert(position, name, pd.Series(_series(result[name]), dtype=object))
+def _frame(names: tuple[str, ...], results: list[tuple]) -> pd.DataFrame:
+    """Rows of results as a DataFrame in the query's column order: numbers as one float block, NULL as NaN."""
+    by_column = list(zip(*results, strict=True)) if results else [() for _ in names]
+    numbers = [index for index, values in enumerate(by_column) if all(_is_number(value) for value in values)]
+    block = np.array(
+        [[np.nan if value is None else value for value in by_column[index]] for index in numbers], dtype=np.float64
+    ).T.reshape(len(results), len(numbers))
+    # An object Index: pandas' string Index costs more to look 264 features up in than the lookups save.
+    frame = pd.DataFrame(block, columns=pd.Index([names[index] for index in numbers], dtype=object), copy=False)
+    numeric = set(numbers)
+    for position, values in enumerate(by_column):
+        if position not in numeric:
+            # Object columns: pandas' inferred string columns cost more than the whole row here.
+            frame.insert(position, names[position], pd.Series(list(values), dtype=object))
     return frame
-
-
-def _series(column: Column) -> np.ndarray:
-    if column.kind == NUMBER:
-        return np.where(column.null, np.nan, column.values)
-    if column.kind == BOOLEAN:
-        return np.where(column.null, None, column.values).astype(object) if column.null.any() else column.values
-    values = column.values.copy()
-    values[column.null] = None
-    return values
 
 
 def probe_applications(sql: FeatureSql, month: date, received_at: datetime) -> Applications:
@@ -241,4 +219,8 @@ def _same(a, b) -> bool:
 def verify(reference: DuckDbFeatures, candidate: RowFeatures, month: date, received_at: datetime) -> list[str]:
     """The row-by-row evaluator's differences from DuckDB on the probe rows; [] means it may be used."""
     probe = probe_applications(reference.sql, month, received_at)
-    return differences(reference.frame(probe), candidate.frame(probe))
+    try:
+        evaluated = candidate.frame(probe)
+    except Exception as error:  # e.g. a comparison Python cannot make between two types SQL casts
+        return [f"the evaluator failed on the probe rows: {error!r}"]
+    return differences(reference.frame(probe), evaluated)

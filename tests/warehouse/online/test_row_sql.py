@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from warehouse.online.row_sql import NUMBER, TEXT, Column, UnsupportedSql, compile_query
+from warehouse.online.row_sql import UnsupportedSql, compile_query
 
 ROWS = pd.DataFrame(
     {
@@ -16,17 +16,6 @@ ROWS = pd.DataFrame(
         "s": ["x", None, "y", "z", "O'Brien", None],
     }
 )
-
-
-def _columns(frame: pd.DataFrame) -> dict[str, Column]:
-    columns = {}
-    for name in frame.columns:
-        null = frame[name].isna().to_numpy()
-        if frame[name].dtype.kind not in "fiub":
-            columns[name] = Column(TEXT, frame[name].to_numpy(dtype=object), null)
-        else:
-            columns[name] = Column(NUMBER, frame[name].fillna(0).to_numpy(dtype=np.float64), null)
-    return columns
 
 
 def _both(select_list: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -39,10 +28,9 @@ def _both(select_list: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         expected = pd.DataFrame(cursor.fetchall(), columns=names, dtype=object)
     query = compile_query(sql)
     assert query.reads == "source_rows"
-    result = query.evaluate(_columns(ROWS), len(ROWS))
-    actual = pd.DataFrame(
-        {name: list(np.where(column.null, None, column.values)) for name, column in result.items()}, dtype=object
-    )
+    function = query.function(tuple(ROWS.columns))
+    rows = [tuple(None if pd.isna(value) else value for value in row) for row in ROWS.itertuples(index=False)]
+    actual = pd.DataFrame(function.evaluate(rows), columns=list(function.outputs), dtype=object)
     return expected, actual[list(expected.columns)]
 
 
@@ -100,4 +88,4 @@ def test_a_wrong_answer_would_be_seen():
 )
 def test_what_is_not_a_row_by_row_projection_is_refused(sql):
     with pytest.raises(UnsupportedSql):
-        compile_query(sql).evaluate(_columns(ROWS.rename(columns={})), len(ROWS))
+        compile_query(sql).function(("a", "b", "s", "id"))
