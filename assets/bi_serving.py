@@ -49,12 +49,16 @@ def bi_serving(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
         # The month's HTML report, for the delivery page's readers as much as for BI's.
         from ml.reports.month_report import write_month_report  # matplotlib loads here, not with the definitions
 
-        report = write_month_report(connection, month, warehouse.paths.models, warehouse.paths.reports)
+        try:
+            report = write_month_report(connection, month, warehouse.paths.models, warehouse.paths.reports)
+        except Exception as error:  # the copy BI reads is out; a report that cannot be drawn is a warning
+            context.log.warning(f"the month's HTML report could not be drawn ({error!r}); `credit report` retries it")
+            report = None
     context.log.info(f"published for BI: {', '.join(f'{name} {rows:,}' for name, rows in published.items())} rows")
     return dg.MaterializeResult(
         metadata={
             **{f"{name}_rows": dg.MetadataValue.int(rows) for name, rows in published.items()},
             "serving_database": dg.MetadataValue.path(str(root / SERVING_DATABASE)),
-            "month_report": dg.MetadataValue.path(str(report)),
+            **({"month_report": dg.MetadataValue.path(str(report))} if report else {}),
         }
     )

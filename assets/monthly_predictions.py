@@ -20,6 +20,7 @@ from ml.model_store import load_model
 from ml.scoring import DecisionPolicy, score
 from warehouse.database import connect
 from warehouse.fair_lending import protected_attributes
+from warehouse.publishing.decision_policy import write_decision_policy
 from warehouse.publishing.predictions_table import replace_month
 
 
@@ -95,6 +96,8 @@ def monthly_predictions(
                 reason_count=config.reason_count,
             )
         replace_month(connection, month, scored)
+    # The online service decides with the policy the latest month was scored with.
+    write_decision_policy(paths.serving, month, policy.review_from, policy.decline_from, config.reason_count)
     labelled = rows[LABEL_COLUMN].notna().to_numpy()
     out_of_time_auc = auc(rows.loc[labelled, LABEL_COLUMN], scored.loc[labelled, "default_probability"].to_numpy())
     metadata = {

@@ -94,9 +94,7 @@ class FeatureCatalog:
 
 
 @cache
-@cache
 def default_catalog() -> FeatureCatalog:
-    """The catalogue seed, read once per process (an online request must not read a file)."""
     return FeatureCatalog.from_csv()
 
 

@@ -16,6 +16,9 @@
 6. Measure what leaving out the protected attributes costs: January's model is trained again
    on the same training set with them (same procedure, config and seed), and both models'
    out-of-time AUC on January's applications is printed.
+7. Load-test the online service over the same data directory (scripts/load_bench.py): latency
+   and throughput of single applications at 1, 8 and 32 clients and at 50 a second, batches of
+   1,000, and where a request's time goes.
 
 The ceiling is the AUC of the generator's true probabilities without their sex term: a model
 that may not use sex can do no better on average (the true probabilities with it are shown too).
@@ -372,7 +375,24 @@ def main() -> int:
     print()
     _print_floor(floor, original_seconds)
     print(f"full results: {work / 'bench.json'}")
-    return 0
+    print()
+    # Online scoring over the same data directory, January published: January's applications sent again.
+    print("load test of the online service (scripts/load_bench.py) ...", flush=True)
+    load = subprocess.run(
+        [
+            sys.executable,
+            str(PROJECT / "scripts" / "load_bench.py"),
+            "--data-dir",
+            str(data),
+            "--applications",
+            str(files / f"{MONTH:%Y%m}01.csv"),
+            "--json",
+            str(work / "load_bench.json"),
+        ],
+        env=env,
+        cwd=PROJECT,
+    )
+    return load.returncode
 
 
 if __name__ == "__main__":

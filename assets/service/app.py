@@ -77,6 +77,11 @@ def create_app(scorer: OnlineScorer, access: Access, metrics: ServiceMetrics | N
                 "ready": True,
                 "model_version": models.champion.version,
                 "challenger_version": models.challenger.version if models.challenger else None,
+                "policy": {
+                    "review_from": models.policy.review_from,
+                    "decline_from": models.policy.decline_from,
+                    "reasons": models.reasons,
+                },
                 "features": "row by row" if scorer.row_features else "duckdb",
             }
         )
@@ -93,8 +98,12 @@ def create_app(scorer: OnlineScorer, access: Access, metrics: ServiceMetrics | N
     async def score(request: Request) -> Response:
         if not access.allows(request):
             return _unauthorised()
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+            # JSON only: a browser cannot send it from another site without this service's consent (CORS).
+            return JSONResponse({"detail": "send the applications as application/json"}, status_code=415)
         too_large = JSONResponse({"detail": f"a request of at most {MAX_SCORE_BODY_BYTES:,} bytes"}, status_code=413)
-        if int(request.headers.get("content-length") or 0) > MAX_SCORE_BODY_BYTES:
+        declared = request.headers.get("content-length", "0")
+        if not declared.isdigit() or int(declared) > MAX_SCORE_BODY_BYTES:
             return too_large
         body = await request.body()
         if len(body) > MAX_SCORE_BODY_BYTES:

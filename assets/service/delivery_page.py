@@ -15,11 +15,14 @@ import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import duckdb
-from fastapi import FastAPI, Request, UploadFile
+from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from assets.run_records import month_states
 from assets.service.app import TOKEN_COOKIE, Access
@@ -179,11 +182,27 @@ def render_page(paths: DataPaths, watcher: ModelWatcher, message: str = "", logi
     )
 
 
+MULTIPART_OVERHEAD = 64 * 1024  # the form's boundaries and headers around the file
+
+
+def content_length(request: Request) -> int | None:
+    try:
+        return int(request.headers["content-length"])
+    except (KeyError, ValueError):
+        return None
+
+
+def same_origin(request: Request) -> bool:
+    """A browser names the page a form was sent from: another site's page may not upload here."""
+    origin = request.headers.get("origin")
+    return origin is None or urlsplit(origin).netloc == request.headers.get("host")
+
+
 class UploadTooLarge(ValueError):
     pass
 
 
-async def _save(upload: UploadFile, target: Path, limit: int) -> None:
+async def _save(upload: StarletteUpload, target: Path, limit: int) -> None:
     written = 0
     with open(target, "wb") as handle:
         while chunk := await upload.read(CHUNK):
@@ -239,9 +258,30 @@ def add_delivery_page(app: FastAPI, paths: DataPaths, watcher: ModelWatcher, acc
         return response
 
     @app.post("/upload", response_class=HTMLResponse)
-    async def upload(request: Request, file: UploadFile) -> Response:
+    async def upload(request: Request) -> Response:
+        # Everything about the sender is checked before a byte of the body is read.
         if not signed_in(request):
             return HTMLResponse(render_page(paths, watcher, login=True), 401)
+        if not same_origin(request):
+            return HTMLResponse("an upload must come from this page", 403)
+        limit = upload_limit_bytes()
+        declared = content_length(request)
+        if declared is None or declared > limit + MULTIPART_OVERHEAD:
+            message = RESULT.render(
+                accepted=False,
+                name="the file",
+                summary=f"a file of at most {limit // 1_000_000:,} MB",
+                problems=[],
+                unlisted=0,
+            )
+            return HTMLResponse(render_page(paths, watcher, message), 413)
+        async with request.form(max_files=1, max_fields=1) as form:
+            file = form.get("file")
+            if not isinstance(file, StarletteUpload):
+                return HTMLResponse(render_page(paths, watcher, '<p class="rejected">No file was sent.</p>'), 400)
+            return await _accept(file, limit)
+
+    async def _accept(file: StarletteUpload, limit: int) -> Response:
         name = Path(file.filename or "").name
         try:
             parse_delivery_name(name)  # the inbox's own rule, before the name reaches a path
@@ -255,11 +295,12 @@ def add_delivery_page(app: FastAPI, paths: DataPaths, watcher: ModelWatcher, acc
         try:
             staged = folder / name
             try:
-                await _save(file, staged, upload_limit_bytes())
+                await _save(file, staged, limit)
             except UploadTooLarge as error:
                 message = RESULT.render(accepted=False, name=name, summary=str(error), problems=[], unlisted=0)
                 return HTMLResponse(render_page(paths, watcher, message), 413)
-            report = check_file(staged)
+            # The contract check reads the whole file: in a thread, so scoring goes on meanwhile.
+            report = await run_in_threadpool(check_file, staged)
             if not report.rejected:
                 paths.inbox.mkdir(parents=True, exist_ok=True)
                 os.replace(staged, paths.inbox / name)

@@ -20,8 +20,10 @@ import lightgbm as lgb
 from ml.champion import PENDING, champion_as_of
 from ml.features import excluded_features
 from ml.model_store import ModelCard, load_model
+from ml.scoring import DecisionPolicy
 from warehouse.fair_lending import protected_attributes
 from warehouse.publishing.bi_copy import PARQUET_FOLDER, REGISTRY_TABLE
+from warehouse.publishing.decision_policy import POLICY_FILE, read_decision_policy
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,8 @@ class LoadedModel:
 class ModelSet:
     champion: LoadedModel
     challenger: LoadedModel | None  # a pending challenger: scored in shadow, logged, never returned
+    policy: DecisionPolicy  # the thresholds the latest month was scored with
+    reasons: int  # and how many reasons each decision gave
 
 
 def registry_file(serving: Path) -> Path:
@@ -64,31 +68,46 @@ def _loaded(models_root: Path, version: str) -> LoadedModel:
     return LoadedModel(booster, card)
 
 
-def read_model_set(registry: Path, models_root: Path) -> ModelSet:
-    """The current champion and the latest pending challenger, loaded; ValueError if there is no champion."""
+def read_model_set(serving: Path, models_root: Path) -> ModelSet:
+    """The current champion, the latest pending challenger and the published policy; ValueError if one is missing.
+
+    A challenger that cannot be loaded is left out (and logged): it never keeps the champion from scoring.
+    """
+    published_policy = read_decision_policy(serving)
+    if published_policy is None:
+        raise ValueError("no decision policy published yet: run a month (its scoring step publishes it)")
     with duckdb.connect(":memory:") as connection:
         connection.execute("create schema scoring")
-        connection.execute("create table scoring.model_registry as select * from read_parquet(?)", [str(registry)])
+        connection.execute(
+            "create table scoring.model_registry as select * from read_parquet(?)", [str(registry_file(serving))]
+        )
         champion = champion_as_of(connection)
         pending = connection.execute(
             "select version from scoring.model_registry where status = ? order by registered_at desc limit 1", [PENDING]
         ).fetchall()
     if champion is None:
         raise ValueError("the published registry has no champion yet: run a month first")
-    challenger = _loaded(models_root, pending[0][0]) if pending else None
-    return ModelSet(_loaded(models_root, champion.version), challenger)
+    challenger = None
+    if pending:
+        try:
+            challenger = _loaded(models_root, pending[0][0])
+        except Exception as error:
+            logger.warning("challenger %s is not scored in shadow: %s", pending[0][0], error)
+    policy = DecisionPolicy(review_from=published_policy["review_from"], decline_from=published_policy["decline_from"])
+    return ModelSet(_loaded(models_root, champion.version), challenger, policy, int(published_policy["reasons"]))
 
 
 class ModelWatcher:
     """Holds the current ModelSet and replaces it when the published registry changes."""
 
     def __init__(self, serving: Path, models_root: Path, poll_seconds: float = 0.5):
+        self.serving = serving
         self.registry = registry_file(serving)
         self.models_root = models_root
         self.poll_seconds = poll_seconds
         self.models: ModelSet | None = None
         self.problem: str | None = "no model loaded yet"
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="model-watcher", daemon=True)
 
@@ -102,14 +121,15 @@ class ModelWatcher:
         self._thread.join(timeout=5)
 
     def refresh(self) -> None:
-        stamp = _file_stamp(self.registry)
-        if stamp is None:
-            self.problem = f"no published registry at {self.registry}: run a month first"
+        registry, policy = _file_stamp(self.registry), _file_stamp(self.serving / POLICY_FILE)
+        if registry is None:
+            self.problem = "no published model registry: run a month first"
             return
+        stamp = (registry, policy)
         if stamp == self._stamp:
             return
         try:
-            models = read_model_set(self.registry, self.models_root)
+            models = read_model_set(self.serving, self.models_root)
         except Exception as error:  # a registry being replaced or a model being written: the old set keeps scoring
             self.problem = f"could not load the models of the published registry: {error}"
             logger.warning(self.problem)

@@ -23,7 +23,7 @@ from assets.service.models import LoadedModel, ModelSet, ModelWatcher
 from ml.dataset import ID_COLUMN
 from ml.explanations import REASON_COUNT
 from ml.features import CATEGORICAL_COLUMNS
-from ml.scoring import DEFAULT_POLICY, score
+from ml.scoring import score
 from warehouse.online.applications import checked_applications
 from warehouse.online.decision_log import DecisionLog
 from warehouse.online.features import Applications, DuckDbFeatures, RowFeatures
@@ -68,17 +68,19 @@ def _applicant_values(applications: Applications) -> pd.DataFrame:
     return pd.DataFrame(columns, dtype=object)
 
 
-def _scored(model: LoadedModel, rows: pd.DataFrame, values: pd.DataFrame, timings: Timings | None) -> pd.DataFrame:
+def _scored(
+    model: LoadedModel, models: ModelSet, rows: pd.DataFrame, values: pd.DataFrame, timings: Timings | None
+) -> pd.DataFrame:
     split: dict[str, float] = {}
     scored = score(
         model.booster,
         rows,
         model.card.feature_names,
         model.card.version,
-        DEFAULT_POLICY,
+        models.policy,  # the batch's own thresholds and reason count, as published with the latest month
         model.card.platt_scaling,
         values,
-        reason_count=REASON_COUNT,
+        reason_count=models.reasons,
         timings=split,
     )
     if timings is not None:
@@ -175,6 +177,10 @@ class OnlineScorer:
         self.row_features = row_features
         self.watcher = watcher
         self.log = log
+        # Which definition made the features, for the decision log: the SQL dbt compiled, hashed.
+        self.feature_sql_sha256 = hashlib.sha256(
+            f"{reference.sql.staging}\x1f{reference.sql.mart}".encode()
+        ).hexdigest()
         # Small requests merge up to the row-by-row evaluator's best size; a batch has a worker of
         # its own, so a thousand applications never hold up one.
         self._small = _Worker(self._score_jobs, "score-small", merge_up_to_rows=DUCKDB_FROM_ROWS)
@@ -218,8 +224,11 @@ class OnlineScorer:
         started = time.perf_counter()
         rows = self.features(applications)
         timings.features = time.perf_counter() - started
+        if rows[ID_COLUMN].tolist() != applications.values[ID_COLUMN]:
+            # The batch refuses scores whose rows and raw values disagree; so does the service.
+            raise RuntimeError("the feature rows do not match the request's applications, row for row")
         values = _applicant_values(applications)
-        scored = _scored(models.champion, rows, values, timings)
+        scored = _scored(models.champion, models, rows, values, timings)
         started = time.perf_counter()
         results = _results(scored)
         timings.answer = time.perf_counter() - started
@@ -229,7 +238,13 @@ class OnlineScorer:
         for job in jobs:
             size = job.applications.rows
             job_shadow = shadow[offset : offset + size] if shadow is not None else None
-            records += _log_records(job, models.champion.version, results[offset : offset + size], job_shadow)
+            decided = {
+                "model_version": models.champion.version,
+                "review_from": models.policy.review_from,
+                "decline_from": models.policy.decline_from,
+                "feature_sql_sha256": self.feature_sql_sha256,
+            }
+            records += _log_records(job, decided, results[offset : offset + size], job_shadow)
             offset += size
         self.log.append(records)  # one write and one fsync for the requests scored together
         timings.log = time.perf_counter() - started
@@ -253,14 +268,14 @@ class OnlineScorer:
         if models.challenger is None:
             return None
         try:
-            results = _results(_scored(models.challenger, rows, values, None))
+            results = _results(_scored(models.challenger, models, rows, values, None))
         except Exception as error:
             logger.warning("shadow scoring with %s failed: %r", models.challenger.version, error)
             return None
         return [{"model_version": models.challenger.version, **result} for result in results]
 
 
-def _log_records(job: _Job, version: str, results: list[dict], shadow: list[dict] | None) -> list[dict]:
+def _log_records(job: _Job, decided: dict, results: list[dict], shadow: list[dict] | None) -> list[dict]:
     digest = request_sha256(job.body)
     decided_at = job.received_at.isoformat()
     records = []
@@ -268,7 +283,7 @@ def _log_records(job: _Job, version: str, results: list[dict], shadow: list[dict
         record = {
             "request_sha256": digest,
             "decided_at": decided_at,
-            "model_version": version,
+            **decided,
             **result,
             "application": job.document["applications"][position],
         }

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import threading
+import urllib.error
+import urllib.request
 from datetime import date
 
 import duckdb
@@ -18,12 +20,13 @@ import pytest
 
 from assets.command_line.main import main as credit
 from assets.service.models import registry_file
-from tests.system.conftest import OCTOBER, copy_of
-from warehouse.atomic_files import atomic_write
+from tests.system.conftest import OCTOBER, TOKEN, copy_of
+from warehouse.atomic_files import atomic_write, atomic_write_text
 from warehouse.database import connect
 from warehouse.ingestion.contract import COLUMN_TYPES, INTEGER, LABEL, TEXT
 from warehouse.online.decision_log import load_decision_logs, log_files, online_decisions
 from warehouse.paths import DataPaths
+from warehouse.publishing.decision_policy import POLICY_FILE
 
 
 def as_sent(frame: pd.DataFrame) -> list[dict]:
@@ -108,6 +111,15 @@ def test_without_the_token_scoring_is_refused_and_health_is_not(online_service, 
     assert online_service.post("/v1/score", body, token=None)[0] == 401
     assert online_service.post("/v1/score", body, token="a guess")[0] == 401
     assert online_service.get("/healthz")[0] == 200
+    # A form post, as another site's page could make from a browser, is not JSON: refused.
+    plain = urllib.request.Request(
+        online_service.url + "/v1/score",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "text/plain", "Authorization": f"Bearer {TOKEN}"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(plain, timeout=60)
+    assert refused.value.code == 415
 
 
 def _publish_registry(paths: DataPaths, statuses: dict[str, str]) -> None:
@@ -167,17 +179,56 @@ def test_a_champion_swapped_mid_stream_fails_no_request_and_a_challenger_answers
 
     _publish_registry(online_service.paths, {october_model: "pending"})
     lines_before = _logged_lines(online_service.paths)
-    for _ in range(200):  # the watcher looks twice a second: wait for the challenger to be loaded
-        status, ready = online_service.get("/readyz")
-        if json.loads(ready).get("challenger_version") == october_model:
-            break
-        threading.Event().wait(0.1)
+    _wait_for_readiness(online_service, lambda ready: ready["challenger_version"] == october_model)
     status, answer = online_service.post("/v1/score", {"applications": october_applications[:3]})
     assert status == 200 and answer["model_version"] == november_model
     assert "shadow" not in json.dumps(answer)
     new_lines = _logged_lines(online_service.paths)[len(lines_before) :]
     assert [line["shadow"]["model_version"] for line in new_lines] == [october_model] * 3
     assert [line["model_version"] for line in new_lines] == [november_model] * 3
+
+
+def _wait_for_readiness(service, condition) -> dict:
+    """The watcher looks twice a second: wait (bounded) until /readyz shows what was published."""
+    for _ in range(600):
+        ready = json.loads(service.get("/readyz")[1])
+        if condition(ready):
+            return ready
+        threading.Event().wait(0.1)
+    pytest.fail(f"the service never showed what was published: {ready}")
+
+
+def test_a_challenger_that_cannot_be_loaded_never_stops_the_champion(online_service, october_applications):
+    versions = _versions(online_service.paths)
+    october_model, november_model = versions[OCTOBER], versions[date(2020, 11, 1)]
+    model_file = online_service.paths.models / october_model / "model.txt"
+    original = model_file.read_bytes()
+    model_file.write_bytes(original.replace(b"tree", b"TREE", 1))  # no longer the file its card hashed
+    try:
+        _publish_registry(online_service.paths, {november_model: "champion", october_model: "pending"})
+        ready = _wait_for_readiness(online_service, lambda r: r["challenger_version"] is None)
+        assert ready["model_version"] == november_model
+        status, answer = online_service.post("/v1/score", {"applications": october_applications[:1]})
+        assert status == 200 and answer["model_version"] == november_model
+    finally:
+        model_file.write_bytes(original)
+
+
+def test_online_decisions_follow_the_policy_the_batch_published(online_service, october_applications):
+    policy_file = online_service.paths.serving / POLICY_FILE
+    published = policy_file.read_text()
+    strict = {**json.loads(published), "review_from": 0.0001, "decline_from": 0.0002, "reasons": 2}
+    try:
+        atomic_write_text(policy_file, json.dumps(strict))
+        _wait_for_readiness(online_service, lambda r: r["policy"]["reasons"] == 2)
+        status, answer = online_service.post("/v1/score", {"applications": october_applications[:20]})
+        assert status == 200
+        assert {result["decision"] for result in answer["results"]} == {"decline"}
+        assert max(len(result["reasons"]) for result in answer["results"]) == 2
+        assert [line["decline_from"] for line in _logged_lines(online_service.paths)[-20:]] == [0.0002] * 20
+    finally:
+        atomic_write_text(policy_file, published)
+        _wait_for_readiness(online_service, lambda r: r["policy"]["reasons"] != 2)
 
 
 def _logged_lines(paths: DataPaths) -> list[dict]:

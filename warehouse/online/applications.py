@@ -13,6 +13,7 @@ Every problem is reported at once, naming the application and the field; nothing
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -41,6 +42,11 @@ class InvalidApplications(ValueError):
         super().__init__(f"{len(problems)} problems, first: {problems[0].message}")
 
 
+# What DuckDB's DOUBLE cast reads, in ASCII: Python's float() also takes other scripts' digits and
+# other whitespace, which the delivery check (DuckDB's try_cast after trim) refuses.
+_NUMBER_TEXT = re.compile(r"^ *[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)? *$", re.ASCII)
+
+
 def _number(value, sql_type: str) -> tuple[float | int | None, str | None]:
     """The typed value of a numeric field, or why it is not one (the delivery check's rules)."""
     if value is None:
@@ -48,16 +54,19 @@ def _number(value, sql_type: str) -> tuple[float | int | None, str | None]:
     if isinstance(value, bool):
         return None, f"{value!r} is not a number"
     if isinstance(value, str):
-        text = value.strip()
+        text = value.strip(" ")  # DuckDB's trim: spaces only
         if not text:
             return None, None
-        if "_" in text:
+        if not _NUMBER_TEXT.match(text):
             return None, f"{value!r} is not a number"
-        try:
-            value = float(text)
-        except ValueError:
-            return None, f"{value!r} is not a number"
-    if not isinstance(value, int | float) or not math.isfinite(value):
+        value = float(text)
+    if not isinstance(value, int | float):
+        return None, f"{value!r} is not a number"
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # a JSON integer too large for a DOUBLE
+        finite = False
+    if not finite:
         return None, f"{value!r} is not a number"
     if sql_type == INTEGER:
         if value != math.trunc(value) or abs(value) >= LARGEST_WHOLE_NUMBER:
@@ -71,7 +80,7 @@ def _text(value) -> tuple[str | None, str | None]:
         return None, None
     if not isinstance(value, str):
         return None, f"{value!r} is not text"
-    return (value.strip() or None), None
+    return (value.strip(" ") or None), None  # as the loader's nullif(trim(x), ''): spaces only
 
 
 def checked_applications(body: object, month: date, received_at: datetime) -> Applications:

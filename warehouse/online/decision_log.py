@@ -13,6 +13,7 @@ crash is not a decision that was answered (its fsync had not returned): it is sk
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import threading
@@ -24,6 +25,7 @@ import pyarrow as pa
 
 from warehouse.database import has_table, transaction
 
+logger = logging.getLogger(__name__)
 _LOG_FILE = re.compile(r"^decisions-(\d{4}-\d{2}-\d{2})\.jsonl$")
 
 ONLINE_DECISIONS_DDL = """
@@ -40,7 +42,10 @@ create table if not exists raw.online_decisions (
     reason_codes varchar[] not null,
     reasons varchar[] not null,
     application json not null,
-    shadow json
+    shadow json,
+    review_from double,
+    decline_from double,
+    feature_sql_sha256 varchar
 )
 """
 
@@ -60,6 +65,9 @@ _ROW_SCHEMA = pa.schema(
         ("reasons", pa.list_(pa.string())),
         ("application", pa.string()),
         ("shadow", pa.string()),
+        ("review_from", pa.float64()),
+        ("decline_from", pa.float64()),
+        ("feature_sql_sha256", pa.string()),
     ]
 )
 
@@ -84,7 +92,7 @@ class DecisionLog:
         with self._lock:
             if self._day != now.date():
                 self._close()
-                self._handle = open(self.folder / log_file_name(now.date()), "ab")  # noqa: SIM115 (kept open all day)
+                self._handle = _open_for_appending(self.folder / log_file_name(now.date()))
                 self._day = now.date()
             self._handle.write(data)
             self._handle.flush()
@@ -100,13 +108,43 @@ class DecisionLog:
             self._close()
 
 
+def _open_for_appending(path: Path):
+    """The day's file, opened to append: created readable by its owner only (it holds applicants' data).
+
+    A line cut short by a crash (its fsync never returned, so it was never answered) is cut off
+    first, so the next decision starts a line of its own. A new file's folder entry is fsynced too.
+    """
+    created = not path.exists()
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    handle = os.fdopen(descriptor, "r+b")
+    size = handle.seek(0, os.SEEK_END)
+    if size:
+        handle.seek(max(0, size - 1))
+        if handle.read(1) != b"\n":
+            handle.seek(0)
+            complete = handle.read().rfind(b"\n") + 1
+            handle.truncate(complete)
+            handle.seek(complete)
+    if created:
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+    return handle
+
+
 def _records(path: Path) -> list[dict]:
     rows = []
     with open(path, "rb") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.endswith(b"\n"):
                 break  # cut short by a crash before its fsync: never answered
-            record = json.loads(line)
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                logger.warning("%s line %s is not a decision (not JSON): skipped", path.name, number)
+                continue
             rows.append(
                 {
                     "log_file": path.name,
@@ -122,6 +160,9 @@ def _records(path: Path) -> list[dict]:
                     "reasons": record["reasons"],
                     "application": json.dumps(record["application"]),
                     "shadow": json.dumps(record["shadow"]) if record.get("shadow") else None,
+                    "review_from": record.get("review_from"),
+                    "decline_from": record.get("decline_from"),
+                    "feature_sql_sha256": record.get("feature_sql_sha256"),
                 }
             )
     return rows

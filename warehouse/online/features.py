@@ -180,7 +180,11 @@ def probe_applications(sql: FeatureSql, month: date, received_at: datetime) -> A
         if sql_type == INTEGER:
             column = [None if value is None else int(value) for value in column]
         values[name] = column
-    values["sk_id_curr"] = list(range(1, rows + 1))
+    # And a row with every value missing, and one with every number zero: each column's NULL
+    # and zero meet every other's (a mean of three scores, all missing, divides by zero).
+    for name, sql_type in RAW_TYPES.items():
+        values[name] += [None, None if sql_type == TEXT else 0]
+    values["sk_id_curr"] = list(range(1, rows + 3))
     return Applications(values, month, received_at)
 
 

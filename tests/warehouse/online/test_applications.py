@@ -63,6 +63,13 @@ def _online_verdict(name: str, value) -> tuple[bool, list]:
         ("NAME_CONTRACT_TYPE", "Revolving loans"),
         ("NAME_CONTRACT_TYPE", None),
         ("NAME_CONTRACT_TYPE", "a level never seen"),
+        ("CNT_CHILDREN", "１２"),  # other scripts' digits: Python reads them, DuckDB does not
+        ("AMT_CREDIT", "+3"),
+        ("AMT_CREDIT", "1."),
+        ("AMT_CREDIT", ".5"),
+        ("AMT_CREDIT", "1e3"),
+        ("AMT_CREDIT", "1,5"),
+        ("AMT_CREDIT", 10**400),
         (KEY, "100002"),
         (KEY, 100001.5),
     ],
@@ -114,6 +121,13 @@ def test_a_request_without_one_to_a_thousand_applications_is_refused(body):
     with pytest.raises(InvalidApplications) as invalid:
         checked_applications(body, MONTH, NOW)
     assert invalid.value.problems[0].field == "applications"
+
+
+def test_text_is_trimmed_of_spaces_only_as_the_loader_trims_it(tmp_path):
+    application = good_application()
+    application["NAME_CONTRACT_TYPE"] = "Cash loans\t"
+    checked = checked_applications({"applications": [application]}, MONTH, NOW)
+    assert checked.values["name_contract_type"] == ["Cash loans\t"], "a tab is kept, so the level is one never seen"
 
 
 def test_good_applications_come_back_typed_and_trimmed_in_request_order():
