@@ -226,13 +226,13 @@ def _result_message(name: str, report: DeliveryReport) -> str:
             accepted=True, name=name, rows=f"{report.rows or 0:,}", next_step=next_step, warnings=report.warnings
         )
     listed = report.listed()
-    unlisted = sum(report.problem_counts.values()) - len(listed)
+    total = sum(report.problem_counts.values())
     return RESULT.render(
         accepted=False,
         name=name,
-        summary=report.summary(examples=0).splitlines()[0],
+        summary=f"{total:,} problem{'s' if total != 1 else ''} with the raw-file contract",
         problems=listed,
-        unlisted=unlisted,
+        unlisted=total - len(listed),
     )
 
 
