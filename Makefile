@@ -20,10 +20,14 @@ python-version:
 	  echo "this project needs Python 3.11, 3.12 or 3.13, and $(PYTHON) is: $$($(PYTHON) --version 2>&1 | head -n 1)"; \
 	  echo "run make with another one, e.g. make PYTHON=python3.12 $(MAKECMDGOALS)"; exit 1; }
 
+# pip byte-compiles what it installs one file at a time (73 s in all on 2 cores); installing
+# without it, then compiling on every core, takes 47 s. The compiled files matter: with
+# PYTHONDONTWRITEBYTECODE set, as on CI, every process would compile its imports again.
 $(INSTALLED): pyproject.toml | python-version
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-compile -e '.[dev]'
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib > /dev/null
 	touch $@
 
 # dagster-dbt reads the manifest when the definitions load.
