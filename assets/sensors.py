@@ -56,7 +56,7 @@ SETTLE_SECONDS = 10.0
 POLL_SECONDS = int(os.environ.get("CREDIT_INBOX_POLL_SECONDS", "30"))
 # Run-status sensors read only Dagster's event log, so they may look often (Dagster's default is
 # 30 s): a notification, and the next month's training, follow a run within seconds.
-RUN_STATUS_SECONDS = 5
+RUN_STATUS_SECONDS = int(os.environ.get("CREDIT_RUN_STATUS_POLL_SECONDS", "5"))
 CLI_SOURCE_TAG = ("source", "credit-cli")  # runs started by `credit run` notify by themselves
 
 

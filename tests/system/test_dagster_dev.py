@@ -74,7 +74,7 @@ def _wait_until(condition, seconds: float, what: str, log: Path):
         value = condition()
         if value:
             return value
-        time.sleep(2)
+        time.sleep(0.5)  # GraphQL answers in milliseconds: looking often costs nothing
     pytest.fail(f"timed out waiting for {what}; dagster dev log:\n{log.read_text()[-4000:]}")
 
 
@@ -92,6 +92,7 @@ def dagster_dev(november_model, tmp_path_factory):
         "CREDIT_DATA_DIR": str(paths.root),
         "DAGSTER_HOME": str(paths.dagster_home),
         "CREDIT_INBOX_POLL_SECONDS": "2",
+        "CREDIT_RUN_STATUS_POLL_SECONDS": "1",
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     log = paths.root / "dagster_dev.log"
