@@ -27,7 +27,7 @@ $(INSTALLED): pyproject.toml | python-version
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet --no-compile -e '.[dev]'
-	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib > /dev/null
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib
 	touch $@
 
 # dagster-dbt reads the manifest when the definitions load.

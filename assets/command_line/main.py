@@ -13,6 +13,7 @@ from assets.command_line.exit_codes import EXIT_USAGE
 from warehouse.database import WarehouseBusyError, WarehouseVersionError
 from warehouse.ingestion.delivery_names import DeliveryNameError
 from warehouse.ingestion.loader import DeliveryError
+from warehouse.online import DecisionLogBusy
 
 # Each command's module is imported only when that command runs: `credit status` must not pay
 # for the Dagster definitions, dbt's manifest and the model libraries that `credit run` needs.
@@ -38,6 +39,7 @@ USAGE_ERRORS = (
     FileNotFoundError,
     WarehouseBusyError,
     WarehouseVersionError,
+    DecisionLogBusy,
 )
 
 

@@ -50,12 +50,12 @@ def registry_file(serving: Path) -> Path:
     return serving / PARQUET_FOLDER / REGISTRY_TABLE / "data.parquet"
 
 
-def _file_stamp(path: Path) -> tuple[int, int] | None:
+def _file_stamp(path: Path) -> tuple[int, int, int] | None:
     try:
         status = path.stat()
     except FileNotFoundError:
         return None
-    return status.st_mtime_ns, status.st_size
+    return status.st_ino, status.st_mtime_ns, status.st_size  # a file replaced whole is a new inode
 
 
 def _loaded(models_root: Path, version: str) -> LoadedModel:

@@ -51,7 +51,9 @@ def build_service(paths: DataPaths, token: str | None, say: Callable[[str], None
             f"champion {watcher.models.champion.version}"
             + (f", challenger {watcher.models.challenger.version} in shadow" if watcher.models.challenger else "")
         )
-    scorer = OnlineScorer(reference, row_features, watcher, DecisionLog(paths.decisions))
+    log = DecisionLog(paths.decisions)
+    log.open_today()  # one service per data directory: a second one stops here, saying so
+    scorer = OnlineScorer(reference, row_features, watcher, log)
     access = Access(token)
     app = create_app(scorer, access)
     add_delivery_page(app, paths, watcher, access)

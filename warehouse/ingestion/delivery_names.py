@@ -66,7 +66,7 @@ def parse_delivery_name(file_name: str, today: date | None = None) -> Delivery:
     if file_name == HISTORY_FILE:
         return Delivery(file_name, HISTORY, None)
     for pattern, kind in ((_MONTH_FILE, APPLICATIONS), (_OUTCOMES_FILE, OUTCOMES)):
-        match = pattern.match(file_name)
+        match = pattern.fullmatch(file_name)  # `$` alone would also take a name ending in a newline
         if match:
             year, month = int(match.group(1)), int(match.group(2))
             return Delivery(file_name, kind, _checked_month(year, month, file_name, today))
@@ -77,7 +77,7 @@ def parse_delivery_name(file_name: str, today: date | None = None) -> Delivery:
 
 def parse_month(text: str, today: date | None = None) -> date:
     """A month given as `YYYY-MM` or `YYYY-MM-01` (a Dagster partition key)."""
-    match = _MONTH_ARGUMENT.match(text)
+    match = _MONTH_ARGUMENT.fullmatch(text)
     if not match:
         raise DeliveryNameError(f"{text!r} is not a month: expected YYYY-MM")
     return _checked_month(int(match.group(1)), int(match.group(2)), text, today)

@@ -42,9 +42,9 @@ class InvalidApplications(ValueError):
         super().__init__(f"{len(problems)} problems, first: {problems[0].message}")
 
 
-# What DuckDB's DOUBLE cast reads, in ASCII: Python's float() also takes other scripts' digits and
-# other whitespace, which the delivery check (DuckDB's try_cast after trim) refuses.
-_NUMBER_TEXT = re.compile(r"^ *[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)? *$", re.ASCII)
+# What DuckDB's DOUBLE cast reads, in ASCII (ASCII whitespace around it included): Python's
+# float() also takes other scripts' digits and spaces, which the delivery check refuses.
+_NUMBER_TEXT = re.compile(r"[ \t\n\v\f\r]*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?[ \t\n\v\f\r]*", re.ASCII)
 
 
 def _number(value, sql_type: str) -> tuple[float | int | None, str | None]:
@@ -57,7 +57,7 @@ def _number(value, sql_type: str) -> tuple[float | int | None, str | None]:
         text = value.strip(" ")  # DuckDB's trim: spaces only
         if not text:
             return None, None
-        if not _NUMBER_TEXT.match(text):
+        if not _NUMBER_TEXT.fullmatch(text):
             return None, f"{value!r} is not a number"
         value = float(text)
     if not isinstance(value, int | float):

@@ -12,6 +12,7 @@ crash is not a decision that was answered (its fsync had not returned): it is sk
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ import duckdb
 import pyarrow as pa
 
 from warehouse.database import has_table, transaction
+from warehouse.online import DecisionLogBusy
 
 logger = logging.getLogger(__name__)
 _LOG_FILE = re.compile(r"^decisions-(\d{4}-\d{2}-\d{2})\.jsonl$")
@@ -86,14 +88,22 @@ class DecisionLog:
         self._day: date | None = None
         self._handle = None
 
+    def open_today(self, now: datetime | None = None) -> None:
+        """Open (and lock) today's file now: a second service on the data directory fails at its start."""
+        with self._lock:
+            self._today((now or datetime.now(UTC)).date())
+
+    def _today(self, day: date) -> None:
+        if self._day != day:
+            self._close()
+            self._handle = _open_for_appending(self.folder / log_file_name(day))
+            self._day = day
+
     def append(self, records: list[dict], now: datetime | None = None) -> None:
         now = now or datetime.now(UTC)
         data = "".join(json.dumps(record, separators=(",", ":"), default=str) + "\n" for record in records).encode()
         with self._lock:
-            if self._day != now.date():
-                self._close()
-                self._handle = _open_for_appending(self.folder / log_file_name(now.date()))
-                self._day = now.date()
+            self._today(now.date())
             self._handle.write(data)
             self._handle.flush()
             os.fsync(self._handle.fileno())
@@ -109,29 +119,36 @@ class DecisionLog:
 
 
 def _open_for_appending(path: Path):
-    """The day's file, opened to append: created readable by its owner only (it holds applicants' data).
+    """The day's file, opened to append, by this process alone, readable by its owner only.
 
     A line cut short by a crash (its fsync never returned, so it was never answered) is cut off
     first, so the next decision starts a line of its own. A new file's folder entry is fsynced too.
     """
     created = not path.exists()
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    handle = os.fdopen(descriptor, "r+b")
-    size = handle.seek(0, os.SEEK_END)
-    if size:
-        handle.seek(max(0, size - 1))
-        if handle.read(1) != b"\n":
-            handle.seek(0)
-            complete = handle.read().rfind(b"\n") + 1
-            handle.truncate(complete)
-            handle.seek(complete)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as error:
+        os.close(descriptor)
+        raise DecisionLogBusy(f"{path} is being written by another process: one service per data directory") from error
+    os.fchmod(descriptor, 0o600)  # a file an older version created readable by others too
+    size = os.lseek(descriptor, 0, os.SEEK_END)
+    if size and os.pread(descriptor, 1, size - 1) != b"\n":
+        start = max(0, size - (1 << 20))
+        while True:  # back from the end to the last newline, a megabyte at a time
+            tail = os.pread(descriptor, size - start, start)
+            newline = tail.rfind(b"\n")
+            if newline >= 0 or start == 0:
+                os.ftruncate(descriptor, start + newline + 1)
+                break
+            start = max(0, start - (1 << 20))
     if created:
         folder = os.open(path.parent, os.O_RDONLY)
         try:
             os.fsync(folder)
         finally:
             os.close(folder)
-    return handle
+    return os.fdopen(descriptor, "ab")
 
 
 def _records(path: Path) -> list[dict]:
@@ -141,31 +158,31 @@ def _records(path: Path) -> list[dict]:
             if not line.endswith(b"\n"):
                 break  # cut short by a crash before its fsync: never answered
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                logger.warning("%s line %s is not a decision (not JSON): skipped", path.name, number)
-                continue
-            rows.append(
-                {
-                    "log_file": path.name,
-                    "line": number,
-                    "request_sha256": record["request_sha256"],
-                    "decided_at": datetime.fromisoformat(record["decided_at"]).replace(tzinfo=None),
-                    "sk_id_curr": record["sk_id_curr"],
-                    "model_version": record["model_version"],
-                    "default_probability": record["default_probability"],
-                    "risk_grade": record["risk_grade"],
-                    "decision": record["decision"],
-                    "reason_codes": record["reason_codes"],
-                    "reasons": record["reasons"],
-                    "application": json.dumps(record["application"]),
-                    "shadow": json.dumps(record["shadow"]) if record.get("shadow") else None,
-                    "review_from": record.get("review_from"),
-                    "decline_from": record.get("decline_from"),
-                    "feature_sql_sha256": record.get("feature_sql_sha256"),
-                }
-            )
+                rows.append(_row(path, number, json.loads(line)))
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+                logger.warning("%s line %s is not a decision (%r): skipped", path.name, number, error)
     return rows
+
+
+def _row(path: Path, number: int, record: dict) -> dict:
+    return {
+        "log_file": path.name,
+        "line": number,
+        "request_sha256": record["request_sha256"],
+        "decided_at": datetime.fromisoformat(record["decided_at"]).replace(tzinfo=None),
+        "sk_id_curr": record["sk_id_curr"],
+        "model_version": record["model_version"],
+        "default_probability": record["default_probability"],
+        "risk_grade": record["risk_grade"],
+        "decision": record["decision"],
+        "reason_codes": record["reason_codes"],
+        "reasons": record["reasons"],
+        "application": json.dumps(record["application"]),
+        "shadow": json.dumps(record["shadow"]) if record.get("shadow") else None,
+        "review_from": record.get("review_from"),
+        "decline_from": record.get("decline_from"),
+        "feature_sql_sha256": record.get("feature_sql_sha256"),
+    }
 
 
 def log_files(folder: Path) -> list[Path]:

@@ -30,6 +30,7 @@ def test_history_and_month_files_are_recognised():
         ("20201001.csv; drop table raw.applications", "not a delivery name"),
         ("INITIAL.CSV", "not a delivery name"),
         ("20201001.txt", "not a delivery name"),
+        ("20201001.csv\n", "not a delivery name"),  # an upload's file name can carry one
     ],
 )
 def test_other_names_are_rejected_with_the_reason(name, reason):

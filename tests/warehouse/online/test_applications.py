@@ -69,6 +69,7 @@ def _online_verdict(name: str, value) -> tuple[bool, list]:
         ("AMT_CREDIT", ".5"),
         ("AMT_CREDIT", "1e3"),
         ("AMT_CREDIT", "1,5"),
+        ("AMT_CREDIT", "\t1"),
         ("AMT_CREDIT", 10**400),
         (KEY, "100002"),
         (KEY, 100001.5),

@@ -7,7 +7,9 @@ import stat
 from datetime import UTC, datetime
 
 import duckdb
+import pytest
 
+from warehouse.online import DecisionLogBusy
 from warehouse.online.decision_log import DecisionLog, load_decision_logs, log_file_name, online_decisions
 
 NOW = datetime(2020, 11, 20, 10, 0, tzinfo=UTC)
@@ -62,3 +64,14 @@ def test_loading_is_whole_repeatable_and_skips_a_line_that_is_not_json(tmp_path)
         assert connection.execute("select count(*) from raw.online_decisions").fetchone()[0] == 2
         [found] = online_decisions(connection, 2)
     assert found["reason_codes"] == ["ext_source_3"] and found["review_from"] == 0.12
+
+
+def test_a_second_writer_on_the_same_log_is_refused_at_once(tmp_path):
+    first = DecisionLog(tmp_path / "decisions")
+    first.open_today(NOW)
+    second = DecisionLog(tmp_path / "decisions")
+    with pytest.raises(DecisionLogBusy, match="one service per data directory"):
+        second.open_today(NOW)
+    first.close()
+    second.open_today(NOW)  # the first one gone, the next may write
+    second.close()
