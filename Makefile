@@ -38,10 +38,14 @@ $(MANIFEST): $(INSTALLED) $(DBT_SOURCES)
 demo: setup
 	$(BIN)/credit demo
 
-# Everything: lint, then every test, whole-system ones included, in one process per core; the
-# tests that share an expensive fixture run in one process (tests/conftest.py). At most four:
-# three groups are heavy, and more processes would only build the shared fixtures again.
-PARALLEL := -n auto --maxprocesses 4 --dist loadgroup
+# Everything: lint, then every test, whole-system ones included, in one process more than there
+# are cores; the tests that share an expensive fixture run in one process (tests/conftest.py).
+# One more: the whole-system groups spend much of their time waiting on other processes (dagster
+# dev's daemon, a service, a browser), and on 2 cores a third process took the suite from 6 min
+# 25 s to 5 min 8 s. At most four: three groups are heavy, and more would build their fixtures again.
+CORES := $(shell nproc 2>/dev/null || echo 2)
+WORKERS := $(shell echo $$(( $(CORES) + 1 < 4 ? $(CORES) + 1 : 4 )))
+PARALLEL := -n $(WORKERS) --dist loadgroup
 test: setup lint
 	$(BIN)/pytest $(PARALLEL)
 

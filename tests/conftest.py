@@ -1,6 +1,6 @@
 """Shared fixtures: a small generated delivery set and a warehouse built from it by real dbt.
 
-`make test` runs the tests in one process per core (pytest-xdist): each group below runs
+`make test` runs the tests in one process more than there are cores (pytest-xdist): each group below runs
 whole in one of them, so a shared fixture is built once, not once per process.
 """
 
