@@ -108,6 +108,7 @@ class ModelWatcher:
         self.models: ModelSet | None = None
         self.problem: str | None = "no model loaded yet"
         self._stamp: tuple | None = None
+        self._failed: tuple | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="model-watcher", daemon=True)
 
@@ -126,13 +127,15 @@ class ModelWatcher:
             self.problem = "no published model registry: run a month first"
             return
         stamp = (registry, policy)
-        if stamp == self._stamp:
+        if stamp in (self._stamp, self._failed):
             return
         try:
             models = read_model_set(self.serving, self.models_root)
-        except Exception as error:  # a registry being replaced or a model being written: the old set keeps scoring
+        except Exception as error:  # the old set keeps scoring
             self.problem = f"could not load the models of the published registry: {error}"
             logger.warning(self.problem)
+            # Files are replaced whole, so the same files fail the same way: tried again once they change.
+            self._failed = stamp
             return
         previous = self.models
         self.models, self._stamp, self.problem = models, stamp, None
