@@ -125,14 +125,17 @@ def _closed_loop(port: int, bodies: list[bytes], clients: int, per_client: int) 
         for i in range(per_client):
             outcome.record(*client.post(bodies[(offset * per_client + i) % len(bodies)]))
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(clients)]
     started = time.perf_counter()
+    _run_all([threading.Thread(target=work, args=(n,)) for n in range(clients)])
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def _run_all(threads: list[threading.Thread]) -> None:
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    outcome.seconds = time.perf_counter() - started
-    return outcome
 
 
 def _open_loop(port: int, bodies: list[bytes], rate: float, seconds: float, workers: int = 4) -> Outcome:
@@ -156,19 +159,13 @@ def _open_loop(port: int, bodies: list[bytes], rate: float, seconds: float, work
             status, _, timing = client.post(bodies[n % len(bodies)])
             outcome.record(status, time.perf_counter() - due, timing)
 
-    threads = [threading.Thread(target=work) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _run_all([threading.Thread(target=work) for _ in range(workers)])
     outcome.seconds = time.perf_counter() - start
     return outcome
 
 
 def _sql_split(data_dir: Path, applications: list[dict]) -> dict:
     """The feature SQL for one application: DuckDB's parse and bind against its execution; the evaluator's."""
-    import duckdb  # noqa: F401  (DuckDB's own timing of the same SQL)
-
     from assets.service.feature_sql import compile_feature_sql
     from warehouse.online.applications import checked_applications
     from warehouse.online.features import DuckDbFeatures, RowFeatures

@@ -7,6 +7,7 @@ reasons, the raw text values quoted back as `ml.dataset.applicant_values` gives 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -234,16 +235,16 @@ class OnlineScorer:
         timings.answer = time.perf_counter() - started
         shadow = self._shadow(models, rows, values)
         started = time.perf_counter()
+        decided = {
+            "model_version": models.champion.version,
+            "review_from": models.policy.review_from,
+            "decline_from": models.policy.decline_from,
+            "feature_sql_sha256": self.feature_sql_sha256,
+        }
         records, offset = [], 0
         for job in jobs:
             size = job.applications.rows
             job_shadow = shadow[offset : offset + size] if shadow is not None else None
-            decided = {
-                "model_version": models.champion.version,
-                "review_from": models.policy.review_from,
-                "decline_from": models.policy.decline_from,
-                "feature_sql_sha256": self.feature_sql_sha256,
-            }
             records += _log_records(job, decided, results[offset : offset + size], job_shadow)
             offset += size
         self.log.append(records)  # one write and one fsync for the requests scored together
@@ -251,13 +252,9 @@ class OnlineScorer:
         offset = 0
         for job in jobs:
             size = job.applications.rows
-            job.timings.features, job.timings.model, job.timings.reasons = (
-                timings.features,
-                timings.model,
-                timings.reasons,
-            )
-            job.timings.answer, job.timings.log = timings.answer, timings.log
-            job.done.set_result(OnlineAnswer(models.champion.version, results[offset : offset + size], job.timings))
+            # The batch's own times, with the request's own check.
+            answered = dataclasses.replace(timings, check=job.timings.check)
+            job.done.set_result(OnlineAnswer(models.champion.version, results[offset : offset + size], answered))
             offset += size
 
     def _shadow(self, models: ModelSet, rows: pd.DataFrame, values: pd.DataFrame) -> list[dict] | None:
