@@ -117,8 +117,9 @@ class SharedFixtureGroup:
 
 
 # `make test` runs each group's files in one process, so the shared fixture is built once there;
-# the rest go file by file. The months run through Dagster are split in two groups of about the
-# same length (each builds the months it needs), and come first, being the longest.
+# the rest go file by file. The tests of the months run through Dagster are split in two groups
+# of about the same length, and come first, being the longest; each month's stage is built once
+# in the session, by the first of the two to need it, while the other waits (tests/system/conftest.py).
 MONTHS_THROUGH_DAGSTER = frozenset({"october_run", "november_model", "two_months_run"})
 ONLINE_SERVICE = "online_service"  # `credit serve` over November's model, shared by the API and page tests
 SHARED_FIXTURE_GROUPS = {

@@ -1,13 +1,17 @@
 """Months run through Dagster once per session, shared by the whole-system tests.
 
 A month's run is the expensive step of these tests (dbt twice, a model tuned and fitted),
-so October, November's model trained ahead, and November are run once each, each stage on a
-copy of the one before; a test that writes works on its own copy of the data directory
-(`copy_of`), never on a shared one.
+so October, November's model trained ahead, and November are run once each in the whole
+session, each stage on a copy of the one before. Two test processes need them (the groups of
+tests/conftest.py): the first to ask builds a stage under a file lock, the other waits for it
+and reads the same folder. So a test that writes works on its own copy of the data directory
+(`copy_of`), never on a shared one, and reads a run through the Dagster instance that
+recorded it (`recorded_run`), which every process can open.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -17,12 +21,15 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
+from assets.dagster_instance import dagster_instance
 from assets.month_runs import MonthRun, run_month, train_month_ahead
 from tests.conftest import data_directory_with_deliveries
 from warehouse.paths import DataPaths
@@ -39,8 +46,48 @@ def quick_model(**config) -> dict:
 @dataclass(frozen=True)
 class RunMonths:
     paths: DataPaths
-    runs: dict[date, MonthRun]  # each month's own run
-    models: dict[date, MonthRun]  # the months whose model was trained ahead, in a run of its own
+    runs: dict[date, str]  # the run id of each month's own run
+    models: dict[date, str]  # the run id of each month's model trained ahead, in a run of its own
+
+    def write(self, file: Path) -> None:
+        def by_month(runs: dict[date, str]) -> dict[str, str]:
+            return {month.isoformat(): run for month, run in runs.items()}
+
+        saved = {"data": str(self.paths.root), "runs": by_month(self.runs), "models": by_month(self.models)}
+        file.write_text(json.dumps(saved), encoding="utf-8")
+
+    @classmethod
+    def read(cls, file: Path) -> RunMonths:
+        def by_month(runs: dict[str, str]) -> dict[date, str]:
+            return {date.fromisoformat(month): run for month, run in runs.items()}
+
+        saved = json.loads(file.read_text(encoding="utf-8"))
+        return cls(DataPaths(Path(saved["data"])), by_month(saved["runs"]), by_month(saved["models"]))
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    """A finished run as its data directory's Dagster instance holds it, readable from any process."""
+
+    run_id: str
+    job_name: str
+    steps: frozenset[str]  # the steps that succeeded
+    metadata: dict[str, dict]  # each materialised asset's metadata values, by asset ("marts/x")
+
+
+def recorded_run(paths: DataPaths, run_id: str) -> RecordedRun:
+    with dagster_instance(paths) as instance:
+        job_name = instance.get_run_by_id(run_id).job_name
+        events = [entry.dagster_event for entry in instance.all_logs(run_id) if entry.dagster_event]
+    steps = frozenset(event.step_key for event in events if event.event_type == dg.DagsterEventType.STEP_SUCCESS)
+    metadata = {
+        event.asset_key.to_user_string(): {
+            key: value.value for key, value in event.event_specific_data.materialization.metadata.items()
+        }
+        for event in events
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
+    }
+    return RecordedRun(run_id, job_name, steps, metadata)
 
 
 def free_port() -> int:
@@ -55,13 +102,41 @@ def copy_of(source: DataPaths, target: Path) -> DataPaths:
     return DataPaths(target)
 
 
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], RunMonths]) -> RunMonths:
+    """The stage `name`, built into a folder by the first test process of the session that asks for it.
+
+    The others wait on the lock (an event, not a clock) and then read what it recorded. A
+    process whose build failed leaves no record, so the next one to ask builds it again.
+    """
+    base = tmp_path_factory.getbasetemp()
+    session = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # pytest-xdist's documented way
+    folder = session / "built_once" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process ends
+        record = folder / "runs.json"
+        if record.exists():
+            return RunMonths.read(record)
+        shutil.rmtree(folder / "data", ignore_errors=True)  # a build that failed in another process
+        months = build(folder / "data")
+        months.write(record)
+        return months
+
+
+def _succeeded(run: MonthRun) -> str:
+    assert run.success, run.notification
+    return run.result.run_id
+
+
 @pytest.fixture(scope="session")
 def october_run(deliveries_dir, tmp_path_factory) -> RunMonths:
     """History and every month file in the inbox; October materialised, its model trained first. Copy it to write."""
-    paths = data_directory_with_deliveries(deliveries_dir, tmp_path_factory.mktemp("october_run") / "data")
-    run = run_month(OCTOBER, paths, quick_model())
-    assert run.success, run.notification
-    return RunMonths(paths, {OCTOBER: run}, {})
+
+    def build(folder: Path) -> RunMonths:
+        paths = data_directory_with_deliveries(deliveries_dir, folder)
+        return RunMonths(paths, {OCTOBER: _succeeded(run_month(OCTOBER, paths, quick_model()))}, {})
+
+    return built_once(tmp_path_factory, "october_run", build)
 
 
 @pytest.fixture(scope="session")
@@ -70,19 +145,25 @@ def november_model(october_run, tmp_path_factory) -> RunMonths:
 
     So November's model is rejected, and October's will score November; November's file waits in the inbox.
     """
-    paths = copy_of(october_run.paths, tmp_path_factory.mktemp("november_model") / "data")
-    model = train_month_ahead(NOVEMBER, paths, quick_model(promotion_tolerance=-1.0))
-    assert model.success, model.notification
-    return RunMonths(paths, dict(october_run.runs), {NOVEMBER: model})
+
+    def build(folder: Path) -> RunMonths:
+        paths = copy_of(october_run.paths, folder)
+        model = train_month_ahead(NOVEMBER, paths, quick_model(promotion_tolerance=-1.0))
+        return RunMonths(paths, dict(october_run.runs), {NOVEMBER: _succeeded(model)})
+
+    return built_once(tmp_path_factory, "november_model", build)
 
 
 @pytest.fixture(scope="session")
 def two_months_run(november_model, tmp_path_factory) -> RunMonths:
     """October, November's model trained ahead (and rejected), then November. Copy it before writing."""
-    paths = copy_of(november_model.paths, tmp_path_factory.mktemp("two_months_run") / "data")
-    run = run_month(NOVEMBER, paths, quick_model())
-    assert run.success, run.notification
-    return RunMonths(paths, {**november_model.runs, NOVEMBER: run}, dict(november_model.models))
+
+    def build(folder: Path) -> RunMonths:
+        paths = copy_of(november_model.paths, folder)
+        run = run_month(NOVEMBER, paths, quick_model())
+        return RunMonths(paths, {**november_model.runs, NOVEMBER: _succeeded(run)}, dict(november_model.models))
+
+    return built_once(tmp_path_factory, "two_months_run", build)
 
 
 TOKEN = "test-token-of-the-service"

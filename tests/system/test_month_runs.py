@@ -23,19 +23,17 @@ from assets.month_runs import data_directory_config, run_month, train_month_ahea
 from assets.partitions import partition_key, partition_month
 from assets.record_names import MONTHLY_PIPELINE, SCORE_MONTH
 from assets.resources import WarehouseResource, default_resources
-from tests.system.conftest import NOVEMBER, OCTOBER, copy_of, quick_model
+from tests.system.conftest import NOVEMBER, OCTOBER, RecordedRun, copy_of, quick_model, recorded_run
 from warehouse.database import connect
 from warehouse.model_definitions import record_definitions, recorded_definitions
 from warehouse.publishing.notifications import read_notifications
 
 
-def materialise(paths, month: date, job_name: str | None = None, **model_config) -> dg.ExecuteInProcessResult:
+def materialise(paths, month: date, job_name: str | None = None, **model_config) -> RecordedRun:
     """The same path as `credit run`: in process, recorded in the data directory's Dagster instance."""
-    return run_month(month, paths, quick_model(**model_config), job_name).result
-
-
-def steps(result: dg.ExecuteInProcessResult) -> set[str]:
-    return {event.step_key for event in result.all_events if event.event_type_value == "STEP_SUCCESS"}
+    run = run_month(month, paths, quick_model(**model_config), job_name)
+    assert run.success, run.notification
+    return recorded_run(paths, run.result.run_id)
 
 
 def first_materialisation(paths, asset: str, month: date) -> int:
@@ -65,13 +63,8 @@ def dbt_tests_without_a_check(paths, run_id: str) -> list[str]:
     return [message for message in messages if "instead of an `AssetCheckResult`" in message]
 
 
-def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
-    [materialization] = [
-        event.event_specific_data.materialization
-        for event in result.get_asset_materialization_events()
-        if event.asset_key == dg.AssetKey(asset.split("/"))
-    ]
-    return {key: value.value for key, value in materialization.metadata.items()}
+def metadata(run: RecordedRun, asset: str) -> dict:
+    return run.metadata[asset]
 
 
 def predictions(paths, month: date) -> list[tuple]:
@@ -138,9 +131,9 @@ def test_two_months_end_to_end_then_the_same_month_again(two_months_run, tmp_pat
     october, november = OCTOBER, NOVEMBER
     # November's model, trained ahead, had to beat October's by a whole unit of AUC: it is rejected and
     # October's scores November.
-    first, second = (two_months_run.runs[month].result for month in (october, november))
-    trained_ahead = two_months_run.models[november].result
     data_dir = two_months_run.paths
+    first, second = (recorded_run(data_dir, two_months_run.runs[month]) for month in (october, november))
+    trained_ahead = recorded_run(data_dir, two_months_run.models[november])
     monkeypatch.setenv("CREDIT_DATA_DIR", str(data_dir.root))
     assert dbt_tests_without_a_check(data_dir, first.run_id) == [], "every dbt test a month runs reports as a check"
 
@@ -150,14 +143,14 @@ def test_two_months_end_to_end_then_the_same_month_again(two_months_run, tmp_pat
     assert {row[3] for row in october_rows + november_rows} <= {"approve", "review", "decline"}
     # October had no model trained ahead: its run trained one first. November's was trained ahead, in a run
     # of its own before November's file was loaded, and November's run trained nothing.
-    assert (first.job_def.name, second.job_def.name, trained_ahead.job_def.name) == (
+    assert (first.job_name, second.job_name, trained_ahead.job_name) == (
         "monthly_pipeline",
         "score_month",
         "train_ahead",
     )
-    assert {"training_set", "credit_default_model"} <= steps(first)
-    assert not {"training_set", "credit_default_model"} & steps(second)
-    assert steps(trained_ahead) == {"training_set", "credit_default_model"}
+    assert {"training_set", "credit_default_model"} <= first.steps
+    assert not {"training_set", "credit_default_model"} & second.steps
+    assert trained_ahead.steps == {"training_set", "credit_default_model"}
     assert metadata(first, "monthly_predictions")["model_step_in_this_run"] is True
     assert metadata(second, "monthly_predictions")["model_step_in_this_run"] is False
     assert first_materialisation(data_dir, "credit_default_model", november) < first_materialisation(
@@ -241,7 +234,6 @@ def test_two_months_end_to_end_then_the_same_month_again(two_months_run, tmp_pat
     # The whole pipeline again, as a backfill from the UI runs it: the model step finds the model trained
     # ahead on the very same rows (labels as of October's publication), and reuses it.
     again = materialise(data_dir, november, MONTHLY_PIPELINE, promotion_tolerance=-1.0)
-    assert again.success
     assert rebuilt_whole.search(executed.read_text()), "rebuilt whole"
     with connect(data_dir.warehouse, read_only=True) as connection:
         assert recorded_definitions(connection) == recorded
@@ -254,7 +246,9 @@ def test_two_months_end_to_end_then_the_same_month_again(two_months_run, tmp_pat
     assert warehouse_counts(data_dir) == before, "a second run of a month loads and writes nothing new"
     # November's model trained ahead once more, from the same rows: reused, the same data version, so
     # November's scores, outbox and monitoring stay up to date in the UI.
-    ahead_again = train_month_ahead(november, data_dir, quick_model(promotion_tolerance=-1.0)).result
+    ahead_again = train_month_ahead(november, data_dir, quick_model(promotion_tolerance=-1.0))
+    assert ahead_again.success, ahead_again.notification
+    ahead_again = recorded_run(data_dir, ahead_again.result.run_id)
     assert metadata(ahead_again, "credit_default_model")["reused"] is True
     assert stale_assets(data_dir, november) == set()
 
@@ -264,7 +258,6 @@ def test_two_months_end_to_end_then_the_same_month_again(two_months_run, tmp_pat
     assert {row[4] for row in november_rows} == {old_october}
     assert metadata(trained_ahead, "credit_default_model")["registry_status"] == "rejected"
     retrained = materialise(data_dir, october, MONTHLY_PIPELINE, seed=5)
-    assert retrained.success
     assert metadata(retrained, "credit_default_model")["model_version"] != old_october
     with connect(data_dir.warehouse, read_only=True) as connection:
         [(old_status,)] = connection.execute(
@@ -342,8 +335,7 @@ def test_a_replaced_delivery_shows_that_months_assets_stale_until_rematerialised
     assert stale_assets(data_dir, october) == PIPELINE_ASSETS - unchanged
 
     # The old file still in the inbox is an older version: the re-run keeps the correction.
-    again = materialise(data_dir, october)
-    assert again.success
+    materialise(data_dir, october)
     assert stale_assets(data_dir, october) == set()
     assert len(predictions(data_dir, october)) == len(corrected)
 
