@@ -117,25 +117,13 @@ class SharedFixtureGroup:
 
 
 # `make test` runs each group's files in one process, so the shared fixture is built once there;
-# the rest go file by file. The tests of the months run through Dagster are split in two groups
-# of about the same length, and come first, being the longest; each month's stage is built once
-# in the session, by the first of the two to need it, while the other waits (tests/system/conftest.py).
-MONTHS_THROUGH_DAGSTER = frozenset({"october_run", "november_model", "two_months_run"})
-ONLINE_SERVICE = "online_service"  # `credit serve` over November's model, shared by the API and page tests
+# the rest go file by file. The months run through Dagster (tests/system/conftest.py) need no
+# group: each stage is built once in the session, by the first process to need it, while any
+# other that needs it waits.
 SHARED_FIXTURE_GROUPS = {
-    "months_served_and_deployed": SharedFixtureGroup(
-        MONTHS_THROUGH_DAGSTER | {ONLINE_SERVICE},
-        frozenset(
-            {
-                "system/test_dagster_dev.py",
-                "system/test_monitoring.py",
-                "system/test_online_service.py",
-                "system/test_delivery_page.py",
-            }
-        ),
-    ),
-    "months_run_and_read": SharedFixtureGroup(
-        MONTHS_THROUGH_DAGSTER, frozenset({"system/test_bi_serving.py", "system/test_month_runs.py"})
+    "online_service": SharedFixtureGroup(  # `credit serve` over November's model, for the API and the page
+        frozenset({"online_service"}),
+        frozenset({"system/test_online_service.py", "system/test_delivery_page.py"}),
     ),
     "built_warehouse": SharedFixtureGroup(
         frozenset({"built_warehouse"}),
@@ -145,6 +133,18 @@ SHARED_FIXTURE_GROUPS = {
         ),
     ),
 }
+# Under `--dist loadgroup` these go first, the longest first, so that none of them starts last
+# (tests/system's each take from one to four minutes). The third is one that needs no month run
+# through Dagster: it keeps the third process busy while the first two wait for October's.
+LONGEST_FIRST = (
+    "system/test_dagster_dev.py",
+    "system/test_month_runs.py",
+    "built_warehouse",
+    "system/test_bi_serving.py",
+    "online_service",
+    "system/test_monitoring.py",
+    "system/test_crash_safety.py",
+)
 OUTSIDE_ITS_GROUP = pytest.StashKey[str]()
 
 
@@ -168,7 +168,7 @@ def distributed_by_group(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's, absent under `-p no:xdist`
 def pytest_xdist_make_scheduler(config, log):
-    """`--dist loadgroup`: a shared fixture group, or else a file, runs whole in one process, groups in order.
+    """`--dist loadgroup`: a shared fixture group, or else a file, runs whole in one process, the longest first.
 
     pytest-xdist's own loadgroup reads `xdist_group` marks through a node attribute that pytest 9.2
     no longer has (pytest-xdist issue 1386), and its scheduler sees test ids only; so the groups
@@ -204,7 +204,7 @@ def pytest_collection_modifyitems(config, items):
     """Whole-system tests (tests/system) are slow: `make check` leaves them out, `make test` runs them.
 
     A test that uses a shared fixture from a file outside its group fails, saying so, rather
-    than build that fixture twice unseen; under `--dist loadgroup` the groups' files go first.
+    than build that fixture twice unseen; under `--dist loadgroup` LONGEST_FIRST go first, in order.
     """
     for item in items:
         if SYSTEM_TESTS in item.path.parents:
@@ -212,7 +212,7 @@ def pytest_collection_modifyitems(config, items):
         if item.path.is_relative_to(TESTS) and (problem := _misplaced(item, item.path.relative_to(TESTS).as_posix())):
             item.stash[OUTSIDE_ITS_GROUP] = problem
     if distributed_by_group(config):
-        order = list(SHARED_FIXTURE_GROUPS)
+        order = LONGEST_FIRST
         items.sort(key=lambda item: order.index(g) if (g := group_of_node(item.nodeid)) in order else len(order))
 
 

@@ -2,11 +2,11 @@
 
 A month's run is the expensive step of these tests (dbt twice, a model tuned and fitted),
 so October, November's model trained ahead, and November are run once each in the whole
-session, each stage on a copy of the one before. Two test processes need them (the groups of
-tests/conftest.py): the first to ask builds a stage under a file lock, the other waits for it
-and reads the same folder. So a test that writes works on its own copy of the data directory
-(`copy_of`), never on a shared one, and reads a run through the Dagster instance that
-recorded it (`recorded_run`), which every process can open.
+session, each stage on a copy of the one before. Several test processes need them: the first
+to ask builds a stage under a file lock, any other waits for it and reads the same folder.
+So a test that writes works on its own copy of the data directory (`copy_of`), never on a
+shared one, and reads a run through the Dagster instance that recorded it (`recorded_run`),
+which every process can open.
 """
 
 from __future__ import annotations
