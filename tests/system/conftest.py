@@ -32,6 +32,7 @@ import pytest
 from assets.dagster_instance import dagster_instance
 from assets.month_runs import MonthRun, run_month, train_month_ahead
 from tests.conftest import data_directory_with_deliveries
+from warehouse.atomic_files import atomic_write_text
 from warehouse.paths import DataPaths
 
 OCTOBER, NOVEMBER, DECEMBER = date(2020, 10, 1), date(2020, 11, 1), date(2020, 12, 1)
@@ -54,7 +55,7 @@ class RunMonths:
             return {month.isoformat(): run for month, run in runs.items()}
 
         saved = {"data": str(self.paths.root), "runs": by_month(self.runs), "models": by_month(self.models)}
-        file.write_text(json.dumps(saved), encoding="utf-8")
+        atomic_write_text(file, json.dumps(saved))  # whole or not at all: other processes read it
 
     @classmethod
     def read(cls, file: Path) -> RunMonths:
@@ -72,7 +73,7 @@ class RecordedRun:
     run_id: str
     job_name: str
     steps: frozenset[str]  # the steps that succeeded
-    metadata: dict[str, dict]  # each materialised asset's metadata values, by asset ("marts/x")
+    metadata: dict[str, list[dict]]  # the metadata values of each materialisation, by asset ("marts/x")
 
 
 def recorded_run(paths: DataPaths, run_id: str) -> RecordedRun:
@@ -80,13 +81,11 @@ def recorded_run(paths: DataPaths, run_id: str) -> RecordedRun:
         job_name = instance.get_run_by_id(run_id).job_name
         events = [entry.dagster_event for entry in instance.all_logs(run_id) if entry.dagster_event]
     steps = frozenset(event.step_key for event in events if event.event_type == dg.DagsterEventType.STEP_SUCCESS)
-    metadata = {
-        event.asset_key.to_user_string(): {
-            key: value.value for key, value in event.event_specific_data.materialization.metadata.items()
-        }
-        for event in events
-        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
-    }
+    metadata: dict[str, list[dict]] = {}
+    for event in events:
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            values = event.event_specific_data.materialization.metadata.items()
+            metadata.setdefault(event.asset_key.to_user_string(), []).append({key: v.value for key, v in values})
     return RecordedRun(run_id, job_name, steps, metadata)
 
 
@@ -105,20 +104,27 @@ def copy_of(source: DataPaths, target: Path) -> DataPaths:
 def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], RunMonths]) -> RunMonths:
     """The stage `name`, built into a folder by the first test process of the session that asks for it.
 
-    The others wait on the lock (an event, not a clock) and then read what it recorded. A
-    process whose build failed leaves no record, so the next one to ask builds it again.
+    The others wait on the lock (an event, not a clock) and then read what it recorded. A build
+    that fails says so in the folder, and the others fail at once with its error rather than
+    run the same failing month again, one after another.
     """
     base = tmp_path_factory.getbasetemp()
     session = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # pytest-xdist's documented way
     folder = session / "built_once" / name
     folder.mkdir(parents=True, exist_ok=True)
+    record, failure = folder / "runs.json", folder / "failed.txt"
     with (folder / "lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process ends
-        record = folder / "runs.json"
+        if failure.exists():
+            pytest.fail(f"{name} failed in another test process:\n{failure.read_text(encoding='utf-8')}")
         if record.exists():
             return RunMonths.read(record)
-        shutil.rmtree(folder / "data", ignore_errors=True)  # a build that failed in another process
-        months = build(folder / "data")
+        shutil.rmtree(folder / "data", ignore_errors=True)  # left by a process that died building it
+        try:
+            months = build(folder / "data")
+        except BaseException as error:
+            atomic_write_text(failure, f"{type(error).__name__}: {error}"[-5000:])
+            raise
         months.write(record)
         return months
 
