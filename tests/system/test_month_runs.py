@@ -210,7 +210,8 @@ def test_two_months_end_to_end_then_the_same_month_again(two_months_run, tmp_pat
         ("run_succeeded", "2020-11", second.run_id),
     ]
     assert notified[1]["text"].startswith("credit 2020-11 model: ") and "outbox_file" not in notified[1]["details"]
-    assert notified[2]["details"]["outbox_file"] == str(data_dir.outbox / "pred_20201101.csv")
+    # Where the run wrote it: the shared folder, of which data_dir is a copy.
+    assert notified[2]["details"]["outbox_file"] == str(two_months_run.paths.outbox / "pred_20201101.csv")
 
     capsys.readouterr()  # the runs' own output
     assert main(["backtest"]) == 0
