@@ -129,7 +129,8 @@ def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Calla
         return months
 
 
-def _succeeded(run: MonthRun) -> str:
+def succeeded(run: MonthRun) -> str:
+    """The run's id, once it is known to have succeeded."""
     assert run.success, run.notification
     return run.result.run_id
 
@@ -140,7 +141,7 @@ def october_run(deliveries_dir, tmp_path_factory) -> RunMonths:
 
     def build(folder: Path) -> RunMonths:
         paths = data_directory_with_deliveries(deliveries_dir, folder)
-        return RunMonths(paths, {OCTOBER: _succeeded(run_month(OCTOBER, paths, quick_model()))}, {})
+        return RunMonths(paths, {OCTOBER: succeeded(run_month(OCTOBER, paths, quick_model()))}, {})
 
     return built_once(tmp_path_factory, "october_run", build)
 
@@ -155,7 +156,7 @@ def november_model(october_run, tmp_path_factory) -> RunMonths:
     def build(folder: Path) -> RunMonths:
         paths = copy_of(october_run.paths, folder)
         model = train_month_ahead(NOVEMBER, paths, quick_model(promotion_tolerance=-1.0))
-        return RunMonths(paths, dict(october_run.runs), {NOVEMBER: _succeeded(model)})
+        return RunMonths(paths, dict(october_run.runs), {NOVEMBER: succeeded(model)})
 
     return built_once(tmp_path_factory, "november_model", build)
 
@@ -167,7 +168,7 @@ def two_months_run(november_model, tmp_path_factory) -> RunMonths:
     def build(folder: Path) -> RunMonths:
         paths = copy_of(november_model.paths, folder)
         run = run_month(NOVEMBER, paths, quick_model())
-        return RunMonths(paths, {**november_model.runs, NOVEMBER: _succeeded(run)}, dict(november_model.models))
+        return RunMonths(paths, {**november_model.runs, NOVEMBER: succeeded(run)}, dict(november_model.models))
 
     return built_once(tmp_path_factory, "two_months_run", build)
 

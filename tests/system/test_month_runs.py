@@ -23,7 +23,7 @@ from assets.month_runs import data_directory_config, run_month, train_month_ahea
 from assets.partitions import partition_key, partition_month
 from assets.record_names import MONTHLY_PIPELINE, SCORE_MONTH
 from assets.resources import WarehouseResource, default_resources
-from tests.system.conftest import NOVEMBER, OCTOBER, RecordedRun, copy_of, quick_model, recorded_run
+from tests.system.conftest import NOVEMBER, OCTOBER, RecordedRun, copy_of, quick_model, recorded_run, succeeded
 from warehouse.database import connect
 from warehouse.model_definitions import record_definitions, recorded_definitions
 from warehouse.publishing.notifications import read_notifications
@@ -31,9 +31,7 @@ from warehouse.publishing.notifications import read_notifications
 
 def materialise(paths, month: date, job_name: str | None = None, **model_config) -> RecordedRun:
     """The same path as `credit run`: in process, recorded in the data directory's Dagster instance."""
-    run = run_month(month, paths, quick_model(**model_config), job_name)
-    assert run.success, run.notification
-    return recorded_run(paths, run.result.run_id)
+    return recorded_run(paths, succeeded(run_month(month, paths, quick_model(**model_config), job_name)))
 
 
 def first_materialisation(paths, asset: str, month: date) -> int:
@@ -248,9 +246,9 @@ def test_two_months_end_to_end_then_the_same_month_again(two_months_run, tmp_pat
     assert warehouse_counts(data_dir) == before, "a second run of a month loads and writes nothing new"
     # November's model trained ahead once more, from the same rows: reused, the same data version, so
     # November's scores, outbox and monitoring stay up to date in the UI.
-    ahead_again = train_month_ahead(november, data_dir, quick_model(promotion_tolerance=-1.0))
-    assert ahead_again.success, ahead_again.notification
-    ahead_again = recorded_run(data_dir, ahead_again.result.run_id)
+    ahead_again = recorded_run(
+        data_dir, succeeded(train_month_ahead(november, data_dir, quick_model(promotion_tolerance=-1.0)))
+    )
     assert metadata(ahead_again, "credit_default_model")["reused"] is True
     assert stale_assets(data_dir, november) == set()
 
