@@ -183,6 +183,21 @@ def explain(
     largest first; a slot past the last of them is None. `applicant_values` holds the raw
     text values of the categorical columns, row for row (`ml.dataset.applicant_values`).
     """
+    columns = reason_columns(booster, frame, features, applicant_values, catalog, count, matrix)
+    # Object columns, as the texts are made: inferring pandas' string type costs more than the reasons online.
+    return pd.DataFrame(columns, index=frame.index, dtype=object)
+
+
+def reason_columns(
+    booster: lgb.Booster,
+    frame: pd.DataFrame,
+    features: list[str],
+    applicant_values: pd.DataFrame | None = None,
+    catalog: FeatureCatalog | None = None,
+    count: int = REASON_COUNT,
+    matrix: np.ndarray | None = None,
+) -> dict[str, list]:
+    """`explain`'s columns as lists, in `reason_column_names()` order: for callers that need no frame of them."""
     if not 1 <= count <= REASON_COUNT:
         raise ValueError(f"between 1 and {REASON_COUNT} reasons, got {count}")
     if applicant_values is not None and len(applicant_values) != len(frame):
@@ -193,15 +208,14 @@ def explain(
     order = np.argsort(-pushes_up, axis=1, kind="stable")[:, :count]
     chosen = np.take_along_axis(pushes_up, order, axis=1) > -np.inf
     values = _Values(frame, features, applicant_values, catalog)
-    columns: dict[str, list] = {}
+    rows = len(frame)
+    codes: list[list] = []
+    texts: list[list] = []
     for slot in range(count):
-        codes = [sources[order[row, slot]] if chosen[row, slot] else None for row in range(len(frame))]
-        columns[f"reason_code_{slot + 1}"] = codes
-        columns[f"reason_{slot + 1}"] = [
-            None if code is None else values.text(row, code) for row, code in enumerate(codes)
-        ]
-    for slot in range(count, REASON_COUNT):  # the table always has four slots; fewer configured leave the rest empty
-        columns[f"reason_code_{slot + 1}"] = [None] * len(frame)
-        columns[f"reason_{slot + 1}"] = [None] * len(frame)
-    # Object columns, as the texts are made: inferring pandas' string type costs more than the reasons online.
-    return pd.DataFrame(columns, index=frame.index, dtype=object)[reason_column_names()]
+        slot_codes = [sources[order[row, slot]] if chosen[row, slot] else None for row in range(rows)]
+        codes.append(slot_codes)
+        texts.append([None if code is None else values.text(row, code) for row, code in enumerate(slot_codes)])
+    # The table always has four slots; fewer configured leave the rest empty.
+    codes += [[None] * rows for _ in range(count, REASON_COUNT)]
+    texts += [[None] * rows for _ in range(count, REASON_COUNT)]
+    return dict(zip(reason_column_names(), codes + texts, strict=True))

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ml.calibration import PlattScaling
 from ml.dataset import ID_COLUMN, MONTH_COLUMN
-from ml.explanations import REASON_COUNT, explain
+from ml.explanations import REASON_COUNT, reason_columns
 from ml.features import FeatureCatalog
 from ml.prediction import feature_matrix, predict
 
@@ -67,26 +67,55 @@ def score(
 
     `timings`, if given, receives the seconds spent on the model's probabilities and on the reasons.
     """
+    return pd.DataFrame(
+        scored_columns(
+            booster,
+            rows,
+            feature_names,
+            model_version,
+            policy,
+            calibration,
+            applicant_values,
+            catalog,
+            reason_count,
+            timings,
+        )
+    )
+
+
+def scored_columns(
+    booster: lgb.Booster,
+    rows: pd.DataFrame,
+    feature_names: list[str],
+    model_version: str,
+    policy: DecisionPolicy = DEFAULT_POLICY,
+    calibration: PlattScaling | None = None,
+    applicant_values: pd.DataFrame | None = None,
+    catalog: FeatureCatalog | None = None,
+    reason_count: int = REASON_COUNT,
+    timings: dict[str, float] | None = None,
+) -> dict[str, object]:
+    """`score`'s columns, before they become a frame: what the online service answers from.
+
+    For one application, building the frame costs more than the model; the columns are the same.
+    """
     started = time.perf_counter()
     # Built once, for the probabilities and their contributions; `predict` says which features are missing.
     matrix = feature_matrix(rows, feature_names) if set(feature_names) <= set(rows.columns) else None
     probabilities = predict(booster, rows, feature_names, calibration, matrix)
     predicted = time.perf_counter()
-    reasons = explain(booster, rows, feature_names, applicant_values, catalog, reason_count, matrix)
+    reasons = reason_columns(booster, rows, feature_names, applicant_values, catalog, reason_count, matrix)
     if timings is not None:
         timings["model"], timings["reasons"] = predicted - started, time.perf_counter() - predicted
-    # One constructor, not a concat and four inserts: online, for one row, those cost more than the model.
-    return pd.DataFrame(
-        {
-            ID_COLUMN: rows[ID_COLUMN].to_numpy(),
-            MONTH_COLUMN: pd.to_datetime(rows[MONTH_COLUMN]).dt.date.to_numpy(),
-            "default_probability": probabilities,
-            "risk_grade": policy.grades(probabilities),
-            "decision": policy.decisions(probabilities),
-            **{name: reasons[name].to_numpy() for name in reasons.columns},
-            "model_version": model_version,
-            "review_from": policy.review_from,
-            "decline_from": policy.decline_from,
-            "scored_at": datetime.now(UTC).replace(tzinfo=None),
-        }
-    )
+    return {
+        ID_COLUMN: rows[ID_COLUMN].to_numpy(),
+        MONTH_COLUMN: pd.to_datetime(rows[MONTH_COLUMN]).dt.date.to_numpy(),
+        "default_probability": probabilities,
+        "risk_grade": policy.grades(probabilities),
+        "decision": policy.decisions(probabilities),
+        **reasons,
+        "model_version": model_version,
+        "review_from": policy.review_from,
+        "decline_from": policy.decline_from,
+        "scored_at": datetime.now(UTC).replace(tzinfo=None),
+    }

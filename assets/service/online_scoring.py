@@ -1,8 +1,9 @@
 """One online request: checked, featured by the mart's SQL, scored and explained as the batch is, logged.
 
 The answer for an application is the batch's for the same raw row: the same feature SQL
-(`warehouse.online.features`), the same champion, `ml.scoring.score` with the same policy and
-reasons, the raw text values quoted back as `ml.dataset.applicant_values` gives them.
+(`warehouse.online.features`), the same champion, `ml.scoring.scored_columns` (the columns the
+batch's `score` makes its frame of) with the same policy and reasons, the raw text values quoted
+back as `ml.dataset.applicant_values` gives them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from assets.service.models import LoadedModel, ModelSet, ModelWatcher
 from ml.dataset import ID_COLUMN
 from ml.explanations import REASON_COUNT
 from ml.features import CATEGORICAL_COLUMNS
-from ml.scoring import score
+from ml.scoring import scored_columns
 from warehouse.online.applications import checked_applications
 from warehouse.online.decision_log import DecisionLog
 from warehouse.online.features import Applications, DuckDbFeatures, RowFeatures
@@ -71,9 +72,9 @@ def _applicant_values(applications: Applications) -> pd.DataFrame:
 
 def _scored(
     model: LoadedModel, models: ModelSet, rows: pd.DataFrame, values: pd.DataFrame, timings: Timings | None
-) -> pd.DataFrame:
+) -> dict[str, object]:
     split: dict[str, float] = {}
-    scored = score(
+    scored = scored_columns(
         model.booster,
         rows,
         model.card.feature_names,
@@ -89,9 +90,8 @@ def _scored(
     return scored
 
 
-def _results(scored: pd.DataFrame) -> list[dict]:
-    """Each row's answer, in the rows' order; reason slots past the last reason are left out."""
-    column = {name: scored[name].to_numpy() for name in scored.columns}
+def _results(column: dict[str, object]) -> list[dict]:
+    """Each row's answer, in the rows' order, from `scored_columns`; reason slots past the last reason are left out."""
     codes = [column[f"reason_code_{i}"] for i in range(1, REASON_COUNT + 1)]
     texts = [column[f"reason_{i}"] for i in range(1, REASON_COUNT + 1)]
     return [
@@ -103,7 +103,7 @@ def _results(scored: pd.DataFrame) -> list[dict]:
             "reason_codes": [str(slot[row]) for slot in codes if not _is_empty(slot[row])],
             "reasons": [str(slot[row]) for slot in texts if not _is_empty(slot[row])],
         }
-        for row in range(len(scored))
+        for row in range(len(column[ID_COLUMN]))
     ]
 
 
