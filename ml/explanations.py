@@ -113,23 +113,37 @@ def format_value(value: float, value_format: str) -> str:
 
 
 class _Values:
-    """The applicant's own value of each source column, as a reason states it."""
+    """The applicant's own value of each source column, as a reason states it.
+
+    Values are read by row position from each column's array, taken once per column: pandas'
+    lookup of one cell costs more than the whole reason for one application online, and was
+    repeated for every row and reason of a month.
+    """
 
     def __init__(
         self, frame: pd.DataFrame, features: list[str], applicant_values: pd.DataFrame | None, catalog: FeatureCatalog
     ):
-        self.frame = frame.reset_index(drop=True)
+        self.frame = frame
         self.features = set(features)
-        self.raw = applicant_values.reset_index(drop=True) if applicant_values is not None else None
+        self.raw = applicant_values
         self.catalog = catalog
+        self._arrays: dict[tuple[bool, str], np.ndarray | None] = {}
+
+    def _array(self, raw: bool, column: str) -> np.ndarray | None:
+        key = (raw, column)
+        if key not in self._arrays:
+            table = self.raw if raw else self.frame
+            present = table is not None and column in table.columns
+            self._arrays[key] = table[column].to_numpy() if present else None
+        return self._arrays[key]
 
     def _raw(self, row: int, source: str):
-        if self.raw is None or source not in self.raw.columns:
-            return None
-        return self.raw.at[row, source]
+        values = self._array(True, source)
+        return None if values is None else values[row]
 
     def _numeric(self, row: int, column: str) -> float:
-        value = self.frame.at[row, column] if column in self.frame.columns else None
+        values = self._array(False, column)
+        value = None if values is None else values[row]
         return float("nan") if _is_missing(value) or pd.isna(value) else float(value)
 
     def _categorical(self, row: int, source: str) -> str:
