@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import ctypes
 import json
+import os
 import queue
 import subprocess
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 # What `dbt --log-format json` prints at its default level: dagster-dbt reads these lines.
 PRINTED_LEVELS = {"info", "warn", "error"}
@@ -25,13 +28,44 @@ LOGGING_FLAGS = ["--log-level", "none", "--log-level-file", "debug", "--no-send-
 _FINISHED = None
 # dbt's flags, event manager and adapters are global to the process: one invocation at a time.
 _ONE_AT_A_TIME = threading.Lock()
+# Commands that take dbt's parsed manifest, and so may be given one parsed before in this process.
+TAKES_A_MANIFEST = {"build", "run", "test", "compile", "seed"}
+# Folders of a dbt project that hold no source: dbt's own output.
+NOT_SOURCE = {"target", "logs", "dbt_packages", "__pycache__"}
+KEPT_MANIFESTS = 4
+
+
+@dataclass(frozen=True)
+class ParseFlags:
+    """What dbt's parse of the project depends on, as flags: the project, the profile and target, `--vars`.
+
+    `where` are the flags that only say where dbt writes (target and log folder): a parse made for
+    one data directory's folder serves another's.
+    """
+
+    what: tuple[str, ...]
+    where: tuple[str, ...] = ()
+
+
+# The manifests dbt parsed in this process, by what they were parsed from (`_parse_key`).
+#
+# dbt's own parse cache (partial_parse.msgpack) is valid for one warehouse path: profiles.yml
+# names the data directory's file, and dbt re-parses the whole project (3 to 5 s of CPU) for
+# every new data directory and for each set of `--vars`, even though neither changes a parsed
+# node (the database is the file's name, `warehouse`, in every data directory). A process that
+# builds several months or data directories (`credit demo`, the tests) parses once per set of
+# vars instead, and hands dbt the manifest as dbt's programmatic API offers
+# (`dbtRunner(manifest=...)`). An edit to the project changes the key, so it is parsed again.
+_MANIFESTS: dict[tuple, object] = {}
 
 
 class DbtInThisProcess:
     """The parts of `subprocess.Popen` dagster-dbt's `DbtCliInvocation` uses, served by `dbtRunner` in a thread."""
 
-    def __init__(self, arguments: Sequence[str]):
+    def __init__(self, arguments: Sequence[str], parse: ParseFlags | None = None):
+        """`parse`: the flags of the parse the command needs, to reuse a manifest parsed before in this process."""
         arguments = [*arguments, *LOGGING_FLAGS]
+        self._parse = parse
         self.args = ["dbt", *arguments]  # how dagster-dbt names the command in its logs and errors
         self.returncode: int | None = None
         self._lines: queue.Queue[bytes | None] = queue.Queue()
@@ -77,7 +111,10 @@ class DbtInThisProcess:
         reset_deprecations()  # each command warns of what it uses, as a fresh dbt process does
         self._dbt_running = True
         try:
-            result = dbtRunner(callbacks=[forward]).invoke(arguments)
+            manifest = self._parsed_manifest(forward) if self._parse is not None else None
+            if manifest is _PARSE_FAILED:
+                return 2
+            result = dbtRunner(manifest=manifest, callbacks=[forward]).invoke(arguments)
         finally:
             self._dbt_running = False
         if result.exception is not None and not self._reported_an_error:
@@ -85,6 +122,31 @@ class DbtInThisProcess:
             self._put_error(f"dbt: {result.exception}")
         # dbt's exit codes: 0 success, 1 a model or test failed, 2 dbt itself failed.
         return 0 if result.success else 2 if result.exception is not None else 1
+
+    def _parsed_manifest(self, forward):
+        """The manifest for this command's parse: kept from an earlier parse in this process, or parsed now."""
+        from dbt.cli.main import dbtRunner
+
+        key = _parse_key(self._parse)
+        kept = _MANIFESTS.get(key)
+        if kept is not None and _same_environment(kept):
+            return kept
+
+        def problems_only(message) -> None:
+            # The parse's own progress is not the build's: dagster-dbt reads the build's events.
+            if message.info.level in ("warn", "error"):
+                forward(message)
+
+        parse = ["parse", *self._parse.what, *self._parse.where, *LOGGING_FLAGS]
+        parsed = dbtRunner(callbacks=[problems_only]).invoke(parse)
+        if not parsed.success:
+            if not self._reported_an_error:
+                self._put_error(f"dbt could not parse the project: {parsed.exception}")
+            return _PARSE_FAILED
+        if len(_MANIFESTS) >= KEPT_MANIFESTS:
+            _MANIFESTS.clear()
+        _MANIFESTS[key] = parsed.result
+        return parsed.result
 
     def _put_error(self, text: str) -> None:
         """An error as dbt's JSON log prints one, so dagster-dbt puts it into the step's error."""
@@ -115,6 +177,83 @@ class DbtInThisProcess:
             ctypes.pythonapi.PyThreadState_SetAsyncExc(
                 ctypes.c_ulong(self._thread.ident), ctypes.py_object(KeyboardInterrupt)
             )
+
+
+_PARSE_FAILED = object()
+
+
+def parse_flags(arguments: Sequence[str]) -> ParseFlags | None:
+    """The parse a dbt command line needs, if its command takes a manifest; None if not (or if unsure).
+
+    The flags a parse depends on are kept in `what`; the target and log folders in `where`. A
+    command line with a flag this does not know is never given a kept manifest.
+    """
+    takes_value = {"--project-dir", "--profiles-dir", "--profile", "--target", "--vars"}
+    where_flags = {"--target-path", "--log-path"}
+    ignored_values = {
+        "--select",
+        "--exclude",
+        "--selector",
+        "--resource-type",
+        "--exclude-resource-type",
+        "--indirect-selection",
+    }
+    ignored_switches = {"--full-refresh", "--fail-fast"}
+    command = next((argument for argument in arguments if not argument.startswith("-")), None)
+    if command not in TAKES_A_MANIFEST or arguments[0] != command:
+        return None
+    what: list[str] = []
+    where: list[str] = []
+    position = 1
+    while position < len(arguments):
+        flag = arguments[position]
+        if flag in takes_value | where_flags and position + 1 < len(arguments):
+            (where if flag in where_flags else what).extend(arguments[position : position + 2])
+            position += 2
+        elif flag in ignored_values:
+            position += 1
+            while position < len(arguments) and not arguments[position].startswith("-"):
+                position += 1
+        elif flag in ignored_switches:
+            position += 1
+        else:
+            return None
+    if "--project-dir" not in what:
+        return None
+    return ParseFlags(tuple(what), tuple(where))
+
+
+def _parse_key(parse: ParseFlags) -> tuple:
+    """What a parse was made from: its flags, and every file of the project and of profiles.yml as they are now.
+
+    The profile's text is part of it, not the values it renders from the environment: those name
+    the data directory's warehouse file, which no parsed node holds.
+    """
+    files = []
+    for flag in ("--project-dir", "--profiles-dir"):
+        if flag not in parse.what:
+            continue
+        top = Path(parse.what[parse.what.index(flag) + 1])
+        for folder, subfolders, names in os.walk(top):
+            subfolders[:] = sorted(name for name in subfolders if name not in NOT_SOURCE and not name.startswith("."))
+            for name in sorted(names):
+                path = os.path.join(folder, name)
+                status = os.stat(path)
+                files.append((path, status.st_size, status.st_mtime_ns))
+    return parse.what, tuple(files)
+
+
+def _same_environment(manifest) -> bool:
+    """Whether each environment variable the project's SQL and YAML read (`env_var`) has the value it was parsed with.
+
+    dbt records them in the manifest, and re-parses itself when one changes; so does this.
+    """
+    from dbt.constants import DEFAULT_ENV_PLACEHOLDER
+
+    recorded = getattr(manifest, "env_vars", None)
+    if recorded is None:
+        return False
+    return all(os.environ.get(name, DEFAULT_ENV_PLACEHOLDER) == value for name, value in recorded.items())
 
 
 class _Lines:

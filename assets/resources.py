@@ -16,7 +16,7 @@ from dagster_dbt.dbt_manifest import validate_manifest
 from packaging.version import Version
 from pydantic import Field
 
-from assets.dbt_in_process import DbtInThisProcess
+from assets.dbt_in_process import DbtInThisProcess, parse_flags
 from assets.dbt_project import PARSE_CACHE, dbt_project
 from warehouse.database import dbt_connect_attempts, lock_wait_seconds
 from warehouse.paths import DataPaths, dbt_executable
@@ -61,7 +61,8 @@ class WarehouseDbtCliResource(DbtCliResource):
         flags += ["--profile", self.profile] if self.profile else []
         flags += ["--target", self.target] if self.target else []
         flags += ["--indirect-selection", selected.indirect_selection] if selected.indirect_selection else []
-        process = DbtInThisProcess([*self.global_config_flags, *command, *flags, *selected.selection_args])
+        dbt_command = [*command, *flags, *selected.selection_args]
+        process = DbtInThisProcess([*self.global_config_flags, *dbt_command], parse=parse_flags(dbt_command))
         # In the run's log before dbt starts, as dagster-dbt logs it: what dbt was asked, vars included.
         dg.get_dagster_logger().info(f"Running dbt command: `{' '.join(process.args)}`.")
         return DbtCliInvocation(

@@ -148,3 +148,53 @@ def test_dagster_dev_parses_the_project_into_the_data_directory_not_the_checkout
     assert project_target_path() == SETUP_TARGET
     monkeypatch.setenv("DAGSTER_IS_DEV_CLI", "1")  # what `dagster dev` sets for the processes it starts
     assert project_target_path() == DataPaths(tmp_path).dbt_target / "dev"
+
+
+def test_a_second_data_directory_is_built_from_the_manifest_this_process_parsed(tmp_path, monkeypatch):
+    """dbt's parse cache names one warehouse path; in one process the project is parsed once for all of them."""
+    monkeypatch.setenv("CREDIT_DBT_CONNECT_ATTEMPTS", "1")
+    dbt = default_resources()["dbt"]
+    commands_logged = []
+    for name in ("first", "second"):
+        paths = DataPaths(tmp_path / name).create()
+        with connect(paths.warehouse):
+            pass
+        monkeypatch.setenv("CREDIT_DATA_DIR", str(paths.root))
+        # A --vars no other test passes: the first build here parses, whatever ran before in this process.
+        command = ["run", "--select", "stg_home_credit__outcomes", "--vars", json.dumps({"reuse_check": str(tmp_path)})]
+        invocation = dbt.cli(command, target_path=tmp_path / name / "target")
+        invocation.wait()
+        assert invocation.is_successful()
+        log = (tmp_path / name / "target" / "dbt.log").read_text(encoding="utf-8")
+        commands_logged.append(sorted(set(re.findall(r"Command `\w+ (\w+)` succeeded", log))))
+        with duckdb.connect(str(paths.warehouse), read_only=True) as reader:
+            assert reader.execute(
+                "select count(*) from duckdb_views() where view_name = 'stg_home_credit__outcomes'"
+            ).fetchall() == [(1,)], f"the {name} warehouse has its own view"
+    assert commands_logged == [["parse", "run"], ["run"]]
+
+
+def test_a_kept_manifest_is_not_used_after_the_project_or_its_vars_change(tmp_path):
+    from assets.dbt_in_process import _parse_key, parse_flags
+
+    project = tmp_path / "project"
+    (project / "models").mkdir(parents=True)
+    (project / "target").mkdir()
+    model = project / "models" / "a.sql"
+    model.write_text("select 1", encoding="utf-8")
+    build = ["build", "--exclude-resource-type", "unit_test", "--project-dir", str(project)]
+    here = parse_flags([*build, "--target-path", str(tmp_path / "one"), "--select", "a b", "--full-refresh"])
+    there = parse_flags([*build, "--target-path", str(tmp_path / "two")])
+    assert here is not None and there is not None
+    assert _parse_key(here) == _parse_key(there), "the target folder is not what a parse depends on"
+    (project / "target" / "manifest.json").write_text("{}", encoding="utf-8")
+    assert _parse_key(here) == _parse_key(there), "nor is dbt's output"
+    with_vars = parse_flags([*build, "--vars", '{"a": 1}'])
+    assert _parse_key(with_vars) != _parse_key(here)
+    before = _parse_key(here)
+    model.write_text("select 2", encoding="utf-8")
+    assert _parse_key(here) != before, "an edited model is parsed again"
+    # Commands without a manifest, or with a flag it does not know, are never given a kept one.
+    assert parse_flags(["parse", "--project-dir", str(project)]) is None
+    assert parse_flags([*build, "--no-partial-parse"]) is None
+    assert parse_flags(["build", "--target-path", str(tmp_path)]) is None
