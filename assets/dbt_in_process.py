@@ -30,8 +30,8 @@ _FINISHED = None
 _ONE_AT_A_TIME = threading.Lock()
 # Commands that take dbt's parsed manifest, and so may be given one parsed before in this process.
 TAKES_A_MANIFEST = {"build", "run", "test", "compile", "seed"}
-# Folders of a dbt project that hold no source: dbt's own output.
-NOT_SOURCE = {"target", "logs", "dbt_packages", "__pycache__"}
+# Folders of a dbt project that hold no source: dbt's own output and logs.
+NOT_SOURCE = {"target", "logs", "__pycache__"}
 KEPT_MANIFESTS = 4
 
 
@@ -45,6 +45,10 @@ class ParseFlags:
 
     what: tuple[str, ...]
     where: tuple[str, ...] = ()
+
+    @property
+    def target_path(self) -> Path:
+        return Path(self.where[self.where.index("--target-path") + 1])
 
 
 # The manifests dbt parsed in this process, by what they were parsed from (`_parse_key`).
@@ -124,13 +128,21 @@ class DbtInThisProcess:
         return 0 if result.success else 2 if result.exception is not None else 1
 
     def _parsed_manifest(self, forward):
-        """The manifest for this command's parse: kept from an earlier parse in this process, or parsed now."""
+        """The manifest for this command's parse: a copy of one parsed earlier in this process, or parsed now.
+
+        A build changes the manifest it is given (compiled SQL, injected CTEs), so each build gets
+        a copy of the parse, never what another build on another warehouse left in it.
+        """
         from dbt.cli.main import dbtRunner
 
         key = _parse_key(self._parse)
         kept = _MANIFESTS.get(key)
         if kept is not None and _same_environment(kept):
-            return kept
+            # dbt writes manifest.json when the build ends: one that does not end must leave none
+            # from another build behind, which the step would take for what this build parsed.
+            written = self._parse.target_path / "manifest.json"
+            written.unlink(missing_ok=True)
+            return kept.deepcopy()
 
         def problems_only(message) -> None:
             # The parse's own progress is not the build's: dagster-dbt reads the build's events.
@@ -146,7 +158,7 @@ class DbtInThisProcess:
         if len(_MANIFESTS) >= KEPT_MANIFESTS:
             _MANIFESTS.clear()
         _MANIFESTS[key] = parsed.result
-        return parsed.result
+        return parsed.result.deepcopy()
 
     def _put_error(self, text: str) -> None:
         """An error as dbt's JSON log prints one, so dagster-dbt puts it into the step's error."""
@@ -207,6 +219,8 @@ def parse_flags(arguments: Sequence[str]) -> ParseFlags | None:
     position = 1
     while position < len(arguments):
         flag = arguments[position]
+        if flag in what or flag in where:
+            return None  # given twice: which one dbt takes is dbt's business
         if flag in takes_value | where_flags and position + 1 < len(arguments):
             (where if flag in where_flags else what).extend(arguments[position : position + 2])
             position += 2
@@ -218,13 +232,17 @@ def parse_flags(arguments: Sequence[str]) -> ParseFlags | None:
             position += 1
         else:
             return None
-    if "--project-dir" not in what:
+    if "--project-dir" not in what or "--target-path" not in where:
         return None
+    for flag in ("--project-dir", "--profiles-dir"):  # the key holds where they are, not how they were written
+        if flag in what:
+            position = what.index(flag) + 1
+            what[position] = str(Path(what[position]).resolve())
     return ParseFlags(tuple(what), tuple(where))
 
 
 def _parse_key(parse: ParseFlags) -> tuple:
-    """What a parse was made from: its flags, and every file of the project and of profiles.yml as they are now.
+    """What a parse was made from: its flags, each project and profile file as it is now, dbt's settings.
 
     The profile's text is part of it, not the values it renders from the environment: those name
     the data directory's warehouse file, which no parsed node holds.
@@ -240,7 +258,9 @@ def _parse_key(parse: ParseFlags) -> tuple:
                 path = os.path.join(folder, name)
                 status = os.stat(path)
                 files.append((path, status.st_size, status.st_mtime_ns))
-    return parse.what, tuple(files)
+    # dbt's own settings from the environment (DBT_TARGET, DBT_PROFILES_DIR ...) choose what it parses too.
+    settings = tuple(sorted((name, value) for name, value in os.environ.items() if name.startswith("DBT_")))
+    return parse.what, tuple(files), settings
 
 
 def _same_environment(manifest) -> bool:

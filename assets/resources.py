@@ -62,7 +62,9 @@ class WarehouseDbtCliResource(DbtCliResource):
         flags += ["--target", self.target] if self.target else []
         flags += ["--indirect-selection", selected.indirect_selection] if selected.indirect_selection else []
         dbt_command = [*command, *flags, *selected.selection_args]
-        process = DbtInThisProcess([*self.global_config_flags, *dbt_command], parse=parse_flags(dbt_command))
+        # A global flag (--warn-error ...) would have to hold for the parse too: then dbt parses as it will.
+        parse = None if self.global_config_flags else parse_flags(dbt_command)
+        process = DbtInThisProcess([*self.global_config_flags, *dbt_command], parse=parse)
         # In the run's log before dbt starts, as dagster-dbt logs it: what dbt was asked, vars included.
         dg.get_dagster_logger().info(f"Running dbt command: `{' '.join(process.args)}`.")
         return DbtCliInvocation(

@@ -27,17 +27,21 @@ def feature_matrix(frame: pd.DataFrame, features: list[str]) -> np.ndarray:
 
 # Where each feature sits among a frame's number columns, per (columns, features): the same for every request online.
 _POSITIONS: dict[tuple[tuple[str, ...], tuple[str, ...]], np.ndarray | None] = {}
+_NOT_KEPT = object()
 
 
 def _positions(columns: tuple[str, ...], features: tuple[str, ...]) -> np.ndarray | None:
     key = (columns, features)
-    if key not in _POSITIONS:
-        index = {name: position for position, name in enumerate(columns)}
-        found = [index.get(name) for name in features]
-        if len(_POSITIONS) >= 16:
-            _POSITIONS.clear()
-        _POSITIONS[key] = None if None in found or len(index) != len(columns) else np.array(found, dtype=np.intp)
-    return _POSITIONS[key]
+    cached = _POSITIONS.get(key, _NOT_KEPT)  # one lookup: another thread may clear the dict meanwhile
+    if cached is not _NOT_KEPT:
+        return cached
+    index = {name: position for position, name in enumerate(columns)}
+    found = [index.get(name) for name in features]
+    positions = None if None in found or len(index) != len(columns) else np.array(found, dtype=np.intp)
+    if len(_POSITIONS) >= 16:
+        _POSITIONS.clear()
+    _POSITIONS[key] = positions
+    return positions
 
 
 def predict(

@@ -52,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--rows", type=int, default=307_511)
     generate.add_argument("--seed", type=int, default=42)
     generate.add_argument(
+        "--month-rows",
+        type=int,
+        metavar="N",
+        help="applications in each of the four month files (default 10,000; fewer for a smaller --rows)",
+    )
+    generate.add_argument(
         "--drift",
         metavar="YYYY-MM",
         help="drift this month: incomes up by a third, a housing type never seen before, external scores lower",

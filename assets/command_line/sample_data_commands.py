@@ -9,16 +9,17 @@ from pathlib import Path
 from warehouse.ingestion.delivery_names import parse_month
 from warehouse.sample_data import drift_drill
 from warehouse.sample_data.generator import generate as generate_applications
-from warehouse.sample_data.splitter import split_file, true_scores_dir, write_parts
+from warehouse.sample_data.splitter import split_file, split_plan, true_scores_dir, write_parts
 
 
 def generate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    split_plan(args.rows, args.month_rows)  # too few rows for these months: said before generating them
     generated = generate_applications(rows=args.rows, seed=args.seed)
     frame = generated.frame
     if args.drift:
         month = parse_month(args.drift)
-        frame = drift_drill.drift_month(frame, month, args.seed)
+        frame = drift_drill.drift_month(frame, month, args.seed, args.month_rows)
         print(
             f"{month:%Y-%m} drifted: AMT_INCOME_TOTAL x {drift_drill.INCOME_FACTOR:.3f}, NAME_HOUSING_TYPE "
             f"{drift_drill.NEW_HOUSING_LEVEL!r} on {drift_drill.NEW_HOUSING_SHARE:.0%} of rows, "
@@ -26,7 +27,10 @@ def generate(args: argparse.Namespace) -> int:
             "nothing else changed"
         )
     out_dir = Path(args.out_dir)
-    for path in write_parts(frame, out_dir, generated.true_probability, generated.true_probability_without_sex):
+    written = write_parts(
+        frame, out_dir, generated.true_probability, generated.true_probability_without_sex, args.month_rows
+    )
+    for path in written:
         print(f"wrote {path}")
     seconds = time.perf_counter() - started
     print(f"{len(frame):,} applications, default rate {frame['TARGET'].mean():.2%}, in {seconds:.0f} s")

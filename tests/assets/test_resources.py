@@ -185,6 +185,7 @@ def test_a_kept_manifest_is_not_used_after_the_project_or_its_vars_change(tmp_pa
     build = ["build", "--exclude-resource-type", "unit_test", "--project-dir", str(project)]
     here = parse_flags([*build, "--target-path", str(tmp_path / "one"), "--select", "a b", "--full-refresh"])
     there = parse_flags([*build, "--target-path", str(tmp_path / "two")])
+    build.extend(["--target-path", str(tmp_path / "three")])
     assert here is not None and there is not None
     assert _parse_key(here) == _parse_key(there), "the target folder is not what a parse depends on"
     (project / "target" / "manifest.json").write_text("{}", encoding="utf-8")
@@ -192,9 +193,11 @@ def test_a_kept_manifest_is_not_used_after_the_project_or_its_vars_change(tmp_pa
     with_vars = parse_flags([*build, "--vars", '{"a": 1}'])
     assert _parse_key(with_vars) != _parse_key(here)
     before = _parse_key(here)
-    model.write_text("select 2", encoding="utf-8")
+    model.write_text("select 22", encoding="utf-8")
     assert _parse_key(here) != before, "an edited model is parsed again"
     # Commands without a manifest, or with a flag it does not know, are never given a kept one.
     assert parse_flags(["parse", "--project-dir", str(project)]) is None
     assert parse_flags([*build, "--no-partial-parse"]) is None
-    assert parse_flags(["build", "--target-path", str(tmp_path)]) is None
+    assert parse_flags(["build", "--target-path", str(tmp_path)]) is None, "no project named"
+    assert parse_flags(["build", "--project-dir", str(project)]) is None, "no target folder named"
+    assert parse_flags([*build, "--vars", "{}", "--vars", '{"a": 1}']) is None, "a flag given twice"

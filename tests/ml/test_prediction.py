@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ml import prediction
 from ml.prediction import feature_matrix
 
 
@@ -34,6 +35,23 @@ def test_the_matrix_is_pandas_conversion_of_the_features_in_their_order():
     np.testing.assert_array_equal(feature_matrix(frame, features), expected)
     moved = frame[list(reversed(frame.columns))]
     np.testing.assert_array_equal(feature_matrix(moved, features), expected)
+
+
+def test_a_frame_of_numpy_columns_is_read_by_the_kept_positions():
+    """The layout the service and the batch have: numbers, with other columns and non-features among them."""
+    generator = np.random.default_rng(5)
+    frame = pd.DataFrame(generator.normal(size=(4, 6)), columns=[f"x{i}" for i in range(6)])
+    frame.iloc[1, 2] = np.nan
+    frame.insert(0, "sk_id_curr", np.arange(4))
+    frame.insert(3, "month", pd.to_datetime(["2020-10-01"] * 4))
+    frame.insert(5, "delivery", ["a.csv"] * 4)
+    features = ["x4", "x0", "x2", "sk_id_curr"]
+    prediction._POSITIONS.clear()
+    matrix = feature_matrix(frame, features)
+    np.testing.assert_array_equal(matrix, _pandas_conversion(frame, features))
+    [positions] = prediction._POSITIONS.values()
+    assert positions is not None, "read by position, not through pandas"
+    np.testing.assert_array_equal(feature_matrix(frame, features), matrix)
 
 
 def test_a_feature_that_is_not_a_number_column_is_converted_or_refused_as_pandas_does():
