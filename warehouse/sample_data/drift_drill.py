@@ -36,9 +36,9 @@ def drift_rows(rows: pd.DataFrame, seed: int) -> pd.DataFrame:
     return drifted
 
 
-def drift_month(frame: pd.DataFrame, month: date, seed: int) -> pd.DataFrame:
+def drift_month(frame: pd.DataFrame, month: date, seed: int, month_rows: int | None = None) -> pd.DataFrame:
     """The generated frame with the rows of `month`'s delivery drifted (the others untouched)."""
-    [part] = [part for part in split_plan(len(frame)) if part.file_name == month_file_name(month)] or [None]
+    [part] = [part for part in split_plan(len(frame), month_rows) if part.file_name == month_file_name(month)] or [None]
     if part is None:
         raise ValueError(f"{month:%Y-%m} is not one of the generated delivery months")
     drifted = frame.copy()

@@ -41,12 +41,21 @@ def delivery_months(count: int = MONTHS) -> list[date]:
     return [add_months(FIRST_MONTH, i) for i in range(count)]
 
 
-def split_plan(total_rows: int) -> list[Part]:
-    """Row ranges of the history file and the four monthly files."""
-    month_rows = min(MONTH_ROWS, round(total_rows * MONTH_ROWS / REAL_ROW_COUNT))
+def split_plan(total_rows: int, month_rows: int | None = None) -> list[Part]:
+    """Row ranges of the history file and the four monthly files.
+
+    Months of `month_rows` each; by default 10,000, or the original's share of a smaller file.
+    """
+    if month_rows is None:
+        month_rows = min(MONTH_ROWS, round(total_rows * MONTH_ROWS / REAL_ROW_COUNT))
+    elif month_rows < 1:
+        raise ValueError(f"a month needs at least one application, not {month_rows}")
     history_rows = total_rows - MONTHS * month_rows
     if month_rows < 1 or history_rows < month_rows:
-        raise ValueError(f"{total_rows} rows are too few to split into history and {MONTHS} months")
+        raise ValueError(
+            f"{total_rows:,} rows are too few to split into history and {MONTHS} months of {month_rows:,}:"
+            " the history must hold at least one month's rows"
+        )
     parts = [Part(HISTORY_FILE, 0, history_rows)]
     for i, month in enumerate(delivery_months()):
         start = history_rows + i * month_rows
@@ -59,18 +68,19 @@ def write_parts(
     out_dir: Path,
     true_probability: np.ndarray | None = None,
     true_probability_without_sex: np.ndarray | None = None,
+    month_rows: int | None = None,
 ) -> list[Path]:
     """Write a generated frame as the delivery files; each file appears whole or not at all.
 
     With `true_probability` (the generator's), each file gets a twin of the same name under
     `true_scores/`: SK_ID_CURR, the probability its TARGET was drawn with and, when given,
-    that probability without its sex term.
+    that probability without its sex term. `month_rows`: as `split_plan`.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     if true_probability is not None:
         true_scores_dir(out_dir).mkdir(exist_ok=True)
     written = []
-    for part in split_plan(len(frame)):
+    for part in split_plan(len(frame), month_rows):
         rows = frame.iloc[part.start : part.stop]
         if true_probability is not None:
             truth = pd.DataFrame(

@@ -162,6 +162,22 @@ def test_split_plan_follows_the_original_operation():
         split_plan(10)
 
 
+def test_months_of_a_chosen_size_leave_the_rest_as_history():
+    # Ten times the lender: a 3,075,110-row file in months of 100,000.
+    plan = split_plan(3_075_110, month_rows=100_000)
+    assert [(p.file_name, p.rows) for p in plan] == [
+        ("initial.csv", 2_675_110),
+        ("20201001.csv", 100_000),
+        ("20201101.csv", 100_000),
+        ("20201201.csv", 100_000),
+        ("20210101.csv", 100_000),
+    ]
+    assert [p.rows for p in split_plan(24_000, month_rows=3)] == [23_988, 3, 3, 3, 3]
+    for rows, month_rows in ((24_000, 0), (24_000, -5), (24_000, 4_801)):
+        with pytest.raises(ValueError, match="month|history"):
+            split_plan(rows, month_rows)
+
+
 def test_the_ceiling_is_realistic_and_its_scores_sit_beside_each_file(tmp_path, small_generated):
     from sklearn.metrics import roc_auc_score
 
@@ -205,3 +221,17 @@ def test_a_drifted_month_changes_income_and_housing_of_that_month_only(tmp_path,
     untouched = [c for c in before.columns if c not in DRIFTED_COLUMNS]
     pd.testing.assert_frame_equal(before[untouched], after[untouched])
     assert main(["generate", str(tmp_path / "x"), "--rows", "12000", "--drift", "2022-05"]) == 2
+
+
+def test_generate_writes_months_of_the_rows_asked_and_refuses_too_many_before_generating(tmp_path, capsys):
+    from assets.command_line.main import main
+
+    out = tmp_path / "files"
+    assert main(["generate", str(out), "--rows", "3000", "--month-rows", "500", "--drift", "2020-11"]) == 0
+    months = sorted(out.glob("2020*.csv")) + sorted(out.glob("2021*.csv"))
+    assert [len(pd.read_csv(path)) for path in months] == [500, 500, 500, 500]
+    assert len(pd.read_csv(out / "initial.csv")) == 1_000
+    capsys.readouterr()
+    assert main(["generate", str(tmp_path / "none"), "--rows", "3000", "--month-rows", "700"]) == 2
+    assert "too few" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists(), "nothing generated or written"
