@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -123,19 +124,21 @@ def dagster_dev(november_model, tmp_path_factory):
         yield server, paths, log
         assert (SETUP_TARGET / "manifest.json").stat().st_mtime_ns == setup_manifest, "the checkout's was rewritten"
     finally:
-        _stop(process, log)
+        _stop(process, log, port)
 
 
-def _stop(process: subprocess.Popen, log: Path) -> None:
-    """Ctrl-C, as an operator stops it; once the webserver and daemon report stopped, end what is left.
+def _stop(process: subprocess.Popen, log: Path, port: int) -> None:
+    """Ctrl-C, as an operator stops it; once the daemon has stopped and the webserver is gone, end what is left.
 
-    `dagster dev` then closes its code server, which can take a minute on its own timeout;
-    nothing is running by then, so the test does not wait for it.
+    `dagster dev` then closes its code server, which can take a minute on its own timeout, and
+    only then says "Dagster services shut down."; nothing is running by then, so the test does
+    not wait for it.
     """
     os.killpg(process.pid, signal.SIGINT)
     deadline = time.monotonic() + 60
     while process.poll() is None and time.monotonic() < deadline:
-        if "Dagster services shut down." in log.read_text(errors="replace"):
+        said = log.read_text(errors="replace")
+        if "Dagster services shut down." in said or ("Daemon threads shut down." in said and not _listening(port)):
             break
         time.sleep(0.5)
     try:
@@ -147,6 +150,14 @@ def _stop(process: subprocess.Popen, log: Path) -> None:
     except ProcessLookupError:
         pass
     process.wait()
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 REPOSITORY_QUERY = """
