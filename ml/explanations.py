@@ -182,22 +182,12 @@ class _Values:
         return f"{entry.label}: {value}"
 
 
-def explain(
-    booster: lgb.Booster,
-    frame: pd.DataFrame,
-    features: list[str],
-    applicant_values: pd.DataFrame | None = None,
-    catalog: FeatureCatalog | None = None,
-    count: int = REASON_COUNT,
-    matrix: np.ndarray | None = None,
-) -> pd.DataFrame:
+def explain(booster: lgb.Booster, frame: pd.DataFrame, *args, **kwargs) -> pd.DataFrame:
     """`reason_code_1..count` (source columns) and `reason_1..count` (label: the applicant's value) per row.
 
-    The reasons of a row are the source columns whose summed contribution pushed its risk up,
-    largest first; a slot past the last of them is None. `applicant_values` holds the raw
-    text values of the categorical columns, row for row (`ml.dataset.applicant_values`).
+    The frame of `reason_columns`, which takes the same arguments, indexed as the feature rows.
     """
-    columns = reason_columns(booster, frame, features, applicant_values, catalog, count, matrix)
+    columns = reason_columns(booster, frame, *args, **kwargs)
     # Object columns, as the texts are made: inferring pandas' string type costs more than the reasons online.
     return pd.DataFrame(columns, index=frame.index, dtype=object)
 
@@ -211,7 +201,12 @@ def reason_columns(
     count: int = REASON_COUNT,
     matrix: np.ndarray | None = None,
 ) -> dict[str, list]:
-    """`explain`'s columns as lists, in `reason_column_names()` order: for callers that need no frame of them."""
+    """The reasons of each row as lists, in `reason_column_names()` order; `explain` makes its frame of them.
+
+    The reasons of a row are the source columns whose summed contribution pushed its risk up,
+    largest first; a slot past the last of them is None. `applicant_values` holds the raw
+    text values of the categorical columns, row for row (`ml.dataset.applicant_values`).
+    """
     if not 1 <= count <= REASON_COUNT:
         raise ValueError(f"between 1 and {REASON_COUNT} reasons, got {count}")
     if applicant_values is not None and len(applicant_values) != len(frame):

@@ -51,36 +51,12 @@ class DecisionPolicy:
 DEFAULT_POLICY = DecisionPolicy()
 
 
-def score(
-    booster: lgb.Booster,
-    rows: pd.DataFrame,
-    feature_names: list[str],
-    model_version: str,
-    policy: DecisionPolicy = DEFAULT_POLICY,
-    calibration: PlattScaling | None = None,
-    applicant_values: pd.DataFrame | None = None,
-    catalog: FeatureCatalog | None = None,
-    reason_count: int = REASON_COUNT,
-    timings: dict[str, float] | None = None,
-) -> pd.DataFrame:
+def score(*args, **kwargs) -> pd.DataFrame:
     """Probability, grade, decision and reasons of every row, with the model version and the policy that decided.
 
-    `timings`, if given, receives the seconds spent on the model's probabilities and on the reasons.
+    The frame of `scored_columns`, which takes the same arguments.
     """
-    return pd.DataFrame(
-        scored_columns(
-            booster,
-            rows,
-            feature_names,
-            model_version,
-            policy,
-            calibration,
-            applicant_values,
-            catalog,
-            reason_count,
-            timings,
-        )
-    )
+    return pd.DataFrame(scored_columns(*args, **kwargs))
 
 
 def scored_columns(
@@ -95,9 +71,11 @@ def scored_columns(
     reason_count: int = REASON_COUNT,
     timings: dict[str, float] | None = None,
 ) -> dict[str, object]:
-    """`score`'s columns, before they become a frame: what the online service answers from.
+    """Probability, grade, decision and reasons of every row as columns; `score` makes its frame of them.
 
-    For one application, building the frame costs more than the model; the columns are the same.
+    The online service answers from the columns: for one application, building the frame costs
+    more than the model. `timings`, if given, receives the seconds spent on the model's
+    probabilities and on the reasons.
     """
     started = time.perf_counter()
     # Built once, for the probabilities and their contributions; `predict` says which features are missing.
