@@ -51,6 +51,32 @@ class ParseFlags:
         return Path(self.where[self.where.index("--target-path") + 1])
 
 
+@dataclass(frozen=True)
+class KeptManifest:
+    """A parsed manifest, packed as dbt packs its own parse cache, and the environment it was parsed in.
+
+    A build changes the manifest it is given (compiled SQL, injected CTEs), so each build
+    unpacks its own. dbt's `Manifest.deepcopy` cannot copy a project with a disabled model.
+    """
+
+    packed: bytes
+    environment: dict[str, str]
+
+    @classmethod
+    def of(cls, manifest) -> KeptManifest:
+        from dbt.parser.manifest import extended_mashumaro_encoder
+
+        return cls(manifest.to_msgpack(extended_mashumaro_encoder), dict(manifest.env_vars))
+
+    def manifest(self):
+        from dbt.contracts.graph.manifest import Manifest
+        from dbt.parser.manifest import extended_mashumuro_decoder
+
+        manifest = Manifest.from_msgpack(self.packed, decoder=extended_mashumuro_decoder)
+        manifest.build_flat_graph()  # as dbt does after a parse
+        return manifest
+
+
 # The manifests dbt parsed in this process, by what they were parsed from (`_parse_key`).
 #
 # dbt's own parse cache (partial_parse.msgpack) is valid for one warehouse path: profiles.yml
@@ -60,7 +86,7 @@ class ParseFlags:
 # builds several months or data directories (`credit demo`, the tests) parses once per set of
 # vars instead, and hands dbt the manifest as dbt's programmatic API offers
 # (`dbtRunner(manifest=...)`). An edit to the project changes the key, so it is parsed again.
-_MANIFESTS: dict[tuple, object] = {}
+_MANIFESTS: dict[tuple, KeptManifest] = {}
 
 
 class DbtInThisProcess:
@@ -137,12 +163,12 @@ class DbtInThisProcess:
 
         key = _parse_key(self._parse)
         kept = _MANIFESTS.get(key)
-        if kept is not None and _same_environment(kept):
+        if kept is not None and _same_environment(kept.environment):
             # dbt writes manifest.json when the build ends: one that does not end must leave none
             # from another build behind, which the step would take for what this build parsed.
             written = self._parse.target_path / "manifest.json"
             written.unlink(missing_ok=True)
-            return kept.deepcopy()
+            return kept.manifest()
 
         def problems_only(message) -> None:
             # The parse's own progress is not the build's: dagster-dbt reads the build's events.
@@ -157,8 +183,8 @@ class DbtInThisProcess:
             return _PARSE_FAILED
         if len(_MANIFESTS) >= KEPT_MANIFESTS:
             _MANIFESTS.clear()
-        _MANIFESTS[key] = parsed.result
-        return parsed.result.deepcopy()
+        _MANIFESTS[key] = kept = KeptManifest.of(parsed.result)
+        return kept.manifest()
 
     def _put_error(self, text: str) -> None:
         """An error as dbt's JSON log prints one, so dagster-dbt puts it into the step's error."""
@@ -263,16 +289,13 @@ def _parse_key(parse: ParseFlags) -> tuple:
     return parse.what, tuple(files), settings
 
 
-def _same_environment(manifest) -> bool:
+def _same_environment(recorded: dict[str, str]) -> bool:
     """Whether each environment variable the project's SQL and YAML read (`env_var`) has the value it was parsed with.
 
     dbt records them in the manifest, and re-parses itself when one changes; so does this.
     """
     from dbt.constants import DEFAULT_ENV_PLACEHOLDER
 
-    recorded = getattr(manifest, "env_vars", None)
-    if recorded is None:
-        return False
     return all(os.environ.get(name, DEFAULT_ENV_PLACEHOLDER) == value for name, value in recorded.items())
 
 

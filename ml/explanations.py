@@ -15,6 +15,7 @@ it from a notebook, and the batch scoring and `credit explain` call it the same 
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import lightgbm as lgb
@@ -228,3 +229,7 @@ def reason_columns(
     codes += [[None] * rows for _ in range(count, REASON_COUNT)]
     texts += [[None] * rows for _ in range(count, REASON_COUNT)]
     return dict(zip(reason_column_names(), codes + texts, strict=True))
+
+
+# `explain` takes `reason_columns`' arguments: help() and editors show them.
+explain.__signature__ = inspect.signature(reason_columns).replace(return_annotation=pd.DataFrame)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -97,3 +98,7 @@ def scored_columns(
         "decline_from": policy.decline_from,
         "scored_at": datetime.now(UTC).replace(tzinfo=None),
     }
+
+
+# `score` takes `scored_columns`' arguments: help() and editors show them.
+score.__signature__ = inspect.signature(scored_columns).replace(return_annotation=pd.DataFrame)

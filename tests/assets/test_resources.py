@@ -201,3 +201,19 @@ def test_a_kept_manifest_is_not_used_after_the_project_or_its_vars_change(tmp_pa
     assert parse_flags(["build", "--target-path", str(tmp_path)]) is None, "no project named"
     assert parse_flags(["build", "--project-dir", str(project)]) is None, "no target folder named"
     assert parse_flags([*build, "--vars", "{}", "--vars", '{"a": 1}']) is None, "a flag given twice"
+
+
+def test_a_kept_manifest_gives_each_build_its_own_copy_disabled_models_included():
+    """Unpacked as dbt unpacks its parse cache: dbt's Manifest.deepcopy fails on a disabled model."""
+    from dbt.contracts.graph.manifest import Manifest
+
+    from assets.dbt_in_process import KeptManifest
+
+    parsed = Manifest(disabled={"model.credit_default.switched_off": []})
+    parsed.env_vars["SOME_SETTING"] = "a"
+    kept = KeptManifest.of(parsed)
+    first, second = kept.manifest(), kept.manifest()
+    assert first is not second and first.disabled == parsed.disabled == second.disabled
+    assert kept.environment == {"SOME_SETTING": "a"}
+    first.disabled.clear()  # what one build does to its copy, the next does not see
+    assert kept.manifest().disabled == parsed.disabled

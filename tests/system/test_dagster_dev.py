@@ -130,9 +130,9 @@ def dagster_dev(november_model, tmp_path_factory):
 def _stop(process: subprocess.Popen, log: Path, port: int) -> None:
     """Ctrl-C, as an operator stops it; once the daemon has stopped and the webserver is gone, end what is left.
 
-    `dagster dev` then closes its code server, which can take a minute on its own timeout, and
-    only then says "Dagster services shut down."; nothing is running by then, so the test does
-    not wait for it.
+    The webserver stops listening at once, but its process can take the whole minute `dagster
+    dev` waits for it before saying "Dagster services shut down."; the tests have waited for
+    their runs to finish, so nothing is running by then, and the test does not wait for it.
     """
     os.killpg(process.pid, signal.SIGINT)
     deadline = time.monotonic() + 60
