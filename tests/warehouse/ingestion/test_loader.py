@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from warehouse.database import connect
-from warehouse.ingestion.loader import load_delivery
+from warehouse.ingestion.loader import DeliveryRejected, load_delivery
 from warehouse.paths import DataPaths
 
 
@@ -96,14 +96,20 @@ VARIANTS = {
 }
 
 
+ONE_PASS_REFUSED = "field by field"
+
+
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_valid_variants_give_the_same_rows_as_the_plain_file(variant, deliveries_dir, tmp_path):
     plain = DataPaths(tmp_path / "plain").create()
     load_delivery(deliveries_dir / "20201101.csv", plain)
     frame = pd.read_csv(deliveries_dir / "20201101.csv", dtype=str, keep_default_na=False)
     varied = DataPaths(tmp_path / "varied").create()
-    result = load_delivery(VARIANTS[variant](frame, tmp_path / "variant" / "20201101.csv"), varied)
+    said = []
+    result = load_delivery(VARIANTS[variant](frame, tmp_path / "variant" / "20201101.csv"), varied, said.append)
+    assert not any(ONE_PASS_REFUSED in message for message in said), "a valid file is read once, typed"
     pd.testing.assert_frame_equal(loaded_rows(varied), loaded_rows(plain))
+    assert result.rows == len(frame)
     if variant == "an extra column":
         assert result.warnings == ["column 'BRANCH_CODE' is not in the contract and was not loaded"]
         with connect(varied.warehouse, read_only=True) as connection:
@@ -124,3 +130,30 @@ def test_a_month_whose_outcomes_are_unknown_loads_with_target_null(how, deliveri
     rows = loaded_rows(unlabelled)
     assert rows["target"].isna().all()
     pd.testing.assert_frame_equal(rows.drop(columns="target"), loaded_rows(plain).drop(columns="target"))
+
+
+def test_a_number_field_of_spaces_only_is_missing_though_the_one_pass_reader_refuses_it(deliveries_dir, tmp_path):
+    frame = pd.read_csv(deliveries_dir / "20201101.csv", dtype=str, keep_default_na=False)
+    frame.loc[frame.index[2], "AMT_ANNUITY"] = ""
+    empty = DataPaths(tmp_path / "empty").create()
+    load_delivery(write(frame, tmp_path / "empty_in" / "20201101.csv"), empty)
+    frame.loc[frame.index[2], "AMT_ANNUITY"] = "   "
+    spaces = DataPaths(tmp_path / "spaces").create()
+    said = []
+    result = load_delivery(write(frame, tmp_path / "spaces_in" / "20201101.csv"), spaces, said.append)
+    assert any(ONE_PASS_REFUSED in message for message in said)
+    assert result.status == "loaded" and result.rows == len(frame)
+    pd.testing.assert_frame_equal(loaded_rows(spaces), loaded_rows(empty))
+    assert loaded_rows(spaces)["amt_annuity"].isna().sum() >= 1
+
+
+def test_a_rejected_one_pass_read_leaves_the_previous_version_whole(paths, deliveries_dir, tmp_path):
+    """The one-pass insert runs after the old rows are deleted, in one transaction: a refusal restores them."""
+    load_delivery(deliveries_dir / "20201101.csv", paths)
+    before = loaded_rows(paths)
+    frame = pd.read_csv(deliveries_dir / "20201101.csv", dtype=str, keep_default_na=False)
+    frame.loc[frame.index[-1], "CNT_CHILDREN"] = "2.5"
+    with pytest.raises(DeliveryRejected):
+        load_delivery(write(frame, tmp_path / "in" / "20201101.csv"), paths)
+    pd.testing.assert_frame_equal(loaded_rows(paths), before)
+    assert [row[1] for row in ledger(paths)] == ["loaded", "rejected"]
