@@ -17,10 +17,10 @@ from assets.resources import WarehouseResource
 from ml.champion import CHAMPION, champion_as_of
 from ml.dataset import (
     ID_COLUMN,
-    fingerprint,
+    file_fingerprint,
     has_feature_rows,
     label_deliveries,
-    read_training_set,
+    read_training_rows,
     write_training_set,
 )
 from ml.features import default_catalog
@@ -166,11 +166,13 @@ def credit_default_model(
     """
     # Optuna and LightGBM's training code load here, in the step that trains, not with the definitions.
     from ml.training import train_model, warm_start_params
+    from ml.training_data import TrainingData
 
     month = partition_month(context.partition_key)
     paths = warehouse.paths
-    frame = read_training_set(training_set_path(warehouse, context.partition_key))
-    training_fingerprint = fingerprint(frame)
+    path = training_set_path(warehouse, context.partition_key)
+    data = TrainingData.from_parquet(path)  # the features stay in the file until LightGBM bins them
+    training_fingerprint = file_fingerprint(path)
     with not_retried(ValueError):
         require_policy(config.protected_attributes)
         training_config = config.training_config()
@@ -182,12 +184,12 @@ def credit_default_model(
         context.log.info(f"model {card.version} was trained on these exact rows with this config: reused")
     else:
         with not_retried(ValueError):
-            trained = train_model(frame, training_config, warm_start, progress=context.log.info)
+            trained = train_model(data, training_config, warm_start, progress=context.log.info)
         card = save_model(
-            trained, month, training_fingerprint, training_config, paths.models, warm_start, label_deliveries(frame)
+            trained, month, training_fingerprint, training_config, paths.models, warm_start, label_deliveries(data.rows)
         )
     validation = validation_scores(paths.models, card.version)
-    validation_rows = frame.set_index(ID_COLUMN).loc[validation[ID_COLUMN]].reset_index()
+    validation_rows = read_training_rows(path, validation[ID_COLUMN])
     with connect(paths.warehouse) as connection:
         decision = register(
             connection,

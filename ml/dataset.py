@@ -10,11 +10,13 @@ ahead), and training it again later, in M's own run, gives the same rows.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
@@ -86,6 +88,48 @@ def fingerprint(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
+def file_fingerprint(path: Path) -> str:
+    """`fingerprint` of the Parquet file's rows, read a row group at a time: the same value, less memory."""
+    digest = hashlib.sha256()
+    digest.update("\x1f".join(pq.read_schema(path).names).encode())
+    for frame in parquet_frames(path):
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def parquet_frames(path: Path) -> Iterator[pd.DataFrame]:
+    """The Parquet file's rows a row group at a time, with the dtypes pandas gives the whole file.
+
+    A whole-number column with a null anywhere is float64 in the whole file's frame (a boolean
+    one, object), so it is in every piece too: row hashes then match the whole frame's.
+    """
+    parquet = pq.ParquetFile(path)
+    metadata = parquet.metadata
+    with_nulls = {name for name in parquet.schema_arrow.names if _has_null(parquet, name)}
+    for group in range(metadata.num_row_groups):
+        frame = parquet.read_row_group(group).to_pandas(date_as_object=False)
+        for name in with_nulls:
+            dtype = frame[name].dtype
+            kind = dtype.kind if isinstance(dtype, np.dtype) else None  # pandas' nullable dtypes stay as they are
+            if kind in ("i", "u"):
+                frame[name] = frame[name].astype(np.float64)
+            elif kind == "b":
+                frame[name] = frame[name].astype(object)
+        yield frame
+
+
+def _has_null(parquet: pq.ParquetFile, name: str) -> bool:
+    metadata = parquet.metadata
+    index = parquet.schema_arrow.names.index(name)
+    counts = []
+    for group in range(metadata.num_row_groups):
+        statistics = metadata.row_group(group).column(index).statistics
+        if statistics is None or not statistics.has_null_count:
+            return parquet.read(columns=[name]).column(0).null_count > 0
+        counts.append(statistics.null_count)
+    return sum(counts) > 0
+
+
 @dataclass(frozen=True)
 class TrainingSetSummary:
     month: date
@@ -115,9 +159,11 @@ def write_training_set(connection: duckdb.DuckDBPyConnection, month: date, path:
         connection.execute(
             f"copy ({TRAINING_ROWS_SQL}) to $path (format parquet)", {"month": month, "path": str(temporary)}
         )
-        frame = read_training_set(temporary)
+        # Only the columns that place the rows are read whole; the fingerprint reads the rest a row group at a time.
+        frame = read_training_set(temporary, columns=list(NON_FEATURE_COLUMNS))
         if frame.empty:
             raise ValueError(f"no labelled applications delivered before {month:%Y-%m}: load the history first")
+        rows_fingerprint = file_fingerprint(temporary)
     months = frame[MONTH_COLUMN].dropna()
     return TrainingSetSummary(
         month=month,
@@ -126,7 +172,7 @@ def write_training_set(connection: duckdb.DuckDBPyConnection, month: date, path:
         defaults=int(frame[LABEL_COLUMN].sum()),
         history_rows=int(frame["is_history"].sum()),
         latest_month=pd.Timestamp(months.max()).date() if len(months) else None,
-        fingerprint=fingerprint(frame),
+        fingerprint=rows_fingerprint,
         label_deliveries=label_deliveries(frame),
     )
 
@@ -136,9 +182,17 @@ def label_deliveries(frame: pd.DataFrame) -> tuple[str, ...]:
     return tuple(sorted(frame[LABEL_SOURCE_COLUMN].dropna().unique()))
 
 
-def read_training_set(path: Path) -> pd.DataFrame:
+def read_training_set(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
     # Dates as datetime64, as the warehouse's own DataFrames give them.
-    return pq.read_table(path).to_pandas(date_as_object=False)
+    return pq.read_table(path, columns=columns).to_pandas(date_as_object=False)
+
+
+def read_training_rows(path: Path, ids: pd.Series | np.ndarray) -> pd.DataFrame:
+    """The training set's rows of the given ids, in that order, read without loading the rest of the file."""
+    wanted = pd.Index(np.asarray(ids))
+    table = pq.read_table(path, filters=[(ID_COLUMN, "in", wanted.unique().tolist())])
+    found = table.to_pandas(date_as_object=False).set_index(ID_COLUMN)
+    return found.loc[wanted].reset_index()
 
 
 def applicant_values(

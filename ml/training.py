@@ -26,8 +26,10 @@ Reproducible by construction: LightGBM's `deterministic`, `force_row_wise`, fixe
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,11 +47,11 @@ from ml.calibration import (
     check_calibration,
     spiegelhalter_z,
 )
-from ml.dataset import ID_COLUMN, LABEL_COLUMN, feature_columns
+from ml.dataset import ID_COLUMN, LABEL_COLUMN
 from ml.features import FeatureCatalog, model_features
-from ml.prediction import feature_matrix
 from ml.score_baseline import ScoreBaseline, score_baseline
 from ml.training_config import INTEGER_PARAMS, MAX_BIN, SEARCH_SPACE, TrainingConfig
+from ml.training_data import TrainingData
 from ml.windows import Window, WindowPlan, plan_windows, training_windows
 
 log = logging.getLogger(__name__)
@@ -97,11 +99,22 @@ def _binning_params(config: TrainingConfig) -> dict:
     # 63 bins instead of 255: fits 20 % faster on the full training set, with no AUC lost.
     return {
         "seed": config.seed,
+        # A Dataset read from a Sequence samples its bins in Python, where only dataset parameters reach
+        # LightGBM, and `seed` is not one: given as LightGBM derives it, the sample is the matrix path's.
+        "data_random_seed": data_random_seed(config.seed),
         "num_threads": config.num_threads,
         "verbosity": -1,
         "feature_pre_filter": False,
         "max_bin": MAX_BIN,
     }
+
+
+@functools.cache
+def data_random_seed(seed: int) -> int:
+    """The bin-sampling seed LightGBM derives from `seed`, read from a two-row booster's own parameters."""
+    tiny = lgb.Dataset(np.array([[0.0], [1.0]]), label=[0.0, 1.0], params={"verbosity": -1})
+    booster = lgb.Booster({"seed": seed, "verbosity": -1, "objective": "binary"}, tiny)
+    return int(re.search(r"\[data_random_seed: (-?\d+)\]", booster.model_to_string()).group(1))
 
 
 def _suggest(trial: optuna.Trial) -> dict:
@@ -139,7 +152,7 @@ def _pruning_callback(trial: optuna.Trial) -> Callable:
 
 
 def _dataset(
-    matrix: np.ndarray,
+    data: TrainingData,
     labels: np.ndarray,
     rows: np.ndarray,
     features: list[str],
@@ -148,7 +161,11 @@ def _dataset(
 ) -> lgb.Dataset:
     # Each fit bins its own rows: the bins of a model never come from rows it is judged on.
     return lgb.Dataset(
-        matrix[rows], labels[rows], feature_name=features, reference=reference, params=_binning_params(config)
+        data.lightgbm_rows(rows, features),
+        labels[rows],
+        feature_name=features,
+        reference=reference,
+        params=_binning_params(config),
     )
 
 
@@ -173,7 +190,7 @@ class TuningResult:
 
 
 def tune(
-    matrix: np.ndarray,
+    data: TrainingData,
     labels: np.ndarray,
     plan: WindowPlan,
     features: list[str],
@@ -186,8 +203,8 @@ def tune(
     if len(fit_rows) > config.tuning_rows:
         fit_rows = np.sort(np.random.default_rng(config.seed).choice(fit_rows, size=config.tuning_rows, replace=False))
     # One binned dataset serves every trial.
-    train_set = _dataset(matrix, labels, fit_rows, features, config)
-    valid_set = _dataset(matrix, labels, plan.tuning, features, config, reference=train_set)
+    train_set = _dataset(data, labels, fit_rows, features, config)
+    valid_set = _dataset(data, labels, plan.tuning, features, config, reference=train_set)
 
     def objective(trial: optuna.Trial) -> float:
         params = {**_fixed_params(config), **_suggest(trial)}
@@ -237,31 +254,36 @@ def _require_both_outcomes(labels: np.ndarray, plan: WindowPlan) -> None:
 
 
 def train_model(
-    training_set: pd.DataFrame,
+    training_set: pd.DataFrame | TrainingData,
     config: TrainingConfig | None = None,
     warm_start: dict | None = None,
     progress: Callable[[str], None] = log.info,
     catalog: FeatureCatalog | None = None,
 ) -> TrainedModel:
-    """Tune and calibrate on the tuning window, measure on the validation window, refit on every row before M."""
+    """Tune and calibrate on the tuning window, measure on the validation window, refit on every row before M.
+
+    `training_set` is a frame (a notebook's) or `TrainingData` read from the training set's Parquet file,
+    which never holds the features in memory whole; both give the same model.
+    """
     config = config or TrainingConfig()
     clock = _PhaseClock()
-    candidates = feature_columns(training_set)
+    data = training_set if isinstance(training_set, TrainingData) else TrainingData.from_frame(training_set)
+    frame = data.rows
+    candidates = data.feature_names
     features = model_features(candidates, config.protected_attributes, catalog)
     excluded = [name for name in candidates if name not in set(features)]
     if excluded:
         progress(
             f"left out {len(excluded)} features of the protected attributes {', '.join(config.protected_attributes)}"
         )
-    plan = plan_windows(training_set)
-    labels = training_set[LABEL_COLUMN].to_numpy(dtype=np.float64)
+    plan = plan_windows(frame)
+    labels = frame[LABEL_COLUMN].to_numpy(dtype=np.float64)
     _require_both_outcomes(labels, plan)
-    windows = training_windows(training_set, plan)
+    windows = training_windows(frame, plan)
     for window in windows:
         progress(f"window {window.name}: {window.describe()}")
-    matrix = feature_matrix(training_set, features)
     start_from = warm_start_params(warm_start)
-    tuning = tune(matrix, labels, plan, features, config, start_from, progress)
+    tuning = tune(data, labels, plan, features, config, start_from, progress)
     params = {**_fixed_params(config), **tuning.params}
     clock.lap("tuning")
 
@@ -269,14 +291,14 @@ def train_model(
     progress(
         f"early-stopped fit on {fit_rows:,} rows, rounds and calibration chosen on the {tuning_rows:,} tuning rows"
     )
-    train_set = _dataset(matrix, labels, plan.before_tuning, features, config)
+    train_set = _dataset(data, labels, plan.before_tuning, features, config)
     early_stopped = _fit_early_stopped(
-        params, train_set, _dataset(matrix, labels, plan.tuning, features, config, reference=train_set), config
+        params, train_set, _dataset(data, labels, plan.tuning, features, config, reference=train_set), config
     )
     del train_set
     best_iteration = int(early_stopped.best_iteration)
     check = check_calibration(
-        labels[plan.tuning], early_stopped.predict(matrix[plan.tuning], num_iteration=best_iteration)
+        labels[plan.tuning], early_stopped.predict(data.matrix(plan.tuning, features), num_iteration=best_iteration)
     )
     progress(f"calibration on the tuning window: {check.describe()}")
     clock.lap("early_stopped_fit")
@@ -287,17 +309,17 @@ def train_model(
         f"validation model: {validation_rounds} rounds on the {validation_fit_rows:,} rows before the validation window"
     )
     validation_model = lgb.train(
-        params, _dataset(matrix, labels, plan.before_validation, features, config), num_boost_round=validation_rounds
+        params, _dataset(data, labels, plan.before_validation, features, config), num_boost_round=validation_rounds
     )
-    raw_probabilities = validation_model.predict(matrix[plan.validation])
+    raw_probabilities = validation_model.predict(data.matrix(plan.validation, features))
     probabilities = check.correction.apply(raw_probabilities) if check.correction else raw_probabilities
     valid_labels = labels[plan.validation]
     clock.lap("validation_fit")
 
-    rounds = refit_rounds(best_iteration, fit_rows, len(training_set))
-    progress(f"refitting on all {len(training_set):,} rows for {rounds} rounds")
-    everything = np.ones(len(training_set), dtype=bool)
-    booster = lgb.train(params, _dataset(matrix, labels, everything, features, config), num_boost_round=rounds)
+    rounds = refit_rounds(best_iteration, fit_rows, len(data))
+    progress(f"refitting on all {len(data):,} rows for {rounds} rounds")
+    everything = np.ones(len(data), dtype=bool)
+    booster = lgb.train(params, _dataset(data, labels, everything, features, config), num_boost_round=rounds)
     clock.lap("refit")
 
     metrics = {
@@ -307,7 +329,7 @@ def train_model(
         "best_iteration": best_iteration,
         "validation_fit_rounds": validation_rounds,
         "refit_rounds": rounds,
-        "train_rows": int(len(training_set)),
+        "train_rows": int(len(data)),
         "tuning_fit_rows": fit_rows,
         "tuning_window_rows": tuning_rows,
         "validation_fit_rows": validation_fit_rows,
@@ -321,7 +343,7 @@ def train_model(
     progress(f"trained in {clock.total():.0f} s ({clock.describe()})")
     validation = pd.DataFrame(
         {
-            ID_COLUMN: training_set.loc[plan.validation, ID_COLUMN].to_numpy(),
+            ID_COLUMN: frame.loc[plan.validation, ID_COLUMN].to_numpy(),
             LABEL_COLUMN: valid_labels,
             "probability": probabilities,
         }

@@ -270,6 +270,16 @@ class GeneratedApplications:
     true_probability_without_sex: np.ndarray | None = None
 
 
+_REAL_ID_SPAN = 456_256 - 100_002
+
+
+def id_span(rows: int) -> int:
+    """The real file's ids, 100002 to 456255; a larger lender's spread as thinly over a longer range."""
+    if rows <= levels.REAL_ROW_COUNT:
+        return _REAL_ID_SPAN
+    return -(-rows * _REAL_ID_SPAN // levels.REAL_ROW_COUNT)
+
+
 def generate(rows: int = levels.REAL_ROW_COUNT, seed: int = 42) -> GeneratedApplications:
     """Applications with the 122 columns of application_train.csv, plus their true default probability."""
     if rows < 100:
@@ -279,7 +289,7 @@ def generate(rows: int = levels.REAL_ROW_COUNT, seed: int = 42) -> GeneratedAppl
     full_size = n >= levels.REAL_ROW_COUNT
     data: dict[str, np.ndarray] = {}
 
-    data["SK_ID_CURR"] = np.sort(rng.choice(np.arange(100_002, 456_256), size=n, replace=False))
+    data["SK_ID_CURR"] = np.sort(rng.choice(np.arange(100_002, 100_002 + id_span(n)), size=n, replace=False))
 
     # Age first: income type, employment, children and the first external score depend on it.
     age_days = np.round(_from_quantiles(rng.random(n), AGE_DAYS_QUANTILES))

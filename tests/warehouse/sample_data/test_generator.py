@@ -16,7 +16,7 @@ from warehouse.ingestion.contract import (
     TEXT,
 )
 from warehouse.sample_data import levels
-from warehouse.sample_data.generator import generate_applications
+from warehouse.sample_data.generator import generate_applications, id_span
 from warehouse.sample_data.splitter import TRUE_PROBABILITY, TRUE_SCORES_FOLDER, split_plan, write_parts
 
 
@@ -235,3 +235,10 @@ def test_generate_writes_months_of_the_rows_asked_and_refuses_too_many_before_ge
     assert main(["generate", str(tmp_path / "none"), "--rows", "3000", "--month-rows", "700"]) == 2
     assert "too few" in capsys.readouterr().err
     assert not (tmp_path / "none").exists(), "nothing generated or written"
+
+
+def test_ids_keep_the_real_range_up_to_its_size_and_spread_thinly_beyond():
+    assert id_span(levels.REAL_ROW_COUNT) == 456_256 - 100_002
+    for rows in (levels.REAL_ROW_COUNT + 1, 3 * levels.REAL_ROW_COUNT, 10 * levels.REAL_ROW_COUNT + 7):
+        span = id_span(rows)
+        assert rows <= span < rows * 1.16 + 1  # the real file fills 86 % of its range
