@@ -3,7 +3,7 @@
 Dagster hands the run's log to the Python logger `credit.run` (assets/run_log.py). While the
 run lasts, that log, whatever libraries log and whatever they print (dbt's output among it)
 go to a file under the data directory; the terminal gets one line per step as it starts and
-ends, or, with --verbose, the full log as well.
+ends (how long it took and, on Linux, its peak memory), or, with --verbose, the full log as well.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import TextIO
 
 import dagster as dg
 
+from assets.command_line import process_memory
 from assets.month_runs import MonthRun
 from assets.run_log import RUN_LOGGER, captured_by_dagster, run_log_entry
 from warehouse.paths import DataPaths
@@ -65,6 +66,7 @@ class StepLines(logging.Handler):
         self.line = ""
         self.started = 0.0
         self.dbt_nodes_done = 0
+        self.peak_reset = False
 
     def emit(self, record: logging.LogRecord) -> None:
         entry = run_log_entry(record)
@@ -76,6 +78,8 @@ class StepLines(logging.Handler):
             self._open(entry.step, record.created)
         elif entry.event in STEP_ENDS and entry.step == self.step:
             outcome = f"{STEP_ENDS[entry.event]} {record.created - self.started:.0f} s"
+            peak = process_memory.peak_bytes() if self.peak_reset else None
+            outcome += f", peak memory {process_memory.describe(peak)}" if peak else ""
             self.end_line(f"{outcome}: {entry.error[:ERROR_WIDTH]}" if entry.error else outcome)
         elif entry.step == self.step and (match := TUNING_TRIAL.match(entry.message)):
             self._progress(int(match[1]), int(match[2]), "tuning trials")
@@ -83,6 +87,8 @@ class StepLines(logging.Handler):
     def _open(self, step: str, at: float) -> None:
         self.end_line("")
         self.step, self.started, self.dbt_nodes_done = step, at, 0
+        # The steps of a run share this process: each one's peak counts from its start.
+        self.peak_reset = process_memory.reset_peak()
         self.line = f"{datetime.fromtimestamp(at):%H:%M:%S}  {step:<{STEP_WIDTH}}"
         self._write(self.line)
 
