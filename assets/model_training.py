@@ -16,6 +16,7 @@ from assets.record_names import INPUTS_VERSION, TRAIN_AHEAD
 from assets.resources import WarehouseResource
 from ml.champion import CHAMPION, champion_as_of
 from ml.dataset import (
+    FEATURE_TABLE,
     ID_COLUMN,
     file_fingerprint,
     has_feature_rows,
@@ -39,7 +40,7 @@ from ml.registry import DEFAULT_TOLERANCE, card_windows, register
 from ml.reports.html_page import png_base64
 from ml.swap_set import describe as describe_swap_set
 from ml.training_config import TrainingConfig
-from warehouse.database import connect
+from warehouse.database import connect, has_table
 from warehouse.fair_lending import protected_attributes, require_policy
 from warehouse.ingestion.delivery_names import FIRST_MONTH, add_months
 from warehouse.ingestion.ledger import inputs_version, months_missing_before, training_inputs
@@ -75,6 +76,11 @@ def training_set(context: dg.AssetExecutionContext, warehouse: WarehouseResource
                 " run those months first"
             )
         previous = add_months(month, -1)
+        if not has_table(connection, *FEATURE_TABLE.split(".")):
+            raise ValueError(
+                f"{month:%Y-%m} cannot train: no features are built yet; a month's run builds them"
+                f" (credit run {month:%Y-%m} trains its model first thing)"
+            )
         if previous >= FIRST_MONTH and not has_feature_rows(connection, previous):
             raise ValueError(
                 f"{month:%Y-%m} cannot train: {previous:%Y-%m} is loaded but its features were never built"

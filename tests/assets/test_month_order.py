@@ -111,6 +111,14 @@ def test_training_a_month_ahead_whose_earlier_months_are_missing_fails_and_names
         assert run.job_name == "train_ahead" and run.status == dg.DagsterRunStatus.FAILURE
         assert instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY) == []
 
+    # The first month has no month before it, but no features either until its own run builds them.
+    assert main(["train", "2020-10"]) == 1
+    printed = capsys.readouterr().err
+    assert "2020-10 cannot train: no features are built yet" in printed, printed
+    with dagster_instance(data_dir) as instance:
+        latest = instance.get_runs(limit=1)[0]
+        assert instance.all_logs(latest.run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY) == []
+
 
 @dg.op
 def _noop():
