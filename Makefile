@@ -10,7 +10,7 @@ INSTALLED := $(VENV)/.installed
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/tests dbt_project/seeds -type f 2>/dev/null) dbt_project/dbt_project.yml dbt_project/profiles.yml
 
-.PHONY: setup demo test check lint bench ui docs clean python-version
+.PHONY: setup demo test check lint bench bench-scale ui docs clean python-version
 
 setup: $(INSTALLED) $(MANIFEST)
 
@@ -62,6 +62,10 @@ lint: $(INSTALLED)
 # Not a test: the original notebook method against this project's month run (see README).
 bench: setup
 	$(BIN)/python scripts/bench.py
+
+# 1, 3 and 10 times Home Credit's size: load, training and month run, time and peak memory per step (about an hour).
+bench-scale: setup
+	$(BIN)/python scripts/bench_scale.py
 
 ui: setup
 	mkdir -p $(CREDIT_DATA_DIR)/dagster_home

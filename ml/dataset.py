@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ml.features import CATEGORICAL_COLUMNS
@@ -190,7 +191,15 @@ def read_training_set(path: Path, columns: list[str] | None = None) -> pd.DataFr
 def read_training_rows(path: Path, ids: pd.Series | np.ndarray) -> pd.DataFrame:
     """The training set's rows of the given ids, in that order, read without loading the rest of the file."""
     wanted = pd.Index(np.asarray(ids))
-    table = pq.read_table(path, filters=[(ID_COLUMN, "in", wanted.unique().tolist())])
+    parquet = pq.ParquetFile(path)
+    pieces = []
+    # A row group at a time: pyarrow's own `in` filter decoded the whole file first (4.6 GB at 10 x).
+    for group in range(parquet.metadata.num_row_groups):
+        group_ids = parquet.read_row_group(group, columns=[ID_COLUMN]).column(0).to_numpy()
+        chosen = np.flatnonzero(np.isin(group_ids, wanted))
+        if len(chosen):
+            pieces.append(parquet.read_row_group(group).take(chosen))
+    table = pa.concat_tables(pieces) if pieces else parquet.schema_arrow.empty_table()
     found = table.to_pandas(date_as_object=False).set_index(ID_COLUMN)
     return found.loc[wanted].reset_index()
 
