@@ -287,6 +287,7 @@ def load_delivery(
             return LoadResult(delivery, sha256, 0, "superseded")
         say(f"checking {path.name} ({path.stat().st_size / 1e6:,.1f} MB) against the raw-file contract")
         if not delivery.is_outcomes and not scan.digit_underscore:
+            say(f"writing {path.name} in one read, each value checked as it is typed")
             rows = _write_if_clean(connection, delivery, read_header(path), report, path, previous is not None, now)
             if rows is not None:
                 for warning in report.warnings:
