@@ -178,7 +178,7 @@ def credit_default_model(
     paths = warehouse.paths
     path = training_set_path(warehouse, context.partition_key)
     data = TrainingData.from_parquet(path)  # the features stay in the file until LightGBM bins them
-    training_fingerprint = file_fingerprint(path)
+    training_fingerprint = file_fingerprint(data.parquet)
     with not_retried(ValueError):
         require_policy(config.protected_attributes)
         training_config = config.training_config()
@@ -195,7 +195,7 @@ def credit_default_model(
             trained, month, training_fingerprint, training_config, paths.models, warm_start, label_deliveries(data.rows)
         )
     validation = validation_scores(paths.models, card.version)
-    validation_rows = read_training_rows(path, validation[ID_COLUMN])
+    validation_rows = read_training_rows(data.parquet, validation[ID_COLUMN])
     with connect(paths.warehouse) as connection:
         decision = register(
             connection,

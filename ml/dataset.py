@@ -89,34 +89,42 @@ def fingerprint(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def file_fingerprint(path: Path) -> str:
+def file_fingerprint(source: Path | pq.ParquetFile) -> str:
     """`fingerprint` of the Parquet file's rows, read a row group at a time: the same value, less memory."""
+    parquet = source if isinstance(source, pq.ParquetFile) else pq.ParquetFile(source)
     digest = hashlib.sha256()
-    digest.update("\x1f".join(pq.read_schema(path).names).encode())
-    for frame in parquet_frames(path):
+    digest.update("\x1f".join(parquet.schema_arrow.names).encode())
+    for frame in parquet_frames(parquet):
         digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return digest.hexdigest()
 
 
-def parquet_frames(path: Path) -> Iterator[pd.DataFrame]:
-    """The Parquet file's rows a row group at a time, with the dtypes pandas gives the whole file.
+def parquet_frames(parquet: pq.ParquetFile) -> Iterator[pd.DataFrame]:
+    """The Parquet file's rows a row group at a time, with the dtypes pandas gives the whole file."""
+    with_nulls = _columns_with_nulls(parquet)
+    for group in range(parquet.metadata.num_row_groups):
+        yield _as_in_whole_file(parquet.read_row_group(group).to_pandas(date_as_object=False), with_nulls)
 
-    A whole-number column with a null anywhere is float64 in the whole file's frame (a boolean
-    one, object), so it is in every piece too: row hashes then match the whole frame's.
+
+def _as_in_whole_file(frame: pd.DataFrame, with_nulls: set[str]) -> pd.DataFrame:
+    """Part of a file's rows with the whole file's dtypes.
+
+    A whole-number column with a null anywhere in the file is float64 in the whole file's
+    frame (a boolean one, object), so it is in every part too: row hashes and dtypes then
+    match the whole frame's whichever rows the part holds.
     """
-    parquet = pq.ParquetFile(path)
-    metadata = parquet.metadata
-    with_nulls = {name for name in parquet.schema_arrow.names if _has_null(parquet, name)}
-    for group in range(metadata.num_row_groups):
-        frame = parquet.read_row_group(group).to_pandas(date_as_object=False)
-        for name in with_nulls:
-            dtype = frame[name].dtype
-            kind = dtype.kind if isinstance(dtype, np.dtype) else None  # pandas' nullable dtypes stay as they are
-            if kind in ("i", "u"):
-                frame[name] = frame[name].astype(np.float64)
-            elif kind == "b":
-                frame[name] = frame[name].astype(object)
-        yield frame
+    for name in with_nulls:
+        dtype = frame[name].dtype
+        kind = dtype.kind if isinstance(dtype, np.dtype) else None  # pandas' nullable dtypes stay as they are
+        if kind in ("i", "u"):
+            frame[name] = frame[name].astype(np.float64)
+        elif kind == "b":
+            frame[name] = frame[name].astype(object)
+    return frame
+
+
+def _columns_with_nulls(parquet: pq.ParquetFile) -> set[str]:
+    return {name for name in parquet.schema_arrow.names if _has_null(parquet, name)}
 
 
 def _has_null(parquet: pq.ParquetFile, name: str) -> bool:
@@ -188,10 +196,10 @@ def read_training_set(path: Path, columns: list[str] | None = None) -> pd.DataFr
     return pq.read_table(path, columns=columns).to_pandas(date_as_object=False)
 
 
-def read_training_rows(path: Path, ids: pd.Series | np.ndarray) -> pd.DataFrame:
-    """The training set's rows of the given ids, in that order, read without loading the rest of the file."""
+def read_training_rows(source: Path | pq.ParquetFile, ids: pd.Series | np.ndarray) -> pd.DataFrame:
+    """The training set's rows of the given ids, in that order and the whole file's dtypes, read a part at a time."""
     wanted = pd.Index(np.asarray(ids))
-    parquet = pq.ParquetFile(path)
+    parquet = source if isinstance(source, pq.ParquetFile) else pq.ParquetFile(source)
     pieces = []
     # A row group at a time: pyarrow's own `in` filter decoded the whole file first (4.6 GB at 10 x).
     for group in range(parquet.metadata.num_row_groups):
@@ -200,8 +208,8 @@ def read_training_rows(path: Path, ids: pd.Series | np.ndarray) -> pd.DataFrame:
         if len(chosen):
             pieces.append(parquet.read_row_group(group).take(chosen))
     table = pa.concat_tables(pieces) if pieces else parquet.schema_arrow.empty_table()
-    found = table.to_pandas(date_as_object=False).set_index(ID_COLUMN)
-    return found.loc[wanted].reset_index()
+    found = _as_in_whole_file(table.to_pandas(date_as_object=False), _columns_with_nulls(parquet))
+    return found.set_index(ID_COLUMN).loc[wanted].reset_index()
 
 
 def applicant_values(

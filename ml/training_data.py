@@ -68,18 +68,18 @@ def _float32_block(table: pa.Table, features: list[str]) -> np.ndarray:
     Through float64, which holds every whole number below 2^53 exactly, so the one rounding
     to float32 is the one pandas makes.
     """
-    block = np.empty((table.num_rows, len(features)), dtype=np.float32, order="F")
+    block = np.empty((table.num_rows, len(features)), dtype=np.float32)  # row-major, as LightGBM reads rows
     for index, name in enumerate(features):
         column = pc.cast(table.column(name), pa.float64())
         block[:, index] = column.fill_null(np.nan).to_numpy()
-    return np.ascontiguousarray(block)
+    return block
 
 
 class ParquetFeatures(FeatureSource):
     """A training set in its Parquet file, read a row group at a time; the last group read is kept."""
 
-    def __init__(self, path: Path):
-        self._file = pq.ParquetFile(path)
+    def __init__(self, parquet: pq.ParquetFile):
+        self._file = parquet
         metadata = self._file.metadata
         sizes = [metadata.row_group(index).num_rows for index in range(metadata.num_row_groups)]
         self._starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
@@ -144,6 +144,7 @@ class TrainingData:
     rows: pd.DataFrame
     feature_names: list[str]
     source: FeatureSource
+    parquet: pq.ParquetFile | None = None  # the open file it reads, when read from one
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -163,8 +164,10 @@ class TrainingData:
 
     @classmethod
     def from_parquet(cls, path: Path) -> TrainingData:
-        schema = pq.read_schema(path)
-        placing = [name for name in schema.names if name in NON_FEATURE_COLUMNS]
-        features = [name for name in schema.names if name not in NON_FEATURE_COLUMNS]
-        rows = pq.read_table(path, columns=placing).to_pandas(date_as_object=False)
-        return cls(rows, features, ParquetFeatures(path))
+        """Read through one open file: its fingerprint and rows are of the version trained on, even if replaced."""
+        parquet = pq.ParquetFile(path)
+        names = parquet.schema_arrow.names
+        placing = [name for name in names if name in NON_FEATURE_COLUMNS]
+        features = [name for name in names if name not in NON_FEATURE_COLUMNS]
+        rows = parquet.read(columns=placing).to_pandas(date_as_object=False)
+        return cls(rows, features, ParquetFeatures(parquet), parquet)

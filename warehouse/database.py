@@ -229,7 +229,7 @@ MEMORY_LIMIT_VARIABLE = "CREDIT_DUCKDB_MEMORY_LIMIT"
 # DuckDB's own default is 80 % of the machine: a training-set sort at ten times Home Credit's size
 # took 5.7 GB of it. Past this limit DuckDB spills sorts, joins and temporary tables to disk.
 DEFAULT_MEMORY_LIMIT = "2GB"
-_MEMORY_SIZE = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+_MEMORY_SIZE = re.compile(r"^(\d+(\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)$", re.IGNORECASE)
 
 
 class SettingError(ValueError):
@@ -239,8 +239,9 @@ class SettingError(ValueError):
 def memory_limit() -> str:
     """The most memory DuckDB may hold in one process: `$CREDIT_DUCKDB_MEMORY_LIMIT`, default 2GB (dbt's too)."""
     value = os.environ.get(MEMORY_LIMIT_VARIABLE, DEFAULT_MEMORY_LIMIT).strip()
-    if not _MEMORY_SIZE.match(value):
-        raise SettingError(f"{MEMORY_LIMIT_VARIABLE}={value!r} is not a size such as 2GB or 1500MB")
+    size = _MEMORY_SIZE.match(value)
+    if not size or float(size[1]) <= 0:
+        raise SettingError(f"{MEMORY_LIMIT_VARIABLE}={value!r} is not a size such as 2GB, 1500MB or 50%")
     return value
 
 
@@ -285,11 +286,12 @@ def _open_when_free(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
 def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection that is always closed, so the single-writer lock is released for dbt."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    limit = memory_limit()  # a bad setting fails before the lock is waited for
     connection = _open_when_free(path, read_only)
     try:
         # The bar is for interactive shells; in logs it is noise.
         connection.execute("set enable_progress_bar = false")
-        connection.execute("set memory_limit = ?", [memory_limit()])
+        connection.execute("set memory_limit = ?", [limit])
         if not read_only:
             ensure_schema(connection, path)
         yield connection

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -10,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from ml import training
 from ml.dataset import (
     ID_COLUMN,
     file_fingerprint,
@@ -37,15 +39,22 @@ def small_row_groups(built_warehouse, tmp_path_factory) -> tuple:
     return summary, split
 
 
-@pytest.mark.slow  # trains a model
+@pytest.mark.slow  # trains two models
 def test_a_model_trained_from_the_file_is_the_frame_model_byte_for_byte(
-    small_row_groups, history_only_training_set, quick_model
+    small_row_groups, history_only_training_set, monkeypatch
 ):
+    """With bins sampled from part of the rows, as from 200,000 rows on: the Sequence's sample must be the matrix's."""
     _, split = small_row_groups
-    from_file = train_model(TrainingData.from_parquet(split), QUICK)
-    assert from_file.booster.model_to_string() == quick_model.booster.model_to_string()
-    assert from_file.metrics == quick_model.metrics
-    pd.testing.assert_frame_equal(from_file.validation, quick_model.validation)
+    binning = training._binning_params
+    monkeypatch.setattr(
+        training, "_binning_params", lambda config: {**binning(config), "bin_construct_sample_cnt": 3_000}
+    )
+    config = replace(QUICK, n_trials=1, max_rounds=60)
+    from_frame = train_model(history_only_training_set, config)
+    from_file = train_model(TrainingData.from_parquet(split), config)
+    assert from_file.booster.model_to_string() == from_frame.booster.model_to_string()
+    assert from_file.metrics == from_frame.metrics
+    pd.testing.assert_frame_equal(from_file.validation, from_frame.validation)
 
 
 def test_rows_read_by_position_are_the_frame_matrix_rows(small_row_groups, history_only_training_set):
@@ -82,6 +91,8 @@ def test_rows_by_id_come_in_the_order_asked(small_row_groups, history_only_train
     ids = history_only_training_set[ID_COLUMN].iloc[[40, 3, 900, 7]].to_numpy()
     rows = read_training_rows(summary.path, ids)
     assert rows[ID_COLUMN].tolist() == ids.tolist()
+    # The whole file's dtypes, whichever rows were picked (days_employed has nulls, not necessarily in these).
+    assert rows.dtypes.to_dict() == read_training_set(summary.path).dtypes.to_dict()
     expected = history_only_training_set.set_index(ID_COLUMN).loc[ids].reset_index()
     features = TrainingData.from_frame(expected).feature_names
     np.testing.assert_array_equal(feature_matrix(rows, features), feature_matrix(expected, features))

@@ -8,9 +8,12 @@ The reader is trusted only where it agrees with the contract (`contract_checks`)
 anything it cannot vouch for rolls the transaction back and sends the file to the staged
 check, which reports every problem with its line and column exactly as before:
 
-- a row the reader rejects: a structural problem, or a field that is not a number (the
-  reader's number syntax is DuckDB's cast, the contract's own; a field of spaces only,
-  which the contract reads as missing, is one the reader rejects, so it too goes the long way);
+- a row the reader rejects: a structural problem, or a field that is not a number. The
+  reader takes no number the contract's cast refuses (tests/warehouse/ingestion/test_direct_load.py
+  holds DuckDB to that), but refuses some the cast takes (a field of spaces only, which the
+  contract reads as missing; a number padded with a no-break space): those go the long way;
+- a column the contract does not know: the reader would skip it unread, bytes that are not
+  UTF-8 included, which the staged check rejects;
 - an underscore next to a digit anywhere in the file: DuckDB reads `1_000` as 1000 and the
   contract refuses it, and only the bytes can tell (`FileScan`);
 - an infinite or NaN number, or a fraction or a too-large value in a whole-number column,
@@ -22,17 +25,20 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
 
 from warehouse.database import quote_identifier, raw_column_name
-from warehouse.ingestion.contract import COLUMN_NAMES, COLUMN_TYPES, INTEGER, TEXT
+from warehouse.ingestion.contract import COLUMN_NAMES, COLUMN_TYPES, FLOAT, INTEGER, TEXT
 from warehouse.ingestion.contract_checks import VALID_TARGETS, typed_sql
 
 _BLOCK_BYTES = 1 << 20
 _DIGITS = frozenset(b"0123456789")
-_REJECTS = ("direct_load_rejects", "direct_load_reject_scans")
+_REJECTS_TABLE, _REJECT_SCANS_TABLE = "direct_load_rejects", "direct_load_reject_scans"
+# Numbers are read as DOUBLE, whole ones too, so `3.0` reads as 3 and `1.5` is caught, not rounded.
+_READ_TYPES = {TEXT: TEXT, INTEGER: "DOUBLE", FLOAT: "DOUBLE"}
 
 
 class NotClean(Exception):
@@ -77,9 +83,8 @@ def _underscore_by_digit(data: bytes) -> bool:
 
 
 def _read_type(name: str) -> str:
-    """Numbers are read as DOUBLE, whole ones too, so `3.0` reads as 3 and `1.5` is caught, not rounded."""
-    sql_type = COLUMN_TYPES.get(name, TEXT)
-    return TEXT if sql_type == TEXT else "DOUBLE"
+    """How the reader reads a contract column; a type this module has no rule for is an error, not a guess."""
+    return _READ_TYPES[COLUMN_TYPES[name]]
 
 
 def _value_sql(column: str, sql_type: str) -> str:
@@ -108,7 +113,7 @@ def _insert_sql(header: list[str]) -> str:
         + ", ? as delivery_file, ? as application_month, ? as loaded_at from read_csv("
         "?, columns = ?, header = true, auto_detect = false,"
         " delim = ',', quote = '\"', escape = '\"', encoding = 'utf-8',"
-        f" store_rejects = true, rejects_table = '{_REJECTS[0]}', rejects_scan = '{_REJECTS[1]}')"
+        f" store_rejects = true, rejects_table = '{_REJECTS_TABLE}', rejects_scan = '{_REJECT_SCANS_TABLE}')"
     )
 
 
@@ -130,30 +135,42 @@ where new.delivery_file = ? and exists (
 
 
 def insert_clean_file(
-    connection: duckdb.DuckDBPyConnection, path: Path, header: list[str], file_name: str, month, loaded_at
+    connection: duckdb.DuckDBPyConnection,
+    path: Path,
+    header: list[str],
+    file_name: str,
+    month: date | None,
+    loaded_at: datetime,
 ) -> int:
     """Insert the file's rows in the open transaction and return their count; `NotClean` if any doubt.
 
-    The caller rolls back on `NotClean`, then calls `drop_rejects` (a failed statement
-    aborts the transaction, so nothing more can run in it).
+    Only a file whose every column is in the contract is read this way. The caller rolls back
+    on `NotClean`, then calls `drop_rejects` (a failed statement aborts the transaction, so
+    nothing more can run in it). Any other DuckDB error (out of memory, disk full) is raised.
     """
+    if any(name not in COLUMN_TYPES for name in header):
+        raise NotClean("a column the contract does not know")
     columns = {f"c{index}": _read_type(name) for index, name in enumerate(header, start=1)}
+    before = path.stat()
     try:
         connection.execute(_insert_sql(header), [file_name, month, loaded_at, str(path), columns])
-    except duckdb.Error as error:
-        raise NotClean(str(error)) from error
-    rejected = connection.execute(f"select count(*) from {_REJECTS[0]}").fetchone()[0]
+    except duckdb.InvalidInputException as error:  # what error() raises: a value the contract refuses
+        raise NotClean(str(error).splitlines()[0]) from error
+    after = path.stat()
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        raise NotClean("the file changed while it was read")  # the scan for digit grouping read another version
+    rejected = connection.execute(f"select count(*) from {_REJECTS_TABLE}").fetchone()[0]
     drop_rejects(connection)
     if rejected:
-        raise NotClean("the reader rejected some rows")
+        raise NotClean(f"the reader rejected {rejected:,} fields or rows")
     rows, missing_ids, repeated_ids, bad_targets = connection.execute(_GATE_SQL, [file_name]).fetchone()
     if not rows or missing_ids or repeated_ids or bad_targets:
-        raise NotClean("no rows, or an id or target problem")
+        raise NotClean("no rows, or an empty or repeated id, or a target other than 0 or 1")
     if connection.execute(_DELIVERED_BEFORE_SQL, [file_name, file_name]).fetchone()[0]:
         raise NotClean("an id delivered before")
     return rows
 
 
 def drop_rejects(connection: duckdb.DuckDBPyConnection) -> None:
-    for table in _REJECTS:
+    for table in (_REJECTS_TABLE, _REJECT_SCANS_TABLE):
         connection.execute(f"drop table if exists {table}")

@@ -12,6 +12,7 @@ report of every problem, and gets a ledger row with status `rejected`.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.database import connect, quote_identifier, raw_column_name, transaction
+from warehouse.database import connect, memory_limit, quote_identifier, raw_column_name, transaction
 from warehouse.ingestion.check_report import DeliveryReport, Problem
 from warehouse.ingestion.contract import COLUMN_NAMES, COLUMN_TYPES, KEY, LABEL
 from warehouse.ingestion.contract_checks import (
@@ -126,7 +127,10 @@ def check_file(path: Path) -> DeliveryReport:
         return report
     report.kind = delivery.kind
     report.month = f"{delivery.month:%Y-%m}" if delivery.month else None
-    with duckdb.connect(":memory:") as connection:
+    with duckdb.connect(":memory:") as connection, tempfile.TemporaryDirectory(prefix="credit-check-") as spill:
+        # The same cap as the warehouse's; past it the staged text goes to a folder of its own.
+        connection.execute("set temp_directory = ?", [spill])
+        connection.execute("set memory_limit = ?", [memory_limit()])
         _check(connection, path, delivery, report, across_deliveries=False)
     return report
 
@@ -198,7 +202,15 @@ def _write(
     return rows
 
 
-def _record_load(connection, delivery: Delivery, rows: int, report: DeliveryReport, source: Path, replacing, now):
+def _record_load(
+    connection: duckdb.DuckDBPyConnection,
+    delivery: Delivery,
+    rows: int,
+    report: DeliveryReport,
+    source: Path,
+    replacing: bool,
+    now: datetime,
+) -> None:
     _ledger_row(
         connection,
         delivery.file_name,
@@ -213,24 +225,29 @@ def _record_load(connection, delivery: Delivery, rows: int, report: DeliveryRepo
 
 
 def _write_if_clean(
-    connection, delivery: Delivery, header: Header, report: DeliveryReport, source: Path, replacing: bool, now
-) -> int | None:
-    """The one-pass load of a clean application file, in one transaction; None, and nothing written, if in doubt."""
+    connection: duckdb.DuckDBPyConnection,
+    delivery: Delivery,
+    header: Header,
+    report: DeliveryReport,
+    source: Path,
+    replacing: bool,
+    now: datetime,
+) -> int | str:
+    """A clean application file loaded in one pass and one transaction: its rows, or why not (nothing written)."""
     column_problems, warnings = check_header(header.names, contract_for(delivery))
-    if header.problems or column_problems:
-        return None
+    if header.problems or column_problems or warnings:
+        return "a header problem or a column the contract does not know"
+    delete_rows, _ = _APPLICATION_STATEMENTS
     try:
         with transaction(connection):
-            connection.execute(_APPLICATION_STATEMENTS[0], [delivery.file_name])
+            connection.execute(delete_rows, [delivery.file_name])
             rows = insert_clean_file(connection, source, header.names, delivery.file_name, delivery.month, now)
-            report.warnings.extend(warnings)
             report.rows = rows
             _record_load(connection, delivery, rows, report, source, replacing, now)
-    except NotClean:
+    except NotClean as doubt:
         drop_rejects(connection)
-        report.warnings.clear()
         report.rows = None
-        return None
+        return str(doubt)
     return rows
 
 
@@ -288,13 +305,11 @@ def load_delivery(
         say(f"checking {path.name} ({path.stat().st_size / 1e6:,.1f} MB) against the raw-file contract")
         if not delivery.is_outcomes and not scan.digit_underscore:
             say(f"writing {path.name} in one read, each value checked as it is typed")
-            rows = _write_if_clean(connection, delivery, read_header(path), report, path, previous is not None, now)
-            if rows is not None:
-                for warning in report.warnings:
-                    say(f"warning: {warning}")
-                say(f"committed {rows:,} rows of {path.name}")
-                return LoadResult(delivery, sha256, rows, "replaced" if previous else "loaded", list(report.warnings))
-            say("the one-pass read found something to look at: checking the file field by field")
+            written = _write_if_clean(connection, delivery, read_header(path), report, path, previous is not None, now)
+            if isinstance(written, int):
+                say(f"committed {written:,} rows of {path.name}")
+                return LoadResult(delivery, sha256, written, "replaced" if previous else "loaded")
+            say(f"the one-pass read left a doubt ({written}): checking the file field by field")
         staged = _check(connection, path, delivery, report)
         if report.rejected:
             raise _reject(connection, path, delivery, report, paths, now)

@@ -148,6 +148,13 @@ def _truncated(deliveries_dir: Path) -> bytes:
     return content[: int(len(content) * 0.6)]
 
 
+def _latin1_in_an_extra_column(deliveries_dir: Path) -> bytes:
+    lines = raw_bytes(deliveries_dir).split(b"\n")
+    lines[0] += b",BRANCH_NOTE"
+    lines[1:] = [line + (b",Cr\xe9dit" if number == 3 else b",ok") for number, line in enumerate(lines[1:]) if line]
+    return b"\n".join(lines) + b"\n"
+
+
 def _latin1(deliveries_dir: Path) -> bytes:
     lines = raw_bytes(deliveries_dir).split(b"\n")
     lines[7] = lines[7].replace(b"Cash loans", b"Cr\xe9dit loans", 1)
@@ -219,6 +226,9 @@ CASES = {
     "a ragged row": _bytes_case("20201101.csv", _ragged, "ragged_row", ["line 6", "found 123 fields"]),
     "a truncated file": _bytes_case("20201101.csv", _truncated, "ragged_row", ["truncated"]),
     "bytes that are not UTF-8": _bytes_case("20201101.csv", _latin1, "encoding", ["not valid utf-8", "line 8"]),
+    "bytes that are not UTF-8 in a column outside the contract": _bytes_case(
+        "20201101.csv", _latin1_in_an_extra_column, "encoding", ["not valid utf-8", "line 5"]
+    ),
     "an empty file": _bytes_case("20201101.csv", lambda d: b"", "empty_file", ["empty"]),
     "a header and no rows": _bytes_case(
         "20201101.csv", lambda d: raw_bytes(d).split(b"\n")[0] + b"\n", "no_rows", ["no rows"]

@@ -107,7 +107,9 @@ def test_valid_variants_give_the_same_rows_as_the_plain_file(variant, deliveries
     varied = DataPaths(tmp_path / "varied").create()
     said = []
     result = load_delivery(VARIANTS[variant](frame, tmp_path / "variant" / "20201101.csv"), varied, said.append)
-    assert not any(ONE_PASS_REFUSED in message for message in said), "a valid file is read once, typed"
+    # A column the contract does not know is checked field by field: the one-pass reader would skip it unread.
+    one_pass = not any(ONE_PASS_REFUSED in message for message in said)
+    assert one_pass == (variant != "an extra column"), said
     pd.testing.assert_frame_equal(loaded_rows(varied), loaded_rows(plain))
     assert result.rows == len(frame)
     if variant == "an extra column":
