@@ -75,7 +75,7 @@ def _credit() -> str:
     return str(Path(sys.executable).with_name("credit"))
 
 
-def _one_size(scale: int, work: Path, seed: int) -> dict:
+def _one_size(scale: int, work: Path, seed: int, load_only: bool = False) -> dict:
     files, data = work / f"files_{scale}x", work / f"project_{scale}x"
     env = {**os.environ, "CREDIT_DATA_DIR": str(data)}
     _generate(files, scale, seed, env, work)
@@ -89,6 +89,13 @@ def _one_size(scale: int, work: Path, seed: int) -> dict:
     bare = _timed([sys.executable, "-c", BARE_READ, str(history)], env, logs / "bare_read.log")
     print("  credit load initial.csv", flush=True)
     load = _timed([_credit(), "load", str(history)], env, logs / "load.log")
+    if load_only:
+        return {
+            "scale": scale,
+            "bare_read": bare,
+            "load": load,
+            "load_ratio": round(load["seconds"] / bare["seconds"], 2),
+        }
 
     for name in ("20201001.csv", "20201101.csv"):
         shutil.copy(files / name, data / "inbox" / name)
@@ -165,13 +172,22 @@ def _plot(results: list[dict], path: Path, cores: int) -> None:
         times.plot(scales, [r[key]["seconds"] for r in results], marker="o", label=label)
     times.set(xlabel="size (x Home Credit)", ylabel="wall seconds", title="Time", xticks=scales)
     times.legend(fontsize=8)
-    steps = list(dict.fromkeys(step for r in results for step in _steps_peak(r)))
+    # The asset checks' steps only read a table: drawn, they hide the steps that matter.
+    steps = [step for step in dict.fromkeys(s for r in results for s in _steps_peak(r)) if "__" not in step]
     for step in steps:
         memory.plot(scales, [_steps_peak(r).get(step) for r in results], marker="o", label=step)
     memory.axhline(MEMORY_GOAL_GB, color="grey", linestyle="--", linewidth=1)
-    memory.text(scales[0], MEMORY_GOAL_GB * 1.02, f"goal: {MEMORY_GOAL_GB:.0f} GB a process", fontsize=8)
-    memory.set(xlabel="size (x Home Credit)", ylabel="peak resident GB", title="Peak memory per step", xticks=scales)
-    memory.legend(fontsize=7, ncols=2)
+    memory.text(
+        scales[-1], MEMORY_GOAL_GB * 1.02, f"goal: under {MEMORY_GOAL_GB:.0f} GB a process", fontsize=8, ha="right"
+    )
+    memory.set(
+        xlabel="size (x Home Credit)",
+        ylabel="peak resident GB",
+        title="Peak memory per step",
+        xticks=scales,
+        ylim=(0, MEMORY_GOAL_GB * 1.15),
+    )
+    memory.legend(fontsize=7, ncols=2, loc="lower right")
     figure.suptitle(f"make bench-scale, {datetime.now(UTC):%Y-%m-%d}, {cores} cores")
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
@@ -183,6 +199,7 @@ def main() -> int:
     parser.add_argument("--scales", default="1,3,10", help="sizes to run, times Home Credit's (default 1,3,10)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--plot", default=str(PROJECT / "docs" / "bench_scale.png"))
+    parser.add_argument("--load-only", action="store_true", help="only the bare read and the load of each size")
     args = parser.parse_args()
     scales = [int(scale) for scale in args.scales.split(",")]
     if any(scale < 1 for scale in scales):
@@ -193,8 +210,17 @@ def main() -> int:
     results = []
     for scale in scales:
         print(f"{scale} x Home Credit", flush=True)
-        results.append(_one_size(scale, work, args.seed))
-        (work / "bench_scale.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+        results.append(_one_size(scale, work, args.seed, args.load_only))
+        name = "bench_scale_load.json" if args.load_only else "bench_scale.json"
+        (work / name).write_text(json.dumps(results, indent=2), encoding="utf-8")
+    if args.load_only:
+        for result in results:
+            print(
+                f"{result['scale']:>3} x: bare read {result['bare_read']['seconds']:.1f} s, credit load "
+                f"{result['load']['seconds']:.1f} s ({result['load_ratio']:.2f} x), "
+                f"peak {result['load']['peak_gb']:.2f} GB"
+            )
+        return 0
     _print_table(results, cores)
     _plot(results, Path(args.plot), cores)
     print(f"plot: {args.plot}; figures: {work / 'bench_scale.json'}")

@@ -1,10 +1,11 @@
-"""DuckDB's memory cap: read from the environment, checked before any lock is waited for, applied to every connection."""
+"""DuckDB's memory caps: read from the environment, checked before any lock is waited for, applied."""
 
 from __future__ import annotations
 
 import pytest
 
-from warehouse.database import MEMORY_LIMIT_VARIABLE, SettingError, connect
+from warehouse.database import LOAD_MEMORY_LIMIT_VARIABLE, MEMORY_LIMIT_VARIABLE, SettingError, connect
+from warehouse.ingestion.loader import load_delivery
 from warehouse.paths import DataPaths
 
 
@@ -25,3 +26,11 @@ def test_the_memory_limit_reaches_duckdb(value, shown, tmp_path, monkeypatch):
         monkeypatch.setenv(MEMORY_LIMIT_VARIABLE, value)
     with connect(DataPaths(tmp_path / "data").warehouse) as connection:
         assert connection.execute("select current_setting('memory_limit')").fetchone()[0] == shown
+
+
+def test_a_bad_load_memory_limit_stops_a_load_before_it_reads_the_file(deliveries_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv(LOAD_MEMORY_LIMIT_VARIABLE, "plenty")
+    paths = DataPaths(tmp_path / "data").create()
+    with pytest.raises(SettingError, match=LOAD_MEMORY_LIMIT_VARIABLE):
+        load_delivery(deliveries_dir / "20201001.csv", paths)
+    assert (deliveries_dir / "20201001.csv").exists() and not list(paths.quarantine.iterdir())

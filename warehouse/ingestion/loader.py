@@ -20,7 +20,14 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.database import connect, memory_limit, quote_identifier, raw_column_name, transaction
+from warehouse.database import (
+    connect,
+    load_memory_limit,
+    memory_limit,
+    quote_identifier,
+    raw_column_name,
+    transaction,
+)
 from warehouse.ingestion.check_report import DeliveryReport, Problem
 from warehouse.ingestion.contract import COLUMN_NAMES, COLUMN_TYPES, KEY, LABEL
 from warehouse.ingestion.contract_checks import (
@@ -292,7 +299,7 @@ def load_delivery(
     except DeliveryNameError as error:
         delivery = None
         report.add(Problem("file_name", str(error)))
-    with connect(paths.warehouse) as connection:
+    with connect(paths.warehouse, limit=load_memory_limit()) as connection:
         if delivery is None:
             raise _reject(connection, path, None, report, paths, now)
         report.kind = delivery.kind
