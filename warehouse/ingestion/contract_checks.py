@@ -12,8 +12,18 @@ from dataclasses import dataclass
 
 import duckdb
 
+from warehouse.database import quote_identifier, raw_column_name
 from warehouse.ingestion.check_report import EXAMPLES_PER_CHECK, DeliveryReport, Problem
-from warehouse.ingestion.contract import COLUMN_TYPES, INTEGER, KEY, LABEL, OUTCOME_COLUMNS, REQUIRED_COLUMNS, TEXT
+from warehouse.ingestion.contract import (
+    COLUMN_NAMES,
+    COLUMN_TYPES,
+    INTEGER,
+    KEY,
+    LABEL,
+    OUTCOME_COLUMNS,
+    REQUIRED_COLUMNS,
+    TEXT,
+)
 from warehouse.ingestion.delivery_names import Delivery
 from warehouse.ingestion.raw_file import STAGED_TABLE, StagedFile
 
@@ -52,6 +62,22 @@ def typed_sql(staged_column: str, sql_type: str) -> str:
         # Through DOUBLE so that `3.0` (pandas' way of writing an integer column with gaps) reads as 3.
         return f"cast({_number_sql(text)} as BIGINT)"
     return f"cast({text} as {sql_type})"
+
+
+def raw_application_columns(header: list[str], value_sql: Callable[[str, str], str]) -> list[str]:
+    """The select list of `raw.applications`' contract columns, by name, from a file with `header`.
+
+    `value_sql(column, sql_type)` types the file's column `cN` (N its place in the header, first
+    occurrence); a contract column the file lacks (only TARGET may) is null.
+    """
+    expressions = []
+    for name in COLUMN_NAMES:
+        target = quote_identifier(raw_column_name(name))
+        if name in header:
+            expressions.append(f"{value_sql(f'c{header.index(name) + 1}', COLUMN_TYPES[name])} as {target}")
+        else:
+            expressions.append(f"cast(null as {COLUMN_TYPES[name]}) as {target}")
+    return expressions
 
 
 def invalid_sql(staged_column: str, sql_type: str) -> str:

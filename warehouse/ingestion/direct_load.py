@@ -30,9 +30,8 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.database import quote_identifier, raw_column_name
-from warehouse.ingestion.contract import COLUMN_NAMES, COLUMN_TYPES, FLOAT, INTEGER, TEXT
-from warehouse.ingestion.contract_checks import VALID_TARGETS, typed_sql
+from warehouse.ingestion.contract import COLUMN_TYPES, FLOAT, INTEGER, TEXT
+from warehouse.ingestion.contract_checks import VALID_TARGETS, raw_application_columns, typed_sql
 
 _BLOCK_BYTES = 1 << 20
 _DIGITS = frozenset(b"0123456789")
@@ -100,16 +99,9 @@ def _value_sql(column: str, sql_type: str) -> str:
 
 
 def _insert_sql(header: list[str]) -> str:
-    expressions = []
-    for name in COLUMN_NAMES:
-        target = quote_identifier(raw_column_name(name))
-        if name in header:
-            expressions.append(f"{_value_sql(f'c{header.index(name) + 1}', COLUMN_TYPES[name])} as {target}")
-        else:
-            expressions.append(f"cast(null as {COLUMN_TYPES[name]}) as {target}")
     return (
         "insert into raw.applications select "
-        + ", ".join(expressions)
+        + ", ".join(raw_application_columns(header, _value_sql))
         + ", ? as delivery_file, ? as application_month, ? as loaded_at from read_csv("
         "?, columns = ?, header = true, auto_detect = false,"
         " delim = ',', quote = '\"', escape = '\"', encoding = 'utf-8',"

@@ -24,12 +24,10 @@ from warehouse.database import (
     connect,
     load_memory_limit,
     memory_limit,
-    quote_identifier,
-    raw_column_name,
     transaction,
 )
 from warehouse.ingestion.check_report import DeliveryReport, Problem
-from warehouse.ingestion.contract import COLUMN_NAMES, COLUMN_TYPES, KEY, LABEL
+from warehouse.ingestion.contract import KEY, LABEL
 from warehouse.ingestion.contract_checks import (
     check_header,
     check_keys,
@@ -37,6 +35,7 @@ from warehouse.ingestion.contract_checks import (
     check_targets,
     check_values,
     contract_for,
+    raw_application_columns,
     typed_sql,
 )
 from warehouse.ingestion.delivery_names import Delivery, DeliveryNameError, parse_delivery_name
@@ -144,16 +143,9 @@ def check_file(path: Path) -> DeliveryReport:
 
 def _application_insert(staged: StagedFile) -> str:
     """Contract columns typed from the staged text, by name; a column the file lacks (only TARGET may) is null."""
-    expressions = []
-    for name in COLUMN_NAMES:
-        target = quote_identifier(raw_column_name(name))
-        if name in staged.header:
-            expressions.append(f"{typed_sql(staged.position(name), COLUMN_TYPES[name])} as {target}")
-        else:
-            expressions.append(f"cast(null as {COLUMN_TYPES[name]}) as {target}")
     return (
         "insert into raw.applications\nselect\n    "
-        + ",\n    ".join(expressions)
+        + ",\n    ".join(raw_application_columns(staged.header, typed_sql))
         + ",\n    ? as delivery_file,\n    ? as application_month,\n    ? as loaded_at"
         + f"\nfrom {STAGED_TABLE} order by record"
     )
