@@ -24,6 +24,7 @@ check, which reports every problem with its line and column exactly as before:
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -50,6 +51,7 @@ class FileScan:
 
     sha256: str
     digit_underscore: bool
+    version: tuple[int, int]  # size and mtime (ns) when read: the one-pass read must see the same file
 
 
 def scan_file(path: Path) -> FileScan:
@@ -59,6 +61,7 @@ def scan_file(path: Path) -> FileScan:
     in_header = True  # the header's own names (`FLAG_DOCUMENT_2`) are not values
     previous = b""
     with open(path, "rb") as handle:
+        status = os.fstat(handle.fileno())
         for block in iter(lambda: handle.read(_BLOCK_BYTES), b""):
             digest.update(block)
             body = block
@@ -69,7 +72,7 @@ def scan_file(path: Path) -> FileScan:
             if not found and body:
                 found = _underscore_by_digit(previous + body)
                 previous = body[-1:]
-    return FileScan(digest.hexdigest(), found)
+    return FileScan(digest.hexdigest(), found, (status.st_size, status.st_mtime_ns))
 
 
 def _underscore_by_digit(data: bytes) -> bool:
@@ -133,6 +136,7 @@ def insert_clean_file(
     file_name: str,
     month: date | None,
     loaded_at: datetime,
+    scan: FileScan,
 ) -> int:
     """Insert the file's rows in the open transaction and return their count; `NotClean` if any doubt.
 
@@ -143,14 +147,13 @@ def insert_clean_file(
     if any(name not in COLUMN_TYPES for name in header):
         raise NotClean("a column the contract does not know")
     columns = {f"c{index}": _read_type(name) for index, name in enumerate(header, start=1)}
-    before = path.stat()
     try:
         connection.execute(_insert_sql(header), [file_name, month, loaded_at, str(path), columns])
     except duckdb.InvalidInputException as error:  # what error() raises: a value the contract refuses
         raise NotClean(str(error).splitlines()[0]) from error
-    after = path.stat()
-    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
-        raise NotClean("the file changed while it was read")  # the scan for digit grouping read another version
+    now = path.stat()
+    if (now.st_size, now.st_mtime_ns) != scan.version:
+        raise NotClean("the file changed since it was scanned")  # the scan for digit grouping read another version
     rejected = connection.execute(f"select count(*) from {_REJECTS_TABLE}").fetchone()[0]
     drop_rejects(connection)
     if rejected:

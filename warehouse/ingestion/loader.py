@@ -39,7 +39,7 @@ from warehouse.ingestion.contract_checks import (
     typed_sql,
 )
 from warehouse.ingestion.delivery_names import Delivery, DeliveryNameError, parse_delivery_name
-from warehouse.ingestion.direct_load import NotClean, drop_rejects, insert_clean_file, scan_file
+from warehouse.ingestion.direct_load import FileScan, NotClean, drop_rejects, insert_clean_file, scan_file
 from warehouse.ingestion.ledger import is_superseded, loaded_sha256
 from warehouse.ingestion.quarantine import quarantine
 from warehouse.ingestion.raw_file import STAGED_TABLE, Header, StagedFile, read_header, stage_file
@@ -231,6 +231,7 @@ def _write_if_clean(
     source: Path,
     replacing: bool,
     now: datetime,
+    scan: FileScan,
 ) -> int | str:
     """A clean application file loaded in one pass and one transaction: its rows, or why not (nothing written)."""
     column_problems, warnings = check_header(header.names, contract_for(delivery))
@@ -240,7 +241,7 @@ def _write_if_clean(
     try:
         with transaction(connection):
             connection.execute(delete_rows, [delivery.file_name])
-            rows = insert_clean_file(connection, source, header.names, delivery.file_name, delivery.month, now)
+            rows = insert_clean_file(connection, source, header.names, delivery.file_name, delivery.month, now, scan)
             report.rows = rows
             _record_load(connection, delivery, rows, report, source, replacing, now)
     except NotClean as doubt:
@@ -304,7 +305,9 @@ def load_delivery(
         say(f"checking {path.name} ({path.stat().st_size / 1e6:,.1f} MB) against the raw-file contract")
         if not delivery.is_outcomes and not scan.digit_underscore:
             say(f"writing {path.name} in one read, each value checked as it is typed")
-            written = _write_if_clean(connection, delivery, read_header(path), report, path, previous is not None, now)
+            written = _write_if_clean(
+                connection, delivery, read_header(path), report, path, previous is not None, now, scan
+            )
             if isinstance(written, int):
                 say(f"committed {written:,} rows of {path.name}")
                 return LoadResult(delivery, sha256, written, "replaced" if previous else "loaded")
