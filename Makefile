@@ -26,7 +26,7 @@ python-version:
 $(INSTALLED): pyproject.toml | python-version
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet --no-compile -e '.[dev]'
+	$(BIN)/pip install --quiet --no-compile -e '.[dev,spark]'
 	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib
 	touch $@
 

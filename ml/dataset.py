@@ -168,11 +168,23 @@ def write_training_set(connection: duckdb.DuckDBPyConnection, month: date, path:
         connection.execute(
             f"copy ({TRAINING_ROWS_SQL}) to $path (format parquet)", {"month": month, "path": str(temporary)}
         )
-        # Only the columns that place the rows are read whole; the fingerprint reads the rest a row group at a time.
-        frame = read_training_set(temporary, columns=list(NON_FEATURE_COLUMNS))
-        if frame.empty:
-            raise ValueError(f"no labelled applications delivered before {month:%Y-%m}: load the history first")
-        rows_fingerprint = file_fingerprint(temporary)
+        return _summarise(temporary, month, path)
+
+
+def write_training_table(table: pa.Table, month: date, path: Path) -> TrainingSetSummary:
+    """Snapshot month M's training rows, given as Arrow (another engine's `TRAINING_ROWS_SQL`), to Parquet."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as temporary:
+        pq.write_table(table, temporary)
+        return _summarise(temporary, month, path)
+
+
+def _summarise(written: Path, month: date, path: Path) -> TrainingSetSummary:
+    # Only the columns that place the rows are read whole; the fingerprint reads the rest a row group at a time.
+    frame = read_training_set(written, columns=list(NON_FEATURE_COLUMNS))
+    if frame.empty:
+        raise ValueError(f"no labelled applications delivered before {month:%Y-%m}: load the history first")
+    rows_fingerprint = file_fingerprint(written)
     months = frame[MONTH_COLUMN].dropna()
     return TrainingSetSummary(
         month=month,

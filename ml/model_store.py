@@ -173,13 +173,19 @@ def latest_card(models_root: Path, month: date) -> ModelCard | None:
 
 
 def load_model(models_root: Path, version: str) -> tuple[lgb.Booster, ModelCard]:
+    model_text, card = load_model_text(models_root, version)
+    return lgb.Booster(model_str=model_text), card
+
+
+def load_model_text(models_root: Path, version: str) -> tuple[str, ModelCard]:
+    """The model in LightGBM's own text format, checked against its card: what Spark's executors are sent."""
     card = read_card(models_root, version)
     if card is None:
         raise FileNotFoundError(f"no model {version} under {models_root}")
     model_text = (model_dir(models_root, version) / MODEL_FILE).read_text(encoding="utf-8")
     if hashlib.sha256(model_text.encode("utf-8")).hexdigest() != card.model_sha256:
         raise ModelIntegrityError(f"model {card.version}: model.txt does not match the sha256 in its card")
-    return lgb.Booster(model_str=model_text), card
+    return model_text, card
 
 
 def validation_scores(models_root: Path, version: str) -> pd.DataFrame:

@@ -9,15 +9,20 @@
     the month's run rebuilds it whole (`--full-refresh`, `assets/dbt_definitions.py`), so no
     row is ever left computed the old way.
 -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='delivery_file',
-        on_schema_change='fail',
-        post_hook="delete from {{ this }} where delivery_file not in (select delivery_file from {{ ref('stg_home_credit__applications') }})",
-    )
-}}
+{#- Spark's Parquet tables take no `delete`: there the mart is a table, rebuilt across the cluster. -#}
+{% if target.type == 'spark' %}
+    {{ config(materialized='table') }}
+{% else %}
+    {{
+        config(
+            materialized='incremental',
+            incremental_strategy='delete+insert',
+            unique_key='delivery_file',
+            on_schema_change='fail',
+            post_hook="delete from {{ this }} where delivery_file not in (select delivery_file from {{ ref('stg_home_credit__applications') }})",
+        )
+    }}
+{% endif %}
 
 with
 

@@ -1,0 +1,52 @@
+"""Scoring a month where the rows are, not where the model is: on Spark's executors.
+
+A `BatchScorer` holds what decides (feature names, version, policy, calibration), never the
+model: each executor builds the booster from the model's text (`make`), once per partition,
+and scores its rows exactly as `ml.scoring.score` does on one machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import lightgbm as lgb
+import pandas as pd
+
+from ml.calibration import PlattScaling
+from ml.dataset import ID_COLUMN
+from ml.explanations import REASON_COUNT
+from ml.scoring import DEFAULT_POLICY, DecisionPolicy, score
+
+
+@dataclass(frozen=True)
+class BatchScorer:
+    feature_names: tuple[str, ...]
+    model_version: str
+    policy: DecisionPolicy = DEFAULT_POLICY
+    calibration: PlattScaling | None = None
+    reason_count: int = REASON_COUNT
+    # Columns carrying the applicant's raw text values start with this; the rest are the scoring rows.
+    value_prefix: str = "applicant__"
+
+    def make(self, model_text: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
+        booster = lgb.Booster(model_str=model_text)
+
+        def score_rows(frame: pd.DataFrame) -> pd.DataFrame:
+            value_columns = [name for name in frame.columns if name.startswith(self.value_prefix)]
+            values = frame[[ID_COLUMN, *value_columns]].rename(
+                columns={name: name.removeprefix(self.value_prefix) for name in value_columns}
+            )
+            rows = frame.drop(columns=value_columns)
+            return score(
+                booster,
+                rows,
+                list(self.feature_names),
+                self.model_version,
+                self.policy,
+                self.calibration,
+                values,
+                reason_count=self.reason_count,
+            )
+
+        return score_rows

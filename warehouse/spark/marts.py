@@ -1,0 +1,109 @@
+"""What the Python steps read from dbt's marts on Spark, and the predictions they write back.
+
+The same rows as on DuckDB (`ml/dataset.py`): the point-in-time training rows of a month,
+and a month's scoring rows with the label known today. The training set moves to the
+driver as Arrow; scoring runs on the executors (`mapInPandas`), the model going out as its
+own text in a broadcast variable, never pickled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+
+import pandas as pd
+import pyarrow as pa
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from warehouse.ingestion.contract import COLUMN_TYPES, TEXT
+from warehouse.publishing.predictions_table import LABELS_KNOWN_TODAY, PREDICTION_COLUMNS
+from warehouse.spark.tables import table_columns
+
+FEATURE_TABLE = "marts.fct_application_features"
+LABEL_TABLE = "marts.fct_application_labels"
+PREDICTIONS = "scoring.predictions"
+BUILD_COLUMNS = ("delivery_file", "loaded_at")  # which load built a mart row: never a feature
+# The raw text values a reason quotes back (`ml.dataset.applicant_values`), prefixed so they never meet a feature.
+VALUE_PREFIX = "applicant__"
+VALUE_COLUMNS = tuple(sorted(name.lower() for name, sql_type in COLUMN_TYPES.items() if sql_type == TEXT))
+
+PREDICTION_SCHEMA = (
+    "sk_id_curr bigint, application_month date, default_probability double, risk_grade string, decision string, "
+    + ", ".join(f"reason_code_{slot} string" for slot in range(1, 5))
+    + ", "
+    + ", ".join(f"reason_{slot} string" for slot in range(1, 5))
+    + ", model_version string, review_from double, decline_from double, scored_at timestamp"
+)
+
+
+def _mart_columns(spark: SparkSession) -> str:
+    return ", ".join(f"features.`{name}`" for name in spark.table(FEATURE_TABLE).columns if name not in BUILD_COLUMNS)
+
+
+def training_rows(spark: SparkSession, month: date) -> pa.Table:
+    """Month M's training rows (`ml.dataset.TRAINING_ROWS_SQL`): rows before M, with the label in force in M-1."""
+    sql = f"""
+        select {_mart_columns(spark)}, labels.target, labels.label_source
+        from {FEATURE_TABLE} as features
+        join {LABEL_TABLE} as labels
+            on labels.sk_id_curr = features.sk_id_curr
+            and (labels.known_from is null or labels.known_from < :month)
+            and (labels.superseded_from is null or labels.superseded_from >= :month)
+        where features.application_month is null or features.application_month < :month
+        order by features.sk_id_curr
+    """
+    return spark.sql(sql, args={"month": month}).toArrow()
+
+
+def month_rows(spark: SparkSession, month: date) -> DataFrame:
+    """A month's scoring rows (`ml.dataset.SCORING_ROWS_SQL`) beside each applicant's raw text values."""
+    values = ", ".join(f"applications.`{name}` as `{VALUE_PREFIX}{name}`" for name in VALUE_COLUMNS)
+    sql = f"""
+        select {_mart_columns(spark)}, labels.target, {values}
+        from {FEATURE_TABLE} as features
+        left join {LABELS_KNOWN_TODAY} as labels on labels.sk_id_curr = features.sk_id_curr
+        join raw.applications as applications on applications.sk_id_curr = features.sk_id_curr
+        where features.application_month = :month
+    """
+    return spark.sql(sql, args={"month": month})
+
+
+def score_month(
+    spark: SparkSession,
+    month: date,
+    model_text: str,
+    make_scorer: Callable[[str], Callable[[pd.DataFrame], pd.DataFrame]],
+    scored_at: datetime,
+) -> int:
+    """Score the month on the executors and replace its partition of `scoring.predictions`; returns the rows.
+
+    `make_scorer(model_text)` builds a scorer once per partition (the model parsed from its
+    text); the scorer turns rows, with their `applicant__` values, into prediction rows.
+    """
+    model = spark.sparkContext.broadcast(model_text)
+
+    def score_partition(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        scorer = make_scorer(model.value)
+        for frame in frames:
+            if len(frame):
+                scored = scorer(frame)
+                scored["scored_at"] = scored_at  # one time for the whole month, as on DuckDB
+                yield scored.loc[:, list(PREDICTION_COLUMNS)]
+
+    try:
+        scored = month_rows(spark, month).mapInPandas(score_partition, PREDICTION_SCHEMA)
+        scored.select(*table_columns(spark, PREDICTIONS)).write.insertInto(PREDICTIONS, overwrite=True)
+    finally:
+        model.destroy()
+    return spark.table(PREDICTIONS).where(F.col("application_month") == F.lit(month)).count()
+
+
+def predictions(spark: SparkSession, month: date) -> pd.DataFrame:
+    """A month's predictions, by id, as the DuckDB engine's `scoring.predictions` gives them."""
+    rows = spark.sql(
+        f"select {', '.join(PREDICTION_COLUMNS)} from {PREDICTIONS} where application_month = :month"
+        " order by sk_id_curr",
+        args={"month": month},
+    )
+    return rows.toPandas()

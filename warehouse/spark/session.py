@@ -1,0 +1,51 @@
+"""The Spark session the warehouse's Python steps and dbt-spark share.
+
+dbt-spark's `session` method asks for `SparkSession.builder.getOrCreate()` in dbt's own
+process: started here first, with the warehouse's folders, the same session serves both.
+On one machine the catalog is a Hive metastore in Derby under the data directory, which one
+process at a time may open; on a cluster, `$CREDIT_SPARK_MASTER` names the cluster and its
+own metastore serves every process.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+MASTER_VARIABLE = "CREDIT_SPARK_MASTER"
+DEFAULT_MASTER = "local[2]"
+
+
+def spark_folder(data_dir: Path) -> Path:
+    """Tables (Parquet) and the local metastore, under the data directory like the DuckDB file."""
+    return Path(data_dir) / "spark"
+
+
+def spark_session(data_dir: Path, master: str | None = None) -> SparkSession:
+    folder = spark_folder(data_dir).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    # Executors run this Python, with this project's packages (LightGBM for scoring); on a cluster
+    # `$PYSPARK_PYTHON` names the Python its nodes have the project installed in. PySpark reads the
+    # variable itself, when the session starts.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = (
+        SparkSession.builder.master(master or os.environ.get(MASTER_VARIABLE, DEFAULT_MASTER))
+        .appName("credit-default")
+        .config("spark.sql.warehouse.dir", str(folder / "tables"))
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={folder / 'metastore'}")
+        # As dbt-spark sets it: a failed cast is null, as in the SQL DuckDB runs, not an error.
+        .config("spark.sql.ansi.enabled", "false")
+        # A delivery replaces its own partition of raw.applications and no other.
+        .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        # Months of thousands of rows, not of terabytes: a few shuffle partitions per core.
+        .config("spark.sql.shuffle.partitions", os.environ.get("CREDIT_SPARK_SHUFFLE_PARTITIONS", "4"))
+        .enableHiveSupport()
+    )
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session

@@ -1,0 +1,55 @@
+"""The tables Python writes on Spark: `raw.applications` and `scoring.predictions`, as on DuckDB.
+
+dbt owns `staging`, `marts` and `monitoring` on Spark too, and reads these as sources.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import SparkSession
+
+from warehouse.database import raw_column_name
+from warehouse.ingestion.contract import COLUMNS, FLOAT, INTEGER, TEXT
+
+SPARK_TYPES = {INTEGER: "bigint", FLOAT: "double", TEXT: "string"}
+
+# Partitioned by delivery: loading a delivery again overwrites its partition, and no other.
+APPLICATIONS_DDL = (
+    "create table if not exists raw.applications ("
+    + ", ".join(f"`{raw_column_name(name)}` {SPARK_TYPES[sql_type]}" for name, sql_type in COLUMNS)
+    + ", application_month date, loaded_at timestamp, delivery_file string)"
+    + " using parquet partitioned by (delivery_file)"
+)
+
+OUTCOMES_DDL = """
+create table if not exists raw.outcomes (
+    sk_id_curr bigint, target bigint, delivery_file string, known_from date, loaded_at timestamp
+) using parquet
+"""
+
+PREDICTIONS_DDL = """
+create table if not exists scoring.predictions (
+    sk_id_curr bigint,
+    default_probability double,
+    risk_grade string,
+    decision string,
+    reason_code_1 string, reason_code_2 string, reason_code_3 string, reason_code_4 string,
+    reason_1 string, reason_2 string, reason_3 string, reason_4 string,
+    model_version string,
+    review_from double,
+    decline_from double,
+    scored_at timestamp,
+    application_month date
+) using parquet partitioned by (application_month)
+"""
+
+
+def ensure_schema(spark: SparkSession) -> None:
+    for schema in ("raw", "scoring"):
+        spark.sql(f"create database if not exists {schema}")
+    for statement in (APPLICATIONS_DDL, OUTCOMES_DDL, PREDICTIONS_DDL):
+        spark.sql(statement)
+
+
+def table_columns(spark: SparkSession, table: str) -> list[str]:
+    """The table's columns in its own order: what `insertInto`, which writes by position, must follow."""
+    return spark.table(table).columns
