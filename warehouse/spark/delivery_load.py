@@ -91,10 +91,11 @@ def _read(spark: SparkSession, path: Path, header: list[str]) -> DataFrame:
     )
 
 
-def _problems(spark: SparkSession, rows: DataFrame, header: list[str], file_name: str) -> list[str]:
-    """What keeps the file out, as one line each; empty when it may be loaded."""
+def _problems(spark: SparkSession, rows: DataFrame, header: list[str], file_name: str) -> tuple[int, list[str]]:
+    """The file's records, and what keeps the file out, as one line each (empty when it may be loaded)."""
     contract = [name for name, _ in COLUMNS if name in header]
     counts = {
+        "records": F.count(F.lit(1)),
         "records with more or fewer fields than the header": F.count(F.col(CORRUPT)),
         "applications without an id": F.count(F.when(_text(KEY).isNull(), 1)),
         "ids delivered twice in the file": F.count(_text(KEY)) - F.countDistinct(_text(KEY)),
@@ -104,14 +105,18 @@ def _problems(spark: SparkSession, rows: DataFrame, header: list[str], file_name
     if LABEL in header:
         target = _typed(LABEL, INTEGER)
         counts[f"{LABEL} values other than 0 or 1"] = F.count(F.when(~target.isin(*VALID_TARGETS), 1))
-    found = rows.agg(*(expression.alias(f"c{index}") for index, expression in enumerate(counts.values()))).first()
-    problems = [f"{count:,} {what}" for what, count in zip(counts, found, strict=True) if count]
+    records, *found = rows.agg(
+        *(expression.alias(f"c{index}") for index, expression in enumerate(counts.values()))
+    ).first()
+    problems = [f"{count:,} {what}" for what, count in zip(list(counts)[1:], found, strict=True) if count]
+    if not records:
+        problems.append("the file has a header but no rows")
     earlier = spark.table(APPLICATIONS).where(F.col("delivery_file") != file_name).select(KEY.lower())
     delivered_before = rows.select(_typed(KEY, INTEGER).alias(KEY.lower())).join(earlier, KEY.lower(), "left_semi")
     count = delivered_before.count()
     if count:
         problems.append(f"{count:,} ids delivered before, in another file")
-    return problems
+    return records, problems
 
 
 def _contract_frame(rows: DataFrame, header: list[str], month: date | None, loaded_at: datetime) -> DataFrame:
@@ -159,14 +164,13 @@ def load_application_file(spark: SparkSession, path: Path, quarantine_folder: Pa
         raise _reject(path, [problem.message for problem in header.problems + column_problems], quarantine_folder)
     rows = _read(spark, path, header.names).cache()  # read once for the checks and once for the write otherwise
     try:
-        problems = _problems(spark, rows, header.names, delivery.file_name)
+        records, problems = _problems(spark, rows, header.names, delivery.file_name)
         if problems:
             raise _reject(path, problems, quarantine_folder)
         loaded_at = datetime.now(UTC).replace(tzinfo=None)
         frame = _contract_frame(rows, header.names, delivery.month, loaded_at)
         frame = frame.withColumn("delivery_file", F.lit(delivery.file_name))
         frame.select(*table_columns(spark, APPLICATIONS)).write.insertInto(APPLICATIONS, overwrite=True)
-        written = rows.count()
     finally:
         rows.unpersist()
-    return SparkLoad(delivery.file_name, delivery.month, written, tuple(warnings))
+    return SparkLoad(delivery.file_name, delivery.month, records, tuple(warnings))

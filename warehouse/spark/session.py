@@ -42,6 +42,7 @@ def spark_session(data_dir: Path, master: str | None = None) -> SparkSession:
         .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         # Months of thousands of rows, not of terabytes: a few shuffle partitions per core.
         .config("spark.sql.shuffle.partitions", os.environ.get("CREDIT_SPARK_SHUFFLE_PARTITIONS", "4"))
         .enableHiveSupport()

@@ -1,36 +1,35 @@
 """One month on local Spark equals the same month on DuckDB: feature rows, training set, scores.
 
-The same deliveries go through each engine: loaded (Spark's CSV reader against the
-contract), built by the one dbt project (the `spark` target in dbt-spark's `session`
-method, joining the Spark session started here), snapshotted as the month's training set,
-and scored (on Spark, by `mapInPandas` on the executors).
+The same deliveries go through each engine of `assets/engines.py`: loaded (on Spark by its
+CSV reader, against the contract), built by the one dbt project (the `spark` target in
+dbt-spark's `session` method, joining the Spark session started here), snapshotted as the
+month's training set, and scored by the one model (on Spark by `mapInPandas`, the model's
+text broadcast to the executors).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
 from dbt.cli.main import dbtRunner
 
-from ml.batch_scoring import BatchScorer
-from ml.dataset import TrainingSetSummary, applicant_values, scoring_rows, write_training_set, write_training_table
-from ml.scoring import score
+from assets.engines import DuckDBEngine, SparkEngine, engine_name, warehouse_engine
+from ml.model_store import load_model_text, save_model
+from ml.scoring import DEFAULT_POLICY
 from ml.training import train_model
 from ml.training_config import TrainingConfig
 from ml.training_data import TrainingData
 from tests.conftest import run_dbt
 from warehouse.database import connect
-from warehouse.ingestion.loader import DeliveryRejected, load_delivery
+from warehouse.ingestion.loader import DeliveryRejected
 from warehouse.paths import DBT_PROJECT_DIR, DataPaths
 from warehouse.spark import marts
-from warehouse.spark.delivery_load import load_application_file
 from warehouse.spark.session import spark_session
 
 pytestmark = pytest.mark.slow
@@ -44,37 +43,29 @@ CONFIG = TrainingConfig(n_trials=1, tuning_rows=1_000, max_rounds=60, early_stop
 
 
 @pytest.fixture(scope="module")
-def duckdb_month(deliveries_dir, tmp_path_factory) -> DataPaths:
-    paths = DataPaths(tmp_path_factory.mktemp("duckdb_month")).create()
+def duckdb_month(deliveries_dir, tmp_path_factory) -> DuckDBEngine:
+    engine = DuckDBEngine(DataPaths(tmp_path_factory.mktemp("duckdb_month")).create())
     for name in DELIVERIES:
-        load_delivery(deliveries_dir / name, paths)
-    result = run_dbt(["run", "--select", *MODELS], paths.root, paths.root / "dbt_target")
+        engine.load_delivery(deliveries_dir / name)
+    result = run_dbt(["run", "--select", *MODELS], engine.paths.root, engine.paths.root / "dbt_target")
     assert result.returncode == 0, result.stdout[-3000:]
-    return paths
+    return engine
 
 
 @pytest.fixture(scope="module")
-def spark(tmp_path_factory):
-    root = tmp_path_factory.mktemp("spark_month")
-    session = spark_session(root)
-    yield session, root
-    session.stop()
-
-
-@pytest.fixture(scope="module")
-def spark_month(spark, deliveries_dir):
-    session, root = spark
+def spark_month(deliveries_dir, tmp_path_factory) -> SparkEngine:
+    paths = DataPaths(tmp_path_factory.mktemp("spark_month")).create()
+    engine = SparkEngine(paths, spark_session(paths.root))
     for name in DELIVERIES:
-        loaded = load_application_file(session, deliveries_dir / name, root / "quarantine")
-        assert loaded.rows > 0
+        assert engine.load_delivery(deliveries_dir / name) > 0
     previous = os.environ.get("CREDIT_DATA_DIR")
-    os.environ["CREDIT_DATA_DIR"] = str(root)
+    os.environ["CREDIT_DATA_DIR"] = str(paths.root)
     try:
         result = dbtRunner().invoke(
             [
                 "run",
                 "--target",
-                "spark",
+                engine.dbt_target,
                 "--select",
                 *MODELS,
                 "--project-dir",
@@ -82,9 +73,9 @@ def spark_month(spark, deliveries_dir):
                 "--profiles-dir",
                 str(DBT_PROJECT_DIR),
                 "--target-path",
-                str(root / "dbt_target"),
+                str(paths.root / "dbt_target"),
                 "--log-path",
-                str(root / "dbt_target"),
+                str(paths.root / "dbt_target"),
             ]
         )
     finally:
@@ -93,7 +84,8 @@ def spark_month(spark, deliveries_dir):
         else:
             os.environ["CREDIT_DATA_DIR"] = previous
     assert result.success, result.exception
-    return session, root
+    yield engine
+    engine.session.stop()
 
 
 def _duckdb_features(paths: DataPaths) -> pd.DataFrame:
@@ -104,26 +96,23 @@ def _duckdb_features(paths: DataPaths) -> pd.DataFrame:
 
 
 def test_spark_builds_the_same_feature_rows(duckdb_month, spark_month):
-    session, _ = spark_month
-    on_duckdb = _duckdb_features(duckdb_month)
-    on_spark = session.sql("select * from marts.fct_application_features order by sk_id_curr").toPandas()
+    on_duckdb = _duckdb_features(duckdb_month.paths)
+    on_spark = spark_month.session.sql("select * from marts.fct_application_features order by sk_id_curr").toPandas()
     on_spark = on_spark.loc[:, list(on_duckdb.columns)]
     assert len(on_duckdb) > 20_000 and on_duckdb["application_month"].notna().sum() > 1_000
     for frame in (on_spark, on_duckdb):
         frame["application_month"] = pd.to_datetime(frame["application_month"]).dt.strftime("%Y-%m-%d")
-    # Values exactly equal; dtypes may differ (Spark gives a whole-number column with nulls as float64, DuckDB too,
-    # but Int32 where pandas' own types apply).
+    # Values exactly equal; a whole-number column may come as int32 from one and Int32 from the other.
     pd.testing.assert_frame_equal(on_spark, on_duckdb, check_dtype=False, check_exact=True)
 
 
 @pytest.fixture(scope="module")
-def training_sets(duckdb_month, spark_month, tmp_path_factory) -> tuple[TrainingSetSummary, TrainingSetSummary]:
-    session, _ = spark_month
+def training_sets(duckdb_month, spark_month, tmp_path_factory):
     folder = tmp_path_factory.mktemp("training_sets")
-    with connect(duckdb_month.warehouse, read_only=True) as connection:
-        on_duckdb = write_training_set(connection, MONTH, folder / "duckdb.parquet")
-    on_spark = write_training_table(marts.training_rows(session, MONTH), MONTH, folder / "spark.parquet")
-    return on_duckdb, on_spark
+    return (
+        duckdb_month.write_training_set(MONTH, folder / "duckdb.parquet"),
+        spark_month.write_training_set(MONTH, folder / "spark.parquet"),
+    )
 
 
 def test_spark_snapshots_the_same_training_set(training_sets):
@@ -133,34 +122,27 @@ def test_spark_snapshots_the_same_training_set(training_sets):
     assert on_spark.fingerprint == on_duckdb.fingerprint
 
 
-def test_spark_scores_the_month_as_duckdb_does(duckdb_month, spark_month, training_sets):
-    session, _ = spark_month
-    trained = train_model(TrainingData.from_parquet(training_sets[1].path), CONFIG, progress=lambda message: None)
-    model_text = trained.booster.model_to_string()
-    with connect(duckdb_month.warehouse, read_only=True) as connection:
-        rows = scoring_rows(connection, MONTH)
-        values = applicant_values(connection, month=MONTH)
-    on_duckdb = score(
-        lgb.Booster(model_str=model_text),
-        rows,
-        trained.feature_names,
-        "test-model",
-        calibration=trained.calibration,
-        applicant_values=values,
-    )
-    scorer = BatchScorer(tuple(trained.feature_names), "test-model", calibration=trained.calibration)
-    scored_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-    written = marts.score_month(session, MONTH, model_text, scorer.make, scored_at)
-    on_spark = marts.predictions(session, MONTH)
+def test_spark_scores_the_month_as_duckdb_does(duckdb_month, spark_month, training_sets, tmp_path):
+    summary = training_sets[1]
+    trained = train_model(TrainingData.from_parquet(summary.path), CONFIG, progress=lambda message: None)
+    saved = save_model(trained, MONTH, summary.fingerprint, CONFIG, tmp_path)
+    model_text, card = load_model_text(tmp_path, saved.version)
 
-    assert written == len(on_duckdb) == len(rows) > 500
+    written = duckdb_month.score_month(MONTH, model_text, card, DEFAULT_POLICY)
+    assert spark_month.score_month(MONTH, model_text, card, DEFAULT_POLICY) == written > 500
+    with connect(duckdb_month.paths.warehouse, read_only=True) as connection:
+        on_duckdb = connection.execute(
+            "select * from scoring.predictions where application_month = ? order by sk_id_curr", [MONTH]
+        ).df()
+    on_spark = marts.predictions(spark_month.session, MONTH)
+
     assert on_spark["sk_id_curr"].tolist() == on_duckdb["sk_id_curr"].tolist()
     np.testing.assert_allclose(on_spark["default_probability"], on_duckdb["default_probability"], rtol=0, atol=1e-9)
     for column in ("risk_grade", "decision", "reason_code_1", "reason_1", "reason_4", "model_version"):
         assert on_spark[column].tolist() == on_duckdb[column].tolist(), column
-    assert (on_spark["scored_at"] == pd.Timestamp(scored_at)).all()
+    assert on_spark["scored_at"].nunique() == 1  # one time for the whole month, as on DuckDB
     # Scoring the month again replaces its rows, as on DuckDB.
-    assert marts.score_month(session, MONTH, model_text, scorer.make, scored_at) == written
+    assert spark_month.score_month(MONTH, model_text, card, DEFAULT_POLICY) == written
 
 
 def _with_value(source: Path, target: Path, column: str, value: str) -> Path:
@@ -171,21 +153,26 @@ def _with_value(source: Path, target: Path, column: str, value: str) -> Path:
     return target
 
 
-@pytest.mark.parametrize(
-    ("column", "value"),
-    [("CNT_CHILDREN", "1.5"), ("AMT_CREDIT", "1_000"), ("AMT_CREDIT", "1.5d"), ("TARGET", "2")],
-)
+# A fraction in a whole-number column; a Java-style `1.5d`, which Spark's own cast would read as 1.5.
+@pytest.mark.parametrize(("column", "value"), [("CNT_CHILDREN", "1.5"), ("AMT_CREDIT", "1.5d")])
 def test_spark_refuses_what_the_contract_refuses_and_writes_nothing(
     spark_month, deliveries_dir, tmp_path, column, value
 ):
-    session, root = spark_month
-    before = session.table("raw.applications").count()
+    before = spark_month.session.table("raw.applications").count()
     bad = _with_value(deliveries_dir / "20201201.csv", tmp_path / "20201201.csv", column, value)
     with pytest.raises(DeliveryRejected) as rejected:
-        load_application_file(session, bad, root / "quarantine")
+        spark_month.load_delivery(bad)
     problems = rejected.value.report.problems
     assert problems and problems[0].line == 4, [problem.describe() for problem in problems]
     assert problems[0].column == column
     assert not bad.exists() and rejected.value.quarantined_file.exists()
-    assert session.table("raw.applications").count() == before
-    shutil.rmtree(root / "quarantine")
+    assert spark_month.session.table("raw.applications").count() == before
+    shutil.rmtree(spark_month.paths.quarantine)
+
+
+def test_the_engine_is_one_setting(tmp_path):
+    paths = DataPaths(tmp_path)
+    assert engine_name({}) == "duckdb"
+    assert isinstance(warehouse_engine(paths, {"CREDIT_ENGINE": "DuckDB"}), DuckDBEngine)
+    with pytest.raises(ValueError, match="the engines are duckdb, spark"):
+        engine_name({"CREDIT_ENGINE": "postgres"})

@@ -1,0 +1,146 @@
+"""Where the warehouse's data lives and its SQL runs: DuckDB on one machine (the default) or Apache Spark.
+
+One setting chooses, `$CREDIT_ENGINE` (`duckdb` or `spark`). The steps that touch the data go
+through this narrow interface: loading a delivery, the training-set snapshot and scoring a
+month. dbt builds the same models on either, from one project: `dbt_target` names the
+profile output (`dbt_project/profiles.yml`). The model itself, its card and the files it is
+trained from are the same whichever engine ran the SQL.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Protocol
+
+from ml.batch_scoring import BatchScorer
+from ml.dataset import TrainingSetSummary, applicant_values, scoring_rows, write_training_set, write_training_table
+from ml.explanations import REASON_COUNT
+from ml.model_store import ModelCard
+from ml.scoring import DecisionPolicy, score
+from warehouse.database import connect
+from warehouse.ingestion.loader import load_delivery
+from warehouse.paths import DataPaths
+from warehouse.publishing.predictions_table import replace_month
+
+ENGINE_VARIABLE = "CREDIT_ENGINE"
+ENGINES = ("duckdb", "spark")
+
+Progress = Callable[[str], None]
+
+
+class WarehouseEngine(Protocol):
+    name: str
+    dbt_target: str
+
+    def load_delivery(self, path: Path, progress: Progress | None = None) -> int:
+        """Check an application delivery against the raw-file contract and load it; the rows loaded.
+
+        A refused file is quarantined beside its report and `DeliveryRejected` raised; nothing is written.
+        """
+
+    def write_training_set(self, month: date, path: Path) -> TrainingSetSummary:
+        """Month M's point-in-time training rows, written whole to Parquet at `path`."""
+
+    def score_month(
+        self, month: date, model_text: str, card: ModelCard, policy: DecisionPolicy, reason_count: int = REASON_COUNT
+    ) -> int:
+        """Score every application of the month with the model and replace the month's predictions; the rows."""
+
+
+@dataclass(frozen=True)
+class DuckDBEngine:
+    """One DuckDB file under the data directory: everything in one process."""
+
+    paths: DataPaths
+    name: str = "duckdb"
+    dbt_target: str = "duckdb"
+
+    def load_delivery(self, path: Path, progress: Progress | None = None) -> int:
+        return load_delivery(path, self.paths, progress).rows
+
+    def write_training_set(self, month: date, path: Path) -> TrainingSetSummary:
+        with connect(self.paths.warehouse, read_only=True) as connection:
+            return write_training_set(connection, month, path)
+
+    def score_month(
+        self, month: date, model_text: str, card: ModelCard, policy: DecisionPolicy, reason_count: int = REASON_COUNT
+    ) -> int:
+        import lightgbm as lgb
+
+        with connect(self.paths.warehouse) as connection:
+            rows = scoring_rows(connection, month)
+            values = applicant_values(connection, month=month)
+            scored = score(
+                lgb.Booster(model_str=model_text),
+                rows,
+                card.feature_names,
+                card.version,
+                policy,
+                card.platt_scaling,
+                values,
+                reason_count=reason_count,
+            )
+            return replace_month(connection, month, scored)
+
+
+class SparkEngine:
+    """Apache Spark: `$CREDIT_SPARK_MASTER` (default `local[2]`), tables in Parquet under the data directory.
+
+    Deliveries are read by Spark's CSV reader, the training set reaches the driver as Arrow, and
+    the month is scored on the executors. Needs the `spark` extra and Java 17.
+    """
+
+    name = "spark"
+    dbt_target = "spark"
+
+    def __init__(self, paths: DataPaths, session=None):
+        try:
+            from warehouse.spark.session import spark_session
+        except ImportError as error:
+            raise RuntimeError(
+                f"{ENGINE_VARIABLE}=spark needs PySpark and dbt-spark: pip install -e '.[spark]' ({error})"
+            ) from error
+        self.paths = paths
+        self.session = session or spark_session(paths.root)
+
+    def load_delivery(self, path: Path, progress: Progress | None = None) -> int:
+        from warehouse.spark.delivery_load import load_application_file
+
+        say = progress or (lambda message: None)
+        say(f"checking {Path(path).name} with Spark's CSV reader against the raw-file contract")
+        loaded = load_application_file(self.session, path, self.paths.quarantine)
+        for warning in loaded.warnings:
+            say(f"warning: {warning}")
+        return loaded.rows
+
+    def write_training_set(self, month: date, path: Path) -> TrainingSetSummary:
+        from warehouse.spark.marts import training_rows
+
+        return write_training_table(training_rows(self.session, month), month, path)
+
+    def score_month(
+        self, month: date, model_text: str, card: ModelCard, policy: DecisionPolicy, reason_count: int = REASON_COUNT
+    ) -> int:
+        from warehouse.spark.marts import VALUE_PREFIX, score_month
+
+        scorer = BatchScorer(
+            tuple(card.feature_names), card.version, policy, card.platt_scaling, reason_count, VALUE_PREFIX
+        )
+        scored_at = datetime.now(UTC).replace(tzinfo=None)
+        return score_month(self.session, month, model_text, scorer.make, scored_at)
+
+
+def engine_name(environment: dict[str, str] | None = None) -> str:
+    """`$CREDIT_ENGINE`, checked: `duckdb` (the default) or `spark`."""
+    name = (environment if environment is not None else os.environ).get(ENGINE_VARIABLE, "duckdb").strip().lower()
+    if name not in ENGINES:
+        raise ValueError(f"{ENGINE_VARIABLE}={name!r}: the engines are {', '.join(ENGINES)}")
+    return name
+
+
+def warehouse_engine(paths: DataPaths, environment: dict[str, str] | None = None) -> WarehouseEngine:
+    return SparkEngine(paths) if engine_name(environment) == "spark" else DuckDBEngine(paths)
