@@ -10,7 +10,7 @@ INSTALLED := $(VENV)/.installed
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/tests dbt_project/seeds -type f 2>/dev/null) dbt_project/dbt_project.yml dbt_project/profiles.yml
 
-.PHONY: setup demo test check lint bench bench-scale ui docs clean python-version
+.PHONY: setup demo test check lint bench bench-scale bench-spark ui docs clean python-version
 
 setup: $(INSTALLED) $(MANIFEST)
 
@@ -66,6 +66,10 @@ bench: setup
 # 1, 3 and 10 times Home Credit's size: load, training and month run, time and peak memory per step (about an hour).
 bench-scale: setup
 	$(BIN)/python scripts/bench_scale.py
+
+# One month on DuckDB and on local Spark, through the same engine interface: seconds per step (a few minutes).
+bench-spark: setup
+	$(BIN)/python scripts/bench_spark.py
 
 ui: setup
 	mkdir -p $(CREDIT_DATA_DIR)/dagster_home

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ml.batch_scoring import BatchScorer
-from ml.dataset import TrainingSetSummary, applicant_values, scoring_rows, write_training_set, write_training_table
+from ml.dataset import TrainingSetSummary, applicant_values, scoring_rows, write_training_pieces, write_training_set
 from ml.explanations import REASON_COUNT
 from ml.model_store import ModelCard
 from ml.scoring import DecisionPolicy, score
@@ -97,7 +97,7 @@ class SparkEngine:
     name = "spark"
     dbt_target = "spark"
 
-    def __init__(self, paths: DataPaths, session=None):
+    def __init__(self, paths: DataPaths, session=None, training_piece_rows: int = 50_000):
         try:
             from warehouse.spark.session import spark_session
         except ImportError as error:
@@ -106,6 +106,8 @@ class SparkEngine:
             ) from error
         self.paths = paths
         self.session = session or spark_session(paths.root)
+        # The training set reaches the driver this many rows at a time.
+        self.training_piece_rows = training_piece_rows
 
     def load_delivery(self, path: Path, progress: Progress | None = None) -> int:
         from warehouse.spark.delivery_load import load_application_file
@@ -118,9 +120,10 @@ class SparkEngine:
         return loaded.rows
 
     def write_training_set(self, month: date, path: Path) -> TrainingSetSummary:
-        from warehouse.spark.marts import training_rows
+        from warehouse.spark.marts import training_row_pieces
 
-        return write_training_table(training_rows(self.session, month), month, path)
+        pieces = training_row_pieces(self.session, month, self.training_piece_rows)
+        return write_training_pieces(pieces, month, path)
 
     def score_month(
         self, month: date, model_text: str, card: ModelCard, policy: DecisionPolicy, reason_count: int = REASON_COUNT

@@ -10,7 +10,7 @@ ahead), and training it again later, in M's own run, gives the same rows.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -171,11 +171,21 @@ def write_training_set(connection: duckdb.DuckDBPyConnection, month: date, path:
         return _summarise(temporary, month, path)
 
 
-def write_training_table(table: pa.Table, month: date, path: Path) -> TrainingSetSummary:
-    """Snapshot month M's training rows, given as Arrow (another engine's `TRAINING_ROWS_SQL`), to Parquet."""
+def write_training_pieces(pieces: Iterable[pa.Table], month: date, path: Path) -> TrainingSetSummary:
+    """Snapshot month M's training rows, given as Arrow pieces in id order (another engine's
+    `TRAINING_ROWS_SQL`), to Parquet, a piece at a time and written whole or not at all."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path) as temporary:
-        pq.write_table(table, temporary)
+        writer = None
+        try:
+            for piece in pieces:
+                writer = writer or pq.ParquetWriter(temporary, piece.schema)
+                writer.write_table(piece)
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            raise ValueError(f"no labelled applications delivered before {month:%Y-%m}: load the history first")
         return _summarise(temporary, month, path)
 
 

@@ -35,8 +35,8 @@ from warehouse.spark.tables import ensure_schema, table_columns
 
 APPLICATIONS = "raw.applications"
 CORRUPT = "_malformed_record"
-# What DuckDB's DOUBLE cast reads, once trimmed: digits with at most one point, an optional exponent.
-NUMBER_PATTERN = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$"
+# The characters of a number as DuckDB's DOUBLE cast reads one, once trimmed (no `_` digit grouping).
+NUMBER_CHARACTERS = "0123456789.eE+-"
 LARGEST_WHOLE_NUMBER = 9e15  # as on DuckDB: past it a double no longer holds every whole number
 
 
@@ -59,7 +59,14 @@ def _invalid(column: str, sql_type: str) -> Column:
     if sql_type == TEXT:
         return text.contains("\ufffd")
     number = text.cast("double")
-    not_a_number = ~text.rlike(NUMBER_PATTERN) | F.isnan(number) | (F.abs(number) == float("inf"))
+    # Java's parser, under Spark's cast, also reads `1.5d`, `0x1p3` and `Infinity`: those letters
+    # never pass, and what is left to it is a plain decimal, as DuckDB reads it.
+    not_a_number = (
+        number.isNull()
+        | (F.translate(text, NUMBER_CHARACTERS, "") != "")
+        | F.isnan(number)
+        | (F.abs(number) == float("inf"))
+    )
     if sql_type == INTEGER:
         not_a_number = not_a_number | (number != F.floor(number)) | (F.abs(number) >= LARGEST_WHOLE_NUMBER)
     return text.isNotNull() & not_a_number
@@ -82,7 +89,9 @@ def _read(spark: SparkSession, path: Path, header: list[str]) -> DataFrame:
         enforceSchema=True,  # the header was checked already, by the same code as on DuckDB
         mode="PERMISSIVE",
         columnNameOfCorruptRecord=CORRUPT,  # a record with more or fewer fields than the header
-        multiLine=True,  # a quoted field may hold a line break, as in DuckDB's reader
+        # Record by record, so that the file splits across the cores: a quoted line break then reads
+        # as a record with too few fields, and the file is refused (DuckDB's reader would accept it).
+        multiLine=False,
         quote='"',
         escape='"',  # RFC 4180: a quote inside a quoted field is doubled (Spark's default is a backslash)
         encoding="UTF-8",
@@ -96,7 +105,7 @@ def _problems(spark: SparkSession, rows: DataFrame, header: list[str], file_name
     contract = [name for name, _ in COLUMNS if name in header]
     counts = {
         "records": F.count(F.lit(1)),
-        "records with more or fewer fields than the header": F.count(F.col(CORRUPT)),
+        "records with more or fewer fields than the header (or a quoted line break)": F.count(F.col(CORRUPT)),
         "applications without an id": F.count(F.when(_text(KEY).isNull(), 1)),
         "ids delivered twice in the file": F.count(_text(KEY)) - F.countDistinct(_text(KEY)),
     }

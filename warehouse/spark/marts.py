@@ -13,6 +13,7 @@ from datetime import date, datetime
 
 import pandas as pd
 import pyarrow as pa
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -41,8 +42,13 @@ def _mart_columns(spark: SparkSession) -> str:
     return ", ".join(f"features.`{name}`" for name in spark.table(FEATURE_TABLE).columns if name not in BUILD_COLUMNS)
 
 
-def training_rows(spark: SparkSession, month: date) -> pa.Table:
-    """Month M's training rows (`ml.dataset.TRAINING_ROWS_SQL`): rows before M, with the label in force in M-1."""
+def training_row_pieces(spark: SparkSession, month: date, rows_per_piece: int = 50_000) -> Iterator[pa.Table]:
+    """Month M's training rows (`ml.dataset.TRAINING_ROWS_SQL`), by id, as Arrow tables of about `rows_per_piece`.
+
+    Rows before M, with the label in force in M-1. The driver holds one piece at a time: the
+    rows are computed once (kept by Spark, on disk past its memory), cut into id ranges at
+    exact quantiles, and each range sent to the driver sorted.
+    """
     sql = f"""
         select {_mart_columns(spark)}, labels.target, labels.label_source
         from {FEATURE_TABLE} as features
@@ -51,9 +57,22 @@ def training_rows(spark: SparkSession, month: date) -> pa.Table:
             and (labels.known_from is null or labels.known_from < :month)
             and (labels.superseded_from is null or labels.superseded_from >= :month)
         where features.application_month is null or features.application_month < :month
-        order by features.sk_id_curr
     """
-    return spark.sql(sql, args={"month": month}).toArrow()
+    rows = spark.sql(sql, args={"month": month}).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        count = rows.count()
+        pieces = max(1, -(-count // rows_per_piece))
+        bounds = rows.approxQuantile("sk_id_curr", [piece / pieces for piece in range(1, pieces)], 0.0)
+        edges = [None, *sorted(set(bounds)), None]
+        for low, high in zip(edges, edges[1:], strict=False):
+            piece = rows
+            if low is not None:
+                piece = piece.where(F.col("sk_id_curr") > F.lit(low))
+            if high is not None:
+                piece = piece.where(F.col("sk_id_curr") <= F.lit(high))
+            yield piece.orderBy("sk_id_curr").toArrow()
+    finally:
+        rows.unpersist()
 
 
 def month_rows(spark: SparkSession, month: date) -> DataFrame:

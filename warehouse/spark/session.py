@@ -41,6 +41,11 @@ def spark_session(data_dir: Path, master: str | None = None) -> SparkSession:
         # A delivery replaces its own partition of raw.applications and no other.
         .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
         .config("spark.sql.session.timeZone", "UTC")
+        # The driver receives the training set a piece at a time (`marts.training_row_pieces`).
+        .config("spark.driver.memory", os.environ.get("CREDIT_SPARK_DRIVER_MEMORY", "2g"))
+        # The contract's 122 columns, each checked in one aggregate, and the mart's 270 are past
+        # Spark's default of 100 fields for generated code: interpreted, the load's checks took 1.5 x as long.
+        .config("spark.sql.codegen.maxFields", "1000")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         # Months of thousands of rows, not of terabytes: a few shuffle partitions per core.

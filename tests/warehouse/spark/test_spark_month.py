@@ -55,7 +55,8 @@ def duckdb_month(deliveries_dir, tmp_path_factory) -> DuckDBEngine:
 @pytest.fixture(scope="module")
 def spark_month(deliveries_dir, tmp_path_factory) -> SparkEngine:
     paths = DataPaths(tmp_path_factory.mktemp("spark_month")).create()
-    engine = SparkEngine(paths, spark_session(paths.root))
+    # The training set reaches the driver in five pieces.
+    engine = SparkEngine(paths, spark_session(paths.root), training_piece_rows=5_000)
     for name in DELIVERIES:
         assert engine.load_delivery(deliveries_dir / name) > 0
     previous = os.environ.get("CREDIT_DATA_DIR")
