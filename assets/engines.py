@@ -37,7 +37,7 @@ class WarehouseEngine(Protocol):
     dbt_target: str
 
     def load_delivery(self, path: Path, progress: Progress | None = None) -> int:
-        """Check an application delivery against the raw-file contract and load it; the rows loaded.
+        """Check a delivery (applications or outcomes) against the raw-file contract and load it; the rows loaded.
 
         A refused file is quarantined beside its report and `DeliveryRejected` raised; nothing is written.
         """
@@ -110,11 +110,11 @@ class SparkEngine:
         self.training_piece_rows = training_piece_rows
 
     def load_delivery(self, path: Path, progress: Progress | None = None) -> int:
-        from warehouse.spark.delivery_load import load_application_file
+        from warehouse.spark.delivery_load import load_delivery_file
 
         say = progress or (lambda message: None)
         say(f"checking {Path(path).name} with Spark's CSV reader against the raw-file contract")
-        loaded = load_application_file(self.session, path, self.paths.quarantine)
+        loaded = load_delivery_file(self.session, path, self.paths.quarantine)
         for warning in loaded.warnings:
             say(f"warning: {warning}")
         return loaded.rows

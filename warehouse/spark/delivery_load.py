@@ -1,4 +1,4 @@
-"""An application delivery loaded by Spark's own CSV reader, against the raw-file contract.
+"""A delivery loaded by Spark's own CSV reader, against the raw-file contract.
 
 Spark reads every field as text and its SQL applies the contract (`contract_checks.invalid_sql`
 on DuckDB): a number is a finite decimal with no digit grouping, a whole number has no
@@ -26,14 +26,15 @@ from pyspark.sql import types as T
 from warehouse.database import raw_column_name
 from warehouse.ingestion.check_report import DeliveryReport, Problem
 from warehouse.ingestion.contract import COLUMN_TYPES, COLUMNS, INTEGER, KEY, LABEL, TEXT
-from warehouse.ingestion.contract_checks import APPLICATION_CONTRACT, VALID_TARGETS, check_header
-from warehouse.ingestion.delivery_names import DeliveryNameError, parse_delivery_name
+from warehouse.ingestion.contract_checks import VALID_TARGETS, check_header, contract_for
+from warehouse.ingestion.delivery_names import Delivery, DeliveryNameError, parse_delivery_name
 from warehouse.ingestion.loader import DeliveryRejected, check_file, file_sha256
 from warehouse.ingestion.quarantine import quarantine
 from warehouse.ingestion.raw_file import read_header
 from warehouse.spark.tables import ensure_schema, table_columns
 
 APPLICATIONS = "raw.applications"
+OUTCOMES = "raw.outcomes"
 CORRUPT = "_malformed_record"
 # The characters of a number as DuckDB's DOUBLE cast reads one, once trimmed (no `_` digit grouping).
 NUMBER_CHARACTERS = "0123456789.eE+-"
@@ -100,32 +101,59 @@ def _read(spark: SparkSession, path: Path, header: list[str]) -> DataFrame:
     )
 
 
-def _problems(spark: SparkSession, rows: DataFrame, header: list[str], file_name: str) -> tuple[int, list[str]]:
-    """The file's records, and what keeps the file out, as one line each (empty when it may be loaded)."""
-    contract = [name for name, _ in COLUMNS if name in header]
-    counts = {
-        "records": F.count(F.lit(1)),
-        "records with more or fewer fields than the header (or a quoted line break)": F.count(F.col(CORRUPT)),
-        "applications without an id": F.count(F.when(_text(KEY).isNull(), 1)),
-        "ids delivered twice in the file": F.count(_text(KEY)) - F.countDistinct(_text(KEY)),
+def _problems(spark: SparkSession, rows: DataFrame, header: list[str], delivery: Delivery) -> tuple[int, list[Problem]]:
+    """The file's records, and what keeps the file out (empty when it may be loaded), by the DuckDB checker's names."""
+    contract = [name for name in contract_for(delivery).columns if name in header]
+    counts: dict[tuple[str, str | None, str], Column] = {
+        ("malformed_record", None, "records with more or fewer fields than the header (or a quoted line break)"): (
+            F.count(F.col(CORRUPT))
+        ),
+        ("missing_id", KEY, f"records without a {KEY}"): F.count(F.when(_text(KEY).isNull(), 1)),
+        ("duplicate_id", KEY, f"{KEY} values repeated in the file"): F.count(_text(KEY)) - F.countDistinct(_text(KEY)),
     }
     for name in contract:
-        counts[f"values of {name} the contract refuses"] = F.count(F.when(_invalid(name, COLUMN_TYPES[name]), 1))
+        counts["bad_value", name, f"values of {name} the contract refuses"] = F.count(
+            F.when(_invalid(name, COLUMN_TYPES[name]), 1)
+        )
     if LABEL in header:
         target = _typed(LABEL, INTEGER)
-        counts[f"{LABEL} values other than 0 or 1"] = F.count(F.when(~target.isin(*VALID_TARGETS), 1))
-    records, *found = rows.agg(
-        *(expression.alias(f"c{index}") for index, expression in enumerate(counts.values()))
-    ).first()
-    problems = [f"{count:,} {what}" for what, count in zip(list(counts)[1:], found, strict=True) if count]
+        counts["bad_target", LABEL, f"{LABEL} values other than 0 or 1"] = F.count(
+            F.when(~target.isin(*VALID_TARGETS), 1)
+        )
+    if delivery.is_outcomes:
+        counts["missing_target", LABEL, f"outcomes without a {LABEL}"] = F.count(F.when(_text(LABEL).isNull(), 1))
+    records, *found = rows.agg(F.count(F.lit(1)), *counts.values()).first()
+    problems = [
+        Problem(check, f"{count:,} {what}", column=column)
+        for (check, column, what), count in zip(counts, found, strict=True)
+        if count
+    ]
     if not records:
-        problems.append("the file has a header but no rows")
-    earlier = spark.table(APPLICATIONS).where(F.col("delivery_file") != file_name).select(KEY.lower())
-    delivered_before = rows.select(_typed(KEY, INTEGER).alias(KEY.lower())).join(earlier, KEY.lower(), "left_semi")
-    count = delivered_before.count()
-    if count:
-        problems.append(f"{count:,} ids delivered before, in another file")
-    return records, problems
+        problems.append(Problem("no_rows", "the file has a header but no rows"))
+    return records, problems + _against_the_warehouse(spark, rows, delivery)
+
+
+def _against_the_warehouse(spark: SparkSession, rows: DataFrame, delivery: Delivery) -> list[Problem]:
+    """An application id must be new; an outcome's must be an application delivered before the outcome's month."""
+    key = KEY.lower()
+    ids = rows.select(_typed(KEY, INTEGER).alias(key)).where(F.col(key).isNotNull())
+    applications = spark.table(APPLICATIONS)
+    if not delivery.is_outcomes:
+        earlier = applications.where(F.col("delivery_file") != F.lit(delivery.file_name)).select(key)
+        count = ids.join(earlier, key, "left_semi").count()
+        if not count:
+            return []
+        return [Problem("id_already_delivered", f"{count:,} ids delivered before, in another file", column=KEY)]
+    unknown = ids.join(applications.select(key), key, "left_anti").count()
+    delivered = applications.where(F.col("application_month") >= F.lit(delivery.month)).select(key)
+    too_early = ids.join(delivered, key, "left_semi").count()
+    problems = []
+    if unknown:
+        problems.append(Problem("unknown_id", f"{unknown:,} outcomes for applications never delivered", column=KEY))
+    if too_early:
+        what = f"{too_early:,} outcomes for applications of {delivery.month:%Y-%m} or later"
+        problems.append(Problem("outcome_too_early", what, column=KEY))
+    return problems
 
 
 def _contract_frame(rows: DataFrame, header: list[str], month: date | None, loaded_at: datetime) -> DataFrame:
@@ -146,40 +174,53 @@ def _spark_type(sql_type: str) -> str:
     return {INTEGER: "bigint", TEXT: "string"}.get(sql_type, "double")
 
 
-def _reject(path: Path, reasons: list[str], quarantine_folder: Path) -> DeliveryRejected:
-    """The DuckDB checker's report (lines and columns); Spark's own reasons where it found none."""
+def _reject(path: Path, problems: list[Problem], quarantine_folder: Path) -> DeliveryRejected:
+    """The DuckDB checker's report (lines and columns) where it sees the problem; else Spark's, without lines.
+
+    The checker judges the file alone: an id delivered before, or an outcome for an application
+    never delivered, only Spark can tell here.
+    """
     report = check_file(path)
     if not report.problems:
         report = DeliveryReport(file_name=path.name, sha256=file_sha256(path))
-        for reason in reasons:
-            report.add(Problem("spark_contract", f"{reason} (Spark's reader; no line can be given)"))
+        report.extend(problems)
     moved, report_path = quarantine(path, report, quarantine_folder)
     return DeliveryRejected(report, moved, report_path)
 
 
-def load_application_file(spark: SparkSession, path: Path, quarantine_folder: Path) -> SparkLoad:
-    """Check an application delivery with Spark and write it to its partition of `raw.applications`, or refuse it."""
+def load_delivery_file(spark: SparkSession, path: Path, quarantine_folder: Path) -> SparkLoad:
+    """Check a delivery with Spark and write its partition of `raw.applications` or `raw.outcomes`, or refuse it."""
     path = Path(path)
     ensure_schema(spark)
     try:
         delivery = parse_delivery_name(path.name)
     except DeliveryNameError as error:
-        raise _reject(path, [str(error)], quarantine_folder) from None
-    if delivery.is_outcomes:
-        raise NotImplementedError("outcome deliveries load through the duckdb engine only, so far")
+        raise _reject(path, [Problem("file_name", str(error))], quarantine_folder) from None
     header = read_header(path)
-    column_problems, warnings = check_header(header.names, APPLICATION_CONTRACT)
+    column_problems, warnings = check_header(header.names, contract_for(delivery))
     if header.problems or column_problems:
-        raise _reject(path, [problem.message for problem in header.problems + column_problems], quarantine_folder)
+        raise _reject(path, header.problems + column_problems, quarantine_folder)
     rows = _read(spark, path, header.names).cache()  # read once for the checks and once for the write otherwise
     try:
-        records, problems = _problems(spark, rows, header.names, delivery.file_name)
+        records, problems = _problems(spark, rows, header.names, delivery)
         if problems:
             raise _reject(path, problems, quarantine_folder)
         loaded_at = datetime.now(UTC).replace(tzinfo=None)
-        frame = _contract_frame(rows, header.names, delivery.month, loaded_at)
+        if delivery.is_outcomes:
+            table, frame = OUTCOMES, _outcome_frame(rows, delivery.month, loaded_at)
+        else:
+            table, frame = APPLICATIONS, _contract_frame(rows, header.names, delivery.month, loaded_at)
         frame = frame.withColumn("delivery_file", F.lit(delivery.file_name))
-        frame.select(*table_columns(spark, APPLICATIONS)).write.insertInto(APPLICATIONS, overwrite=True)
+        frame.select(*table_columns(spark, table)).write.insertInto(table, overwrite=True)
     finally:
         rows.unpersist()
     return SparkLoad(delivery.file_name, delivery.month, records, tuple(warnings))
+
+
+def _outcome_frame(rows: DataFrame, month: date, loaded_at: datetime) -> DataFrame:
+    return rows.select(
+        _typed(KEY, INTEGER).alias(KEY.lower()),
+        _typed(LABEL, INTEGER).alias(LABEL.lower()),
+        F.lit(month).cast("date").alias("known_from"),
+        F.lit(loaded_at).cast("timestamp").alias("loaded_at"),
+    )

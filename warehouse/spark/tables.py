@@ -22,8 +22,8 @@ APPLICATIONS_DDL = (
 
 OUTCOMES_DDL = """
 create table if not exists raw.outcomes (
-    sk_id_curr bigint, target bigint, delivery_file string, known_from date, loaded_at timestamp
-) using parquet
+    sk_id_curr bigint, target bigint, known_from date, loaded_at timestamp, delivery_file string
+) using parquet partitioned by (delivery_file)
 """
 
 PREDICTIONS_DDL = """

@@ -43,22 +43,36 @@ CONFIG = TrainingConfig(n_trials=1, tuning_rows=1_000, max_rounds=60, early_stop
 
 
 @pytest.fixture(scope="module")
-def duckdb_month(deliveries_dir, tmp_path_factory) -> DuckDBEngine:
+def deliveries(deliveries_dir, tmp_path_factory) -> list[Path]:
+    """The history, October, corrected outcomes of 300 history applications dated October, and November.
+
+    The corrections are known from October on: November's training set holds them, October's labels replaced.
+    """
+    folder = tmp_path_factory.mktemp("outcomes")
+    history = pd.read_csv(deliveries_dir / "initial.csv", usecols=["SK_ID_CURR", "TARGET"]).head(300)
+    history["TARGET"] = 1 - history["TARGET"]
+    history.to_csv(folder / "outcomes_20201001.csv", index=False)
+    initial, october, november = (deliveries_dir / name for name in DELIVERIES)
+    return [initial, october, folder / "outcomes_20201001.csv", november]
+
+
+@pytest.fixture(scope="module")
+def duckdb_month(deliveries, tmp_path_factory) -> DuckDBEngine:
     engine = DuckDBEngine(DataPaths(tmp_path_factory.mktemp("duckdb_month")).create())
-    for name in DELIVERIES:
-        engine.load_delivery(deliveries_dir / name)
+    for path in deliveries:
+        engine.load_delivery(path)
     result = run_dbt(["run", "--select", *MODELS], engine.paths.root, engine.paths.root / "dbt_target")
     assert result.returncode == 0, result.stdout[-3000:]
     return engine
 
 
 @pytest.fixture(scope="module")
-def spark_month(deliveries_dir, tmp_path_factory) -> SparkEngine:
+def spark_month(deliveries, tmp_path_factory) -> SparkEngine:
     paths = DataPaths(tmp_path_factory.mktemp("spark_month")).create()
     # The training set reaches the driver in five pieces.
     engine = SparkEngine(paths, spark_session(paths.root), training_piece_rows=5_000)
-    for name in DELIVERIES:
-        assert engine.load_delivery(deliveries_dir / name) > 0
+    for path in deliveries:
+        assert engine.load_delivery(path) > 0
     previous = os.environ.get("CREDIT_DATA_DIR")
     os.environ["CREDIT_DATA_DIR"] = str(paths.root)
     try:
@@ -120,7 +134,17 @@ def test_spark_snapshots_the_same_training_set(training_sets):
     on_duckdb, on_spark = training_sets
     assert on_spark.rows == on_duckdb.rows > 20_000
     assert on_spark.latest_month == date(2020, 10, 1)
+    assert on_spark.label_deliveries == ("20201001.csv", "initial.csv", "outcomes_20201001.csv")
     assert on_spark.fingerprint == on_duckdb.fingerprint
+
+
+def test_spark_refuses_an_outcome_for_an_application_never_delivered(spark_month, tmp_path):
+    outcomes = tmp_path / "outcomes_20201201.csv"
+    pd.DataFrame({"SK_ID_CURR": [1], "TARGET": [0]}).to_csv(outcomes, index=False)
+    with pytest.raises(DeliveryRejected) as rejected:
+        spark_month.load_delivery(outcomes)
+    assert [problem.check for problem in rejected.value.report.problems] == ["unknown_id"]
+    assert spark_month.session.table("raw.outcomes").count() == 300
 
 
 def test_spark_scores_the_month_as_duckdb_does(duckdb_month, spark_month, training_sets, tmp_path):
