@@ -73,6 +73,8 @@ class DuckDBEngine:
 
         with connect(self.paths.warehouse) as connection:
             rows = scoring_rows(connection, month)
+            if rows.empty:
+                raise ValueError(f"no applications delivered for {month:%Y-%m}: nothing to score")
             values = applicant_values(connection, month=month)
             scored = score(
                 lgb.Booster(model_str=model_text),

@@ -140,6 +140,7 @@ LONGEST_FIRST = (
     "system/test_dagster_dev.py",
     "system/test_month_runs.py",
     "built_warehouse",
+    "warehouse/spark/test_spark_month.py",  # four minutes, none of them waiting on a month run
     "system/test_bi_serving.py",
     "online_service",
     "system/test_monitoring.py",

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from py4j.protocol import Py4JJavaError
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -31,13 +32,21 @@ from warehouse.ingestion.delivery_names import Delivery, DeliveryNameError, pars
 from warehouse.ingestion.loader import DeliveryRejected, check_file, file_sha256
 from warehouse.ingestion.quarantine import quarantine
 from warehouse.ingestion.raw_file import read_header
-from warehouse.spark.tables import ensure_schema, table_columns
+from warehouse.spark.tables import ensure_schema, overwrite_partitions
 
 APPLICATIONS = "raw.applications"
 OUTCOMES = "raw.outcomes"
 CORRUPT = "_malformed_record"
+UNDECODABLE = "_undecodable"
+NUMBER_SUFFIX = "__number_text"
 # The characters of a number as DuckDB's DOUBLE cast reads one, once trimmed (no `_` digit grouping).
 NUMBER_CHARACTERS = "0123456789.eE+-"
+SPACE_SEPARATORS_AT_ENDS = r"^\p{Zs}+|\p{Zs}+$"
+NUMBER_PADDING_AT_ENDS = r"^[\t\n\x0B\f\r]+|[\t\n\x0B\f\r]+$"
+# What an undecodable byte becomes in Spark's reader: refused in any column, as DuckDB refuses the byte.
+REPLACEMENT_CHARACTER = "\ufffd"
+# What only the warehouse can tell: the DuckDB checker judges the file alone.
+ACROSS_DELIVERIES = ("id_already_delivered", "unknown_id", "outcome_too_early")
 LARGEST_WHOLE_NUMBER = 9e15  # as on DuckDB: past it a double no longer holds every whole number
 
 
@@ -50,21 +59,25 @@ class SparkLoad:
 
 
 def _text(column: str) -> Column:
-    """A field as text, blank meaning missing (`contract_checks.text_sql`)."""
-    trimmed = F.trim(F.col(f"`{column}`"))
-    return F.when(trimmed != "", trimmed)
+    """A contract field as text, blank meaning missing: trimmed once, as the file is read (`_read`)."""
+    return F.col(column)
+
+
+def _number_text(column: str) -> Column:
+    """The text of a number field as DuckDB's DOUBLE cast reads it (`_read`)."""
+    return F.col(column + NUMBER_SUFFIX)
 
 
 def _invalid(column: str, sql_type: str) -> Column:
     text = _text(column)
     if sql_type == TEXT:
-        return text.contains("\ufffd")
-    number = text.cast("double")
+        return text.contains(REPLACEMENT_CHARACTER)
+    number = _number_text(column).cast("double")
     # Java's parser, under Spark's cast, also reads `1.5d`, `0x1p3` and `Infinity`: those letters
     # never pass, and what is left to it is a plain decimal, as DuckDB reads it.
     not_a_number = (
         number.isNull()
-        | (F.translate(text, NUMBER_CHARACTERS, "") != "")
+        | (F.translate(_number_text(column), NUMBER_CHARACTERS, "") != "")
         | F.isnan(number)
         | (F.abs(number) == float("inf"))
     )
@@ -74,16 +87,22 @@ def _invalid(column: str, sql_type: str) -> Column:
 
 
 def _typed(column: str, sql_type: str) -> Column:
-    text = _text(column)
     if sql_type == TEXT:
-        return text
-    number = text.cast("double")
+        return _text(column)
+    number = _number_text(column).cast("double")
     return number.cast("bigint") if sql_type == INTEGER else number
 
 
-def _read(spark: SparkSession, path: Path, header: list[str]) -> DataFrame:
-    fields = [T.StructField(name, T.StringType()) for name in header] + [T.StructField(CORRUPT, T.StringType())]
-    return spark.read.csv(
+def _read(spark: SparkSession, path: Path, header: list[str], contract: dict[str, str]) -> DataFrame:
+    """The file's contract columns by name, every field as text, with the reader's two findings.
+
+    Fields are read by position (`c1`, `c2` ...), never by the header's own names, which Spark
+    would match regardless of case; `_malformed_record` holds a record with the wrong number of
+    fields, `_undecodable` is true where any field, in the contract or not, held a byte that is not UTF-8.
+    """
+    positions = [f"c{index}" for index in range(1, len(header) + 1)]
+    fields = [T.StructField(name, T.StringType()) for name in positions] + [T.StructField(CORRUPT, T.StringType())]
+    rows = spark.read.csv(
         str(path),
         schema=T.StructType(fields),
         header=True,
@@ -98,25 +117,45 @@ def _read(spark: SparkSession, path: Path, header: list[str]) -> DataFrame:
         encoding="UTF-8",
         ignoreLeadingWhiteSpace=False,
         ignoreTrailingWhiteSpace=False,
+        unescapedQuoteHandling="RAISE_ERROR",  # `"ab"c`, which DuckDB refuses too, fails the read
     )
+    undecodable = F.lit(False)
+    for position in positions:
+        undecodable = undecodable | F.coalesce(F.col(position).contains(REPLACEMENT_CHARACTER), F.lit(False))
+    fields = []
+    for name, sql_type in contract.items():
+        if name not in header:
+            continue
+        # As `contract_checks.text_sql`: DuckDB's `trim` strips Unicode space separators (a no-break
+        # space too), where Spark's `trim` strips only U+0020; blank is missing.
+        trimmed = F.regexp_replace(F.col(f"c{header.index(name) + 1}"), SPACE_SEPARATORS_AT_ENDS, "")
+        text = F.when(trimmed != "", trimmed)
+        fields.append(text.alias(name))
+        if sql_type != TEXT:
+            # DuckDB's DOUBLE cast also skips a tab, carriage return or form feed at either end.
+            fields.append(F.regexp_replace(text, NUMBER_PADDING_AT_ENDS, "").alias(name + NUMBER_SUFFIX))
+    return rows.select(*fields, CORRUPT, undecodable.alias(UNDECODABLE))
 
 
 def _problems(spark: SparkSession, rows: DataFrame, header: list[str], delivery: Delivery) -> tuple[int, list[Problem]]:
     """The file's records, and what keeps the file out (empty when it may be loaded), by the DuckDB checker's names."""
     contract = [name for name in contract_for(delivery).columns if name in header]
+    valid_id = F.when(~_invalid(KEY, INTEGER), _typed(KEY, INTEGER))
     counts: dict[tuple[str, str | None, str], Column] = {
         ("malformed_record", None, "records with more or fewer fields than the header (or a quoted line break)"): (
             F.count(F.col(CORRUPT))
         ),
         ("missing_id", KEY, f"records without a {KEY}"): F.count(F.when(_text(KEY).isNull(), 1)),
-        ("duplicate_id", KEY, f"{KEY} values repeated in the file"): F.count(_text(KEY)) - F.countDistinct(_text(KEY)),
+        # As DuckDB counts them: typed, so `100` and `100.0` are one id; among the values that are ids at all.
+        ("duplicate_id", KEY, f"{KEY} values repeated in the file"): F.count(valid_id) - F.countDistinct(valid_id),
+        ("encoding", None, "records with bytes that are not UTF-8"): F.count(F.when(F.col(UNDECODABLE), 1)),
     }
     for name in contract:
         counts["bad_value", name, f"values of {name} the contract refuses"] = F.count(
             F.when(_invalid(name, COLUMN_TYPES[name]), 1)
         )
     if LABEL in header:
-        target = _typed(LABEL, INTEGER)
+        target = F.when(~_invalid(LABEL, INTEGER), _typed(LABEL, INTEGER))
         counts["bad_target", LABEL, f"{LABEL} values other than 0 or 1"] = F.count(
             F.when(~target.isin(*VALID_TARGETS), 1)
         )
@@ -136,7 +175,7 @@ def _problems(spark: SparkSession, rows: DataFrame, header: list[str], delivery:
 def _against_the_warehouse(spark: SparkSession, rows: DataFrame, delivery: Delivery) -> list[Problem]:
     """An application id must be new; an outcome's must be an application delivered before the outcome's month."""
     key = KEY.lower()
-    ids = rows.select(_typed(KEY, INTEGER).alias(key)).where(F.col(key).isNotNull())
+    ids = rows.select(F.when(~_invalid(KEY, INTEGER), _typed(KEY, INTEGER)).alias(key)).where(F.col(key).isNotNull())
     applications = spark.table(APPLICATIONS)
     if not delivery.is_outcomes:
         earlier = applications.where(F.col("delivery_file") != F.lit(delivery.file_name)).select(key)
@@ -181,9 +220,18 @@ def _reject(path: Path, problems: list[Problem], quarantine_folder: Path) -> Del
     never delivered, only Spark can tell here.
     """
     report = check_file(path)
-    if not report.problems:
+    across_deliveries = [problem for problem in problems if problem.check in ACROSS_DELIVERIES]
+    if report.problems:
+        report.extend(across_deliveries)
+    else:
         report = DeliveryReport(file_name=path.name, sha256=file_sha256(path))
-        report.extend(problems)
+        report.extend(across_deliveries)
+        # The DuckDB checker passed the file itself: only Spark's reader could not read it as the contract does.
+        report.extend(
+            Problem(problem.check, f"Spark's CSV reader: {problem.message}", problem.line, problem.column)
+            for problem in problems
+            if problem.check not in ACROSS_DELIVERIES
+        )
     moved, report_path = quarantine(path, report, quarantine_folder)
     return DeliveryRejected(report, moved, report_path)
 
@@ -200,9 +248,14 @@ def load_delivery_file(spark: SparkSession, path: Path, quarantine_folder: Path)
     column_problems, warnings = check_header(header.names, contract_for(delivery))
     if header.problems or column_problems:
         raise _reject(path, header.problems + column_problems, quarantine_folder)
-    rows = _read(spark, path, header.names).cache()  # read once for the checks and once for the write otherwise
+    rows = _read(spark, path, header.names, contract_for(delivery).columns).cache()  # else read again to write
     try:
-        records, problems = _problems(spark, rows, header.names, delivery)
+        try:
+            records, problems = _problems(spark, rows, header.names, delivery)
+        except Py4JJavaError as error:
+            if "TextParsingException" not in str(error):
+                raise
+            problems = [Problem("malformed_record", "a field the CSV parser cannot read (a quote inside a field?)")]
         if problems:
             raise _reject(path, problems, quarantine_folder)
         loaded_at = datetime.now(UTC).replace(tzinfo=None)
@@ -210,8 +263,7 @@ def load_delivery_file(spark: SparkSession, path: Path, quarantine_folder: Path)
             table, frame = OUTCOMES, _outcome_frame(rows, delivery.month, loaded_at)
         else:
             table, frame = APPLICATIONS, _contract_frame(rows, header.names, delivery.month, loaded_at)
-        frame = frame.withColumn("delivery_file", F.lit(delivery.file_name))
-        frame.select(*table_columns(spark, table)).write.insertInto(table, overwrite=True)
+        overwrite_partitions(spark, frame.withColumn("delivery_file", F.lit(delivery.file_name)), table)
     finally:
         rows.unpersist()
     return SparkLoad(delivery.file_name, delivery.month, records, tuple(warnings))

@@ -3,7 +3,7 @@
 The same rows as on DuckDB (`ml/dataset.py`): the point-in-time training rows of a month,
 and a month's scoring rows with the label known today. The training set moves to the
 driver as Arrow; scoring runs on the executors (`mapInPandas`), the model going out as its
-own text in a broadcast variable, never pickled.
+own text (LightGBM's format) in a broadcast variable: no model object is ever pickled.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 
 from warehouse.ingestion.contract import COLUMN_TYPES, TEXT
 from warehouse.publishing.predictions_table import LABELS_KNOWN_TODAY, PREDICTION_COLUMNS
-from warehouse.spark.tables import table_columns
+from warehouse.spark.tables import overwrite_partitions
 
 FEATURE_TABLE = "marts.fct_application_features"
 LABEL_TABLE = "marts.fct_application_labels"
@@ -100,6 +100,8 @@ def score_month(
     `make_scorer(model_text)` builds a scorer once per partition (the model parsed from its
     text); the scorer turns rows, with their `applicant__` values, into prediction rows.
     """
+    if not month_rows(spark, month).limit(1).count():
+        raise ValueError(f"no applications delivered for {month:%Y-%m}: nothing to score")
     model = spark.sparkContext.broadcast(model_text)
 
     def score_partition(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -111,8 +113,9 @@ def score_month(
                 yield scored.loc[:, list(PREDICTION_COLUMNS)]
 
     try:
-        scored = month_rows(spark, month).mapInPandas(score_partition, PREDICTION_SCHEMA)
-        scored.select(*table_columns(spark, PREDICTIONS)).write.insertInto(PREDICTIONS, overwrite=True)
+        overwrite_partitions(
+            spark, month_rows(spark, month).mapInPandas(score_partition, PREDICTION_SCHEMA), PREDICTIONS
+        )
     finally:
         model.destroy()
     return spark.table(PREDICTIONS).where(F.col("application_month") == F.lit(month)).count()

@@ -5,7 +5,7 @@ dbt owns `staging`, `marts` and `monitoring` on Spark too, and reads these as so
 
 from __future__ import annotations
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from warehouse.database import raw_column_name
 from warehouse.ingestion.contract import COLUMNS, FLOAT, INTEGER, TEXT
@@ -53,3 +53,14 @@ def ensure_schema(spark: SparkSession) -> None:
 def table_columns(spark: SparkSession, table: str) -> list[str]:
     """The table's columns in its own order: what `insertInto`, which writes by position, must follow."""
     return spark.table(table).columns
+
+
+def overwrite_partitions(spark: SparkSession, frame: DataFrame, table: str) -> None:
+    """Replace the partitions `frame` has rows for, and only those (a delivery's, a month's).
+
+    Spark's default overwrite truncates the whole table: the mode is set here, on the write and
+    the session, whatever session the engine was given.
+    """
+    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
+    writer = frame.select(*table_columns(spark, table)).write.option("partitionOverwriteMode", "dynamic")
+    writer.insertInto(table, overwrite=True)

@@ -163,11 +163,17 @@ def test_spark_scores_the_month_as_duckdb_does(duckdb_month, spark_month, traini
 
     assert on_spark["sk_id_curr"].tolist() == on_duckdb["sk_id_curr"].tolist()
     np.testing.assert_allclose(on_spark["default_probability"], on_duckdb["default_probability"], rtol=0, atol=1e-9)
-    for column in ("risk_grade", "decision", "reason_code_1", "reason_1", "reason_4", "model_version"):
+    decided = ["risk_grade", "decision", "model_version", "review_from", "decline_from"]
+    reasons = [f"{kind}_{slot}" for kind in ("reason_code", "reason") for slot in range(1, 5)]
+    for column in decided + reasons:
         assert on_spark[column].tolist() == on_duckdb[column].tolist(), column
+    assert on_spark["reason_1"].notna().all()
     assert on_spark["scored_at"].nunique() == 1  # one time for the whole month, as on DuckDB
-    # Scoring the month again replaces its rows, as on DuckDB.
+    # Scoring the month again replaces its rows, as on DuckDB; a month without applications is an error.
     assert spark_month.score_month(MONTH, model_text, card, DEFAULT_POLICY) == written
+    with pytest.raises(ValueError, match="no applications delivered for 2021-03"):
+        spark_month.score_month(date(2021, 3, 1), model_text, card, DEFAULT_POLICY)
+    assert spark_month.session.table("scoring.predictions").count() == written
 
 
 def _with_value(source: Path, target: Path, column: str, value: str) -> Path:
@@ -178,11 +184,9 @@ def _with_value(source: Path, target: Path, column: str, value: str) -> Path:
     return target
 
 
-# A fraction in a whole-number column; a Java-style `1.5d`, which Spark's own cast would read as 1.5.
-@pytest.mark.parametrize(("column", "value"), [("CNT_CHILDREN", "1.5"), ("AMT_CREDIT", "1.5d")])
-def test_spark_refuses_what_the_contract_refuses_and_writes_nothing(
-    spark_month, deliveries_dir, tmp_path, column, value
-):
+def test_spark_refuses_what_the_contract_refuses_and_writes_nothing(spark_month, deliveries_dir, tmp_path):
+    """A Java-style `1.5d`, which Spark's own cast would read as 1.5."""
+    column, value = "AMT_CREDIT", "1.5d"
     before = spark_month.session.table("raw.applications").count()
     bad = _with_value(deliveries_dir / "20201201.csv", tmp_path / "20201201.csv", column, value)
     with pytest.raises(DeliveryRejected) as rejected:
@@ -201,3 +205,53 @@ def test_the_engine_is_one_setting(tmp_path):
     assert isinstance(warehouse_engine(paths, {"CREDIT_ENGINE": "DuckDB"}), DuckDBEngine)
     with pytest.raises(ValueError, match="the engines are duckdb, spark"):
         engine_name({"CREDIT_ENGINE": "postgres"})
+
+
+def test_spark_refuses_an_id_repeated_in_another_form(spark_month, deliveries_dir, tmp_path):
+    """`100` and `100.0` are one id to the contract: the file repeats it."""
+    frame = pd.read_csv(deliveries_dir / "20201201.csv", dtype=str, keep_default_na=False)
+    frame.loc[2, "SK_ID_CURR"] = frame.loc[1, "SK_ID_CURR"] + ".0"
+    bad = tmp_path / "20201201.csv"
+    frame.to_csv(bad, index=False)
+    with pytest.raises(DeliveryRejected) as rejected:
+        spark_month.load_delivery(bad)
+    problems = rejected.value.report.problems
+    assert [problem.check for problem in problems] == ["duplicate_id"] and problems[0].line in (3, 4)
+
+
+def test_spark_refuses_a_quote_inside_a_field(spark_month, deliveries_dir, tmp_path):
+    lines = (deliveries_dir / "20201201.csv").read_text().splitlines(keepends=True)
+    identifier, target, _, rest = lines[3].split(",", 3)
+    lines[3] = f'{identifier},{target},"Cash" loans,{rest}'
+    bad = tmp_path / "20201201.csv"
+    bad.write_text("".join(lines))
+    with pytest.raises(DeliveryRejected) as rejected:
+        spark_month.load_delivery(bad)
+    assert rejected.value.report.problems[0].line == 4
+
+
+def test_padding_reads_as_on_duckdb_and_a_reload_replaces_only_its_own_rows(
+    duckdb_month, spark_month, deliveries_dir, tmp_path
+):
+    """A no-break space around text and a tab around a number are padding to DuckDB: so to Spark.
+
+    Runs last: it loads December on both engines, after the month's marts were compared.
+    """
+    frame = pd.read_csv(deliveries_dir / "20201201.csv", dtype=str, keep_default_na=False)
+    first = int(frame.loc[0, "SK_ID_CURR"])
+    frame.loc[0, "NAME_CONTRACT_TYPE"] = "\u00a0Revolving loans\u00a0"
+    frame.loc[0, "AMT_CREDIT"] = "\t123456.5"
+    padded = tmp_path / "20201201.csv"
+    frame.to_csv(padded, index=False)
+    query = "select name_contract_type, amt_credit from raw.applications where sk_id_curr = ?"
+    shutil.copy(padded, tmp_path / "copy.csv")
+    duckdb_month.load_delivery(padded)
+    with connect(duckdb_month.paths.warehouse, read_only=True) as connection:
+        on_duckdb = connection.execute(query, [first]).fetchone()
+    before = spark_month.session.table("raw.applications").count()
+    for _ in range(2):  # loaded, then loaded again: the same rows, nothing else touched
+        shutil.copy(tmp_path / "copy.csv", padded)
+        assert spark_month.load_delivery(padded) == len(frame)
+        assert spark_month.session.table("raw.applications").count() == before + len(frame)
+    on_spark = spark_month.session.sql(query.replace("?", ":id"), args={"id": first}).first()
+    assert tuple(on_spark) == on_duckdb == ("Revolving loans", 123456.5)
