@@ -106,7 +106,7 @@ def main() -> None:
     steps = [*duckdb_seconds, "total"]
     duckdb_seconds["total"] = round(sum(duckdb_seconds.values()), 1)
     spark_seconds["total"] = round(sum(spark_seconds.values()) + start_up, 1)
-    print(f"\n{arguments.rows:,}-row history, one month; Spark local[2] started in {start_up} s (in its total)")
+    print(f"\n{arguments.rows:,} applications generated; the history and one month loaded; Spark start {start_up} s")
     print(f"{'step':24}{'DuckDB s':>10}{'Spark s':>10}{'Spark / DuckDB':>16}")
     for step in steps:
         ratio = spark_seconds[step] / duckdb_seconds[step] if duckdb_seconds[step] else float("nan")
