@@ -37,7 +37,7 @@ pytestmark = pytest.mark.slow
 MONTH = date(2020, 11, 1)
 # The history and the month before: November's training set holds October with October's labels.
 DELIVERIES = ("initial.csv", "20201001.csv", "20201101.csv")
-MODELS = ["staging", "intermediate", "marts"]
+MODELS = ["staging", "intermediate", "marts", "deliveries"]
 # Cheap but real: a few trees, one trial.
 CONFIG = TrainingConfig(n_trials=1, tuning_rows=1_000, max_rounds=60, early_stopping_rounds=10)
 
@@ -119,6 +119,9 @@ def test_spark_builds_the_same_feature_rows(duckdb_month, spark_month):
         frame["application_month"] = pd.to_datetime(frame["application_month"]).dt.strftime("%Y-%m-%d")
     # Values exactly equal; a whole-number column may come as int32 from one and Int32 from the other.
     pd.testing.assert_frame_equal(on_spark, on_duckdb, check_dtype=False, check_exact=True)
+    with connect(duckdb_month.paths.warehouse, read_only=True) as connection:
+        unseen = connection.execute("select count(*) from monitoring.unseen_levels").fetchone()[0]
+    assert spark_month.session.table("monitoring.unseen_levels").count() == unseen
 
 
 @pytest.fixture(scope="module")
