@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Protocol
@@ -20,7 +20,7 @@ from ml.batch_scoring import BatchScorer
 from ml.dataset import TrainingSetSummary, applicant_values, scoring_rows, write_training_pieces, write_training_set
 from ml.explanations import REASON_COUNT
 from ml.model_store import ModelCard
-from ml.scoring import DecisionPolicy, score
+from ml.scoring import DecisionPolicy
 from warehouse.database import connect
 from warehouse.ingestion.loader import load_delivery
 from warehouse.paths import DataPaths
@@ -76,16 +76,8 @@ class DuckDBEngine:
             if rows.empty:
                 raise ValueError(f"no applications delivered for {month:%Y-%m}: nothing to score")
             values = applicant_values(connection, month=month)
-            scored = score(
-                lgb.Booster(model_str=model_text),
-                rows,
-                card.feature_names,
-                card.version,
-                policy,
-                card.platt_scaling,
-                values,
-                reason_count=reason_count,
-            )
+            scorer = BatchScorer.from_card(card, policy, reason_count)
+            scored = scorer.score(lgb.Booster(model_str=model_text), rows, values)
             return replace_month(connection, month, scored)
 
 
@@ -132,9 +124,7 @@ class SparkEngine:
     ) -> int:
         from warehouse.spark.marts import VALUE_PREFIX, score_month
 
-        scorer = BatchScorer(
-            tuple(card.feature_names), card.version, policy, card.platt_scaling, reason_count, VALUE_PREFIX
-        )
+        scorer = replace(BatchScorer.from_card(card, policy, reason_count), value_prefix=VALUE_PREFIX)
         scored_at = datetime.now(UTC).replace(tzinfo=None)
         return score_month(self.session, month, model_text, scorer.make, scored_at)
 

@@ -11,13 +11,14 @@ from assets.model_training import credit_default_model
 from assets.partitions import month_by_month, monthly_partitions, partition_month
 from assets.raw_deliveries import MONTH_DELIVERIES
 from assets.resources import WarehouseResource
+from ml.batch_scoring import BatchScorer
 from ml.champion import champion_as_of
 from ml.dataset import ID_COLUMN, LABEL_COLUMN, applicant_values, scoring_rows
 from ml.evaluation import auc
 from ml.explanations import REASON_COUNT
 from ml.features import excluded_features
 from ml.model_store import load_model
-from ml.scoring import DecisionPolicy, score
+from ml.scoring import DecisionPolicy
 from warehouse.database import connect
 from warehouse.fair_lending import protected_attributes
 from warehouse.publishing.decision_policy import write_decision_policy
@@ -85,16 +86,7 @@ def monthly_predictions(
                 f"the feature mart and raw.applications disagree on the applications of {month:%Y-%m}: run dbt again"
             )
         with not_retried(ValueError):
-            scored = score(
-                booster,
-                rows,
-                card.feature_names,
-                card.version,
-                policy,
-                card.platt_scaling,
-                values,
-                reason_count=config.reason_count,
-            )
+            scored = BatchScorer.from_card(card, policy, config.reason_count).score(booster, rows, values)
         replace_month(connection, month, scored)
     # The online service decides with the policy the latest month was scored with.
     write_decision_policy(paths.serving, month, policy.review_from, policy.decline_from, config.reason_count)

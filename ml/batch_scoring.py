@@ -16,6 +16,7 @@ import pandas as pd
 from ml.calibration import PlattScaling
 from ml.dataset import ID_COLUMN
 from ml.explanations import REASON_COUNT
+from ml.model_store import ModelCard
 from ml.scoring import DEFAULT_POLICY, DecisionPolicy, score
 
 
@@ -29,6 +30,25 @@ class BatchScorer:
     # Columns carrying the applicant's raw text values start with this; the rest are the scoring rows.
     value_prefix: str = "applicant__"
 
+    @classmethod
+    def from_card(
+        cls, card: ModelCard, policy: DecisionPolicy = DEFAULT_POLICY, reason_count: int = REASON_COUNT
+    ) -> BatchScorer:
+        return cls(tuple(card.feature_names), card.version, policy, card.platt_scaling, reason_count)
+
+    def score(self, booster: lgb.Booster, rows: pd.DataFrame, values: pd.DataFrame | None) -> pd.DataFrame:
+        """`ml.scoring.score` of the rows with this model's features, version, policy and calibration."""
+        return score(
+            booster,
+            rows,
+            list(self.feature_names),
+            self.model_version,
+            self.policy,
+            self.calibration,
+            values,
+            reason_count=self.reason_count,
+        )
+
     def make(self, model_text: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
         booster = lgb.Booster(model_str=model_text)
 
@@ -37,16 +57,6 @@ class BatchScorer:
             values = frame[[ID_COLUMN, *value_columns]].rename(
                 columns={name: name.removeprefix(self.value_prefix) for name in value_columns}
             )
-            rows = frame.drop(columns=value_columns)
-            return score(
-                booster,
-                rows,
-                list(self.feature_names),
-                self.model_version,
-                self.policy,
-                self.calibration,
-                values,
-                reason_count=self.reason_count,
-            )
+            return self.score(booster, frame.drop(columns=value_columns), values)
 
         return score_rows

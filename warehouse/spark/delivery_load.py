@@ -32,7 +32,7 @@ from warehouse.ingestion.delivery_names import Delivery, DeliveryNameError, pars
 from warehouse.ingestion.loader import DeliveryRejected, check_file, file_sha256
 from warehouse.ingestion.quarantine import quarantine
 from warehouse.ingestion.raw_file import read_header
-from warehouse.spark.tables import ensure_schema, overwrite_partitions
+from warehouse.spark.tables import SPARK_TYPES, ensure_schema, overwrite_partitions
 
 APPLICATIONS = "raw.applications"
 OUTCOMES = "raw.outcomes"
@@ -197,7 +197,7 @@ def _against_the_warehouse(spark: SparkSession, rows: DataFrame, delivery: Deliv
 
 def _contract_frame(rows: DataFrame, header: list[str], month: date | None, loaded_at: datetime) -> DataFrame:
     typed = [
-        (_typed(name, sql_type) if name in header else F.lit(None).cast(_spark_type(sql_type))).alias(
+        (_typed(name, sql_type) if name in header else F.lit(None).cast(SPARK_TYPES[sql_type])).alias(
             raw_column_name(name)
         )
         for name, sql_type in COLUMNS
@@ -207,10 +207,6 @@ def _contract_frame(rows: DataFrame, header: list[str], month: date | None, load
         F.lit(month).cast("date").alias("application_month"),
         F.lit(loaded_at).cast("timestamp").alias("loaded_at"),
     )
-
-
-def _spark_type(sql_type: str) -> str:
-    return {INTEGER: "bigint", TEXT: "string"}.get(sql_type, "double")
 
 
 def _reject(path: Path, problems: list[Problem], quarantine_folder: Path) -> DeliveryRejected:

@@ -8,6 +8,7 @@ own text (LightGBM's format) in a broadcast variable: no model object is ever pi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 
@@ -24,6 +25,7 @@ from warehouse.spark.tables import overwrite_partitions
 FEATURE_TABLE = "marts.fct_application_features"
 LABEL_TABLE = "marts.fct_application_labels"
 PREDICTIONS = "scoring.predictions"
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 BUILD_COLUMNS = ("delivery_file", "loaded_at")  # which load built a mart row: never a feature
 # The raw text values a reason quotes back (`ml.dataset.applicant_values`), prefixed so they never meet a feature.
 VALUE_PREFIX = "applicant__"
@@ -39,7 +41,12 @@ PREDICTION_SCHEMA = (
 
 
 def _mart_columns(spark: SparkSession) -> str:
-    return ", ".join(f"features.`{name}`" for name in spark.table(FEATURE_TABLE).columns if name not in BUILD_COLUMNS)
+    """The feature mart's columns less the build columns, each checked before it is written into SQL."""
+    names = [name for name in spark.table(FEATURE_TABLE).columns if name not in BUILD_COLUMNS]
+    unusual = [name for name in names if not _IDENTIFIER.fullmatch(name)]
+    if unusual:
+        raise ValueError(f"{FEATURE_TABLE} has columns that are not plain names: {unusual[:5]}")
+    return ", ".join(f"features.{name}" for name in names)
 
 
 def training_row_pieces(spark: SparkSession, month: date, rows_per_piece: int = 50_000) -> Iterator[pa.Table]:
