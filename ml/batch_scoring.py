@@ -1,14 +1,15 @@
-"""Scoring a month where the rows are, not where the model is: on Spark's executors.
+"""Scoring rows with a model card: one home for the month's Dagster step, the engines and Spark's executors.
 
 A `BatchScorer` holds what decides (feature names, version, policy, calibration), never the
-model: each executor builds the booster from the model's text (`make`), once per partition,
-and scores its rows exactly as `ml.scoring.score` does on one machine.
+model. On one machine `score` is given the booster; on Spark's executors `make` builds it
+from the model's text, once per partition, and scores its rows exactly as on one machine.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import lightgbm as lgb
 import pandas as pd
@@ -16,8 +17,10 @@ import pandas as pd
 from ml.calibration import PlattScaling
 from ml.dataset import ID_COLUMN
 from ml.explanations import REASON_COUNT
-from ml.model_store import ModelCard
 from ml.scoring import DEFAULT_POLICY, DecisionPolicy, score
+
+if TYPE_CHECKING:  # a hint only: Spark's executors need not import the model store
+    from ml.model_store import ModelCard
 
 
 @dataclass(frozen=True)
