@@ -1,8 +1,10 @@
 """Where the warehouse's data lives and its SQL runs: DuckDB on one machine (the default) or Apache Spark.
 
 One setting chooses, `$CREDIT_ENGINE` (`duckdb` or `spark`). The steps that touch the data go
-through this narrow interface: loading a delivery, the training-set snapshot and scoring a
-month. dbt builds the same models on either, from one project: `dbt_target` names the
+through this narrow interface: loading a delivery, the training-set snapshot, scoring a month
+and publishing the model registry to the monitoring models. The registry itself, with the
+other control tables, stays in the DuckDB file: the champion/challenger rule needs its
+transactions, and it is a few rows. dbt builds the same models on either, from one project: `dbt_target` names the
 profile output (`dbt_project/profiles.yml`). The model itself, its card and the files it is
 trained from are the same whichever engine ran the SQL.
 """
@@ -50,6 +52,9 @@ class WarehouseEngine(Protocol):
     ) -> int:
         """Score every application of the month with the model and replace the month's predictions; the rows."""
 
+    def publish_registry(self) -> int:
+        """Make the model registry (in the DuckDB file, always) readable where the monitoring models run; its rows."""
+
 
 @dataclass(frozen=True)
 class DuckDBEngine:
@@ -79,6 +84,10 @@ class DuckDBEngine:
             scorer = BatchScorer.from_card(card, policy, reason_count)
             scored = scorer.score(lgb.Booster(model_str=model_text), rows, values)
             return replace_month(connection, month, scored)
+
+    def publish_registry(self) -> int:
+        with connect(self.paths.warehouse, read_only=True) as connection:
+            return connection.execute("select count(*) from scoring.model_registry").fetchone()[0]
 
 
 class SparkEngine:
@@ -127,6 +136,13 @@ class SparkEngine:
         scorer = replace(BatchScorer.from_card(card, policy, reason_count), value_prefix=VALUE_PREFIX)
         scored_at = datetime.now(UTC).replace(tzinfo=None)
         return score_month(self.session, month, model_text, scorer.make, scored_at)
+
+    def publish_registry(self) -> int:
+        from warehouse.spark.tables import replace_registry
+
+        with connect(self.paths.warehouse, read_only=True) as connection:
+            registry = connection.execute("select * from scoring.model_registry").to_arrow_table()
+        return replace_registry(self.session, registry)
 
 
 def engine_name(environment: dict[str, str] | None = None) -> str:

@@ -6,16 +6,17 @@
 
 
 {#- A score's average rank within its group (ties share the mean of their ranks): the input of
-    the Mann-Whitney AUC, `auc_from_ranks`. -#}
+    the Mann-Whitney AUC, `auc_from_ranks`. Halves are doubles: `2.0` is a decimal, which Spark
+    would carry at six places into the AUC. -#}
 {% macro average_rank(partition_by, score) -%}
     rank() over (partition by {{ partition_by }} order by {{ score }})
-        + (count(*) over (partition by {{ partition_by }}, {{ score }}) - 1) / 2.0
+        + (count(*) over (partition by {{ partition_by }}, {{ score }}) - 1) / cast(2 as double)
 {%- endmacro %}
 
 
 {#- AUC = (sum of the defaulters' ranks - n1 (n1 + 1) / 2) / (n1 n0); null without both outcomes. -#}
 {% macro auc_from_ranks(rank, label) -%}
     (sum({{ rank }}) filter (where {{ label }} = 1)
-        - count(*) filter (where {{ label }} = 1) * (count(*) filter (where {{ label }} = 1) + 1) / 2.0)
+        - count(*) filter (where {{ label }} = 1) * (count(*) filter (where {{ label }} = 1) + 1) / cast(2 as double))
     / nullif(count(*) filter (where {{ label }} = 1) * count(*) filter (where {{ label }} = 0), 0)
 {%- endmacro %}

@@ -30,8 +30,24 @@ def _contract_columns(relation):
     return [SimpleNamespace(name=column["name"]) for column in model["columns"][:COLUMNS_LINTED]]
 
 
+def _dispatch(macro_name, macro_namespace=None):
+    """A macro dispatched on the adapter (`macros/engine_sql.sql`) renders as a call of its name: the linter reads
+    the model around it, and each engine's form is linted where it is written."""
+    def render(*arguments):
+        # a list is of SQL expressions; a string is SQL too, except the template of `format_message`
+        return f"{macro_name}({', '.join(_argument(argument, macro_name) for argument in arguments)})"
+
+    return render
+
+
+def _argument(argument, macro_name):
+    if isinstance(argument, list):
+        return ", ".join(argument)
+    return f"'{argument}'" if macro_name == "format_message" else str(argument)
+
+
 execute = True
-adapter = SimpleNamespace(get_columns_in_relation=_contract_columns)
+adapter = SimpleNamespace(get_columns_in_relation=_contract_columns, dispatch=_dispatch)
 dbt = SimpleNamespace(type_string=lambda: "varchar")
 modules = SimpleNamespace(re=re)
 # Linted as the default target renders it; the `spark` target differs only in configs.

@@ -1,10 +1,13 @@
-"""The tables Python writes on Spark: `raw.applications` and `scoring.predictions`, as on DuckDB.
+"""The tables Python writes on Spark: raw deliveries and outcomes, the predictions, and a copy of the registry.
 
-dbt owns `staging`, `marts` and `monitoring` on Spark too, and reads these as sources.
+dbt owns `staging`, `marts` and `monitoring` on Spark too, and reads these as sources. The
+model registry itself stays in the DuckDB file, whose transactions the champion/challenger rule
+needs (`ml/registry.py`); Spark holds a copy for the monitoring models, replaced whole.
 """
 
 from __future__ import annotations
 
+import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 
 from warehouse.database import raw_column_name
@@ -42,11 +45,35 @@ create table if not exists scoring.predictions (
 ) using parquet partitioned by (application_month)
 """
 
+# The columns of `warehouse.database.MODEL_REGISTRY_DDL`, in its order.
+MODEL_REGISTRY_DDL = """
+create table if not exists scoring.model_registry (
+    version string,
+    training_month date,
+    validation_month date,
+    params string,
+    validation_auc double,
+    champion_version string,
+    champion_validation_auc double,
+    training_fingerprint string,
+    model_sha256 string,
+    status string,
+    decision_reason string,
+    registered_at timestamp,
+    score_bin_upper_bounds array<double>,
+    score_bin_shares array<double>,
+    excluded_attributes string,
+    windows string,
+    model_path string,
+    swap_set string
+) using parquet
+"""
+
 
 def ensure_schema(spark: SparkSession) -> None:
     for schema in ("raw", "scoring"):
         spark.sql(f"create database if not exists {schema}")
-    for statement in (APPLICATIONS_DDL, OUTCOMES_DDL, PREDICTIONS_DDL):
+    for statement in (APPLICATIONS_DDL, OUTCOMES_DDL, PREDICTIONS_DDL, MODEL_REGISTRY_DDL):
         spark.sql(statement)
 
 
@@ -64,3 +91,18 @@ def overwrite_partitions(spark: SparkSession, frame: DataFrame, table: str) -> N
     spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
     writer = frame.select(*table_columns(spark, table)).write.option("partitionOverwriteMode", "dynamic")
     writer.insertInto(table, overwrite=True)
+
+
+def replace_registry(spark: SparkSession, registry: pa.Table) -> int:
+    """Replace Spark's copy of the model registry with `registry` (DuckDB's `scoring.model_registry`); its rows."""
+    ensure_schema(spark)
+    columns = table_columns(spark, "scoring.model_registry")
+    missing = sorted(set(columns) - set(registry.column_names))
+    if missing:
+        raise ValueError(f"the registry to copy lacks columns {missing}")
+    schema = spark.table("scoring.model_registry").schema
+    # DuckDB's timestamps are naive UTC, as Spark's session reads them (`session.py`).
+    frame = spark.createDataFrame(registry.select(columns))
+    typed = frame.select(*(frame[field.name].cast(field.dataType).alias(field.name) for field in schema.fields))
+    typed.write.insertInto("scoring.model_registry", overwrite=True)
+    return registry.num_rows

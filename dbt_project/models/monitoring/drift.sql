@@ -9,7 +9,16 @@
     `scored_at` changed), and replaces their rows. A month's run therefore costs the same
     however long the history grows, and no variable has to be passed to dbt.
 -#}
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='application_month') }}
+{#- On Spark, whose Parquet tables take no `delete`, the months computed replace their partitions. -#}
+{% if target.type == 'spark' %}
+    {{
+        config(
+            materialized='incremental', incremental_strategy='insert_overwrite', partition_by=['application_month']
+        )
+    }}
+{% else %}
+    {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='application_month') }}
+{% endif %}
 
 {%- set excluded = ['sk_id_curr', 'application_month', 'is_history', 'delivery_file', 'loaded_at'] -%}
 {%- set numeric = [] -%}
@@ -105,7 +114,7 @@ numeric_cuts as (
     select
         month,
         feature,
-        list_sort(list_distinct(quantile_disc(value, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]))) as cuts
+        {{ decile_cuts('value') }} as cuts
     from numeric_long
     where in_window and value is not null
     group by month, feature
@@ -119,7 +128,7 @@ numeric_values as (
         numeric_long.feature,
         numeric_long.in_window,
         numeric_long.value,
-        coalesce(numeric_cuts.cuts, []) as cuts
+        coalesce(numeric_cuts.cuts, {{ empty_doubles() }}) as cuts
     from numeric_long
     left join numeric_cuts using (month, feature)
 
@@ -134,7 +143,7 @@ numeric_bins as (
         in_window,
         case
             when value is null then 'missing'
-            else cast(len(list_filter(cuts, lambda cut: cut < value)) as varchar)
+            else cast({{ count_below('cuts', 'value') }} as {{ dbt.type_string() }})
         end as bin
     from numeric_values
 
@@ -205,7 +214,7 @@ feature_psi as (
         month,
         feature as subject,
         subject_kind,
-        cast(null as varchar) as model_version,
+        cast(null as {{ dbt.type_string() }}) as model_version,
         sum({{ psi_term('month_count / month_rows', 'window_count / window_rows') }}) as psi,
         any_value(window_rows) as window_rows,
         any_value(month_rows) as month_rows,
@@ -222,8 +231,7 @@ score_bins as (
     select
         version,
         score_bin_upper_bounds as cuts,
-        unnest(range(len(score_bin_shares))) as bin,
-        unnest(score_bin_shares) as expected_share
+        {{ positions_and_values('score_bin_shares', 'bin', 'expected_share') }}
     from model_registry
     where score_bin_shares is not null
 
@@ -256,7 +264,7 @@ month_scores as (
     select
         month,
         model_version,
-        len(list_filter(cuts, lambda cut: cut < default_probability)) as bin
+        {{ count_below('cuts', 'default_probability') }} as bin
     from month_predictions
 
 ),

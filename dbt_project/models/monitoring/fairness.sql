@@ -108,7 +108,8 @@ groups as (
         count(*) as applications,
         count(*) >= {{ var('fairness_min_group_applications') }} as judged,
         avg(default_probability) as mean_probability,
-        avg(case when decision = 'approve' then 1.0 else 0.0 end) as approval_rate,
+        -- a double: `1.0` is a decimal, whose mean Spark keeps at five places
+        avg(cast(decision = 'approve' as double)) as approval_rate,
         count(target) as labelled,
         avg(target) as default_rate,
         {{ auc_from_ranks('score_rank', 'target') }} as auc

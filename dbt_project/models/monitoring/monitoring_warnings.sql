@@ -4,7 +4,7 @@
     the month report all read this table, so they warn on the same things in the same words.
 
     The lines are dbt vars (`drift_psi_warning`, `fairness_approval_ratio_warning`,
-    `performance_auc_drop_warning`). Sentences use `format`, whose specifiers ({:.2f}, {:,})
+    `performance_auc_drop_warning`). Sentences use `format_message` (`macros/engine_sql.sql`), whose specifiers ({:.2f}, {:,})
     round and group digits as Python's do. Every month is rebuilt, as the marts it reads are.
 -#}
 
@@ -50,7 +50,7 @@ drift_warnings as (
         'psi' as metric,
         psi as metric_value,
         cast({{ psi_line }} as double) as threshold,
-        format('{} PSI {:.2f}', subject, psi) as message
+        {{ format_message('{} PSI {:.2f}', ['subject', 'psi']) }} as message
     from drift
     where psi > {{ psi_line }}
 
@@ -69,10 +69,12 @@ fairness_warnings as (
         'approval_rate_ratio' as metric,
         approval_rate_ratio as metric_value,
         cast({{ ratio_line }} as double) as threshold,
-        format(
-            '{} {} approval-rate ratio {:.2f} (reference group {})',
-            group_column, group_value, approval_rate_ratio, reference_group
-        ) as message
+        {{
+            format_message(
+                '{} {} approval-rate ratio {:.2f} (reference group {})',
+                ['group_column', 'group_value', 'approval_rate_ratio', 'reference_group']
+            )
+        }} as message
     from fairness
     where judged and approval_rate_ratio < {{ ratio_line }}
 
@@ -90,10 +92,12 @@ performance_warnings as (
         'auc' as metric,
         auc as metric_value,
         validation_auc - {{ auc_drop }} as threshold,
-        format(
-            'realised AUC {:.4f} on {:,} outcomes vs validation AUC {:.4f} of {}',
-            auc, labelled, validation_auc, model_version
-        ) as message
+        {{
+            format_message(
+                'realised AUC {:.4f} on {:,} outcomes vs validation AUC {:.4f} of {}',
+                ['auc', 'labelled', 'validation_auc', 'model_version']
+            )
+        }} as message
     from performance
     where auc < validation_auc - {{ auc_drop }}
 
@@ -114,10 +118,12 @@ new_value_warnings as (
         'applications' as metric,
         cast(applications as double) as metric_value,
         cast(null as double) as threshold,
-        format(
-            '{} ''{}'' never seen before ({:,} application{})',
-            column_name, value, applications, case when applications = 1 then '' else 's' end
-        ) as message
+        {{
+            format_message(
+                "{} ''{}'' never seen before ({:,} application{})",
+                ['column_name', 'value', 'applications', "case when applications = 1 then '' else 's' end"]
+            )
+        }} as message
     from unseen_levels
 
 ),

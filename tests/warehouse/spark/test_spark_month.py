@@ -20,7 +20,10 @@ import pytest
 from dbt.cli.main import dbtRunner
 
 from assets.engines import DuckDBEngine, SparkEngine, engine_name, warehouse_engine
-from ml.model_store import load_model_text, save_model
+from ml.champion import CHAMPION
+from ml.dataset import ID_COLUMN, read_training_rows
+from ml.model_store import load_model_text, save_model, validation_scores
+from ml.registry import DEFAULT_TOLERANCE, register
 from ml.scoring import DEFAULT_POLICY
 from ml.training import train_model
 from ml.training_config import TrainingConfig
@@ -73,24 +76,29 @@ def spark_month(deliveries, tmp_path_factory) -> SparkEngine:
     engine = SparkEngine(paths, spark_session(paths.root), training_piece_rows=5_000)
     for path in deliveries:
         assert engine.load_delivery(path) > 0
+    _run_dbt_on_spark(engine, ["run", "--select", *MODELS])
+    yield engine
+    engine.session.stop()
+
+
+def _run_dbt_on_spark(engine: SparkEngine, command: list[str]) -> None:
+    """dbt in this process, on the `spark` target: dbt-spark's `session` method joins the engine's session."""
     previous = os.environ.get("CREDIT_DATA_DIR")
-    os.environ["CREDIT_DATA_DIR"] = str(paths.root)
+    os.environ["CREDIT_DATA_DIR"] = str(engine.paths.root)
     try:
         result = dbtRunner().invoke(
             [
-                "run",
+                *command,
                 "--target",
                 engine.dbt_target,
-                "--select",
-                *MODELS,
                 "--project-dir",
                 str(DBT_PROJECT_DIR),
                 "--profiles-dir",
                 str(DBT_PROJECT_DIR),
                 "--target-path",
-                str(paths.root / "dbt_target"),
+                str(engine.paths.root / "dbt_target"),
                 "--log-path",
-                str(paths.root / "dbt_target"),
+                str(engine.paths.root / "dbt_target"),
             ]
         )
     finally:
@@ -99,8 +107,6 @@ def spark_month(deliveries, tmp_path_factory) -> SparkEngine:
         else:
             os.environ["CREDIT_DATA_DIR"] = previous
     assert result.success, result.exception
-    yield engine
-    engine.session.stop()
 
 
 def _duckdb_features(paths: DataPaths) -> pd.DataFrame:
@@ -150,14 +156,34 @@ def test_spark_refuses_an_outcome_for_an_application_never_delivered(spark_month
     assert spark_month.session.table("raw.outcomes").count() == 300
 
 
-def test_spark_scores_the_month_as_duckdb_does(duckdb_month, spark_month, training_sets, tmp_path):
+@pytest.fixture(scope="module")
+def month_model(duckdb_month, spark_month, training_sets, tmp_path_factory):
+    """November's model, trained once from Spark's training set and registered in each engine's control file."""
     summary = training_sets[1]
-    trained = train_model(TrainingData.from_parquet(summary.path), CONFIG, progress=lambda message: None)
-    saved = save_model(trained, MONTH, summary.fingerprint, CONFIG, tmp_path)
-    model_text, card = load_model_text(tmp_path, saved.version)
+    models = tmp_path_factory.mktemp("models")
+    data = TrainingData.from_parquet(summary.path)
+    trained = train_model(data, CONFIG, progress=lambda message: None)
+    saved = save_model(trained, MONTH, summary.fingerprint, CONFIG, models)
+    validation = validation_scores(models, saved.version)
+    validation_rows = read_training_rows(data.parquet, validation[ID_COLUMN])
+    for engine in (duckdb_month, spark_month):
+        with connect(engine.paths.warehouse) as connection:
+            decision = register(
+                connection, saved, validation_rows, validation["probability"].to_numpy(), models, DEFAULT_TOLERANCE
+            )
+        assert decision["status"] == CHAMPION
+    return load_model_text(models, saved.version)
 
+
+@pytest.fixture(scope="module")
+def scored(duckdb_month, spark_month, month_model) -> int:
+    model_text, card = month_model
     written = duckdb_month.score_month(MONTH, model_text, card, DEFAULT_POLICY)
     assert spark_month.score_month(MONTH, model_text, card, DEFAULT_POLICY) == written > 500
+    return written
+
+
+def test_spark_scores_the_month_as_duckdb_does(duckdb_month, spark_month, month_model, scored):
     with connect(duckdb_month.paths.warehouse, read_only=True) as connection:
         on_duckdb = connection.execute(
             "select * from scoring.predictions where application_month = ? order by sk_id_curr", [MONTH]
@@ -173,10 +199,55 @@ def test_spark_scores_the_month_as_duckdb_does(duckdb_month, spark_month, traini
     assert on_spark["reason_1"].notna().all()
     assert on_spark["scored_at"].nunique() == 1  # one time for the whole month, as on DuckDB
     # Scoring the month again replaces its rows, as on DuckDB; a month without applications is an error.
-    assert spark_month.score_month(MONTH, model_text, card, DEFAULT_POLICY) == written
+    model_text, card = month_model
+    assert spark_month.score_month(MONTH, model_text, card, DEFAULT_POLICY) == scored
     with pytest.raises(ValueError, match="no applications delivered for 2021-03"):
         spark_month.score_month(date(2021, 3, 1), model_text, card, DEFAULT_POLICY)
-    assert spark_month.session.table("scoring.predictions").count() == written
+    assert spark_month.session.table("scoring.predictions").count() == scored
+
+
+# Each monitoring table's key, and the columns that differ by engine only in when the month was scored.
+MONITORING = {
+    "drift": ["application_month", "subject"],
+    "fairness": ["application_month", "group_column", "group_value"],
+    "performance": ["application_month"],
+    "performance_by_grade": ["application_month", "risk_grade"],
+    "monitoring_warnings": ["application_month", "warning_order"],
+    "monitoring_months_evaluated": ["application_month"],
+}
+SCORED_AT = ["scored_at", "drift_scored_at"]
+
+
+def test_spark_monitors_the_month_as_duckdb_does(duckdb_month, spark_month, scored):
+    """Drift, fairness, performance and the warnings drawn from them: the same figures and sentences."""
+    assert spark_month.publish_registry() == duckdb_month.publish_registry() == 1
+    result = run_dbt(["run", "--select", "monitoring"], duckdb_month.paths.root, duckdb_month.paths.root / "dbt_target")
+    assert result.returncode == 0, result.stdout[-3000:]
+    _run_dbt_on_spark(spark_month, ["run", "--select", "monitoring"])
+    compared = {}
+    with connect(duckdb_month.paths.warehouse, read_only=True) as connection:
+        for table, key in MONITORING.items():
+            on_duckdb = connection.sql(f"select * from monitoring.{table}").df()
+            on_spark = spark_month.session.table(f"monitoring.{table}").toPandas()
+            on_duckdb, on_spark = (_comparable(frame, key) for frame in (on_duckdb, on_spark.loc[:, on_duckdb.columns]))
+            # Figures rounded to six places by each engine: a half may round either way.
+            pd.testing.assert_frame_equal(on_spark, on_duckdb, check_dtype=False, rtol=0, atol=2e-6, obj=table)
+            compared[table] = on_duckdb
+    # What was compared is the month's monitoring, not empty tables.
+    drift, fairness, performance = compared["drift"], compared["fairness"], compared["performance"]
+    assert set(drift["subject_kind"]) == {"numeric", "categorical", "score"} and len(drift) > 100
+    assert drift["psi"].notna().all() and fairness["labelled"].sum() > 500
+    assert performance["auc"].notna().all() and len(compared["monitoring_warnings"]) > 0
+    assert (compared["monitoring_months_evaluated"]["application_month"] == "2020-11-01").all()
+
+
+def _comparable(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    frame = frame.drop(columns=[column for column in SCORED_AT if column in frame])
+    frame["application_month"] = pd.to_datetime(frame["application_month"]).dt.strftime("%Y-%m-%d")
+    for column in frame.columns:  # a missing text is None from one engine and NaN from the other
+        if not pd.api.types.is_numeric_dtype(frame[column]):
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    return frame.sort_values(key).reset_index(drop=True)
 
 
 def _with_value(source: Path, target: Path, column: str, value: str) -> Path:

@@ -1,0 +1,95 @@
+{#- The SQL that differs between DuckDB (the default target) and Spark (the `spark` target), in
+    one place: the models call these and build from one source on both. Each macro dispatches on
+    the adapter to its `duckdb__` or `spark__` form, and each pair gives the same values (checked
+    by tests/warehouse/spark). Another adapter needs its own pair: without one, dbt says which. -#}
+
+{#- The distinct deciles of `value` in the group, ascending: the discrete quantile, the first value whose
+    cumulative share reaches the decile (DuckDB's `quantile_disc` and Spark's `percentile_disc` agree). -#}
+{% macro decile_cuts(value) %}{{ return(adapter.dispatch('decile_cuts')(value)) }}{% endmacro %}
+
+{% macro duckdb__decile_cuts(value) -%}
+    list_sort(list_distinct(quantile_disc({{ value }}, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])))
+{%- endmacro %}
+
+{% macro spark__decile_cuts(value) -%}
+    {%- set deciles = [] -%}
+    {%- for share in ['0.1', '0.2', '0.3', '0.4', '0.5', '0.6', '0.7', '0.8', '0.9'] -%}
+        {%- do deciles.append('percentile_disc(' ~ share ~ ') within group (order by ' ~ value ~ ')') -%}
+    {%- endfor -%}
+    array_sort(array_distinct(array({{ deciles | join(', ') }})))
+{%- endmacro %}
+
+
+{#- How many of the ascending `cuts` lie below `value`: its bin, 0 to the number of cuts. -#}
+{% macro count_below(cuts, value) %}{{ return(adapter.dispatch('count_below')(cuts, value)) }}{% endmacro %}
+
+{% macro duckdb__count_below(cuts, value) -%}
+    len(list_filter({{ cuts }}, lambda cut: cut < {{ value }}))
+{%- endmacro %}
+
+{% macro spark__count_below(cuts, value) -%}
+    size(filter({{ cuts }}, cut -> cut < {{ value }}))
+{%- endmacro %}
+
+
+{#- An empty list of doubles, typed, for a `coalesce` with a list column. -#}
+{% macro empty_doubles() %}{{ return(adapter.dispatch('empty_doubles')()) }}{% endmacro %}
+
+{% macro duckdb__empty_doubles() -%}
+    cast([] as double [])
+{%- endmacro %}
+
+{% macro spark__empty_doubles() -%}
+    cast(array() as array<double>)
+{%- endmacro %}
+
+
+{#- Select-list items giving one row per element of `list`: its position from 0 and its value. -#}
+{% macro positions_and_values(list, position, value) -%}
+    {{ return(adapter.dispatch('positions_and_values')(list, position, value)) }}
+{%- endmacro %}
+
+{% macro duckdb__positions_and_values(list, position, value) -%}
+    unnest(range(len({{ list }}))) as {{ position }}, unnest({{ list }}) as {{ value }}
+{%- endmacro %}
+
+{% macro spark__positions_and_values(list, position, value) -%}
+    posexplode({{ list }}) as ({{ position }}, {{ value }})
+{%- endmacro %}
+
+
+{#- A sentence from a template in Python's format syntax (`{}`, `{:.2f}`, `{:,}`) and the SQL expressions
+    that fill it; the template's quotes escaped for SQL (`''`). -#}
+{% macro format_message(template, arguments) -%}
+    {{ return(adapter.dispatch('format_message')(template, arguments)) }}
+{%- endmacro %}
+
+{#- DuckDB's `format` reads the template as Python would. -#}
+{% macro duckdb__format_message(template, arguments) -%}
+    format('{{ template }}', {{ arguments | join(', ') }})
+{%- endmacro %}
+
+{#- Spark's `format_string` is Java's, which rounds 0.125 to 0.13 where Python gives 0.12: the numbers
+    are filled by `format_number`, which rounds the double's exact value as Python does, and joined. -#}
+{% macro spark__format_message(template, arguments) -%}
+    {#- split on the placeholders, kept: text, placeholder, text, ... -#}
+    {%- set pieces = modules.re.split('(\\{[^}]*\\})', template) -%}
+    {%- set parts = [] -%}
+    {%- for piece in pieces -%}
+        {%- set argument = arguments[loop.index0 // 2] if loop.index0 is odd else none -%}
+        {%- set places = modules.re.fullmatch('\\{:\\.(\\d+)f\\}', piece) -%}
+        {%- if argument is none -%}
+            {%- do parts.append("'" ~ piece ~ "'") -%}
+        {%- elif piece == '{}' -%}
+            {%- do parts.append('cast(' ~ argument ~ ' as string)') -%}
+        {%- elif piece == '{:,}' -%}
+            {%- do parts.append('format_number(' ~ argument ~ ', 0)') -%}
+        {%- elif places -%}
+            {#- no thousands separator, as in Python's {:.2f} -#}
+            {%- do parts.append("replace(format_number(" ~ argument ~ ", " ~ places.group(1) ~ "), ',', '')") -%}
+        {%- else -%}
+            {%- do exceptions.raise_compiler_error("format_message has no Spark form for " ~ piece) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    concat({{ parts | join(', ') }})
+{%- endmacro %}
