@@ -33,6 +33,7 @@ def _contract_columns(relation):
 def _dispatch(macro_name, macro_namespace=None):
     """A macro dispatched on the adapter (`macros/engine_sql.sql`) renders as a call of its name: the linter reads
     the model around it, and each engine's form is linted where it is written."""
+
     def render(*arguments):
         # a list is of SQL expressions; a string is SQL too, except the template of `format_message`
         return f"{macro_name}({', '.join(_argument(argument, macro_name) for argument in arguments)})"
