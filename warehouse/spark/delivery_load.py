@@ -15,6 +15,8 @@ overwritten whole.
 
 from __future__ import annotations
 
+import sys
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -41,8 +43,10 @@ UNDECODABLE = "_undecodable"
 NUMBER_SUFFIX = "__number_text"
 # The characters of a number as DuckDB's DOUBLE cast reads one, once trimmed (no `_` digit grouping).
 NUMBER_CHARACTERS = "0123456789.eE+-"
-SPACE_SEPARATORS_AT_ENDS = r"^\p{Zs}+|\p{Zs}+$"
-NUMBER_PADDING_AT_ENDS = r"^[\t\n\x0B\f\r]+|[\t\n\x0B\f\r]+$"
+# Unicode's space separators (category Zs: U+0020, a no-break space, U+2000 to U+200A ...), which DuckDB's
+# `trim` strips; trimmed as a set of characters, not by a regular expression, which cost 3 x the read.
+SPACE_SEPARATORS = "".join(chr(code) for code in range(sys.maxunicode + 1) if unicodedata.category(chr(code)) == "Zs")
+NUMBER_PADDING = "\t\n\x0b\f\r"
 # What an undecodable byte becomes in Spark's reader: refused in any column, as DuckDB refuses the byte.
 REPLACEMENT_CHARACTER = "\ufffd"
 # What only the warehouse can tell: the DuckDB checker judges the file alone.
@@ -128,12 +132,12 @@ def _read(spark: SparkSession, path: Path, header: list[str], contract: dict[str
             continue
         # As `contract_checks.text_sql`: DuckDB's `trim` strips Unicode space separators (a no-break
         # space too), where Spark's `trim` strips only U+0020; blank is missing.
-        trimmed = F.regexp_replace(F.col(f"c{header.index(name) + 1}"), SPACE_SEPARATORS_AT_ENDS, "")
+        trimmed = F.trim(F.col(f"c{header.index(name) + 1}"), F.lit(SPACE_SEPARATORS))
         text = F.when(trimmed != "", trimmed)
         fields.append(text.alias(name))
         if sql_type != TEXT:
             # DuckDB's DOUBLE cast also skips a tab, carriage return or form feed at either end.
-            fields.append(F.regexp_replace(text, NUMBER_PADDING_AT_ENDS, "").alias(name + NUMBER_SUFFIX))
+            fields.append(F.trim(text, F.lit(NUMBER_PADDING)).alias(name + NUMBER_SUFFIX))
     return rows.select(*fields, CORRUPT, undecodable.alias(UNDECODABLE))
 
 
