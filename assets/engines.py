@@ -24,7 +24,7 @@ from ml.explanations import REASON_COUNT
 from ml.model_store import ModelCard
 from ml.scoring import DecisionPolicy
 from warehouse.database import connect
-from warehouse.ingestion.loader import load_delivery
+from warehouse.ingestion.loader import LoadResult, load_delivery
 from warehouse.paths import DataPaths
 from warehouse.publishing.predictions_table import replace_month
 
@@ -38,10 +38,11 @@ class WarehouseEngine(Protocol):
     name: str
     dbt_target: str
 
-    def load_delivery(self, path: Path, progress: Progress | None = None) -> int:
-        """Check a delivery (applications or outcomes) against the raw-file contract and load it; the rows loaded.
+    def load_delivery(self, path: Path, progress: Progress | None = None) -> LoadResult:
+        """Check a delivery (applications or outcomes) against the raw-file contract and load it.
 
-        A refused file is quarantined beside its report and `DeliveryRejected` raised; nothing is written.
+        Recorded in the load ledger: the same content again is `unchanged` and not read. A refused
+        file is quarantined beside its report and `DeliveryRejected` raised; nothing is written.
         """
 
     def write_training_set(self, month: date, path: Path) -> TrainingSetSummary:
@@ -64,8 +65,8 @@ class DuckDBEngine:
     name: str = "duckdb"
     dbt_target: str = "duckdb"
 
-    def load_delivery(self, path: Path, progress: Progress | None = None) -> int:
-        return load_delivery(path, self.paths, progress).rows
+    def load_delivery(self, path: Path, progress: Progress | None = None) -> LoadResult:
+        return load_delivery(path, self.paths, progress)
 
     def write_training_set(self, month: date, path: Path) -> TrainingSetSummary:
         with connect(self.paths.warehouse, read_only=True) as connection:
@@ -112,15 +113,15 @@ class SparkEngine:
         # The training set reaches the driver this many rows at a time.
         self.training_piece_rows = training_piece_rows
 
-    def load_delivery(self, path: Path, progress: Progress | None = None) -> int:
-        from warehouse.spark.delivery_load import load_delivery_file
+    def load_delivery(self, path: Path, progress: Progress | None = None) -> LoadResult:
+        from warehouse.spark.delivery_load import load_delivery
 
         say = progress or (lambda message: None)
-        say(f"checking {Path(path).name} with Spark's CSV reader against the raw-file contract")
-        loaded = load_delivery_file(self.session, path, self.paths.quarantine)
+        loaded = load_delivery(self.session, path, self.paths, say)
         for warning in loaded.warnings:
             say(f"warning: {warning}")
-        return loaded.rows
+        say(loaded.describe())
+        return loaded
 
     def write_training_set(self, month: date, path: Path) -> TrainingSetSummary:
         from warehouse.spark.marts import training_row_pieces

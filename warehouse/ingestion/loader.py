@@ -168,9 +168,10 @@ _OUTCOME_STATEMENTS = (
 )
 
 
-def _ledger_row(
+def ledger_row(
     connection, delivery_file, delivery: Delivery | None, status, rows, sha256, source, message, now
 ) -> None:
+    """One row of `raw.load_ledger`: what became of one version of a delivery (either engine's load)."""
     connection.execute(
         "insert into raw.load_ledger values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -210,7 +211,7 @@ def _record_load(
     replacing: bool,
     now: datetime,
 ) -> None:
-    _ledger_row(
+    ledger_row(
         connection,
         delivery.file_name,
         delivery,
@@ -256,7 +257,7 @@ def _reject(
 ) -> DeliveryRejected:
     moved, report_path = quarantine(path, report, paths.quarantine)
     with transaction(connection):
-        _ledger_row(
+        ledger_row(
             connection,
             path.name,
             delivery,

@@ -6,6 +6,10 @@ fraction, ids are present, new and once only, a target is 0 or 1, and every reco
 header's fields. Where Spark is stricter than DuckDB's reader (a Java `1.5d`, a hex float,
 U+FFFD that an undecodable byte became) it refuses rather than guesses.
 
+Every load is recorded in the same ledger as on DuckDB (`raw.load_ledger`, in the DuckDB file
+that holds the warehouse's control tables whichever engine holds the data): a delivery loaded
+again with the same content is skipped, a correction replaces it, and a refusal is recorded.
+
 Spark cannot say on which line a problem is. A refused file is therefore checked again by
 the DuckDB checker (`loader.check_file`, streaming, in memory), whose report gives line and
 column, and quarantined beside that report, exactly as the DuckDB engine does. Nothing is
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import sys
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -26,14 +31,16 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from warehouse.database import raw_column_name
+from warehouse.database import connect, raw_column_name, transaction
 from warehouse.ingestion.check_report import DeliveryReport, Problem
 from warehouse.ingestion.contract import COLUMN_TYPES, COLUMNS, INTEGER, KEY, LABEL, TEXT
 from warehouse.ingestion.contract_checks import VALID_TARGETS, check_header, contract_for
 from warehouse.ingestion.delivery_names import Delivery, DeliveryNameError, parse_delivery_name
-from warehouse.ingestion.loader import DeliveryRejected, check_file, file_sha256
+from warehouse.ingestion.ledger import is_superseded, loaded_sha256
+from warehouse.ingestion.loader import DeliveryError, DeliveryRejected, LoadResult, check_file, file_sha256, ledger_row
 from warehouse.ingestion.quarantine import quarantine
 from warehouse.ingestion.raw_file import read_header
+from warehouse.paths import DataPaths
 from warehouse.spark.tables import SPARK_TYPES, ensure_schema, overwrite_partitions
 
 APPLICATIONS = "raw.applications"
@@ -276,3 +283,50 @@ def _outcome_frame(rows: DataFrame, month: date, loaded_at: datetime) -> DataFra
         F.lit(month).cast("date").alias("known_from"),
         F.lit(loaded_at).cast("timestamp").alias("loaded_at"),
     )
+
+
+def load_delivery(
+    spark: SparkSession,
+    path: Path,
+    paths: DataPaths,
+    progress: Callable[[str], None] | None = None,
+    skip_superseded: bool = False,
+) -> LoadResult:
+    """`warehouse.ingestion.loader.load_delivery` on Spark: the same ledger, the same outcomes.
+
+    The same content as the version loaded already is a no-op; other content replaces it;
+    with `skip_superseded`, a version replaced since is left alone. The ledger row follows the
+    write: a crash between the two leaves a delivery that is loaded again, never one recorded unwritten.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DeliveryError(f"{path}: no such file")
+    sha256 = file_sha256(path)
+    try:
+        delivery: Delivery | None = parse_delivery_name(path.name)
+    except DeliveryNameError:
+        delivery = None  # refused below, with the reason
+    previous = None
+    if delivery is not None:
+        with connect(paths.warehouse) as connection:
+            previous = loaded_sha256(connection, delivery.file_name)
+            if previous == sha256:
+                return LoadResult(delivery, sha256, 0, "unchanged")
+            if skip_superseded and is_superseded(connection, delivery.file_name, sha256):
+                return LoadResult(delivery, sha256, 0, "superseded")
+    if progress:
+        progress(f"checking {path.name} with Spark's CSV reader against the raw-file contract")
+    now = datetime.now(UTC).replace(tzinfo=None)
+    try:
+        loaded = load_delivery_file(spark, path, paths.quarantine)
+    except DeliveryRejected as rejected:
+        summary = rejected.report.summary(examples=1)
+        with connect(paths.warehouse) as connection, transaction(connection):
+            where = str(rejected.quarantined_file)
+            ledger_row(connection, path.name, delivery, "rejected", rejected.report.rows, sha256, where, summary, now)
+        raise
+    status = "replaced" if previous else "loaded"
+    warnings = "; ".join(loaded.warnings) or None
+    with connect(paths.warehouse) as connection, transaction(connection):
+        ledger_row(connection, path.name, delivery, status, loaded.rows, sha256, str(path.resolve()), warnings, now)
+    return LoadResult(delivery, sha256, loaded.rows, status, list(loaded.warnings))

@@ -75,7 +75,7 @@ def spark_month(deliveries, tmp_path_factory) -> SparkEngine:
     # The training set reaches the driver in five pieces.
     engine = SparkEngine(paths, spark_session(paths.root), training_piece_rows=5_000)
     for path in deliveries:
-        assert engine.load_delivery(path) > 0
+        assert engine.load_delivery(path).status == "loaded"
     _run_dbt_on_spark(engine, ["run", "--select", *MODELS])
     yield engine
     engine.session.stop()
@@ -270,6 +270,12 @@ def test_spark_refuses_what_the_contract_refuses_and_writes_nothing(spark_month,
     assert problems[0].column == column
     assert not bad.exists() and rejected.value.quarantined_file.exists()
     assert spark_month.session.table("raw.applications").count() == before
+    with connect(spark_month.paths.warehouse, read_only=True) as connection:
+        recorded = connection.execute(
+            "select status, message from raw.load_ledger where delivery_file = ? order by loaded_at desc limit 1",
+            [bad.name],
+        ).fetchone()
+    assert recorded[0] == "rejected" and column in recorded[1]
     shutil.rmtree(spark_month.paths.quarantine)
 
 
@@ -323,9 +329,23 @@ def test_padding_reads_as_on_duckdb_and_a_reload_replaces_only_its_own_rows(
     with connect(duckdb_month.paths.warehouse, read_only=True) as connection:
         on_duckdb = connection.execute(query, [first]).fetchone()
     before = spark_month.session.table("raw.applications").count()
-    for _ in range(2):  # loaded, then loaded again: the same rows, nothing else touched
-        shutil.copy(tmp_path / "copy.csv", padded)
-        assert spark_month.load_delivery(padded) == len(frame)
-        assert spark_month.session.table("raw.applications").count() == before + len(frame)
+    shutil.copy(tmp_path / "copy.csv", padded)
+    loaded = spark_month.load_delivery(padded)
+    assert (loaded.status, loaded.rows) == ("loaded", len(frame))
+    # The same content again is skipped, as on DuckDB: the load ledger is the same table.
+    shutil.copy(tmp_path / "copy.csv", padded)
+    assert spark_month.load_delivery(padded).status == "unchanged"
+    # A correction of the file replaces its rows, and touches no other delivery's.
+    frame.loc[1, "AMT_INCOME_TOTAL"] = "99999.5"
+    frame.to_csv(padded, index=False)
+    replaced = spark_month.load_delivery(padded)
+    assert (replaced.status, replaced.rows) == ("replaced", len(frame))
+    assert spark_month.session.table("raw.applications").count() == before + len(frame)
+    with connect(spark_month.paths.warehouse, read_only=True) as connection:
+        ledger = connection.execute(
+            "select status from raw.load_ledger where delivery_file = ? and status <> ? order by loaded_at",
+            ["20201201.csv", "rejected"],
+        ).fetchall()
+    assert [status for (status,) in ledger] == ["loaded", "replaced"]
     on_spark = spark_month.session.sql(query.replace("?", ":id"), args={"id": first}).first()
     assert tuple(on_spark) == on_duckdb == ("Revolving loans", 123456.5)
