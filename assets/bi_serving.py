@@ -16,7 +16,7 @@ from assets.partitions import month_by_month, monthly_partitions, partition_mont
 from assets.raw_deliveries import MONTH_DELIVERIES
 from assets.resources import WarehouseResource
 from warehouse.database import connect
-from warehouse.publishing.bi_copy import SERVING_DATABASE, publish
+from warehouse.publishing.bi_copy import SERVING_DATABASE, DuckDBSource, publish
 
 
 @dg.asset(
@@ -45,7 +45,7 @@ def bi_serving(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
     month = partition_month(context.partition_key)
     root = warehouse.paths.serving
     with connect(warehouse.paths.warehouse, read_only=True) as connection:
-        published = publish(connection, month, root)
+        published = publish(DuckDBSource(connection), month, root)
         # The month's HTML report, for the delivery page's readers as much as for BI's.
         from ml.reports.month_report import write_month_report  # matplotlib loads here, not with the definitions
 

@@ -1,12 +1,13 @@
 """Where the warehouse's data lives and its SQL runs: DuckDB on one machine (the default) or Apache Spark.
 
 One setting chooses, `$CREDIT_ENGINE` (`duckdb` or `spark`). The steps that touch the data go
-through this narrow interface: loading a delivery, the training-set snapshot, scoring a month
-and publishing the model registry to the monitoring models. The registry itself, with the
-other control tables, stays in the DuckDB file: the champion/challenger rule needs its
-transactions, and it is a few rows. dbt builds the same models on either, from one project: `dbt_target` names the
-profile output (`dbt_project/profiles.yml`). The model itself, its card and the files it is
-trained from are the same whichever engine ran the SQL.
+through this narrow interface: loading a delivery, the training-set snapshot, scoring a
+month, publishing the model registry to the monitoring models, and the BI copy. The control
+tables (the load ledger, the model registry) stay in the DuckDB file whichever engine holds
+the data: the champion/challenger rule needs its transactions, and they are a few rows.
+dbt builds the same models on either, from one project: `dbt_target` names the profile
+output (`dbt_project/profiles.yml`). The model itself, its card and the files it is trained
+from are the same whichever engine ran the SQL.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ml.scoring import DecisionPolicy
 from warehouse.database import connect
 from warehouse.ingestion.loader import LoadResult, load_delivery
 from warehouse.paths import DataPaths
+from warehouse.publishing.bi_copy import DuckDBSource, publish
 from warehouse.publishing.predictions_table import replace_month
 
 ENGINE_VARIABLE = "CREDIT_ENGINE"
@@ -55,6 +57,9 @@ class WarehouseEngine(Protocol):
 
     def publish_registry(self) -> int:
         """Make the model registry (in the DuckDB file, always) readable where the monitoring models run; its rows."""
+
+    def publish_bi_copy(self, month: date, root: Path) -> dict[str, int]:
+        """Copy the month's predictions and monitoring, and the registry, out as Parquet for BI; rows per table."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,10 @@ class DuckDBEngine:
     def publish_registry(self) -> int:
         with connect(self.paths.warehouse, read_only=True) as connection:
             return connection.execute("select count(*) from scoring.model_registry").fetchone()[0]
+
+    def publish_bi_copy(self, month: date, root: Path) -> dict[str, int]:
+        with connect(self.paths.warehouse, read_only=True) as connection:
+            return publish(DuckDBSource(connection), month, root)
 
 
 class SparkEngine:
@@ -142,8 +151,14 @@ class SparkEngine:
         from warehouse.spark.tables import replace_registry
 
         with connect(self.paths.warehouse, read_only=True) as connection:
-            registry = connection.execute("select * from scoring.model_registry").to_arrow_table()
+            registry = connection.sql("select * from scoring.model_registry").to_arrow_table()
         return replace_registry(self.session, registry)
+
+    def publish_bi_copy(self, month: date, root: Path) -> dict[str, int]:
+        from warehouse.spark.bi_copy import SparkSource
+
+        # The registry's copy on Spark is the DuckDB file's, as `publish_registry` last left it.
+        return publish(SparkSource(self.session), month, root)
 
 
 def engine_name(environment: dict[str, str] | None = None) -> str:

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 
@@ -62,51 +63,72 @@ SERVED_TABLES = (
 )
 
 
-def _write_parquet(query: duckdb.DuckDBPyRelation, final: Path) -> None:
+class ServedSource(Protocol):
+    """The warehouse the copy is taken from: DuckDB here, Spark in `warehouse/spark/bi_copy.py`."""
+
+    def months(self, source: str) -> list[date]:
+        """The application months `source` holds rows for, in order."""
+
+    def write(self, source: str, month: date | None, temporary: Path) -> int:
+        """Write `source` (one month of it, without the month column, or all of it) as Parquet; its rows."""
+
+
+@dataclass(frozen=True)
+class DuckDBSource:
+    connection: duckdb.DuckDBPyConnection
+
+    def months(self, source: str) -> list[date]:
+        rows = self.connection.execute(f"select distinct {MONTH_COLUMN} from {source} order by 1").fetchall()
+        return [row[0] for row in rows]
+
+    def write(self, source: str, month: date | None, temporary: Path) -> int:
+        if month is None:
+            relation = self.connection.sql(f"select * from {source}")
+        else:
+            # The month lives in the folder name (Hive style), not in the file.
+            relation = self.connection.sql(
+                f"select * exclude ({MONTH_COLUMN}) from {source} where {MONTH_COLUMN} = ?", params=[month]
+            )
+        relation.write_parquet(str(temporary), compression="zstd")
+        return relation.count("*").fetchall()[0][0]
+
+
+def _write_parquet(source: ServedSource, table: str, month: date | None, final: Path) -> int:
     final.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(final) as temporary:
-        query.write_parquet(str(temporary), compression="zstd")
+        return source.write(table, month, temporary)
 
 
 def _month_file(root: Path, table: str, month: date) -> Path:
     return root / PARQUET_FOLDER / table / f"{MONTH_COLUMN}={month:%Y-%m-%d}" / "data.parquet"
 
 
-def _months(connection: duckdb.DuckDBPyConnection, table: ServedTable, month: date) -> list[date]:
-    if not table.every_month:
-        return [month]
-    rows = connection.execute(f"select distinct {MONTH_COLUMN} from {table.source} order by 1").fetchall()
-    return [row[0] for row in rows]
-
-
-def publish(connection: duckdb.DuckDBPyConnection, month: date, root: Path) -> dict[str, int]:
+def publish(source: ServedSource, month: date, root: Path) -> dict[str, int]:
     """Copy month M (and the tables whose every month changes) out of the warehouse; returns rows per table."""
     published = {}
     for table in SERVED_TABLES:
         if not table.by_month:
-            published[table.name] = publish_table(connection, table.name, root)
+            published[table.name] = _write_parquet(source, table.source, None, _table_file(root, table.name))
             continue
-        rows = 0
-        for each in _months(connection, table, month):
-            # The month lives in the folder name (Hive style), not in the file.
-            relation = connection.sql(
-                f"select * exclude ({MONTH_COLUMN}) from {table.source} where {MONTH_COLUMN} = ?", params=[each]
-            )
-            _write_parquet(relation, _month_file(root, table.name, each))
-            rows += relation.count("*").fetchall()[0][0]
-        published[table.name] = rows
+        months = source.months(table.source) if table.every_month else [month]
+        published[table.name] = sum(
+            _write_parquet(source, table.source, each, _month_file(root, table.name, each)) for each in months
+        )
     write_serving_database(root)
     return published
+
+
+def _table_file(root: Path, name: str) -> Path:
+    return root / PARQUET_FOLDER / name / "data.parquet"
 
 
 def publish_table(connection: duckdb.DuckDBPyConnection, name: str, root: Path) -> int:
     """Copy out one table that is not kept by month (the registry after a model is registered); returns its rows."""
     [table] = [table for table in SERVED_TABLES if table.name == name and not table.by_month]
-    relation = connection.sql(f"select * from {table.source}")
-    _write_parquet(relation, root / PARQUET_FOLDER / table.name / "data.parquet")
+    rows = _write_parquet(DuckDBSource(connection), table.source, None, _table_file(root, table.name))
     if not (root / SERVING_DATABASE).exists():
         write_serving_database(root)
-    return relation.count("*").fetchall()[0][0]
+    return rows
 
 
 def _view_sql(root: Path, table: ServedTable) -> str:

@@ -14,6 +14,7 @@ import shutil
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -32,6 +33,7 @@ from tests.conftest import run_dbt
 from warehouse.database import connect
 from warehouse.ingestion.loader import DeliveryRejected
 from warehouse.paths import DBT_PROJECT_DIR, DataPaths
+from warehouse.publishing.bi_copy import SERVED_TABLES, SERVING_DATABASE
 from warehouse.spark import marts
 from warehouse.spark.session import spark_session
 
@@ -218,12 +220,17 @@ MONITORING = {
 SCORED_AT = ["scored_at", "drift_scored_at"]
 
 
-def test_spark_monitors_the_month_as_duckdb_does(duckdb_month, spark_month, scored):
-    """Drift, fairness, performance and the warnings drawn from them: the same figures and sentences."""
+@pytest.fixture(scope="module")
+def monitored(duckdb_month, spark_month, scored) -> None:
+    """The month's monitoring models, built on each engine once the registry is published to it."""
     assert spark_month.publish_registry() == duckdb_month.publish_registry() == 1
     result = run_dbt(["run", "--select", "monitoring"], duckdb_month.paths.root, duckdb_month.paths.root / "dbt_target")
     assert result.returncode == 0, result.stdout[-3000:]
     _run_dbt_on_spark(spark_month, ["run", "--select", "monitoring"])
+
+
+def test_spark_monitors_the_month_as_duckdb_does(duckdb_month, spark_month, monitored):
+    """Drift, fairness, performance and the warnings drawn from them: the same figures and sentences."""
     compared = {}
     with connect(duckdb_month.paths.warehouse, read_only=True) as connection:
         for table, key in MONITORING.items():
@@ -241,12 +248,41 @@ def test_spark_monitors_the_month_as_duckdb_does(duckdb_month, spark_month, scor
     assert (compared["monitoring_months_evaluated"]["application_month"] == "2020-11-01").all()
 
 
+def test_spark_publishes_the_same_bi_copy(duckdb_month, spark_month, scored, monitored):
+    """The files BI reads, through the serving database's views: the same rows from either engine."""
+    engines = (duckdb_month, spark_month)
+    on_duckdb, on_spark = (engine.publish_bi_copy(MONTH, engine.paths.serving) for engine in engines)
+    assert on_spark == on_duckdb and on_duckdb["predictions"] == scored
+    for table in SERVED_TABLES:
+        views = []
+        for engine in engines:
+            with duckdb.connect(str(engine.paths.serving / SERVING_DATABASE), read_only=True) as serving:
+                # When each engine scored and registered differs; nothing else may.
+                view = serving.sql(f"select * from {table.name}").df()
+                views.append(view.drop(columns="registered_at", errors="ignore"))
+        on_duckdb, on_spark = views
+        assert list(on_spark.columns) == list(on_duckdb.columns), table.name
+        # Sorted by every column that is neither a figure nor a list (the registry's score bins).
+        key = [
+            column
+            for column in on_duckdb.columns
+            if column not in SCORED_AT
+            and not pd.api.types.is_float_dtype(on_duckdb[column])
+            and not any(isinstance(value, np.ndarray | list) for value in on_duckdb[column])
+        ]
+        on_duckdb, on_spark = (_comparable(frame, key) for frame in views)
+        pd.testing.assert_frame_equal(on_spark, on_duckdb, check_dtype=False, rtol=0, atol=2e-6, obj=table.name)
+
+
 def _comparable(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     frame = frame.drop(columns=[column for column in SCORED_AT if column in frame])
-    frame["application_month"] = pd.to_datetime(frame["application_month"]).dt.strftime("%Y-%m-%d")
-    for column in frame.columns:  # a missing text is None from one engine and NaN from the other
-        if not pd.api.types.is_numeric_dtype(frame[column]):
+    if "application_month" in frame:
+        frame["application_month"] = pd.to_datetime(frame["application_month"]).dt.strftime("%Y-%m-%d")
+    for column in frame.columns:  # a missing value is None or NA from one engine and NaN from the other
+        if pd.api.types.is_bool_dtype(frame[column]) or not pd.api.types.is_numeric_dtype(frame[column]):
             frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+        else:
+            frame[column] = frame[column].astype("float64")
     return frame.sort_values(key).reset_index(drop=True)
 
 
