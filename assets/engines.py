@@ -27,7 +27,7 @@ from ml.scoring import DecisionPolicy
 from warehouse.database import connect
 from warehouse.ingestion.loader import LoadResult, load_delivery
 from warehouse.paths import DataPaths
-from warehouse.publishing.bi_copy import DuckDBSource, publish
+from warehouse.publishing.bi_copy import REGISTRY_TABLE, DuckDBSource, publish, publish_table
 from warehouse.publishing.predictions_table import replace_month
 
 ENGINE_VARIABLE = "CREDIT_ENGINE"
@@ -157,8 +157,11 @@ class SparkEngine:
     def publish_bi_copy(self, month: date, root: Path) -> dict[str, int]:
         from warehouse.spark.bi_copy import SparkSource
 
-        # The registry's copy on Spark is the DuckDB file's, as `publish_registry` last left it.
-        return publish(SparkSource(self.session), month, root)
+        published = publish(SparkSource(self.session), month, root)
+        # The registry BI reads is the one of record, in the DuckDB file, not Spark's copy of it.
+        with connect(self.paths.warehouse, read_only=True) as connection:
+            published[REGISTRY_TABLE] = publish_table(connection, REGISTRY_TABLE, root)
+        return published
 
 
 def engine_name(environment: dict[str, str] | None = None) -> str:

@@ -1,7 +1,8 @@
 {#- The SQL that differs between DuckDB (the default target) and Spark (the `spark` target), in
     one place: the models call these and build from one source on both. Each macro dispatches on
-    the adapter to its `duckdb__` or `spark__` form, and each pair gives the same values (checked
-    by tests/warehouse/spark). Another adapter needs its own pair: without one, dbt says which. -#}
+    the adapter to its `duckdb__` or `spark__` form, and each pair gives the same values
+    (tests/warehouse/spark compares the monitoring tables they build, and runs the monitoring
+    models' dbt unit tests on Spark). Another adapter needs its own pair: without one, dbt says which. -#}
 
 {#- The distinct deciles of `value` in the group, ascending: the discrete quantile, the first value whose
     cumulative share reaches the decile (DuckDB's `quantile_disc` and Spark's `percentile_disc` agree). -#}
@@ -79,7 +80,8 @@
         {%- set argument = arguments[loop.index0 // 2] if loop.index0 is odd else none -%}
         {%- set places = modules.re.fullmatch('\\{:\\.(\\d+)f\\}', piece) -%}
         {%- if argument is none -%}
-            {%- do parts.append("'" ~ piece ~ "'") -%}
+            {#- Spark before 4.0 reads `''` as two literals side by side, not a quote: a backslash escapes it on every version. -#}
+            {%- do parts.append("'" ~ piece.replace("''", "\\'") ~ "'") -%}
         {%- elif piece == '{}' -%}
             {%- do parts.append('cast(' ~ argument ~ ' as string)') -%}
         {%- elif piece == '{:,}' -%}

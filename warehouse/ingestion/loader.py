@@ -271,6 +271,12 @@ def _reject(
     return DeliveryRejected(report, moved, report_path)
 
 
+def _holds(connection: duckdb.DuckDBPyConnection, delivery: Delivery) -> bool:
+    """Whether the raw tables hold rows of the delivery: the ledger also records loads by Spark (`warehouse/spark`)."""
+    _, count = _OUTCOME_STATEMENTS if delivery.is_outcomes else _APPLICATION_STATEMENTS
+    return connection.execute(count, [delivery.file_name]).fetchone()[0] > 0
+
+
 def load_delivery(
     path: Path, paths: DataPaths, progress: Progress | None = None, skip_superseded: bool = False
 ) -> LoadResult:
@@ -299,7 +305,7 @@ def load_delivery(
         report.kind = delivery.kind
         report.month = f"{delivery.month:%Y-%m}" if delivery.month else None
         previous = loaded_sha256(connection, delivery.file_name)
-        if previous == sha256:
+        if previous == sha256 and _holds(connection, delivery):
             return LoadResult(delivery, sha256, 0, "unchanged")
         if skip_superseded and is_superseded(connection, delivery.file_name, sha256):
             return LoadResult(delivery, sha256, 0, "superseded")

@@ -19,8 +19,6 @@ overwritten whole.
 
 from __future__ import annotations
 
-import sys
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -52,7 +50,9 @@ NUMBER_SUFFIX = "__number_text"
 NUMBER_CHARACTERS = "0123456789.eE+-"
 # Unicode's space separators (category Zs: U+0020, a no-break space, U+2000 to U+200A ...), which DuckDB's
 # `trim` strips; trimmed as a set of characters, not by a regular expression, which cost 3 x the read.
-SPACE_SEPARATORS = "".join(chr(code) for code in range(sys.maxunicode + 1) if unicodedata.category(chr(code)) == "Zs")
+SPACE_SEPARATORS = " \u00a0\u1680" + "".join(chr(code) for code in range(0x2000, 0x200B)) + "\u202f\u205f\u3000"
+# A write begun and not (yet) finished, in the load ledger.
+LOADING = "loading"
 NUMBER_PADDING = "\t\n\x0b\f\r"
 # What an undecodable byte becomes in Spark's reader: refused in any column, as DuckDB refuses the byte.
 REPLACEMENT_CHARACTER = "\ufffd"
@@ -243,8 +243,17 @@ def _reject(path: Path, problems: list[Problem], quarantine_folder: Path) -> Del
     return DeliveryRejected(report, moved, report_path)
 
 
-def load_delivery_file(spark: SparkSession, path: Path, quarantine_folder: Path) -> SparkLoad:
-    """Check a delivery with Spark and write its partition of `raw.applications` or `raw.outcomes`, or refuse it."""
+def load_delivery_file(
+    spark: SparkSession,
+    path: Path,
+    quarantine_folder: Path,
+    loaded_at: datetime | None = None,
+    before_writing: Callable[[], None] = lambda: None,
+) -> SparkLoad:
+    """Check a delivery with Spark and write its partition of `raw.applications` or `raw.outcomes`, or refuse it.
+
+    `before_writing` runs once every check has passed, just before the partition is overwritten.
+    """
     path = Path(path)
     ensure_schema(spark)
     try:
@@ -265,7 +274,8 @@ def load_delivery_file(spark: SparkSession, path: Path, quarantine_folder: Path)
             problems = [Problem("malformed_record", "a field the CSV parser cannot read (a quote inside a field?)")]
         if problems:
             raise _reject(path, problems, quarantine_folder)
-        loaded_at = datetime.now(UTC).replace(tzinfo=None)
+        loaded_at = loaded_at or datetime.now(UTC).replace(tzinfo=None)
+        before_writing()
         if delivery.is_outcomes:
             table, frame = OUTCOMES, _outcome_frame(rows, delivery.month, loaded_at)
         else:
@@ -285,6 +295,23 @@ def _outcome_frame(rows: DataFrame, month: date, loaded_at: datetime) -> DataFra
     )
 
 
+def _last_attempt(connection, file_name: str) -> str | None:
+    """The status of the latest write of this delivery begun: `loading` when it never finished."""
+    row = connection.execute(
+        # An attempt's rows share its time: where they tie, the one that finished it is the latest.
+        "select status from raw.load_ledger where delivery_file = ? and status in (?, ?, ?)"
+        " order by loaded_at desc, status = ? limit 1",
+        [file_name, LOADING, "loaded", "replaced", LOADING],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _holds(spark: SparkSession, delivery: Delivery) -> bool:
+    """Whether Spark's tables hold rows of the delivery: a ledger shared by a data directory's engines is not proof."""
+    table = OUTCOMES if delivery.is_outcomes else APPLICATIONS
+    return spark.table(table).where(F.col("delivery_file") == F.lit(delivery.file_name)).limit(1).count() > 0
+
+
 def load_delivery(
     spark: SparkSession,
     path: Path,
@@ -295,8 +322,10 @@ def load_delivery(
     """`warehouse.ingestion.loader.load_delivery` on Spark: the same ledger, the same outcomes.
 
     The same content as the version loaded already is a no-op; other content replaces it;
-    with `skip_superseded`, a version replaced since is left alone. The ledger row follows the
-    write: a crash between the two leaves a delivery that is loaded again, never one recorded unwritten.
+    with `skip_superseded`, a version replaced since is left alone. Spark's overwrite of a
+    partition is not one transaction, so the ledger brackets it: a `loading` row before, the
+    outcome after. A write that never finished (a crash, a lost lock) leaves `loading` last,
+    and the next load of that delivery writes it again, whatever its content.
     """
     path = Path(path)
     if not path.is_file():
@@ -307,18 +336,24 @@ def load_delivery(
     except DeliveryNameError:
         delivery = None  # refused below, with the reason
     previous = None
+    now = datetime.now(UTC).replace(tzinfo=None)
     if delivery is not None:
         with connect(paths.warehouse) as connection:
             previous = loaded_sha256(connection, delivery.file_name)
-            if previous == sha256:
+            finished = _last_attempt(connection, delivery.file_name) != LOADING
+            if previous == sha256 and finished and _holds(spark, delivery):
                 return LoadResult(delivery, sha256, 0, "unchanged")
             if skip_superseded and is_superseded(connection, delivery.file_name, sha256):
                 return LoadResult(delivery, sha256, 0, "superseded")
     if progress:
         progress(f"checking {path.name} with Spark's CSV reader against the raw-file contract")
-    now = datetime.now(UTC).replace(tzinfo=None)
+
+    def begun() -> None:
+        with connect(paths.warehouse) as connection, transaction(connection):
+            ledger_row(connection, path.name, delivery, LOADING, None, sha256, str(path.resolve()), None, now)
+
     try:
-        loaded = load_delivery_file(spark, path, paths.quarantine)
+        loaded = load_delivery_file(spark, path, paths.quarantine, now, before_writing=begun)
     except DeliveryRejected as rejected:
         summary = rejected.report.summary(examples=1)
         with connect(paths.warehouse) as connection, transaction(connection):

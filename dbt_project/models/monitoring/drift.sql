@@ -202,8 +202,10 @@ feature_totals as (
 
     select
         *,
-        sum(window_count) over (partition by month, feature) as window_rows,
-        sum(month_count) over (partition by month, feature) as month_rows
+        -- Counts as bigint on both engines: DuckDB's sum of counts is a 128-bit integer, which its
+        -- Parquet copy writes as a double.
+        cast(sum(window_count) over (partition by month, feature) as bigint) as window_rows,
+        cast(sum(month_count) over (partition by month, feature) as bigint) as month_rows
     from feature_counts
 
 ),

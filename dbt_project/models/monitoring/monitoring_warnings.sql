@@ -144,7 +144,9 @@ final as (
 
     select
         application_month,
-        row_number() over (partition by application_month order by kind_order, order_in_kind) as warning_order,
+        -- bigint on both engines (Spark's row_number is a 32-bit integer)
+        cast(row_number() over (partition by application_month order by kind_order, order_in_kind) as bigint)
+            as warning_order,
         warning_kind,
         subject,
         subject_value,

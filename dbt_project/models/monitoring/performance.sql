@@ -32,7 +32,7 @@ by_month as (
     select
         application_month,
         count(*) as labelled,
-        sum(target) as defaults,
+        cast(sum(target) as bigint) as defaults,  -- DuckDB's sum is 128-bit, Spark's bigint
         avg(target) as default_rate,
         {{ auc_from_ranks('score_rank', 'target') }} as auc
     from ranked

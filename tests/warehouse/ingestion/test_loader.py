@@ -72,6 +72,16 @@ def test_the_same_file_again_changes_nothing_and_says_so(paths, deliveries_dir):
     assert (counts(paths), ledger(paths)) == before
 
 
+def test_a_file_the_ledger_knows_but_the_tables_lack_is_loaded_again(paths, deliveries_dir):
+    """The ledger of a data directory also records Spark's loads: it is not proof that DuckDB holds the rows."""
+    first = load_delivery(deliveries_dir / "20201001.csv", paths)
+    with connect(paths.warehouse) as connection:
+        connection.execute("delete from raw.applications where delivery_file = ?", ["20201001.csv"])
+    again = load_delivery(deliveries_dir / "20201001.csv", paths)
+    assert (again.status, again.rows) == ("replaced", first.rows)
+    assert counts(paths) == {"20201001.csv": first.rows}
+
+
 def test_new_content_for_a_month_replaces_it_and_the_ledger_keeps_both(paths, deliveries_dir, tmp_path):
     first = load_delivery(deliveries_dir / "20201001.csv", paths)
     corrected = pd.read_csv(deliveries_dir / "20201001.csv").iloc[:-10]

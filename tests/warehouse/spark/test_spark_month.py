@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from dbt.cli.main import dbtRunner
 
@@ -83,7 +84,7 @@ def spark_month(deliveries, tmp_path_factory) -> SparkEngine:
     engine.session.stop()
 
 
-def _run_dbt_on_spark(engine: SparkEngine, command: list[str]) -> None:
+def _run_dbt_on_spark(engine: SparkEngine, command: list[str]):
     """dbt in this process, on the `spark` target: dbt-spark's `session` method joins the engine's session."""
     previous = os.environ.get("CREDIT_DATA_DIR")
     os.environ["CREDIT_DATA_DIR"] = str(engine.paths.root)
@@ -108,7 +109,8 @@ def _run_dbt_on_spark(engine: SparkEngine, command: list[str]) -> None:
             os.environ.pop("CREDIT_DATA_DIR")
         else:
             os.environ["CREDIT_DATA_DIR"] = previous
-    assert result.success, result.exception
+    assert result.success, result.exception or [str(each.message) for each in result.result if each.status != "pass"]
+    return result.result
 
 
 def _duckdb_features(paths: DataPaths) -> pd.DataFrame:
@@ -229,6 +231,14 @@ def monitored(duckdb_month, spark_month, scored) -> None:
     _run_dbt_on_spark(spark_month, ["run", "--select", "monitoring"])
 
 
+def test_the_monitoring_unit_tests_pass_on_spark(spark_month, monitored):
+    """Their fixtures hold every kind of warning (a drift, a fairness ratio, a realised AUC, a new value):
+    each sentence, thousands grouped and quotes quoted, as DuckDB writes it."""
+    results = _run_dbt_on_spark(spark_month, ["test", "--select", "test_type:unit,path:models/monitoring"])
+    assert {result.node.name for result in results} >= {"test_monitoring_warnings_decide_each_kind_and_say_it_in_words"}
+    assert len(results) >= 3 and all(result.status == "pass" for result in results)
+
+
 def test_spark_monitors_the_month_as_duckdb_does(duckdb_month, spark_month, monitored):
     """Drift, fairness, performance and the warnings drawn from them: the same figures and sentences."""
     compared = {}
@@ -253,6 +263,14 @@ def test_spark_publishes_the_same_bi_copy(duckdb_month, spark_month, scored, mon
     engines = (duckdb_month, spark_month)
     on_duckdb, on_spark = (engine.publish_bi_copy(MONTH, engine.paths.serving) for engine in engines)
     assert on_spark == on_duckdb and on_duckdb["predictions"] == scored
+    # File for file, the same columns of the same types: a BI tool reads one schema whichever engine wrote it.
+    # (Nullability aside: DuckDB marks a column no row can leave empty; Spark does not.)
+    serving = duckdb_month.paths.serving
+    files = sorted(path.relative_to(serving) for path in serving.rglob("*.parquet"))
+    assert len(files) == len(SERVED_TABLES)
+    for file in files:
+        on_duckdb, on_spark = ([(f.name, f.type) for f in pq.read_schema(e.paths.serving / file)] for e in engines)
+        assert on_spark == on_duckdb, file
     for table in SERVED_TABLES:
         views = []
         for engine in engines:
@@ -379,9 +397,19 @@ def test_padding_reads_as_on_duckdb_and_a_reload_replaces_only_its_own_rows(
     assert spark_month.session.table("raw.applications").count() == before + len(frame)
     with connect(spark_month.paths.warehouse, read_only=True) as connection:
         ledger = connection.execute(
-            "select status from raw.load_ledger where delivery_file = ? and status <> ? order by loaded_at",
+            "select status from raw.load_ledger where delivery_file = ? and status <> ? order by loaded_at, status",
             ["20201201.csv", "rejected"],
         ).fetchall()
-    assert [status for (status,) in ledger] == ["loaded", "replaced"]
+    # Each write bracketed: begun (`loading`), then finished; the unchanged file wrote nothing.
+    assert [status for (status,) in ledger] == ["loaded", "loading", "loading", "replaced"]
+    # A write begun and never finished (a crash mid-overwrite): the same content is written again, not skipped.
+    with connect(spark_month.paths.warehouse) as connection:
+        connection.execute(
+            "insert into raw.load_ledger select delivery_file, kind, delivery_month, 'loading', null, sha256,"
+            " source_path, null, loaded_at + interval 1 second from raw.load_ledger"
+            " where delivery_file = ? and status = 'replaced'",
+            ["20201201.csv"],
+        )
+    assert spark_month.load_delivery(padded).status == "replaced"
     on_spark = spark_month.session.sql(query.replace("?", ":id"), args={"id": first}).first()
     assert tuple(on_spark) == on_duckdb == ("Revolving loans", 123456.5)
