@@ -348,20 +348,17 @@ def load_delivery(
     if progress:
         progress(f"checking {path.name} with Spark's CSV reader against the raw-file contract")
 
-    def begun() -> None:
+    def record(status: str, rows: int | None, source: Path, message: str | None = None) -> None:
         with connect(paths.warehouse) as connection, transaction(connection):
-            ledger_row(connection, path.name, delivery, LOADING, None, sha256, str(path.resolve()), None, now)
+            ledger_row(connection, path.name, delivery, status, rows, sha256, str(source), message, now)
 
     try:
-        loaded = load_delivery_file(spark, path, paths.quarantine, now, before_writing=begun)
+        loaded = load_delivery_file(
+            spark, path, paths.quarantine, now, before_writing=lambda: record(LOADING, None, path.resolve())
+        )
     except DeliveryRejected as rejected:
-        summary = rejected.report.summary(examples=1)
-        with connect(paths.warehouse) as connection, transaction(connection):
-            where = str(rejected.quarantined_file)
-            ledger_row(connection, path.name, delivery, "rejected", rejected.report.rows, sha256, where, summary, now)
+        record("rejected", rejected.report.rows, rejected.quarantined_file, rejected.report.summary(examples=1))
         raise
     status = "replaced" if previous else "loaded"
-    warnings = "; ".join(loaded.warnings) or None
-    with connect(paths.warehouse) as connection, transaction(connection):
-        ledger_row(connection, path.name, delivery, status, loaded.rows, sha256, str(path.resolve()), warnings, now)
+    record(status, loaded.rows, path.resolve(), "; ".join(loaded.warnings) or None)
     return LoadResult(delivery, sha256, loaded.rows, status, list(loaded.warnings))

@@ -4,8 +4,8 @@
     the month report all read this table, so they warn on the same things in the same words.
 
     The lines are dbt vars (`drift_psi_warning`, `fairness_approval_ratio_warning`,
-    `performance_auc_drop_warning`). Sentences use `format_message` (`macros/engine_sql.sql`), whose specifiers ({:.2f}, {:,})
-    round and group digits as Python's do. Every month is rebuilt, as the marts it reads are.
+    `performance_auc_drop_warning`). Sentences use `format_message` (`macros/engine_sql.sql`),
+    whose specifiers ({:.2f}, {:,}) round and group digits as Python's do. Every month is rebuilt, as the marts it reads are.
 -#}
 
 {%- set psi_line = var('drift_psi_warning') -%}
