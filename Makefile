@@ -31,8 +31,10 @@ $(INSTALLED): pyproject.toml | python-version
 	touch $@
 
 # dagster-dbt reads the manifest when the definitions load.
+# Parsed for each engine (CREDIT_ENGINE=spark reads target/spark): a model's config differs by engine.
 $(MANIFEST): $(INSTALLED) $(DBT_SOURCES)
-	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir .
+	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir . --target duckdb
+	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir . --target spark --target-path target/spark
 	touch $@
 
 demo: setup

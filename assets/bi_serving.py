@@ -15,8 +15,7 @@ from assets.monthly_predictions import monthly_predictions
 from assets.partitions import month_by_month, monthly_partitions, partition_month
 from assets.raw_deliveries import MONTH_DELIVERIES
 from assets.resources import WarehouseResource
-from warehouse.database import connect
-from warehouse.publishing.bi_copy import SERVING_DATABASE, DuckDBSource, publish
+from warehouse.publishing.bi_copy import SERVING_DATABASE
 
 
 @dg.asset(
@@ -44,8 +43,9 @@ def bi_serving(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
     """
     month = partition_month(context.partition_key)
     root = warehouse.paths.serving
-    with connect(warehouse.paths.warehouse, read_only=True) as connection:
-        published = publish(DuckDBSource(connection), month, root)
+    engine = warehouse.warehouse_engine()
+    published = engine.publish_bi_copy(month, root)
+    with engine.month_results(month) as connection:
         # The month's HTML report, for the delivery page's readers as much as for BI's.
         from ml.reports.month_report import write_month_report  # matplotlib loads here, not with the definitions
 

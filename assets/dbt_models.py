@@ -23,7 +23,7 @@ from assets.dbt_definitions import (
     changed_definitions,
     incremental_models,
 )
-from assets.dbt_project import dbt_project
+from assets.dbt_project import dbt_project, engine_folder
 from assets.jobs import not_retried
 from assets.partitions import month_by_month, monthly_partitions
 from assets.raw_deliveries import MONTH_DELIVERIES
@@ -144,12 +144,13 @@ def monitoring_vars(model_attributes: list[str]) -> list[str]:
 
 
 def _scoring_models_attributes(warehouse: WarehouseResource) -> list[str]:
+    scored = warehouse.warehouse_engine().scored_model_versions()
     with connect(warehouse.paths.warehouse, read_only=True) as connection:
         return [
             row[0]
             for row in connection.execute(
-                "select distinct excluded_attributes from scoring.model_registry"
-                " where version in (select distinct model_version from scoring.predictions)"
+                "select distinct excluded_attributes from scoring.model_registry where list_contains(?, version)",
+                [scored],
             ).fetchall()
         ]
 
@@ -183,6 +184,10 @@ def _dbt_build(
     extra: list[str] = (),
 ):
     warehouse.export_for_dbt()
+    engine = warehouse.warehouse_engine()  # on Spark, the session dbt-spark's `session` method joins
+    if build == "monitoring":
+        # The monitoring models read the registry where they run: the DuckDB file's, published there.
+        engine.publish_registry()
     # Incremental models compute only what is new; one whose definition changed since its last
     # build is rebuilt whole, so none of its rows is left computed the old way (assets/dbt_definitions.py).
     models = _models_in_build(monitoring=build == "monitoring")
@@ -207,7 +212,10 @@ def _dbt_build(
     # runs the whole `dbt build`), not in every production month, as dbt's docs advise.
     with not_retried(DagsterDbtCliRuntimeError):
         invocation = dbt.cli(
-            [*PRODUCTION_BUILD, *extra], context=context, target_path=warehouse.paths.dbt_target / build
+            # The target is the project's (`assets/dbt_project.py`): the engine's, checked above.
+            [*PRODUCTION_BUILD, *extra],
+            context=context,
+            target_path=warehouse.paths.dbt_target / engine_folder(build, engine.name),
         )
     succeeded = False
     try:

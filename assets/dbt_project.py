@@ -2,7 +2,9 @@
 
 Its manifest is built before the definitions load: by `make setup` (`dbt parse`) into
 `dbt_project/target`, or under `dagster dev`, which parses again at each load so SQL edits
-show up in the UI, into the data directory's `dbt_target/dev`.
+show up in the UI, into the data directory's `dbt_target/dev`. Parsed for the engine
+`$CREDIT_ENGINE` names (`assets/engines.py`): on Spark, into `target/spark` and `dev_spark`,
+because a model's config differs by engine (its file format, how drift is made incremental).
 """
 
 from __future__ import annotations
@@ -11,10 +13,16 @@ from pathlib import Path
 
 from dagster_dbt import DagsterDbtProjectPreparer, DbtProject
 
+from warehouse.engine_setting import DEFAULT_ENGINE, engine_name
 from warehouse.paths import DBT_PROJECT_DIR, DataPaths
 
 SETUP_TARGET = DBT_PROJECT_DIR / "target"  # where `make setup` parses the project
 PARSE_CACHE = "partial_parse.msgpack"  # dbt's parse cache in a target folder
+
+
+def engine_folder(folder: str, engine: str) -> str:
+    """A target folder's name for the engine: DuckDB's as it always was, another engine's beside it."""
+    return folder if engine == DEFAULT_ENGINE else f"{folder}_{engine}"
 
 
 def project_target_path() -> Path:
@@ -25,10 +33,13 @@ def project_target_path() -> Path:
     would be read half-written by a `credit` command, or by another data directory's server.
     dagster-dbt starts a new folder from `make setup`'s parse cache, so only edits reparse.
     """
+    engine = engine_name()
     if DagsterDbtProjectPreparer().using_dagster_dev():
-        return DataPaths.from_env().dbt_target / "dev"
-    return SETUP_TARGET
+        return DataPaths.from_env().dbt_target / engine_folder("dev", engine)
+    return SETUP_TARGET if engine == DEFAULT_ENGINE else SETUP_TARGET / engine
 
 
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target_path=project_target_path())
+dbt_project = DbtProject(
+    project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target_path=project_target_path(), target=engine_name()
+)
 dbt_project.prepare_if_dev()

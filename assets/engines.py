@@ -12,40 +12,71 @@ from are the same whichever engine ran the SQL.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
+
+import duckdb
 
 from ml.batch_scoring import BatchScorer
-from ml.dataset import TrainingSetSummary, applicant_values, scoring_rows, write_training_pieces, write_training_set
+from ml.dataset import (
+    FEATURE_TABLE,
+    ID_COLUMN,
+    TrainingSetSummary,
+    applicant_values,
+    has_feature_rows,
+    scoring_rows,
+    write_training_pieces,
+    write_training_set,
+)
 from ml.explanations import REASON_COUNT
 from ml.model_store import ModelCard
 from ml.scoring import DecisionPolicy
-from warehouse.database import connect
+from warehouse.database import connect, has_table
+from warehouse.engine_setting import ENGINE_VARIABLE, engine_name
 from warehouse.ingestion.loader import LoadResult, load_delivery
 from warehouse.paths import DataPaths
 from warehouse.publishing.bi_copy import REGISTRY_TABLE, DuckDBSource, publish, publish_table
 from warehouse.publishing.predictions_table import replace_month
 
-ENGINE_VARIABLE = "CREDIT_ENGINE"
-ENGINES = ("duckdb", "spark")
-
 Progress = Callable[[str], None]
+
+DELIVERED_SQL = """
+select
+    (select count(*) from raw.applications where application_month = $month),
+    (select count(target) from raw.applications where application_month = $month),
+    (select count(*) from raw.outcomes where known_from <= $month)
+"""
+
+SCORED_MODELS_SQL = "select distinct model_version from scoring.predictions order by 1"
+
+
+class Delivered(NamedTuple):
+    applications: int  # of the month
+    labelled: int  # of those, delivered with their outcome
+    outcomes_known: int  # outcome rows known by the month, from outcome files
 
 
 class WarehouseEngine(Protocol):
     name: str
     dbt_target: str
 
-    def load_delivery(self, path: Path, progress: Progress | None = None) -> LoadResult:
+    def load_delivery(self, path: Path, progress: Progress | None = None, skip_superseded: bool = False) -> LoadResult:
         """Check a delivery (applications or outcomes) against the raw-file contract and load it.
 
         Recorded in the load ledger: the same content again is `unchanged` and not read. A refused
         file is quarantined beside its report and `DeliveryRejected` raised; nothing is written.
+        With `skip_superseded` (the inbox's rule), content replaced since it was loaded is left alone.
         """
+
+    def delivered(self, month: date) -> Delivered:
+        """What the warehouse holds of the month's deliveries."""
+
+    def has_features(self, month: date) -> bool | None:
+        """Whether the feature mart holds the month's applications; None when no features were ever built."""
 
     def write_training_set(self, month: date, path: Path) -> TrainingSetSummary:
         """Month M's point-in-time training rows, written whole to Parquet at `path`."""
@@ -55,11 +86,18 @@ class WarehouseEngine(Protocol):
     ) -> int:
         """Score every application of the month with the model and replace the month's predictions; the rows."""
 
+    def scored_model_versions(self) -> list[str]:
+        """The models whose scores `scoring.predictions` holds, in any month."""
+
     def publish_registry(self) -> int:
         """Make the model registry (in the DuckDB file, always) readable where the monitoring models run; its rows."""
 
     def publish_bi_copy(self, month: date, root: Path) -> dict[str, int]:
         """Copy the month's predictions and monitoring, and the registry, out as Parquet for BI; rows per table."""
+
+    def month_results(self, month: date) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """A read-only DuckDB connection where the month's rows of `scoring.predictions`, the `monitoring.*` tables
+        and `intermediate.int_labels_known_today` read as in the DuckDB warehouse: the outbox, checks and report's."""
 
 
 @dataclass(frozen=True)
@@ -70,8 +108,18 @@ class DuckDBEngine:
     name: str = "duckdb"
     dbt_target: str = "duckdb"
 
-    def load_delivery(self, path: Path, progress: Progress | None = None) -> LoadResult:
-        return load_delivery(path, self.paths, progress)
+    def load_delivery(self, path: Path, progress: Progress | None = None, skip_superseded: bool = False) -> LoadResult:
+        return load_delivery(path, self.paths, progress, skip_superseded=skip_superseded)
+
+    def delivered(self, month: date) -> Delivered:
+        with connect(self.paths.warehouse, read_only=True) as connection:
+            return Delivered(*connection.execute(DELIVERED_SQL, {"month": month}).fetchone())
+
+    def has_features(self, month: date) -> bool | None:
+        with connect(self.paths.warehouse, read_only=True) as connection:
+            if not has_table(connection, *FEATURE_TABLE.split(".")):
+                return None
+            return has_feature_rows(connection, month)
 
     def write_training_set(self, month: date, path: Path) -> TrainingSetSummary:
         with connect(self.paths.warehouse, read_only=True) as connection:
@@ -87,9 +135,18 @@ class DuckDBEngine:
             if rows.empty:
                 raise ValueError(f"no applications delivered for {month:%Y-%m}: nothing to score")
             values = applicant_values(connection, month=month)
+            if list(values[ID_COLUMN]) != list(rows[ID_COLUMN]):
+                raise ValueError(
+                    f"the feature mart and raw.applications disagree on the applications of {month:%Y-%m}:"
+                    " run dbt again"
+                )
             scorer = BatchScorer.from_card(card, policy, reason_count)
             scored = scorer.score(lgb.Booster(model_str=model_text), rows, values)
             return replace_month(connection, month, scored)
+
+    def scored_model_versions(self) -> list[str]:
+        with connect(self.paths.warehouse, read_only=True) as connection:
+            return [row[0] for row in connection.execute(SCORED_MODELS_SQL).fetchall()]
 
     def publish_registry(self) -> int:
         with connect(self.paths.warehouse, read_only=True) as connection:
@@ -98,6 +155,11 @@ class DuckDBEngine:
     def publish_bi_copy(self, month: date, root: Path) -> dict[str, int]:
         with connect(self.paths.warehouse, read_only=True) as connection:
             return publish(DuckDBSource(connection), month, root)
+
+    @contextmanager
+    def month_results(self, month: date) -> Iterator[duckdb.DuckDBPyConnection]:
+        with connect(self.paths.warehouse, read_only=True) as connection:
+            yield connection
 
 
 class SparkEngine:
@@ -122,15 +184,28 @@ class SparkEngine:
         # The training set reaches the driver this many rows at a time.
         self.training_piece_rows = training_piece_rows
 
-    def load_delivery(self, path: Path, progress: Progress | None = None) -> LoadResult:
+    def load_delivery(self, path: Path, progress: Progress | None = None, skip_superseded: bool = False) -> LoadResult:
         from warehouse.spark.delivery_load import load_delivery
 
         say = progress or (lambda message: None)
-        loaded = load_delivery(self.session, path, self.paths, say)
+        loaded = load_delivery(self.session, path, self.paths, say, skip_superseded=skip_superseded)
         for warning in loaded.warnings:
             say(f"warning: {warning}")
         say(loaded.describe())
         return loaded
+
+    def delivered(self, month: date) -> Delivered:
+        from warehouse.spark.tables import ensure_schema
+
+        ensure_schema(self.session)
+        sql = DELIVERED_SQL.replace("$month", ":month")
+        return Delivered(*self.session.sql(sql, args={"month": month}).first())
+
+    def has_features(self, month: date) -> bool | None:
+        if not self.session.catalog.tableExists(FEATURE_TABLE):
+            return None
+        sql = f"select 1 from {FEATURE_TABLE} where application_month = :month limit 1"
+        return bool(self.session.sql(sql, args={"month": month}).take(1))
 
     def write_training_set(self, month: date, path: Path) -> TrainingSetSummary:
         from warehouse.spark.marts import training_row_pieces
@@ -146,6 +221,12 @@ class SparkEngine:
         scorer = replace(BatchScorer.from_card(card, policy, reason_count), value_prefix=VALUE_PREFIX)
         scored_at = datetime.now(UTC).replace(tzinfo=None)
         return score_month(self.session, month, model_text, scorer.make, scored_at)
+
+    def scored_model_versions(self) -> list[str]:
+        from warehouse.spark.tables import ensure_schema
+
+        ensure_schema(self.session)
+        return [row[0] for row in self.session.sql(SCORED_MODELS_SQL).collect()]
 
     def publish_registry(self) -> int:
         from warehouse.spark.tables import replace_registry
@@ -163,13 +244,15 @@ class SparkEngine:
             published[REGISTRY_TABLE] = publish_table(connection, REGISTRY_TABLE, root)
         return published
 
+    @contextmanager
+    def month_results(self, month: date) -> Iterator[duckdb.DuckDBPyConnection]:
+        from warehouse.spark.month_results import month_results
 
-def engine_name(environment: dict[str, str] | None = None) -> str:
-    """`$CREDIT_ENGINE`, checked: `duckdb` (the default) or `spark`."""
-    name = (environment if environment is not None else os.environ).get(ENGINE_VARIABLE, "duckdb").strip().lower()
-    if name not in ENGINES:
-        raise ValueError(f"{ENGINE_VARIABLE}={name!r}: the engines are {', '.join(ENGINES)}")
-    return name
+        connection = month_results(self.session, month)
+        try:
+            yield connection
+        finally:
+            connection.close()
 
 
 def warehouse_engine(paths: DataPaths, environment: dict[str, str] | None = None) -> WarehouseEngine:

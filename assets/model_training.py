@@ -15,15 +15,7 @@ from assets.raw_deliveries import MONTH_DELIVERIES
 from assets.record_names import INPUTS_VERSION, TRAIN_AHEAD
 from assets.resources import WarehouseResource
 from ml.champion import CHAMPION, champion_as_of
-from ml.dataset import (
-    FEATURE_TABLE,
-    ID_COLUMN,
-    file_fingerprint,
-    has_feature_rows,
-    label_deliveries,
-    read_training_rows,
-    write_training_set,
-)
+from ml.dataset import ID_COLUMN, file_fingerprint, label_deliveries, read_training_rows
 from ml.features import default_catalog
 from ml.model_store import (
     PLOTS,
@@ -40,7 +32,7 @@ from ml.registry import DEFAULT_TOLERANCE, card_windows, register
 from ml.reports.html_page import png_base64
 from ml.swap_set import describe as describe_swap_set
 from ml.training_config import TrainingConfig
-from warehouse.database import connect, has_table
+from warehouse.database import connect
 from warehouse.fair_lending import protected_attributes, require_policy
 from warehouse.ingestion.delivery_names import FIRST_MONTH, add_months
 from warehouse.ingestion.ledger import inputs_version, months_missing_before, training_inputs
@@ -68,26 +60,29 @@ def training_set(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     Labels as month M-1 was published: an outcome file delivered with M counts from M+1's model on.
     """
     month = partition_month(context.partition_key)
-    with connect(warehouse.paths.warehouse, read_only=True) as connection, not_retried(ValueError):
-        missing = months_missing_before(connection, month)
+    engine = warehouse.warehouse_engine()
+    with not_retried(ValueError):
+        with connect(warehouse.paths.warehouse, read_only=True) as connection:
+            missing = months_missing_before(connection, month)
+            deliveries = training_inputs(connection, month)
         if missing:
             raise ValueError(
                 f"{month:%Y-%m} cannot train: {', '.join(f'{m:%Y-%m}' for m in missing)} not loaded yet;"
                 " run those months first"
             )
         previous = add_months(month, -1)
-        if not has_table(connection, *FEATURE_TABLE.split(".")):
+        previous_built = engine.has_features(previous)
+        if previous_built is None:
             raise ValueError(
                 f"{month:%Y-%m} cannot train: no features are built yet; a month's run builds them"
                 f" (credit run {month:%Y-%m} trains its model first thing)"
             )
-        if previous >= FIRST_MONTH and not has_feature_rows(connection, previous):
+        if previous >= FIRST_MONTH and not previous_built:
             raise ValueError(
                 f"{month:%Y-%m} cannot train: {previous:%Y-%m} is loaded but its features were never built"
                 f" (its run failed?); run {previous:%Y-%m} first"
             )
-        deliveries = training_inputs(connection, month)
-        summary = write_training_set(connection, month, training_set_path(warehouse, context.partition_key))
+        summary = engine.write_training_set(month, training_set_path(warehouse, context.partition_key))
     context.log.info(f"training set for {month:%Y-%m}: {summary.rows:,} rows, default rate {summary.default_rate:.2%}")
     return dg.MaterializeResult(
         # The rows themselves: the same rows written again leave the model built from them up to date.

@@ -24,7 +24,6 @@ from assets.dbt_models import (
 )
 from assets.partitions import monthly_partitions, partition_month
 from assets.resources import WarehouseResource
-from warehouse.database import connect
 from warehouse.dbt_vars import (
     DRIFT_PSI_WARNING_VAR,
     FAIRNESS_APPROVAL_RATIO_WARNING_VAR,
@@ -54,16 +53,17 @@ def _month_rows(
 ) -> tuple[date, list[tuple]]:
     """The checked month and the rows `sql` gives for it (its one parameter is the month)."""
     month = partition_month(context.partition_key)
-    with connect(warehouse.paths.warehouse, read_only=True) as connection:
-        return month, connection.execute(sql, [month]).fetchall()
+    with warehouse.warehouse_engine().month_results(month) as results:
+        return month, results.execute(sql, [month]).fetchall()
 
 
 def _month_warnings(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, kind: WarningKind
 ) -> list[MonitoringWarning]:
     """The checked month's warnings of the kind; raises WarningsNotComputed (the check fails on it, see below)."""
-    with connect(warehouse.paths.warehouse, read_only=True) as connection:
-        return month_warnings(connection, partition_month(context.partition_key), kind)
+    month = partition_month(context.partition_key)
+    with warehouse.warehouse_engine().month_results(month) as results:
+        return month_warnings(results, month, kind)
 
 
 def _failed_when_not_computed(check):

@@ -1,4 +1,4 @@
-"""Scores of a month: `scoring.predictions`, replaced per month in one transaction."""
+"""Scores of a month: `scoring.predictions`, replaced per month (on DuckDB, in one transaction)."""
 
 import math
 
@@ -11,18 +11,26 @@ from assets.model_training import credit_default_model
 from assets.partitions import month_by_month, monthly_partitions, partition_month
 from assets.raw_deliveries import MONTH_DELIVERIES
 from assets.resources import WarehouseResource
-from ml.batch_scoring import BatchScorer
 from ml.champion import champion_as_of
-from ml.dataset import ID_COLUMN, LABEL_COLUMN, applicant_values, scoring_rows
+from ml.dataset import LABEL_COLUMN
 from ml.evaluation import auc
 from ml.explanations import REASON_COUNT
 from ml.features import excluded_features
-from ml.model_store import load_model
+from ml.model_store import load_model_text
 from ml.scoring import DecisionPolicy
 from warehouse.database import connect
 from warehouse.fair_lending import protected_attributes
 from warehouse.publishing.decision_policy import write_decision_policy
-from warehouse.publishing.predictions_table import replace_month
+from warehouse.publishing.predictions_table import LABELS_KNOWN_TODAY
+
+# The month's scores as written, with each application's label as known today (the out-of-time AUC's).
+MONTH_SCORES_SQL = f"""
+select predictions.default_probability, predictions.decision, predictions.reason_code_1, labels.{LABEL_COLUMN}
+from scoring.predictions as predictions
+left join {LABELS_KNOWN_TODAY} as labels on labels.sk_id_curr = predictions.sk_id_curr
+where predictions.application_month = ?
+order by predictions.sk_id_curr
+"""
 
 
 class DecisionConfig(dg.Config):
@@ -47,12 +55,12 @@ def monthly_predictions(
 ) -> dg.MaterializeResult:
     """Default probability, risk grade, decision and up to four reasons for every application of the month.
 
-    In scoring.predictions; each reason comes with the applicant's own value.
+    In scoring.predictions (the month replaced whole); each reason comes with the applicant's own value.
     """
     month = partition_month(context.partition_key)
     paths = warehouse.paths
     policy = DecisionPolicy(review_from=config.review_from, decline_from=config.decline_from)
-    with connect(paths.warehouse) as connection:
+    with connect(paths.warehouse, read_only=True) as connection:  # the ledger and the registry
         selected = context.job_def.asset_layer.selected_asset_keys
         model_step_in_this_run = MODEL_ASSET_KEYS <= selected
         if not model_step_in_this_run:
@@ -65,33 +73,27 @@ def monthly_predictions(
             if problem:
                 raise dg.Failure(problem, allow_retries=False)
         champion = champion_as_of(connection, month)
-        if champion is None:
-            raise dg.Failure(
-                f"no champion model for {month:%Y-%m} in scoring.model_registry: materialise credit_default_model first"
-            )
-        booster, card = load_model(paths.models, champion[0])
-        protected_features = excluded_features(card.feature_names, protected_attributes())
-        if protected_features:
-            raise dg.Failure(
-                f"{card.version} reads features of protected attributes "
-                f"({', '.join(protected_features[:5])}): it may not score",
-                allow_retries=False,
-            )
-        rows = scoring_rows(connection, month)
-        if rows.empty:
-            raise dg.Failure(f"no applications delivered for {month:%Y-%m}: nothing to score")
-        values = applicant_values(connection, month=month)
-        if list(values[ID_COLUMN]) != list(rows[ID_COLUMN]):
-            raise dg.Failure(
-                f"the feature mart and raw.applications disagree on the applications of {month:%Y-%m}: run dbt again"
-            )
-        with not_retried(ValueError):
-            scored = BatchScorer.from_card(card, policy, config.reason_count).score(booster, rows, values)
-        replace_month(connection, month, scored)
+    if champion is None:
+        raise dg.Failure(
+            f"no champion model for {month:%Y-%m} in scoring.model_registry: materialise credit_default_model first"
+        )
+    model_text, card = load_model_text(paths.models, champion[0])
+    protected_features = excluded_features(card.feature_names, protected_attributes())
+    if protected_features:
+        raise dg.Failure(
+            f"{card.version} reads features of protected attributes "
+            f"({', '.join(protected_features[:5])}): it may not score",
+            allow_retries=False,
+        )
+    engine = warehouse.warehouse_engine()
+    with not_retried(ValueError):
+        engine.score_month(month, model_text, card, policy, config.reason_count)
     # The online service decides with the policy the latest month was scored with.
     write_decision_policy(paths.serving, month, policy.review_from, policy.decline_from, config.reason_count)
-    labelled = rows[LABEL_COLUMN].notna().to_numpy()
-    out_of_time_auc = auc(rows.loc[labelled, LABEL_COLUMN], scored.loc[labelled, "default_probability"].to_numpy())
+    with engine.month_results(month) as results:
+        scored = results.execute(MONTH_SCORES_SQL, [month]).df()
+    labelled = scored[LABEL_COLUMN].notna().to_numpy()
+    out_of_time_auc = auc(scored.loc[labelled, LABEL_COLUMN], scored.loc[labelled, "default_probability"].to_numpy())
     metadata = {
         "rows": dg.MetadataValue.int(len(scored)),
         "mean_probability": dg.MetadataValue.float(round(float(scored["default_probability"].mean()), 5)),

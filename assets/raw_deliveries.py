@@ -104,8 +104,14 @@ def raw_deliveries(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     month = partition_month(context.partition_key)
     paths = warehouse.paths
     refuse_when_earlier_months_missing(paths, month)
+    engine = warehouse.warehouse_engine()
     try:
-        results = load_month_from_inbox(paths, month, progress=context.log.info)
+        results = load_month_from_inbox(
+            paths,
+            month,
+            progress=context.log.info,
+            load=lambda path, say: engine.load_delivery(path, say, skip_superseded=True),
+        )
     except DeliveryRejected as rejected:
         # A bad delivery is the operator's to fix: show what is wrong and where the report is, not a traceback.
         raise dg.Failure(
@@ -123,13 +129,8 @@ def raw_deliveries(context: dg.AssetExecutionContext, warehouse: WarehouseResour
         context.log.info(result.describe())
         for warning in result.warnings:
             context.log.warning(f"{result.delivery.file_name}: {warning}")
+    rows, labelled, outcomes_known = engine.delivered(month)
     with connect(paths.warehouse) as connection:
-        rows, labelled = connection.execute(
-            "select count(*), count(target) from raw.applications where application_month = ?", [month]
-        ).fetchone()
-        outcomes_known = connection.execute(
-            "select count(*) from raw.outcomes where known_from <= ?", [month]
-        ).fetchone()[0]
         # The online service's decisions so far (files it fsynced), for audit beside the batch's.
         online_decisions = load_decision_logs(connection, paths.decisions)
         application_files = month_inputs(connection, month, outcomes=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Sequence
+from functools import cache
 from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,9 @@ from pydantic import Field
 
 from assets.dbt_in_process import DbtInThisProcess, parse_flags
 from assets.dbt_project import PARSE_CACHE, dbt_project
+from assets.engines import WarehouseEngine, warehouse_engine
 from warehouse.database import dbt_connect_attempts, lock_wait_seconds
+from warehouse.engine_setting import ENGINE_VARIABLE, ENGINES, engine_name
 from warehouse.paths import DataPaths, dbt_executable
 
 
@@ -92,9 +95,13 @@ def _start_from_the_parse_cache(project_target: Path, target: Path) -> None:
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The data directory: inbox, DuckDB warehouse, training sets, models, outbox."""
+    """The data directory (inbox, DuckDB file, training sets, models, outbox) and the engine holding the tables."""
 
     data_dir: str = Field(description="The data directory ($CREDIT_DATA_DIR, default ./data) the run reads and writes.")
+    engine: str = Field(
+        default_factory=engine_name,
+        description=f"Where the tables live and dbt runs: {' or '.join(ENGINES)} (${ENGINE_VARIABLE}, default duckdb).",
+    )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Once when a run or a sensor tick starts, so every step finds the folders it writes into.
@@ -104,10 +111,36 @@ class WarehouseResource(dg.ConfigurableResource):
     def paths(self) -> DataPaths:
         return DataPaths(Path(self.data_dir).resolve())
 
+    def engine_name(self) -> str:
+        """`engine`, checked (`warehouse.engine_setting`)."""
+        return engine_name({ENGINE_VARIABLE: self.engine})
+
+    def warehouse_engine(self) -> WarehouseEngine:
+        """The engine, one per data directory in this process: on Spark, the run's session (dbt joins it).
+
+        Only the engine the dbt project was parsed for when the definitions loaded: a model's
+        config differs by engine, and the dbt steps build from that parse.
+        """
+        name = self.engine_name()
+        if name != dbt_project.target:
+            raise dg.Failure(
+                description=(
+                    f"this run's engine is {name} and the definitions were loaded for {dbt_project.target}: set"
+                    f" {ENGINE_VARIABLE}={name} for `make setup`, `make ui` and `credit` alike, so they agree"
+                ),
+                allow_retries=False,
+            )
+        return _engine(str(self.paths.root), name)
+
     def export_for_dbt(self) -> None:
         """Sets what profiles.yml reads: the warehouse, and how long dbt waits for its lock."""
         os.environ["CREDIT_DATA_DIR"] = str(self.paths.root)
         os.environ["CREDIT_DBT_CONNECT_ATTEMPTS"] = str(dbt_connect_attempts(lock_wait_seconds()))
+
+
+@cache
+def _engine(data_dir: str, name: str) -> WarehouseEngine:
+    return warehouse_engine(DataPaths(Path(data_dir)), {ENGINE_VARIABLE: name})
 
 
 def default_resources() -> dict:

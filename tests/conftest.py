@@ -137,11 +137,13 @@ SHARED_FIXTURE_GROUPS = {
 # (tests/system's each take from one to four minutes). The third needs no month run through
 # Dagster: it keeps the third process busy while the first two wait for October's. Spark's
 # month (four minutes alone, six beside the others) went fourth, after the built warehouse,
-# and the suite took 12 minutes instead of 7 and a half.
+# and the suite took 12 minutes instead of 7 and a half. Spark's month through Dagster runs in
+# a process of its own beside the session's DuckDB October, which it is compared with.
 LONGEST_FIRST = (
     "system/test_dagster_dev.py",
     "system/test_month_runs.py",
     "warehouse/spark/test_spark_month.py",
+    "system/test_spark_month_run.py",
     "built_warehouse",
     "system/test_bi_serving.py",
     "online_service",

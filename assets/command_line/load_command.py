@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 from assets.command_line.exit_codes import EXIT_REJECTED
+from assets.engines import warehouse_engine
 from assets.staleness import record_loads_outside_runs
-from warehouse.ingestion.loader import DeliveryRejected, load_delivery
+from warehouse.ingestion.loader import DeliveryRejected
 from warehouse.paths import DataPaths
 
 
@@ -19,7 +20,7 @@ def _progress(message: str) -> None:
 def load(args: argparse.Namespace) -> int:
     paths = DataPaths.from_env().create()
     try:
-        result = load_delivery(Path(args.file), paths, progress=_progress)
+        result = warehouse_engine(paths).load_delivery(Path(args.file), progress=_progress)
     except DeliveryRejected as rejected:
         print(str(rejected), file=sys.stderr)
         return EXIT_REJECTED

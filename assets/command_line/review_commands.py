@@ -9,17 +9,30 @@ from pathlib import Path
 
 from assets.command_line.data_directory import built_data_directory
 from assets.command_line.exit_codes import EXIT_FAILED, EXIT_USAGE
+from assets.engines import warehouse_engine
 from ml.audit import audit_decision, reasons_of
 from ml.backtest import backtest as backtest_months
 from ml.backtest import format_table
 from ml.reports.month_report import write_month_report
 from warehouse.database import connect
+from warehouse.engine_setting import DEFAULT_ENGINE, ENGINE_VARIABLE, engine_name
 from warehouse.ingestion.delivery_names import parse_month
 from warehouse.online.decision_log import online_decisions
 from warehouse.sample_data.splitter import true_scores_dir
 
 
+def _on_duckdb() -> None:
+    """Refuses, saying so, a command that reads the scores in the DuckDB file when another engine holds them."""
+    if engine_name() != DEFAULT_ENGINE:
+        raise ValueError(
+            f"reads the scores from the DuckDB warehouse, and {ENGINE_VARIABLE}={engine_name()} keeps them elsewhere:"
+            f" not available on {engine_name()} yet (the month's scores are in serving/ for BI, and `credit report`"
+            f" draws a month's report on either engine)"
+        )
+
+
 def backtest(args: argparse.Namespace) -> int:
+    _on_duckdb()
     paths = built_data_directory()
     truth_dir = Path(args.true_scores) if args.true_scores else true_scores_dir(paths.inbox)
     with connect(paths.warehouse, read_only=True) as connection:
@@ -38,7 +51,7 @@ def report(args: argparse.Namespace) -> int:
     month = parse_month(args.month)
     paths = built_data_directory()
     print(f"drawing the report of {month:%Y-%m} ...", flush=True)
-    with connect(paths.warehouse, read_only=True) as connection:
+    with warehouse_engine(paths).month_results(month) as connection:
         path = write_month_report(connection, month, paths.models, paths.reports)
     print(f"wrote {path}")
     return 0
@@ -60,6 +73,7 @@ def _print_online_decisions(decisions: list[dict]) -> None:
 
 
 def explain(args: argparse.Namespace) -> int:
+    _on_duckdb()
     paths = built_data_directory()
     with connect(paths.warehouse, read_only=True) as connection:
         online = online_decisions(connection, args.sk_id_curr)

@@ -13,6 +13,7 @@ from assets.run_records import month_states
 from ml.champion import champion_as_of
 from warehouse import status_queries
 from warehouse.database import connect
+from warehouse.engine_setting import DEFAULT_ENGINE, engine_name
 from warehouse.monitoring_warnings import not_computed_message
 
 
@@ -34,7 +35,10 @@ def status(args: argparse.Namespace) -> int:
         print(f"\nchampion model: {champion[0]} ({trained})")
     else:
         print("\nchampion model: none yet")
-    if monitored is None:
+    if engine_name() != DEFAULT_ENGINE:
+        # The monitoring tables are in Spark's catalog, which one process at a time may open.
+        print(f"monitoring: on {engine_name()}; `credit report YYYY-MM` draws a month's figures and warnings")
+    elif monitored is None:
         print("monitoring: nothing monitored yet")
     elif warnings is None:
         print(not_computed_message(monitored))

@@ -12,7 +12,9 @@ never undoes a correction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 
 from warehouse.database import connect
 from warehouse.ingestion.delivery_names import (
@@ -31,10 +33,16 @@ def _ledger_has(paths: DataPaths, file_name: str) -> bool:
         return loaded_sha256(connection, file_name) is not None
 
 
-def _load_required(paths: DataPaths, file_name: str, what: str, progress: Progress | None) -> LoadResult | None:
+# Loads one file with the inbox's rule (`skip_superseded`): the engine's loader (`assets/engines.py`).
+Loader = Callable[[Path, Progress | None], LoadResult]
+
+
+def _load_required(
+    paths: DataPaths, file_name: str, what: str, progress: Progress | None, load: Loader
+) -> LoadResult | None:
     candidate = paths.inbox / file_name
     if candidate.is_file():
-        return load_delivery(candidate, paths, progress, skip_superseded=True)
+        return load(candidate, progress)
     if _ledger_has(paths, file_name):
         return None
     raise DeliveryError(
@@ -56,14 +64,17 @@ def outcome_files_due(paths: DataPaths, month: date) -> list[str]:
     return sorted(due)
 
 
-def load_month_from_inbox(paths: DataPaths, month: date, progress: Progress | None = None) -> list[LoadResult]:
-    """Make sure the history, the month's file and its due outcomes are in the warehouse; returns what was done."""
+def load_month_from_inbox(
+    paths: DataPaths, month: date, progress: Progress | None = None, load: Loader | None = None
+) -> list[LoadResult]:
+    """Make sure the history, the month's file and its due outcomes are in the warehouse; returns what was done.
+
+    `load` loads one file, content replaced since it was loaded left alone; by default, into DuckDB.
+    """
+    load = load or (lambda path, say: load_delivery(path, paths, say, skip_superseded=True))
     results = [
-        _load_required(paths, HISTORY_FILE, "history file", progress),
-        _load_required(paths, month_file_name(month), f"delivery for {month:%Y-%m}", progress),
+        _load_required(paths, HISTORY_FILE, "history file", progress, load),
+        _load_required(paths, month_file_name(month), f"delivery for {month:%Y-%m}", progress, load),
     ]
-    results.extend(
-        load_delivery(paths.inbox / name, paths, progress, skip_superseded=True)
-        for name in outcome_files_due(paths, month)
-    )
+    results.extend(load(paths.inbox / name, progress) for name in outcome_files_due(paths, month))
     return [result for result in results if result is not None]

@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 from warehouse.publishing.bi_copy import MONTH_COLUMN
 
 
-def _naive_utc(table: pa.Table) -> pa.Table:
+def naive_utc(table: pa.Table) -> pa.Table:
     """Timestamps as DuckDB's copy writes them: naive, in UTC (Spark's session time zone, `session.py`)."""
     for index, field in enumerate(table.schema):
         if pa.types.is_timestamp(field.type) and field.type.tz is not None:
@@ -41,6 +41,6 @@ class SparkSource:
         if month is not None:
             # The month lives in the folder name (Hive style), not in the file.
             frame = frame.where(F.col(MONTH_COLUMN) == F.lit(month)).drop(MONTH_COLUMN)
-        table = _naive_utc(frame.toArrow())
+        table = naive_utc(frame.toArrow())
         pq.write_table(table, temporary, compression="zstd")
         return table.num_rows

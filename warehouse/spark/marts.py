@@ -69,7 +69,9 @@ def training_row_pieces(spark: SparkSession, month: date, rows_per_piece: int = 
     try:
         count = rows.count()
         pieces = max(1, -(-count // rows_per_piece))
-        bounds = rows.approxQuantile("sk_id_curr", [piece / pieces for piece in range(1, pieces)], 0.0)
+        # Spark fails on an empty list of probabilities: one piece needs no bound.
+        quantiles = [piece / pieces for piece in range(1, pieces)]
+        bounds = rows.approxQuantile("sk_id_curr", quantiles, 0.0) if quantiles else []
         edges = [None, *sorted(set(bounds)), None]
         for low, high in zip(edges, edges[1:], strict=False):
             piece = rows

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from warehouse.spark import PANDAS_WARNING
+
 MASTER_VARIABLE = "CREDIT_SPARK_MASTER"
 DEFAULT_MASTER = "local[2]"
 COMPILE_HUGE_METHODS = "-XX:-DontCompileHugeMethods"
@@ -40,6 +42,8 @@ def spark_session(data_dir: Path, master: str | None = None) -> SparkSession:
         # method, which the JVM would otherwise interpret (a second load of the history took 1.3 x as long).
         .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={folder / 'metastore'} {COMPILE_HUGE_METHODS}")
         .config("spark.executor.extraJavaOptions", COMPILE_HUGE_METHODS)
+        # The Python workers' own copy of the filter in warehouse/spark/__init__.py.
+        .config("spark.executorEnv.PYTHONWARNINGS", f"ignore:{PANDAS_WARNING}:FutureWarning")
         # As dbt-spark sets it: a failed cast is null, as in the SQL DuckDB runs, not an error.
         .config("spark.sql.ansi.enabled", "false")
         # A delivery replaces its own partition of raw.applications and no other.

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 from dbt.cli.main import dbtRunner
 
-from assets.engines import DuckDBEngine, SparkEngine, engine_name, warehouse_engine
+from assets.engines import DuckDBEngine, SparkEngine
 from ml.champion import CHAMPION
 from ml.dataset import ID_COLUMN, read_training_rows
 from ml.model_store import load_model_text, save_model, validation_scores
@@ -331,14 +331,6 @@ def test_spark_refuses_what_the_contract_refuses_and_writes_nothing(spark_month,
         ).fetchone()
     assert recorded[0] == "rejected" and column in recorded[1]
     shutil.rmtree(spark_month.paths.quarantine)
-
-
-def test_the_engine_is_one_setting(tmp_path):
-    paths = DataPaths(tmp_path)
-    assert engine_name({}) == "duckdb"
-    assert isinstance(warehouse_engine(paths, {"CREDIT_ENGINE": "DuckDB"}), DuckDBEngine)
-    with pytest.raises(ValueError, match="the engines are duckdb, spark"):
-        engine_name({"CREDIT_ENGINE": "postgres"})
 
 
 def test_spark_refuses_an_id_repeated_in_another_form(spark_month, deliveries_dir, tmp_path):

@@ -1,0 +1,50 @@
+"""One setting names the engine; a run on another engine than the definitions were loaded for stops first."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from assets.dagster_instance import dagster_instance
+from assets.dbt_project import SETUP_TARGET, dbt_project, engine_folder, project_target_path
+from assets.engines import DuckDBEngine, warehouse_engine
+from assets.raw_deliveries import raw_deliveries
+from assets.resources import WarehouseResource
+from warehouse.database import connect
+from warehouse.engine_setting import engine_name
+from warehouse.paths import DataPaths
+
+
+def test_the_engine_is_one_setting(tmp_path, monkeypatch):
+    paths = DataPaths(tmp_path)
+    assert engine_name({}) == "duckdb"
+    assert isinstance(warehouse_engine(paths, {"CREDIT_ENGINE": " DuckDB "}), DuckDBEngine)
+    with pytest.raises(ValueError, match="the engines are duckdb, spark"):
+        engine_name({"CREDIT_ENGINE": "postgres"})
+    # The resource's default is the setting, read when the definitions load.
+    monkeypatch.setenv("CREDIT_ENGINE", "spark")
+    assert WarehouseResource(data_dir=str(tmp_path)).engine == "spark"
+    # Each engine's parse of the dbt project has a folder of its own; DuckDB's is where it always was.
+    assert project_target_path() == SETUP_TARGET / "spark"
+    assert engine_folder("features", "duckdb") == "features" and engine_folder("features", "spark") == "features_spark"
+
+
+def test_a_run_on_another_engine_than_the_definitions_stops_before_loading(data_dir):
+    assert dbt_project.target == "duckdb"  # as `make setup` and the tests load them
+    with dagster_instance(data_dir) as instance:
+        result = dg.materialize(
+            [raw_deliveries],
+            partition_key="2020-10-01",
+            instance=instance,
+            resources={"warehouse": WarehouseResource(data_dir=str(data_dir.root), engine="spark")},
+            raise_on_error=False,
+        )
+    assert not result.success
+    [failure] = [event for event in result.all_events if event.is_step_failure]
+    message = failure.step_failure_data.error.message
+    assert "this run's engine is spark and the definitions were loaded for duckdb" in message
+    assert "CREDIT_ENGINE=spark" in message
+    assert (data_dir.inbox / "20201001.csv").exists()
+    if data_dir.warehouse.exists():
+        with connect(data_dir.warehouse, read_only=True) as connection:
+            assert connection.execute("select count(*) from raw.load_ledger").fetchone()[0] == 0
