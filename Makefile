@@ -8,11 +8,12 @@ export CREDIT_DATA_DIR ?= $(DATA_DIR)
 
 INSTALLED := $(VENV)/.installed
 MANIFEST := dbt_project/target/manifest.json
+SPARK_MANIFEST := dbt_project/target/spark/manifest.json
 DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/tests dbt_project/seeds -type f 2>/dev/null) dbt_project/dbt_project.yml dbt_project/profiles.yml
 
 .PHONY: setup demo test check lint bench bench-scale bench-spark ui docs clean python-version
 
-setup: $(INSTALLED) $(MANIFEST)
+setup: $(INSTALLED) $(MANIFEST) $(SPARK_MANIFEST)
 
 # The stack (dagster, dbt-core 1.11, lightgbm) supports Python 3.11 to 3.13.
 python-version:
@@ -34,6 +35,9 @@ $(INSTALLED): pyproject.toml | python-version
 # Parsed for each engine (CREDIT_ENGINE=spark reads target/spark): a model's config differs by engine.
 $(MANIFEST): $(INSTALLED) $(DBT_SOURCES)
 	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir . --target duckdb
+	touch $@
+
+$(SPARK_MANIFEST): $(INSTALLED) $(DBT_SOURCES)
 	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir . --target spark --target-path target/spark
 	touch $@
 

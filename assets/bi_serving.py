@@ -45,15 +45,15 @@ def bi_serving(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
     root = warehouse.paths.serving
     engine = warehouse.warehouse_engine()
     published = engine.publish_bi_copy(month, root)
-    with engine.month_results(month) as connection:
-        # The month's HTML report, for the delivery page's readers as much as for BI's.
-        from ml.reports.month_report import write_month_report  # matplotlib loads here, not with the definitions
+    # The month's HTML report, for the delivery page's readers as much as for BI's.
+    from ml.reports.month_report import write_month_report  # matplotlib loads here, not with the definitions
 
-        try:
+    try:
+        with engine.month_results(month) as connection:
             report = write_month_report(connection, month, warehouse.paths.models, warehouse.paths.reports)
-        except Exception as error:  # the copy BI reads is out; a report that cannot be drawn is a warning
-            context.log.warning(f"the month's HTML report could not be drawn ({error!r}); `credit report` retries it")
-            report = None
+    except Exception as error:  # the copy BI reads is out; a report that cannot be drawn is a warning
+        context.log.warning(f"the month's HTML report could not be drawn ({error!r}); `credit report` retries it")
+        report = None
     context.log.info(f"published for BI: {', '.join(f'{name} {rows:,}' for name, rows in published.items())} rows")
     return dg.MaterializeResult(
         metadata={

@@ -18,14 +18,14 @@ from collections.abc import Iterable, Mapping
 from importlib.metadata import version
 from typing import Any
 
+# The adapter and the engine behind each dbt adapter type the project is parsed for.
+ENGINE_PACKAGES = {"duckdb": ("dbt-duckdb", "duckdb"), "spark": ("dbt-spark", "pyspark")}
+
 
 def engine_versions(manifest: Mapping[str, Any]) -> dict[str, str]:
-    """The versions a model's rows also depend on: dbt's (its materialisations), the adapter's and DuckDB's."""
-    return {
-        "dbt": manifest["metadata"]["dbt_version"],
-        "dbt-duckdb": version("dbt-duckdb"),
-        "duckdb": version("duckdb"),
-    }
+    """The versions a model's rows also depend on: dbt's (its materialisations), the adapter's and the engine's."""
+    packages = ENGINE_PACKAGES[manifest["metadata"].get("adapter_type", "duckdb")]
+    return {"dbt": manifest["metadata"]["dbt_version"], **{package: version(package) for package in packages}}
 
 
 def definition_checksum(manifest: Mapping[str, Any], unique_id: str) -> str:
@@ -33,7 +33,7 @@ def definition_checksum(manifest: Mapping[str, Any], unique_id: str) -> str:
 
     The file and config of the model and of every model or seed it reads (the rows of sources are
     data, not definition), every macro they call, the column types of each contract on the way,
-    and the versions of dbt, its DuckDB adapter and DuckDB. Not dbt vars: no incremental model
+    and the versions of dbt, its adapter and the engine (DuckDB, or Spark). Not dbt vars: no incremental model
     reads one (a test says so).
     """
     nodes, macros = manifest["nodes"], manifest["macros"]

@@ -84,9 +84,7 @@ class CreditDbtTranslator(DagsterDbtTranslator):
 def parsed_manifest(path: Path) -> dict[str, Any]:
     """The manifest `make setup` or `dagster dev` parsed; a checkout never parsed fails here, saying how to parse it."""
     if not path.exists():
-        raise FileNotFoundError(
-            f"{path} does not exist: run `make setup`, or `dbt parse --profiles-dir .` in {path.parents[1]}, first"
-        )
+        raise FileNotFoundError(f"{path} does not exist: run `make setup` first, which parses the dbt project")
     return json.loads(path.read_text(encoding="utf-8"))
 
 

@@ -12,7 +12,7 @@ from are the same whichever engine ran the SQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -36,13 +36,15 @@ from ml.explanations import REASON_COUNT
 from ml.model_store import ModelCard
 from ml.scoring import DecisionPolicy
 from warehouse.database import connect, has_table
-from warehouse.engine_setting import ENGINE_VARIABLE, engine_name
+from warehouse.engine_setting import ENGINE_VARIABLE, EngineUnavailable, engine_name, pin_engine
 from warehouse.ingestion.loader import LoadResult, load_delivery
+from warehouse.month_tables import EVERY_RESULT
 from warehouse.paths import DataPaths
 from warehouse.publishing.bi_copy import REGISTRY_TABLE, DuckDBSource, publish, publish_table
 from warehouse.publishing.predictions_table import replace_month
 
 Progress = Callable[[str], None]
+Gate = Callable[[duckdb.DuckDBPyConnection], None]
 
 DELIVERED_SQL = """
 select
@@ -82,9 +84,19 @@ class WarehouseEngine(Protocol):
         """Month M's point-in-time training rows, written whole to Parquet at `path`."""
 
     def score_month(
-        self, month: date, model_text: str, card: ModelCard, policy: DecisionPolicy, reason_count: int = REASON_COUNT
+        self,
+        month: date,
+        model_text: str,
+        card: ModelCard,
+        policy: DecisionPolicy,
+        reason_count: int = REASON_COUNT,
+        gate: Gate | None = None,
     ) -> int:
-        """Score every application of the month with the model and replace the month's predictions; the rows."""
+        """Score every application of the month with the model and replace the month's predictions; the rows.
+
+        `gate` is called first with a connection to the DuckDB file (the ledger, the registry), whose
+        lock is held until the scores are written, and may raise to stop before anything is.
+        """
 
     def scored_model_versions(self) -> list[str]:
         """The models whose scores `scoring.predictions` holds, in any month."""
@@ -95,9 +107,11 @@ class WarehouseEngine(Protocol):
     def publish_bi_copy(self, month: date, root: Path) -> dict[str, int]:
         """Copy the month's predictions and monitoring, and the registry, out as Parquet for BI; rows per table."""
 
-    def month_results(self, month: date) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
-        """A read-only DuckDB connection where the month's rows of `scoring.predictions`, the `monitoring.*` tables
-        and `intermediate.int_labels_known_today` read as in the DuckDB warehouse: the outbox, checks and report's."""
+    def month_results(
+        self, month: date, tables: Sequence[str] = EVERY_RESULT
+    ) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """A DuckDB connection where the month's rows of `tables` (`warehouse/month_tables.py`) read as in the
+        DuckDB warehouse: the outbox's, the checks' and the report's SQL runs on it. Only read from it."""
 
 
 @dataclass(frozen=True)
@@ -126,11 +140,19 @@ class DuckDBEngine:
             return write_training_set(connection, month, path)
 
     def score_month(
-        self, month: date, model_text: str, card: ModelCard, policy: DecisionPolicy, reason_count: int = REASON_COUNT
+        self,
+        month: date,
+        model_text: str,
+        card: ModelCard,
+        policy: DecisionPolicy,
+        reason_count: int = REASON_COUNT,
+        gate: Gate | None = None,
     ) -> int:
         import lightgbm as lgb
 
         with connect(self.paths.warehouse) as connection:
+            if gate:
+                gate(connection)
             rows = scoring_rows(connection, month)
             if rows.empty:
                 raise ValueError(f"no applications delivered for {month:%Y-%m}: nothing to score")
@@ -157,8 +179,8 @@ class DuckDBEngine:
             return publish(DuckDBSource(connection), month, root)
 
     @contextmanager
-    def month_results(self, month: date) -> Iterator[duckdb.DuckDBPyConnection]:
-        with connect(self.paths.warehouse, read_only=True) as connection:
+    def month_results(self, month: date, tables: Sequence[str] = EVERY_RESULT) -> Iterator[duckdb.DuckDBPyConnection]:
+        with connect(self.paths.warehouse, read_only=True) as connection:  # the warehouse itself
             yield connection
 
 
@@ -176,7 +198,7 @@ class SparkEngine:
         try:
             from warehouse.spark.session import spark_session
         except ImportError as error:
-            raise RuntimeError(
+            raise EngineUnavailable(
                 f"{ENGINE_VARIABLE}=spark needs PySpark and dbt-spark: pip install -e '.[spark]' ({error})"
             ) from error
         self.paths = paths
@@ -189,9 +211,8 @@ class SparkEngine:
 
         say = progress or (lambda message: None)
         loaded = load_delivery(self.session, path, self.paths, say, skip_superseded=skip_superseded)
-        for warning in loaded.warnings:
+        for warning in loaded.warnings:  # as DuckDB's loader says them; the caller reports the outcome
             say(f"warning: {warning}")
-        say(loaded.describe())
         return loaded
 
     def delivered(self, month: date) -> Delivered:
@@ -214,13 +235,22 @@ class SparkEngine:
         return write_training_pieces(pieces, month, path)
 
     def score_month(
-        self, month: date, model_text: str, card: ModelCard, policy: DecisionPolicy, reason_count: int = REASON_COUNT
+        self,
+        month: date,
+        model_text: str,
+        card: ModelCard,
+        policy: DecisionPolicy,
+        reason_count: int = REASON_COUNT,
+        gate: Gate | None = None,
     ) -> int:
         from warehouse.spark.marts import VALUE_PREFIX, score_month
 
         scorer = replace(BatchScorer.from_card(card, policy, reason_count), value_prefix=VALUE_PREFIX)
         scored_at = datetime.now(UTC).replace(tzinfo=None)
-        return score_month(self.session, month, model_text, scorer.make, scored_at)
+        with connect(self.paths.warehouse) as control:  # held while Spark writes: no load or registration between
+            if gate:
+                gate(control)
+            return score_month(self.session, month, model_text, scorer.make, scored_at)
 
     def scored_model_versions(self) -> list[str]:
         from warehouse.spark.tables import ensure_schema
@@ -245,10 +275,10 @@ class SparkEngine:
         return published
 
     @contextmanager
-    def month_results(self, month: date) -> Iterator[duckdb.DuckDBPyConnection]:
+    def month_results(self, month: date, tables: Sequence[str] = EVERY_RESULT) -> Iterator[duckdb.DuckDBPyConnection]:
         from warehouse.spark.month_results import month_results
 
-        connection = month_results(self.session, month)
+        connection = month_results(self.session, month, tables)
         try:
             yield connection
         finally:
@@ -256,4 +286,9 @@ class SparkEngine:
 
 
 def warehouse_engine(paths: DataPaths, environment: dict[str, str] | None = None) -> WarehouseEngine:
-    return SparkEngine(paths) if engine_name(environment) == "spark" else DuckDBEngine(paths)
+    """The engine `$CREDIT_ENGINE` names, for a data directory on that engine (`pin_engine`)."""
+    name = engine_name(environment)
+    pin_engine(paths.root, paths.warehouse, name, record=False)  # refused before Spark would start
+    engine = SparkEngine(paths) if name == "spark" else DuckDBEngine(paths)
+    pin_engine(paths.root, paths.warehouse, name)
+    return engine

@@ -36,6 +36,7 @@ from warehouse.monitoring_warnings import (
     WarningsNotComputed,
     month_warnings,
 )
+from warehouse.month_tables import MONITORING_TABLES
 
 # Month by month like the assets they check; Dagster marks partitioned checks as a preview.
 warnings.filterwarnings(
@@ -53,7 +54,7 @@ def _month_rows(
 ) -> tuple[date, list[tuple]]:
     """The checked month and the rows `sql` gives for it (its one parameter is the month)."""
     month = partition_month(context.partition_key)
-    with warehouse.warehouse_engine().month_results(month) as results:
+    with warehouse.warehouse_engine().month_results(month, MONITORING_TABLES) as results:
         return month, results.execute(sql, [month]).fetchall()
 
 
@@ -62,7 +63,7 @@ def _month_warnings(
 ) -> list[MonitoringWarning]:
     """The checked month's warnings of the kind; raises WarningsNotComputed (the check fails on it, see below)."""
     month = partition_month(context.partition_key)
-    with warehouse.warehouse_engine().month_results(month) as results:
+    with warehouse.warehouse_engine().month_results(month, MONITORING_TABLES) as results:
         return month_warnings(results, month, kind)
 
 

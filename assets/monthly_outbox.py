@@ -8,6 +8,7 @@ from assets.monthly_predictions import monthly_predictions
 from assets.partitions import month_by_month, monthly_partitions, partition_month
 from assets.raw_deliveries import MONTH_DELIVERIES
 from assets.resources import WarehouseResource
+from warehouse.month_tables import PREDICTIONS
 from warehouse.publishing.outbox_csv import write_outbox
 
 
@@ -27,7 +28,7 @@ def monthly_outbox(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     In outbox/pred_YYYYMMDD.csv, written whole, then renamed into place.
     """
     month = partition_month(context.partition_key)
-    with warehouse.warehouse_engine().month_results(month) as results, not_retried(ValueError):
+    with warehouse.warehouse_engine().month_results(month, (PREDICTIONS,)) as results, not_retried(ValueError):
         path, rows = write_outbox(results, month, warehouse.paths.outbox)
     context.log.info(f"published {rows:,} scores of {month:%Y-%m} to {path}")
     return dg.MaterializeResult(metadata={"rows": dg.MetadataValue.int(rows), "path": dg.MetadataValue.path(str(path))})

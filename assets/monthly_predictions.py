@@ -3,6 +3,7 @@
 import math
 
 import dagster as dg
+import duckdb
 
 from assets.dbt_models import APPLICATION_FEATURES
 from assets.jobs import MODEL_ASSET_KEYS, not_retried
@@ -20,6 +21,7 @@ from ml.model_store import load_model_text
 from ml.scoring import DecisionPolicy
 from warehouse.database import connect
 from warehouse.fair_lending import protected_attributes
+from warehouse.month_tables import PREDICTIONS
 from warehouse.publishing.decision_policy import write_decision_policy
 from warehouse.publishing.predictions_table import LABELS_KNOWN_TODAY
 
@@ -60,9 +62,11 @@ def monthly_predictions(
     month = partition_month(context.partition_key)
     paths = warehouse.paths
     policy = DecisionPolicy(review_from=config.review_from, decline_from=config.decline_from)
-    with connect(paths.warehouse, read_only=True) as connection:  # the ledger and the registry
-        selected = context.job_def.asset_layer.selected_asset_keys
-        model_step_in_this_run = MODEL_ASSET_KEYS <= selected
+    selected = context.job_def.asset_layer.selected_asset_keys
+    model_step_in_this_run = MODEL_ASSET_KEYS <= selected
+
+    def scoring_model(connection: duckdb.DuckDBPyConnection) -> str:
+        """The month's champion, once it may score the month (the ledger and the registry say so)."""
         if not model_step_in_this_run:
             # The month's model was trained ahead, in another run: it must have been trained, and gated,
             # on exactly the deliveries the warehouse holds now, before the champion scores the month.
@@ -73,11 +77,15 @@ def monthly_predictions(
             if problem:
                 raise dg.Failure(problem, allow_retries=False)
         champion = champion_as_of(connection, month)
-    if champion is None:
-        raise dg.Failure(
-            f"no champion model for {month:%Y-%m} in scoring.model_registry: materialise credit_default_model first"
-        )
-    model_text, card = load_model_text(paths.models, champion[0])
+        if champion is None:
+            raise dg.Failure(
+                f"no champion model for {month:%Y-%m} in scoring.model_registry: materialise credit_default_model first"
+            )
+        return champion[0]
+
+    with connect(paths.warehouse, read_only=True) as connection:
+        version = scoring_model(connection)
+    model_text, card = load_model_text(paths.models, version)
     protected_features = excluded_features(card.feature_names, protected_attributes())
     if protected_features:
         raise dg.Failure(
@@ -85,12 +93,19 @@ def monthly_predictions(
             f"({', '.join(protected_features[:5])}): it may not score",
             allow_retries=False,
         )
+
+    def still_allowed(connection: duckdb.DuckDBPyConnection) -> None:
+        # Asked again with the warehouse's lock held until the scores are written: a delivery loaded,
+        # or a model registered, since the question above was first asked changes the answer.
+        if scoring_model(connection) != version:
+            raise dg.Failure(f"the champion for {month:%Y-%m} changed from {version} while this step began")
+
     engine = warehouse.warehouse_engine()
     with not_retried(ValueError):
-        engine.score_month(month, model_text, card, policy, config.reason_count)
+        engine.score_month(month, model_text, card, policy, config.reason_count, gate=still_allowed)
     # The online service decides with the policy the latest month was scored with.
     write_decision_policy(paths.serving, month, policy.review_from, policy.decline_from, config.reason_count)
-    with engine.month_results(month) as results:
+    with engine.month_results(month, (PREDICTIONS, LABELS_KNOWN_TODAY)) as results:
         scored = results.execute(MONTH_SCORES_SQL, [month]).df()
     labelled = scored[LABEL_COLUMN].notna().to_numpy()
     out_of_time_auc = auc(scored.loc[labelled, LABEL_COLUMN], scored.loc[labelled, "default_probability"].to_numpy())

@@ -21,7 +21,7 @@ from assets.dbt_in_process import DbtInThisProcess, parse_flags
 from assets.dbt_project import PARSE_CACHE, dbt_project
 from assets.engines import WarehouseEngine, warehouse_engine
 from warehouse.database import dbt_connect_attempts, lock_wait_seconds
-from warehouse.engine_setting import ENGINE_VARIABLE, ENGINES, engine_name
+from warehouse.engine_setting import ENGINE_VARIABLE, ENGINES, EngineUnavailable, engine_name
 from warehouse.paths import DataPaths, dbt_executable
 
 
@@ -121,16 +121,16 @@ class WarehouseResource(dg.ConfigurableResource):
         Only the engine the dbt project was parsed for when the definitions loaded: a model's
         config differs by engine, and the dbt steps build from that parse.
         """
-        name = self.engine_name()
-        if name != dbt_project.target:
-            raise dg.Failure(
-                description=(
+        try:
+            name = self.engine_name()
+            if name != dbt_project.target:
+                raise ValueError(
                     f"this run's engine is {name} and the definitions were loaded for {dbt_project.target}: set"
                     f" {ENGINE_VARIABLE}={name} for `make setup`, `make ui` and `credit` alike, so they agree"
-                ),
-                allow_retries=False,
-            )
-        return _engine(str(self.paths.root), name)
+                )
+            return _engine(str(self.paths.root), name)
+        except (ValueError, EngineUnavailable) as error:  # a setting, or Spark missing: the same on a retry
+            raise dg.Failure(description=str(error), allow_retries=False) from error
 
     def export_for_dbt(self) -> None:
         """Sets what profiles.yml reads: the warehouse, and how long dbt waits for its lock."""

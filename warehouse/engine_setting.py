@@ -7,10 +7,15 @@ that only asks which one (`credit status`) stays quick; the engines are in `asse
 from __future__ import annotations
 
 import os
+from pathlib import Path
+
+from warehouse.atomic_files import atomic_write_text
+from warehouse.database import connect, has_table
 
 ENGINE_VARIABLE = "CREDIT_ENGINE"
 DEFAULT_ENGINE = "duckdb"
 ENGINES = (DEFAULT_ENGINE, "spark")
+ENGINE_FILE = "engine"  # in the data directory: the engine its tables are on
 
 
 def engine_name(environment: dict[str, str] | None = None) -> str:
@@ -20,3 +25,49 @@ def engine_name(environment: dict[str, str] | None = None) -> str:
     if name not in ENGINES:
         raise ValueError(f"{ENGINE_VARIABLE}={name!r}: the engines are {', '.join(ENGINES)}")
     return name
+
+
+class EngineUnavailable(RuntimeError):
+    """The engine cannot start here (its packages or Java are missing): the same on a retry."""
+
+
+class EngineMismatch(ValueError):
+    """The data directory's tables are on another engine than the one asked for."""
+
+
+def pin_engine(root: Path, warehouse: Path, name: str, record: bool = True) -> None:
+    """Keep a data directory on the engine it was first used with (`root/engine`); refuse another.
+
+    With `record` false, only refuses: the engine is recorded once it has started.
+
+    The load ledger in the DuckDB file records the loads of either engine: on another engine
+    than the one that made them, it would name as loaded deliveries whose rows are not there.
+    A data directory loaded before the file existed was loaded by DuckDB, the only engine then.
+    """
+    marker = root / ENGINE_FILE
+    if marker.exists():
+        pinned = marker.read_text(encoding="utf-8").strip()
+    elif name != DEFAULT_ENGINE and _has_loads(warehouse):
+        pinned = DEFAULT_ENGINE
+    else:
+        if record:
+            root.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(marker, f"{name}\n")
+        return
+    if pinned != name:
+        raise EngineMismatch(
+            f"the data directory {root} holds its tables on {pinned} ({marker.name} says so, or its loads do), and"
+            f" {ENGINE_VARIABLE}={name}: run it with {ENGINE_VARIABLE}={pinned}, or give {name} a data directory"
+            " of its own (the deliveries are loaded again there)"
+        )
+
+
+def _has_loads(warehouse: Path) -> bool:
+    if not warehouse.exists():
+        return False
+    with connect(warehouse, read_only=True) as connection:
+        if not has_table(connection, "raw", "load_ledger"):
+            return False
+        return connection.execute(
+            "select count(*) > 0 from raw.load_ledger where status in ('loaded', 'replaced')"
+        ).fetchone()[0]

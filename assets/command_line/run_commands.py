@@ -16,6 +16,7 @@ from assets.run_log import PYTHON_LOGGING
 from ml.evaluation import auc
 from ml.model_store import latest_card
 from warehouse.database import connect
+from warehouse.engine_setting import DEFAULT_ENGINE, engine_name
 from warehouse.ingestion.delivery_names import add_months, parse_month
 from warehouse.paths import DataPaths
 from warehouse.publishing.predictions_table import monthly_summary, scored_with_labels
@@ -125,6 +126,9 @@ def demo(args: argparse.Namespace) -> int:
                 print(f"{add_months(month, 1):%Y-%m}'s model failed; see the run in the Dagster UI", file=sys.stderr)
                 return EXIT_FAILED
     print()
-    print(demo_table(paths, months, seconds))
+    if engine_name() == DEFAULT_ENGINE:
+        print(demo_table(paths, months, seconds))
+    else:  # the table reads the scores in the DuckDB file
+        print(f"every month scored on {engine_name()}; the scores BI reads are in {paths.serving}")
     print(f"\ntotal {time.perf_counter() - started:.0f} s; warehouse {paths.warehouse}")
     return 0

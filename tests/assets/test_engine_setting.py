@@ -11,7 +11,7 @@ from assets.engines import DuckDBEngine, warehouse_engine
 from assets.raw_deliveries import raw_deliveries
 from assets.resources import WarehouseResource
 from warehouse.database import connect
-from warehouse.engine_setting import engine_name
+from warehouse.engine_setting import ENGINE_FILE, EngineMismatch, engine_name, pin_engine
 from warehouse.paths import DataPaths
 
 
@@ -48,3 +48,25 @@ def test_a_run_on_another_engine_than_the_definitions_stops_before_loading(data_
     if data_dir.warehouse.exists():
         with connect(data_dir.warehouse, read_only=True) as connection:
             assert connection.execute("select count(*) from raw.load_ledger").fetchone()[0] == 0
+
+
+def test_a_data_directory_keeps_the_engine_it_was_first_used_with(tmp_path, deliveries_dir):
+    fresh = DataPaths(tmp_path / "fresh").create()
+    pin_engine(fresh.root, fresh.warehouse, "duckdb")
+    assert (fresh.root / ENGINE_FILE).read_text() == "duckdb\n"
+    pin_engine(fresh.root, fresh.warehouse, "duckdb")  # again: agreed
+    with pytest.raises(EngineMismatch, match="holds its tables on duckdb"):
+        pin_engine(fresh.root, fresh.warehouse, "spark")
+    # Loaded before the file existed: by DuckDB, the only engine then. Spark is refused, DuckDB pinned.
+    loaded = DataPaths(tmp_path / "loaded").create()
+    DuckDBEngine(loaded).load_delivery(deliveries_dir / "20201001.csv")
+    with pytest.raises(EngineMismatch, match="CREDIT_ENGINE=duckdb"):
+        warehouse_engine(loaded, {"CREDIT_ENGINE": "spark"})
+    assert not (loaded.root / ENGINE_FILE).exists()
+    assert isinstance(warehouse_engine(loaded, {}), DuckDBEngine)
+    assert (loaded.root / ENGINE_FILE).read_text() == "duckdb\n"
+    # A new data directory is Spark's from its first use.
+    spark = DataPaths(tmp_path / "spark").create()
+    pin_engine(spark.root, spark.warehouse, "spark")
+    with pytest.raises(EngineMismatch, match="holds its tables on spark"):
+        warehouse_engine(spark, {})

@@ -12,11 +12,13 @@ import os
 import subprocess
 import sys
 
+import dagster as dg
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
+from assets.dagster_instance import dagster_instance
 from ml.dataset import file_fingerprint
 from ml.model_store import MODEL_FILE
 from tests.conftest import data_directory_with_deliveries
@@ -75,13 +77,43 @@ def test_the_spark_run_records_what_the_duckdb_run_records(spark_october, octobe
     assert any("drift_warnings" in step for step in on_spark.steps)
     for asset, figures in {
         "raw_applications": ["rows", "labelled_rows", "files"],
-        "monthly_predictions": ["rows", "mean_probability", "decline_rate", "review_rate", "top_reasons"],
+        "raw_outcomes": ["outcomes_known", "files"],
+        "monthly_predictions": [
+            "rows",
+            "mean_probability",
+            "decline_rate",
+            "review_rate",
+            "top_reasons",
+            "labelled_rows",
+            "out_of_time_auc",
+        ],
         "training_set": ["rows", "fingerprint", "label_deliveries"],
         "credit_default_model": ["model_version", "registry_status", "validation_auc"],
     }.items():
         [spark_values], [duckdb_values] = on_spark.metadata[asset], on_duckdb.metadata[asset]
-        assert {name: spark_values[name] for name in figures} == {name: duckdb_values[name] for name in figures}
-    assert on_spark.metadata["monthly_predictions"][0]["rows"] > 500
+        assert {name: spark_values.get(name) for name in figures} == {name: duckdb_values.get(name) for name in figures}
+    predictions = on_spark.metadata["monthly_predictions"][0]
+    assert predictions["rows"] > 500 and predictions["labelled_rows"] > 100 and predictions["out_of_time_auc"] > 0.6
+    # What each check decided, and what it said: the monitoring checks and dbt's tests, on Spark as on DuckDB.
+    checks = [_check_evaluations(*run) for run in (spark_october, (october_run.paths, october_run.runs[OCTOBER]))]
+    assert checks[0] == checks[1] and len(checks[0]) > 50
+    monitoring = {"drift_warnings", "fairness_warnings", "performance_warnings", "unseen_level_warnings"}
+    assert monitoring <= {name for name, *_ in checks[0]}
+
+
+def _check_evaluations(paths: DataPaths, run_id: str) -> list[tuple]:
+    with dagster_instance(paths) as instance:
+        events = [entry.dagster_event for entry in instance.all_logs(run_id) if entry.dagster_event]
+    return sorted(
+        (
+            event.event_specific_data.check_name,
+            event.event_specific_data.passed,
+            str(event.event_specific_data.severity),
+            event.event_specific_data.description,
+        )
+        for event in events
+        if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    )
 
 
 def test_the_spark_month_publishes_the_same_bi_copy(spark_october, october_run):

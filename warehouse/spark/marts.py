@@ -97,6 +97,17 @@ def month_rows(spark: SparkSession, month: date) -> DataFrame:
     return spark.sql(sql, args={"month": month})
 
 
+# The month's applications in the feature mart, in raw.applications, and in both: one set, or scoring stops.
+MONTH_APPLICATIONS_SQL = f"""
+select
+    (select count(*) from {FEATURE_TABLE} where application_month = :month),
+    (select count(*) from raw.applications where application_month = :month),
+    (select count(*) from {FEATURE_TABLE} as features
+        join raw.applications as applications on applications.sk_id_curr = features.sk_id_curr
+        where features.application_month = :month)
+"""
+
+
 def score_month(
     spark: SparkSession,
     month: date,
@@ -109,8 +120,14 @@ def score_month(
     `make_scorer(model_text)` builds a scorer once per partition (the model parsed from its
     text); the scorer turns rows, with their `applicant__` values, into prediction rows.
     """
-    if not month_rows(spark, month).limit(1).count():
+    features, applications, joined = spark.sql(MONTH_APPLICATIONS_SQL, args={"month": month}).first()
+    if not features:
         raise ValueError(f"no applications delivered for {month:%Y-%m}: nothing to score")
+    if not features == applications == joined:  # ids are unique across deliveries (the contract)
+        raise ValueError(
+            f"the feature mart and raw.applications disagree on the applications of {month:%Y-%m}"
+            f" ({features:,} feature rows, {applications:,} applications, {joined:,} in both): run dbt again"
+        )
     model = spark.sparkContext.broadcast(model_text)
 
     def score_partition(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:

@@ -8,48 +8,41 @@ same names, so one query serves either engine.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 import duckdb
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from warehouse.month_tables import EVERY_RESULT
 from warehouse.publishing.bi_copy import MONTH_COLUMN
 from warehouse.publishing.predictions_table import LABELS_KNOWN_TODAY
 from warehouse.spark.bi_copy import naive_utc
-
-FEATURE_TABLE = "marts.fct_application_features"
-
-# Tables of one month's results: their rows of the month (all rows where a table has no month).
-MONTH_TABLES = (
-    "scoring.predictions",
-    "monitoring.drift",
-    "monitoring.fairness",
-    "monitoring.performance",
-    "monitoring.performance_by_grade",
-    "monitoring.unseen_levels",
-    "monitoring.monitoring_warnings",
-    "monitoring.monitoring_months_evaluated",
-)
+from warehouse.spark.marts import FEATURE_TABLE
 
 
-def month_results(spark: SparkSession, month: date) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB holding the month's rows of `MONTH_TABLES` that exist, and the month's labels.
+def month_results(spark: SparkSession, month: date, tables: Sequence[str] = EVERY_RESULT) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB holding the month's rows of those `tables` (of `EVERY_RESULT`) that Spark has.
 
     `intermediate.int_labels_known_today` holds the labels known of the month's applications
     only. The caller closes the connection.
     """
+    unknown = sorted(set(tables) - set(EVERY_RESULT))
+    if unknown:
+        raise ValueError(f"not a table of a month's results: {', '.join(unknown)}")
     connection = duckdb.connect()
     try:
-        for table in MONTH_TABLES:
-            if spark.catalog.tableExists(table):
-                rows = spark.table(table)
-                if MONTH_COLUMN in rows.columns:
-                    rows = rows.where(F.col(MONTH_COLUMN) == F.lit(month))
-                _create(connection, table, rows)
-        if spark.catalog.tableExists(LABELS_KNOWN_TODAY) and spark.catalog.tableExists(FEATURE_TABLE):
-            applications = spark.table(FEATURE_TABLE).where(F.col(MONTH_COLUMN) == F.lit(month)).select("sk_id_curr")
-            _create(connection, LABELS_KNOWN_TODAY, spark.table(LABELS_KNOWN_TODAY).join(applications, "sk_id_curr"))
+        for table in tables:
+            if not spark.catalog.tableExists(table):
+                continue  # not built yet: the DuckDB warehouse would lack it too
+            rows = spark.table(table)
+            if table == LABELS_KNOWN_TODAY:
+                applications = spark.table(FEATURE_TABLE).where(F.col(MONTH_COLUMN) == F.lit(month))
+                rows = rows.join(applications.select("sk_id_curr"), "sk_id_curr")
+            else:
+                rows = rows.where(F.col(MONTH_COLUMN) == F.lit(month))
+            _create(connection, table, rows)
     except BaseException:
         connection.close()
         raise
@@ -60,5 +53,5 @@ def _create(connection: duckdb.DuckDBPyConnection, table: str, rows) -> None:
     schema, _ = table.split(".")
     arrow = naive_utc(rows.toArrow())  # noqa: F841 - read by DuckDB's replacement scan below
     connection.execute(f"create schema if not exists {schema}")
-    # Names from MONTH_TABLES and the label view's constant: never from a file or a user.
+    # Names from EVERY_RESULT (checked by the caller): never from a file or a user.
     connection.execute(f"create table {table} as select * from arrow")

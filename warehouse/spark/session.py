@@ -64,5 +64,10 @@ def spark_session(data_dir: Path, master: str | None = None) -> SparkSession:
         .enableHiveSupport()
     )
     session = builder.getOrCreate()
+    # getOrCreate returns a session already running in this process as it is: its tables are
+    # wherever that one's are. One data directory's session per process, then.
+    serving = session.conf.get("spark.sql.warehouse.dir", "").removeprefix("file:")
+    if Path(serving).resolve() != folder / "tables":
+        raise RuntimeError(f"this process's Spark session keeps its tables in {serving}, not under {data_dir}")
     session.sparkContext.setLogLevel("ERROR")
     return session
