@@ -137,16 +137,15 @@ SHARED_FIXTURE_GROUPS = {
     ),
 }
 # Under `--dist loadgroup` these go first, the longest first, so that none of them starts last
-# (tests/system's each take from one to four minutes). The third needs no month run through
-# Dagster: it keeps the third process busy while the first two wait for October's. Spark's
+# (tests/system's each take from one to four minutes). The third starts Spark's month, a
+# process of its own, at once, and compares it with the session's DuckDB October once both
+# are done: it keeps the third process busy while the first two wait for October's. Spark's
 # month (four minutes alone, six beside the others) went fourth, after the built warehouse,
-# and the suite took 12 minutes instead of 7 and a half. Spark's month through Dagster runs in
-# a process of its own beside the session's DuckDB October, which it is compared with.
+# and the suite took 12 minutes instead of 7 and a half.
 LONGEST_FIRST = (
     "system/test_dagster_dev.py",
     "system/test_month_runs.py",
-    "warehouse/spark/test_spark_month.py",
-    "system/test_spark_month_run.py",
+    "system/test_spark_month.py",
     "built_warehouse",
     "system/test_bi_serving.py",
     "online_service",

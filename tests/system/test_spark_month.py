@@ -1,0 +1,443 @@
+"""A month on local Spark equals the same month on DuckDB: through Dagster, and through the engine.
+
+October runs through Dagster with `CREDIT_ENGINE=spark` in a process of its own (the definitions
+read the dbt project parsed for Spark, and Spark's local metastore is one per process), from the
+inbox and run config of the session's DuckDB October (`october_run`): every step of the month on
+Spark (loaded by Spark's CSV reader against the contract, built by the one dbt project on the
+`spark` target, snapshotted, trained, scored by `mapInPandas` with the model's text broadcast,
+monitored, copied out), then what it left compared with DuckDB's. A Spark session of this
+process then opens the same tables for what only the engine shows: feature rows and scores value
+for value, corrected outcomes in the next month's training set, refused files, the load ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from dbt.cli.main import dbtRunner
+
+from assets.dagster_instance import dagster_instance
+from assets.dbt_project import engine_folder
+from assets.engines import DuckDBEngine, SparkEngine
+from ml.dataset import file_fingerprint
+from ml.model_store import MODEL_FILE, load_model_text
+from ml.scoring import DEFAULT_POLICY
+from tests.conftest import data_directory_with_deliveries, run_dbt
+from tests.system.conftest import NOVEMBER, OCTOBER, copy_of, quick_model, recorded_run
+from warehouse.database import connect
+from warehouse.ingestion.loader import DeliveryRejected
+from warehouse.paths import DBT_PROJECT_DIR, DataPaths
+from warehouse.publishing.bi_copy import SERVED_TABLES, SERVING_DATABASE
+from warehouse.publishing.outbox_csv import outbox_file_name
+from warehouse.spark import marts
+from warehouse.spark.session import spark_session
+
+RUN_MONTH = """
+import json, sys
+from datetime import date
+from assets.month_runs import run_month
+from warehouse.paths import DataPaths
+
+run = run_month(date.fromisoformat(sys.argv[1]), DataPaths.from_env(), json.loads(sys.argv[2]))
+print(json.dumps({"run_id": run.result.run_id, "success": run.success}))
+"""
+# The labels of the month's model: the models that build them, run again once corrections are loaded.
+LABEL_MODELS = ["stg_home_credit__outcomes", "fct_application_labels", "int_labels_known_today"]
+
+
+@pytest.fixture(scope="module")
+def spark_october(deliveries_dir, tmp_path_factory) -> tuple[DataPaths, str]:
+    paths = data_directory_with_deliveries(deliveries_dir, tmp_path_factory.mktemp("spark_october") / "data")
+    environment = {**os.environ, "CREDIT_DATA_DIR": str(paths.root), "CREDIT_ENGINE": "spark"}
+    finished = subprocess.run(
+        [sys.executable, "-c", RUN_MONTH, OCTOBER.isoformat(), json.dumps(quick_model())],
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+    assert finished.returncode == 0, finished.stderr[-5000:]
+    outcome = json.loads(finished.stdout.strip().splitlines()[-1])
+    assert outcome["success"], (paths.logs, finished.stdout[-5000:])
+    return paths, outcome["run_id"]
+
+
+@pytest.fixture(scope="module")
+def spark_month(spark_october) -> SparkEngine:
+    """The Spark run's tables, opened by this process once the run's own process has ended."""
+    paths, _ = spark_october
+    # The training set reaches the driver in pieces of 5,000 rows.
+    engine = SparkEngine(paths, spark_session(paths.root), training_piece_rows=5_000)
+    yield engine
+    engine.session.stop()
+
+
+@pytest.fixture(scope="module")
+def duckdb_month(october_run, tmp_path_factory) -> DuckDBEngine:
+    """A copy of the session's DuckDB October, to write to."""
+    return DuckDBEngine(copy_of(october_run.paths, tmp_path_factory.mktemp("duckdb_month") / "data"))
+
+
+def _run_dbt_on_spark(engine: SparkEngine, command: list[str]):
+    """dbt in this process, on the `spark` target: dbt-spark's `session` method joins the engine's session."""
+    previous = os.environ.get("CREDIT_DATA_DIR")
+    os.environ["CREDIT_DATA_DIR"] = str(engine.paths.root)
+    try:
+        # The run's own target folder: its parse is reused (the same project, target and vars).
+        target = str(engine.paths.dbt_target / engine_folder("features", engine.name))
+        result = dbtRunner().invoke(
+            [
+                *command,
+                *("--target", engine.dbt_target, "--project-dir", str(DBT_PROJECT_DIR)),
+                *("--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", target, "--log-path", target),
+            ]
+        )
+    finally:
+        if previous is None:
+            os.environ.pop("CREDIT_DATA_DIR")
+        else:
+            os.environ["CREDIT_DATA_DIR"] = previous
+    assert result.success, result.exception or [str(each.message) for each in result.result if each.status != "pass"]
+    return result.result
+
+
+def test_the_spark_month_writes_the_same_outbox_from_the_same_model(spark_october, october_run):
+    on_spark, _ = spark_october
+    on_duckdb = october_run.paths
+    outbox = outbox_file_name(OCTOBER)
+    assert (on_spark.outbox / outbox).read_bytes() == (on_duckdb.outbox / outbox).read_bytes()
+    # The same training set, so the same model, byte for byte: LightGBM's own text file.
+    training_sets = [sorted(paths.training_sets.glob("*.parquet")) for paths in (on_duckdb, on_spark)]
+    assert [path.name for path in training_sets[1]] == [path.name for path in training_sets[0]] == ["2020-10.parquet"]
+    assert file_fingerprint(training_sets[1][0]) == file_fingerprint(training_sets[0][0])
+    [version] = [folder.name for folder in on_duckdb.models.iterdir() if folder.is_dir()]
+    assert (on_spark.models / version / MODEL_FILE).read_bytes() == (
+        on_duckdb.models / version / MODEL_FILE
+    ).read_bytes()
+
+
+def test_the_spark_run_records_what_the_duckdb_run_records(spark_october, october_run):
+    """Every step and check ran, and the figures the UI shows of the load and the scores are DuckDB's."""
+    on_spark = recorded_run(*spark_october)
+    on_duckdb = recorded_run(october_run.paths, october_run.runs[OCTOBER])
+    assert on_spark.steps == on_duckdb.steps
+    assert any("drift_warnings" in step for step in on_spark.steps)
+    for asset, figures in {
+        "raw_applications": ["rows", "labelled_rows", "files"],
+        "raw_outcomes": ["outcomes_known", "files"],
+        "monthly_predictions": [
+            "rows",
+            "mean_probability",
+            "decline_rate",
+            "review_rate",
+            "top_reasons",
+            "labelled_rows",
+            "out_of_time_auc",
+        ],
+        "training_set": ["rows", "fingerprint", "label_deliveries"],
+        "credit_default_model": ["model_version", "registry_status", "validation_auc"],
+    }.items():
+        [spark_values], [duckdb_values] = on_spark.metadata[asset], on_duckdb.metadata[asset]
+        assert {name: spark_values.get(name) for name in figures} == {name: duckdb_values.get(name) for name in figures}
+    predictions = on_spark.metadata["monthly_predictions"][0]
+    assert predictions["rows"] > 500 and predictions["labelled_rows"] > 100 and predictions["out_of_time_auc"] > 0.6
+    # What each check decided, and what it said: the monitoring checks and dbt's tests, on Spark as on DuckDB.
+    checks = [_check_evaluations(*run) for run in (spark_october, (october_run.paths, october_run.runs[OCTOBER]))]
+    assert checks[0] == checks[1] and len(checks[0]) > 50
+    monitoring = {"drift_warnings", "fairness_warnings", "performance_warnings", "unseen_level_warnings"}
+    assert monitoring <= {name for name, *_ in checks[0]}
+
+
+def _check_evaluations(paths: DataPaths, run_id: str) -> list[tuple]:
+    with dagster_instance(paths) as instance:
+        events = [entry.dagster_event for entry in instance.all_logs(run_id) if entry.dagster_event]
+    return sorted(
+        (
+            event.event_specific_data.check_name,
+            event.event_specific_data.passed,
+            str(event.event_specific_data.severity),
+            event.event_specific_data.description,
+        )
+        for event in events
+        if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    )
+
+
+def test_the_spark_month_publishes_the_same_bi_copy(spark_october, october_run):
+    """Predictions, monitoring and the registry as BI reads them: when each engine scored and registered aside."""
+    # File for file, the same columns of the same types: a BI tool reads one schema whichever engine wrote it.
+    # (Nullability aside: DuckDB marks a column no row can leave empty; Spark does not.)
+    roots = (october_run.paths.serving, spark_october[0].serving)
+    files = [sorted(path.relative_to(root) for path in root.rglob("*.parquet")) for root in roots]
+    assert files[1] == files[0] and len(files[0]) == len(SERVED_TABLES)
+    for file in files[0]:
+        on_duckdb, on_spark = ([(f.name, f.type) for f in pq.read_schema(root / file)] for root in roots)
+        assert on_spark == on_duckdb, file
+    for table in SERVED_TABLES:
+        on_duckdb, on_spark = (_view(paths, table.name) for paths in (october_run.paths, spark_october[0]))
+        assert list(on_spark.columns) == list(on_duckdb.columns), table.name
+        assert len(on_spark) == len(on_duckdb), table.name
+        if table.name in ("drift", "fairness", "predictions"):
+            assert len(on_duckdb) > 0, table.name
+        key = [column for column in on_duckdb.columns if not pd.api.types.is_float_dtype(on_duckdb[column])]
+        on_duckdb, on_spark = (frame.sort_values(key).reset_index(drop=True) for frame in (on_duckdb, on_spark))
+        # Figures rounded to six places by each engine: a half may round either way.
+        pd.testing.assert_frame_equal(on_spark, on_duckdb, check_dtype=False, rtol=0, atol=2e-6, obj=table.name)
+
+
+def _view(paths: DataPaths, name: str) -> pd.DataFrame:
+    with duckdb.connect(str(paths.serving / SERVING_DATABASE), read_only=True) as serving:
+        frame = serving.sql(f"select * from {name}").df()
+    frame = frame.drop(columns=["scored_at", "drift_scored_at", "registered_at", "model_path"], errors="ignore")
+    for column in frame.columns:  # a missing value is None or NA from one engine and NaN from the other
+        values = frame[column]
+        if any(isinstance(value, np.ndarray | list) for value in values):
+            frame[column] = values.map(lambda value: None if value is None else tuple(value))
+        elif pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+            frame[column] = values.astype(object).where(values.notna(), None)
+        else:
+            frame[column] = values.astype("float64")
+    return frame
+
+
+# Each monitoring table's key, and the columns that differ by engine only in when the month was scored.
+MONITORING = {
+    "drift": ["application_month", "subject"],
+    "fairness": ["application_month", "group_column", "group_value"],
+    "performance": ["application_month"],
+    "performance_by_grade": ["application_month", "risk_grade"],
+    "monitoring_warnings": ["application_month", "warning_order"],
+    "monitoring_months_evaluated": ["application_month"],
+}
+SCORED_AT = ["scored_at", "drift_scored_at"]
+
+
+def test_spark_builds_the_same_feature_rows(october_run, spark_month):
+    with connect(october_run.paths.warehouse, read_only=True) as connection:
+        on_duckdb = connection.sql(
+            "select * exclude (loaded_at) from marts.fct_application_features order by sk_id_curr"
+        ).df()
+        unseen = connection.execute("select count(*) from monitoring.unseen_levels").fetchone()[0]
+    on_spark = spark_month.session.sql("select * from marts.fct_application_features order by sk_id_curr").toPandas()
+    on_spark = on_spark.loc[:, list(on_duckdb.columns)]
+    assert len(on_duckdb) > 20_000 and on_duckdb["application_month"].notna().sum() > 500
+    for frame in (on_spark, on_duckdb):
+        frame["application_month"] = pd.to_datetime(frame["application_month"]).dt.strftime("%Y-%m-%d")
+    # Values exactly equal; a whole-number column may come as int32 from one and Int32 from the other.
+    pd.testing.assert_frame_equal(on_spark, on_duckdb, check_dtype=False, check_exact=True)
+    assert spark_month.session.table("monitoring.unseen_levels").count() == unseen
+
+
+def test_spark_monitors_the_month_as_duckdb_does(october_run, spark_month):
+    """Drift, fairness, performance and the warnings drawn from them: the same figures and sentences."""
+    compared = {}
+    with connect(october_run.paths.warehouse, read_only=True) as connection:
+        for table, key in MONITORING.items():
+            on_duckdb = connection.sql(f"select * from monitoring.{table}").df()
+            on_spark = spark_month.session.table(f"monitoring.{table}").toPandas()
+            on_duckdb, on_spark = (_comparable(frame, key) for frame in (on_duckdb, on_spark.loc[:, on_duckdb.columns]))
+            # Figures rounded to six places by each engine: a half may round either way.
+            pd.testing.assert_frame_equal(on_spark, on_duckdb, check_dtype=False, rtol=0, atol=2e-6, obj=table)
+            compared[table] = on_duckdb
+    # What was compared is the month's monitoring, not empty tables (its warnings, by the unit tests below).
+    drift, fairness, performance = compared["drift"], compared["fairness"], compared["performance"]
+    assert set(drift["subject_kind"]) == {"numeric", "categorical", "score"} and len(drift) > 100
+    assert drift["psi"].notna().all() and fairness["labelled"].sum() > 500
+    assert performance["auc"].notna().all()
+    assert (compared["monitoring_months_evaluated"]["application_month"] == "2020-10-01").all()
+
+
+def test_the_monitoring_unit_tests_pass_on_spark(spark_month):
+    """Their fixtures hold every kind of warning (a drift, a fairness ratio, a realised AUC, a new value):
+    each sentence, thousands grouped and quotes quoted, as DuckDB writes it."""
+    results = _run_dbt_on_spark(spark_month, ["test", "--select", "test_type:unit,path:models/monitoring"])
+    assert {result.node.name for result in results} >= {"test_monitoring_warnings_decide_each_kind_and_say_it_in_words"}
+    assert len(results) >= 3 and all(result.status == "pass" for result in results)
+
+
+def test_spark_scores_the_month_as_duckdb_does(october_run, spark_month):
+    """Runs after the comparisons of what the runs left: it scores October again, on Spark."""
+    with connect(october_run.paths.warehouse, read_only=True) as connection:
+        on_duckdb = connection.execute(
+            "select * from scoring.predictions where application_month = ? order by sk_id_curr", [OCTOBER]
+        ).df()
+    on_spark = marts.predictions(spark_month.session, OCTOBER)
+
+    assert on_spark["sk_id_curr"].tolist() == on_duckdb["sk_id_curr"].tolist() and len(on_duckdb) > 500
+    np.testing.assert_allclose(on_spark["default_probability"], on_duckdb["default_probability"], rtol=0, atol=1e-9)
+    decided = ["risk_grade", "decision", "model_version", "review_from", "decline_from"]
+    reasons = [f"{kind}_{slot}" for kind in ("reason_code", "reason") for slot in range(1, 5)]
+    for column in decided + reasons:
+        assert on_spark[column].tolist() == on_duckdb[column].tolist(), column
+    assert on_spark["reason_1"].notna().all()
+    assert on_spark["scored_at"].nunique() == 1  # one time for the whole month, as on DuckDB
+    # Scoring the month again replaces its rows, as on DuckDB; a month without applications is an error.
+    model_text, card = load_model_text(spark_month.paths.models, on_spark["model_version"].iloc[0])
+    assert spark_month.score_month(OCTOBER, model_text, card, DEFAULT_POLICY) == len(on_duckdb)
+    with pytest.raises(ValueError, match="no applications delivered for 2021-03"):
+        spark_month.score_month(date(2021, 3, 1), model_text, card, DEFAULT_POLICY)
+    assert spark_month.session.table("scoring.predictions").count() == len(on_duckdb)
+
+
+@pytest.fixture(scope="module")
+def corrected(deliveries_dir, duckdb_month, spark_month, tmp_path_factory):
+    """Corrected outcomes of 300 history applications, dated October, loaded on each engine and the labels rebuilt.
+
+    Known from October on: November's training set holds them, October's labels replaced.
+    """
+    folder = tmp_path_factory.mktemp("outcomes")
+    history = pd.read_csv(deliveries_dir / "initial.csv", usecols=["SK_ID_CURR", "TARGET"]).head(300)
+    history["TARGET"] = 1 - history["TARGET"]
+    history.to_csv(folder / "outcomes_20201001.csv", index=False)
+    for engine in (duckdb_month, spark_month):
+        assert engine.load_delivery(folder / "outcomes_20201001.csv").status == "loaded"
+    command = ["run", "--select", *LABEL_MODELS]
+    result = run_dbt(command, duckdb_month.paths.root, duckdb_month.paths.dbt_target / "features")
+    assert result.returncode == 0, result.stdout[-3000:]
+    _run_dbt_on_spark(spark_month, command)
+    return tuple(
+        engine.write_training_set(NOVEMBER, folder / f"{engine.name}.parquet") for engine in (duckdb_month, spark_month)
+    )
+
+
+def test_spark_snapshots_the_same_training_set_with_corrected_outcomes(corrected):
+    on_duckdb, on_spark = corrected
+    assert on_spark.rows == on_duckdb.rows > 20_000
+    assert on_spark.latest_month == OCTOBER
+    assert on_spark.label_deliveries == ("20201001.csv", "initial.csv", "outcomes_20201001.csv")
+    assert on_spark.fingerprint == on_duckdb.fingerprint
+
+
+def test_spark_refuses_an_outcome_for_an_application_never_delivered(spark_month, corrected, tmp_path):
+    outcomes = tmp_path / "outcomes_20201201.csv"
+    pd.DataFrame({"SK_ID_CURR": [1], "TARGET": [0]}).to_csv(outcomes, index=False)
+    with pytest.raises(DeliveryRejected) as rejected:
+        spark_month.load_delivery(outcomes)
+    assert [problem.check for problem in rejected.value.report.problems] == ["unknown_id"]
+    assert spark_month.session.table("raw.outcomes").count() == 300
+
+
+def _comparable(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    frame = frame.drop(columns=[column for column in SCORED_AT if column in frame])
+    if "application_month" in frame:
+        frame["application_month"] = pd.to_datetime(frame["application_month"]).dt.strftime("%Y-%m-%d")
+    for column in frame.columns:  # a missing value is None or NA from one engine and NaN from the other
+        if pd.api.types.is_bool_dtype(frame[column]) or not pd.api.types.is_numeric_dtype(frame[column]):
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+        else:
+            frame[column] = frame[column].astype("float64")
+    return frame.sort_values(key).reset_index(drop=True)
+
+
+def _with_value(source: Path, target: Path, column: str, value: str) -> Path:
+    """The delivery with one field of its third record replaced."""
+    frame = pd.read_csv(source, dtype=str, keep_default_na=False)
+    frame.loc[2, column] = value
+    frame.to_csv(target, index=False)
+    return target
+
+
+def test_spark_refuses_what_the_contract_refuses_and_writes_nothing(spark_month, deliveries_dir, tmp_path):
+    """A Java-style `1.5d`, which Spark's own cast would read as 1.5."""
+    column, value = "AMT_CREDIT", "1.5d"
+    before = spark_month.session.table("raw.applications").count()
+    bad = _with_value(deliveries_dir / "20201201.csv", tmp_path / "20201201.csv", column, value)
+    with pytest.raises(DeliveryRejected) as rejected:
+        spark_month.load_delivery(bad)
+    problems = rejected.value.report.problems
+    assert problems and problems[0].line == 4, [problem.describe() for problem in problems]
+    assert problems[0].column == column
+    assert not bad.exists() and rejected.value.quarantined_file.exists()
+    assert spark_month.session.table("raw.applications").count() == before
+    with connect(spark_month.paths.warehouse, read_only=True) as connection:
+        recorded = connection.execute(
+            "select status, message from raw.load_ledger where delivery_file = ? order by loaded_at desc limit 1",
+            [bad.name],
+        ).fetchone()
+    assert recorded[0] == "rejected" and column in recorded[1]
+    shutil.rmtree(spark_month.paths.quarantine)
+
+
+def test_spark_refuses_an_id_repeated_in_another_form(spark_month, deliveries_dir, tmp_path):
+    """`100` and `100.0` are one id to the contract: the file repeats it."""
+    frame = pd.read_csv(deliveries_dir / "20201201.csv", dtype=str, keep_default_na=False)
+    frame.loc[2, "SK_ID_CURR"] = frame.loc[1, "SK_ID_CURR"] + ".0"
+    bad = tmp_path / "20201201.csv"
+    frame.to_csv(bad, index=False)
+    with pytest.raises(DeliveryRejected) as rejected:
+        spark_month.load_delivery(bad)
+    problems = rejected.value.report.problems
+    assert [problem.check for problem in problems] == ["duplicate_id"] and problems[0].line in (3, 4)
+
+
+def test_spark_refuses_a_quote_inside_a_field(spark_month, deliveries_dir, tmp_path):
+    lines = (deliveries_dir / "20201201.csv").read_text().splitlines(keepends=True)
+    identifier, target, _, rest = lines[3].split(",", 3)
+    lines[3] = f'{identifier},{target},"Cash" loans,{rest}'
+    bad = tmp_path / "20201201.csv"
+    bad.write_text("".join(lines))
+    with pytest.raises(DeliveryRejected) as rejected:
+        spark_month.load_delivery(bad)
+    assert rejected.value.report.problems[0].line == 4
+
+
+def test_padding_reads_as_on_duckdb_and_a_reload_replaces_only_its_own_rows(
+    duckdb_month, spark_month, deliveries_dir, tmp_path
+):
+    """A no-break space around text and a tab around a number are padding to DuckDB: so to Spark.
+
+    Runs last: it loads December on both engines, after the month's marts were compared.
+    """
+    frame = pd.read_csv(deliveries_dir / "20201201.csv", dtype=str, keep_default_na=False)
+    first = int(frame.loc[0, "SK_ID_CURR"])
+    frame.loc[0, "NAME_CONTRACT_TYPE"] = "\u00a0Revolving loans\u00a0"
+    frame.loc[0, "AMT_CREDIT"] = "\t123456.5"
+    padded = tmp_path / "20201201.csv"
+    frame.to_csv(padded, index=False)
+    query = "select name_contract_type, amt_credit from raw.applications where sk_id_curr = ?"
+    shutil.copy(padded, tmp_path / "copy.csv")
+    duckdb_month.load_delivery(padded)
+    with connect(duckdb_month.paths.warehouse, read_only=True) as connection:
+        on_duckdb = connection.execute(query, [first]).fetchone()
+    before = spark_month.session.table("raw.applications").count()
+    shutil.copy(tmp_path / "copy.csv", padded)
+    loaded = spark_month.load_delivery(padded)
+    assert (loaded.status, loaded.rows) == ("loaded", len(frame))
+    # The same content again is skipped, as on DuckDB: the load ledger is the same table.
+    shutil.copy(tmp_path / "copy.csv", padded)
+    assert spark_month.load_delivery(padded).status == "unchanged"
+    # A correction of the file replaces its rows, and touches no other delivery's.
+    frame.loc[1, "AMT_INCOME_TOTAL"] = "99999.5"
+    frame.to_csv(padded, index=False)
+    replaced = spark_month.load_delivery(padded)
+    assert (replaced.status, replaced.rows) == ("replaced", len(frame))
+    assert spark_month.session.table("raw.applications").count() == before + len(frame)
+    with connect(spark_month.paths.warehouse, read_only=True) as connection:
+        ledger = connection.execute(
+            "select status from raw.load_ledger where delivery_file = ? and status <> ? order by loaded_at, status",
+            ["20201201.csv", "rejected"],
+        ).fetchall()
+    # Each write bracketed: begun (`loading`), then finished; the unchanged file wrote nothing.
+    assert [status for (status,) in ledger] == ["loaded", "loading", "loading", "replaced"]
+    # A write begun and never finished (a crash mid-overwrite): the same content is written again, not skipped.
+    with connect(spark_month.paths.warehouse) as connection:
+        connection.execute(
+            "insert into raw.load_ledger select delivery_file, kind, delivery_month, 'loading', null, sha256,"
+            " source_path, null, loaded_at + interval 1 second from raw.load_ledger"
+            " where delivery_file = ? and status = 'replaced'",
+            ["20201201.csv"],
+        )
+    assert spark_month.load_delivery(padded).status == "replaced"
+    on_spark = spark_month.session.sql(query.replace("?", ":id"), args={"id": first}).first()
+    assert tuple(on_spark) == on_duckdb == ("Revolving loans", 123456.5)
