@@ -20,6 +20,7 @@ from ml.features import excluded_features
 from ml.model_store import load_model_text
 from ml.scoring import DecisionPolicy
 from warehouse.database import connect
+from warehouse.engine_setting import engine_name
 from warehouse.fair_lending import protected_attributes
 from warehouse.month_tables import PREDICTIONS
 from warehouse.publishing.decision_policy import write_decision_policy
@@ -49,7 +50,7 @@ class DecisionConfig(dg.Config):
     backfill_policy=month_by_month,
     deps=[credit_default_model, APPLICATION_FEATURES, *MONTH_DELIVERIES],
     group_name="predictions",
-    kinds={"duckdb"},
+    kinds={engine_name()},
     pool="warehouse",
 )
 def monthly_predictions(

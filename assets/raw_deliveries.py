@@ -21,6 +21,7 @@ from assets.partitions import month_by_month, monthly_partitions, partition_mont
 from assets.resources import WarehouseResource
 from assets.staleness import files_markdown, record_new_data_versions
 from warehouse.database import connect
+from warehouse.engine_setting import engine_name
 from warehouse.ingestion.delivery_names import DeliveryNameError, month_file_name
 from warehouse.ingestion.inbox import load_month_from_inbox
 from warehouse.ingestion.ledger import inputs_version, month_inputs, months_before, months_missing_before
@@ -88,7 +89,7 @@ def refuse_when_earlier_months_missing(paths: DataPaths, month: date) -> None:
                 "Applications of the month and the history file, "
                 "checked against the raw-file contract and loaded into raw.applications."
             ),
-            kinds={"duckdb", "csv"},
+            kinds={engine_name(), "csv"},
         ),
         dg.AssetSpec(
             RAW_OUTCOMES,
@@ -96,7 +97,7 @@ def refuse_when_earlier_months_missing(paths: DataPaths, month: date) -> None:
                 "Outcome files dated the month or earlier (outcomes_YYYYMM01.csv), "
                 "checked and loaded into raw.outcomes."
             ),
-            kinds={"duckdb", "csv"},
+            kinds={engine_name(), "csv"},
         ),
     ],
 )
