@@ -3,7 +3,7 @@
 Its manifest is built before the definitions load: by `make setup` (`dbt parse`) into
 `dbt_project/target`, or under `dagster dev`, which parses again at each load so SQL edits
 show up in the UI, into the data directory's `dbt_target/dev`. Parsed for the engine
-`$CREDIT_ENGINE` names (`assets/engines.py`): on Spark, into `target/spark` and `dev_spark`,
+`$CREDIT_ENGINE` names (`warehouse/engine_setting.py`): on Spark, into `target/spark` and `dev_spark`,
 because a model's config differs by engine (its file format, how drift is made incremental).
 """
 

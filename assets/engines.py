@@ -38,7 +38,7 @@ from ml.scoring import DecisionPolicy
 from warehouse.database import connect, has_table
 from warehouse.engine_setting import ENGINE_VARIABLE, EngineUnavailable, engine_name, pin_engine
 from warehouse.ingestion.loader import LoadResult, load_delivery
-from warehouse.month_tables import EVERY_RESULT
+from warehouse.month_tables import EVERY_RESULT, checked_tables
 from warehouse.paths import DataPaths
 from warehouse.publishing.bi_copy import REGISTRY_TABLE, DuckDBSource, publish, publish_table
 from warehouse.publishing.predictions_table import replace_month
@@ -154,9 +154,9 @@ class DuckDBEngine:
             if gate:
                 gate(connection)
             rows = scoring_rows(connection, month)
-            if rows.empty:
-                raise ValueError(f"no applications delivered for {month:%Y-%m}: nothing to score")
             values = applicant_values(connection, month=month)
+            if rows.empty and values.empty:
+                raise ValueError(f"no applications delivered for {month:%Y-%m}: nothing to score")
             if list(values[ID_COLUMN]) != list(rows[ID_COLUMN]):
                 raise ValueError(
                     f"the feature mart and raw.applications disagree on the applications of {month:%Y-%m}:"
@@ -180,7 +180,8 @@ class DuckDBEngine:
 
     @contextmanager
     def month_results(self, month: date, tables: Sequence[str] = EVERY_RESULT) -> Iterator[duckdb.DuckDBPyConnection]:
-        with connect(self.paths.warehouse, read_only=True) as connection:  # the warehouse itself
+        checked_tables(tables)  # all of them are in the warehouse itself
+        with connect(self.paths.warehouse, read_only=True) as connection:
             yield connection
 
 
@@ -243,13 +244,22 @@ class SparkEngine:
         reason_count: int = REASON_COUNT,
         gate: Gate | None = None,
     ) -> int:
+        from warehouse.spark.delivery_load import unfinished_loads
         from warehouse.spark.marts import VALUE_PREFIX, score_month
 
         scorer = replace(BatchScorer.from_card(card, policy, reason_count), value_prefix=VALUE_PREFIX)
         scored_at = datetime.now(UTC).replace(tzinfo=None)
-        with connect(self.paths.warehouse) as control:  # held while Spark writes: no load or registration between
+        # Held while Spark writes: no load begins and no model is registered meanwhile.
+        with connect(self.paths.warehouse) as control:
             if gate:
                 gate(control)
+            # A load writes Spark's partition outside the lock, bracketed by its `loading` row.
+            unfinished = unfinished_loads(control)
+            if unfinished:  # retried: one under way finishes in the meantime
+                raise RuntimeError(
+                    f"{', '.join(unfinished)}: a load began and has not finished (or is under way); its rows may be"
+                    " partial: load it again, then run the month"
+                )
             return score_month(self.session, month, model_text, scorer.make, scored_at)
 
     def scored_model_versions(self) -> list[str]:

@@ -96,8 +96,8 @@ def monthly_predictions(
         )
 
     def still_allowed(connection: duckdb.DuckDBPyConnection) -> None:
-        # Asked again with the warehouse's lock held until the scores are written: a delivery loaded,
-        # or a model registered, since the question above was first asked changes the answer.
+        # Asked again with the warehouse's lock held until the scores are written: a model registered,
+        # or (for a model trained ahead) a delivery loaded, since it was first asked changes the answer.
         if scoring_model(connection) != version:
             raise dg.Failure(f"the champion for {month:%Y-%m} changed from {version} while this step began")
 

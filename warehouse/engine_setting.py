@@ -1,7 +1,8 @@
 """The one setting that chooses where the warehouse's tables live: `$CREDIT_ENGINE`.
 
-`duckdb` (the default) or `spark`. Read here, without importing either engine, so a command
-that only asks which one (`credit status`) stays quick; the engines are in `assets/engines.py`.
+`duckdb` (the default) or `spark`. Read here without the engines' own modules (scoring,
+PySpark), so a command that only asks which one (`credit status`) stays quick; the engines
+are in `assets/engines.py`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ ENGINE_VARIABLE = "CREDIT_ENGINE"
 DEFAULT_ENGINE = "duckdb"
 ENGINES = (DEFAULT_ENGINE, "spark")
 ENGINE_FILE = "engine"  # in the data directory: the engine its tables are on
+SPARK_FOLDER = "spark"  # in the data directory: Spark's tables and local metastore
 
 
 def engine_name(environment: dict[str, str] | None = None) -> str:
@@ -42,11 +44,14 @@ def pin_engine(root: Path, warehouse: Path, name: str, record: bool = True) -> N
 
     The load ledger in the DuckDB file records the loads of either engine: on another engine
     than the one that made them, it would name as loaded deliveries whose rows are not there.
-    A data directory loaded before the file existed was loaded by DuckDB, the only engine then.
+    A data directory without the file holding Spark's folder was Spark's; one with loads but
+    neither was DuckDB's.
     """
     marker = root / ENGINE_FILE
     if marker.exists():
         pinned = marker.read_text(encoding="utf-8").strip()
+    elif (root / SPARK_FOLDER).is_dir():
+        pinned = "spark"  # its tables and metastore (`warehouse/spark/session.py`): loaded by Spark before
     elif name != DEFAULT_ENGINE and _has_loads(warehouse):
         pinned = DEFAULT_ENGINE
     else:

@@ -7,6 +7,8 @@ month's rows of those are brought over (`warehouse/spark/month_results.py`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from warehouse.publishing.predictions_table import LABELS_KNOWN_TODAY
 
 PREDICTIONS = "scoring.predictions"
@@ -21,3 +23,11 @@ MONITORING_TABLES = (
 )
 MONTH_TABLES = (PREDICTIONS, *MONITORING_TABLES)
 EVERY_RESULT = (*MONTH_TABLES, LABELS_KNOWN_TODAY)
+
+
+def checked_tables(tables: Sequence[str]) -> tuple[str, ...]:
+    """`tables`, each one of `EVERY_RESULT` (on Spark their names are written into SQL)."""
+    unknown = sorted(set(tables) - set(EVERY_RESULT))
+    if unknown:
+        raise ValueError(f"not a table of a month's results: {', '.join(unknown)}")
+    return tuple(tables)

@@ -1,8 +1,9 @@
 {#- The SQL that differs between DuckDB (the default target) and Spark (the `spark` target), in
     one place: the models call these and build from one source on both. Each macro dispatches on
     the adapter to its `duckdb__` or `spark__` form, and each pair gives the same values
-    (tests/warehouse/spark compares the monitoring tables they build, and runs the monitoring
-    models' dbt unit tests on Spark). Another adapter needs its own pair: without one, dbt says which. -#}
+    (tests/system/test_spark_month.py compares the monitoring tables they build, and runs the
+    monitoring models' dbt unit tests on Spark). Another adapter needs its own pair: without one,
+    dbt says which. -#}
 
 {#- The distinct deciles of `value` in the group, ascending: the discrete quantile, the first value whose
     cumulative share reaches the decile (DuckDB's `quantile_disc` and Spark's `percentile_disc` agree). -#}

@@ -32,7 +32,7 @@ def _contract_columns(relation):
 
 def _dispatch(macro_name, macro_namespace=None):
     """A macro dispatched on the adapter (`macros/engine_sql.sql`) renders as a call of its name: the linter reads
-    the model around it; each engine's form is checked by building it (tests/warehouse/spark)."""
+    the model around it; each engine's form is checked by building it (tests/system/test_spark_month.py)."""
 
     def render(*arguments):
         # a list is of SQL expressions; a string is SQL too, except the template of `format_message`

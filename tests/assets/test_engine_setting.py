@@ -70,3 +70,9 @@ def test_a_data_directory_keeps_the_engine_it_was_first_used_with(tmp_path, deli
     pin_engine(spark.root, spark.warehouse, "spark")
     with pytest.raises(EngineMismatch, match="holds its tables on spark"):
         warehouse_engine(spark, {})
+    # One Spark loaded before the file existed: its Spark folder says so.
+    older = DataPaths(tmp_path / "older_spark").create()
+    (older.root / "spark" / "tables").mkdir(parents=True)
+    with pytest.raises(EngineMismatch, match="holds its tables on spark"):
+        warehouse_engine(older, {})
+    assert not (older.root / ENGINE_FILE).exists()

@@ -57,7 +57,9 @@ print(json.dumps({"run_id": run.result.run_id, "success": run.success}))
 LABEL_MODELS = ["stg_home_credit__outcomes", "fct_application_labels", "int_labels_known_today"]
 
 
-@pytest.fixture(scope="module")
+# Of the session's scope, like `october_run`, so that it is set up first (pytest sets up the wider scope
+# first): Spark's month runs while another process builds DuckDB's October, not after it.
+@pytest.fixture(scope="session")
 def spark_october(deliveries_dir, tmp_path_factory) -> tuple[DataPaths, str]:
     paths = data_directory_with_deliveries(deliveries_dir, tmp_path_factory.mktemp("spark_october") / "data")
     environment = {**os.environ, "CREDIT_DATA_DIR": str(paths.root), "CREDIT_ENGINE": "spark"}
@@ -149,7 +151,7 @@ def test_the_spark_run_records_what_the_duckdb_run_records(spark_october, octobe
         "credit_default_model": ["model_version", "registry_status", "validation_auc"],
     }.items():
         [spark_values], [duckdb_values] = on_spark.metadata[asset], on_duckdb.metadata[asset]
-        assert {name: spark_values.get(name) for name in figures} == {name: duckdb_values.get(name) for name in figures}
+        assert {name: spark_values[name] for name in figures} == {name: duckdb_values[name] for name in figures}
     predictions = on_spark.metadata["monthly_predictions"][0]
     assert predictions["rows"] > 500 and predictions["labelled_rows"] > 100 and predictions["out_of_time_auc"] > 0.6
     # What each check decided, and what it said: the monitoring checks and dbt's tests, on Spark as on DuckDB.
@@ -288,6 +290,29 @@ def test_spark_scores_the_month_as_duckdb_does(october_run, spark_month):
     with pytest.raises(ValueError, match="no applications delivered for 2021-03"):
         spark_month.score_month(date(2021, 3, 1), model_text, card, DEFAULT_POLICY)
     assert spark_month.session.table("scoring.predictions").count() == len(on_duckdb)
+
+
+class Refused(Exception):
+    pass
+
+
+def test_a_gate_that_refuses_leaves_the_month_as_it_was(duckdb_month, spark_month):
+    """The champion's gate is asked with the DuckDB file locked, before either engine writes a score."""
+
+    def refuse(connection: duckdb.DuckDBPyConnection) -> None:
+        assert connection.execute("select count(*) from scoring.model_registry").fetchone()[0] >= 1
+        raise Refused
+
+    before = marts.predictions(spark_month.session, OCTOBER)
+    model_text, card = load_model_text(spark_month.paths.models, before["model_version"].iloc[0])
+    with connect(duckdb_month.paths.warehouse, read_only=True) as connection:
+        scored_at = connection.execute("select max(scored_at) from scoring.predictions").fetchone()[0]
+    for engine in (duckdb_month, spark_month):
+        with pytest.raises(Refused):
+            engine.score_month(OCTOBER, model_text, card, DEFAULT_POLICY, gate=refuse)
+    pd.testing.assert_frame_equal(marts.predictions(spark_month.session, OCTOBER), before)
+    with connect(duckdb_month.paths.warehouse, read_only=True) as connection:
+        assert connection.execute("select max(scored_at) from scoring.predictions").fetchone()[0] == scored_at
 
 
 @pytest.fixture(scope="module")
@@ -441,3 +466,29 @@ def test_padding_reads_as_on_duckdb_and_a_reload_replaces_only_its_own_rows(
     assert spark_month.load_delivery(padded).status == "replaced"
     on_spark = spark_month.session.sql(query.replace("?", ":id"), args={"id": first}).first()
     assert tuple(on_spark) == on_duckdb == ("Revolving loans", 123456.5)
+
+
+def test_spark_refuses_to_score_a_month_whose_features_were_not_built(spark_month):
+    """December is in raw.applications (the test above) and not in the feature mart: run dbt first."""
+    before = spark_month.session.table("scoring.predictions").count()
+    model_text, card = load_model_text(
+        spark_month.paths.models, marts.predictions(spark_month.session, OCTOBER)["model_version"].iloc[0]
+    )
+    with pytest.raises(ValueError, match="disagree on the applications of 2020-12"):
+        spark_month.score_month(date(2020, 12, 1), model_text, card, DEFAULT_POLICY)
+    assert spark_month.session.table("scoring.predictions").count() == before
+
+
+def test_spark_refuses_to_score_while_a_load_is_unfinished(spark_month):
+    """A load's `loading` row last (a crash mid-overwrite, or a load under way): its partition may be partial."""
+    version = marts.predictions(spark_month.session, OCTOBER)["model_version"].iloc[0]
+    model_text, card = load_model_text(spark_month.paths.models, version)
+    begun = (
+        "insert into raw.load_ledger select delivery_file, kind, delivery_month, 'loading', null, sha256,"
+        " source_path, null, loaded_at + interval 1 hour from raw.load_ledger"
+        " where delivery_file = ? and status = 'loaded'"
+    )
+    with connect(spark_month.paths.warehouse) as connection:
+        connection.execute(begun, ["20201001.csv"])
+    with pytest.raises(RuntimeError, match="20201001.csv: a load began and has not finished"):
+        spark_month.score_month(OCTOBER, model_text, card, DEFAULT_POLICY)

@@ -8,6 +8,6 @@ import warnings
 
 # PySpark 4.0 warns, in the driver and in each Python worker, that it does not yet "fully support"
 # pandas 3. The parts used here (Arrow to the driver, `mapInPandas`) are checked against DuckDB by
-# tests/warehouse/spark and tests/system/test_spark_month_run.py: the same rows, the same scores.
+# tests/system/test_spark_month.py: the same rows, the same scores.
 PANDAS_WARNING = "PySpark does not yet fully support pandas"
 warnings.filterwarnings("ignore", message=PANDAS_WARNING, category=FutureWarning)

@@ -306,6 +306,17 @@ def _last_attempt(connection, file_name: str) -> str | None:
     return row[0] if row else None
 
 
+def unfinished_loads(connection) -> list[str]:
+    """Deliveries whose latest write was begun and never finished (or is under way): their partitions may be partial."""
+    rows = connection.execute(
+        "select delivery_file from raw.load_ledger where status in (?, ?, ?)"
+        " qualify row_number() over (partition by delivery_file order by loaded_at desc, status = ?) = 1"
+        " and status = ? order by 1",
+        [LOADING, "loaded", "replaced", LOADING, LOADING],
+    ).fetchall()
+    return [file_name for (file_name,) in rows]
+
+
 def _holds(spark: SparkSession, delivery: Delivery) -> bool:
     """Whether Spark's tables hold rows of the delivery: a ledger shared by a data directory's engines is not proof."""
     table = OUTCOMES if delivery.is_outcomes else APPLICATIONS

@@ -97,13 +97,16 @@ def month_rows(spark: SparkSession, month: date) -> DataFrame:
     return spark.sql(sql, args={"month": month})
 
 
-# The month's applications in the feature mart, in raw.applications, and in both: one set, or scoring stops.
+# The month's applications: feature rows, distinct ids among them, in raw.applications, and in both.
 MONTH_APPLICATIONS_SQL = f"""
 select
     (select count(*) from {FEATURE_TABLE} where application_month = :month),
+    (select count(distinct sk_id_curr) from {FEATURE_TABLE} where application_month = :month),
     (select count(*) from raw.applications where application_month = :month),
     (select count(*) from {FEATURE_TABLE} as features
-        join raw.applications as applications on applications.sk_id_curr = features.sk_id_curr
+        join raw.applications as applications
+            on applications.sk_id_curr = features.sk_id_curr
+            and applications.application_month = features.application_month
         where features.application_month = :month)
 """
 
@@ -120,13 +123,13 @@ def score_month(
     `make_scorer(model_text)` builds a scorer once per partition (the model parsed from its
     text); the scorer turns rows, with their `applicant__` values, into prediction rows.
     """
-    features, applications, joined = spark.sql(MONTH_APPLICATIONS_SQL, args={"month": month}).first()
-    if not features:
+    features, ids, applications, joined = spark.sql(MONTH_APPLICATIONS_SQL, args={"month": month}).first()
+    if not features and not applications:
         raise ValueError(f"no applications delivered for {month:%Y-%m}: nothing to score")
-    if not features == applications == joined:  # ids are unique across deliveries (the contract)
+    if not features == ids == applications == joined:  # raw ids are unique (the contract's check)
         raise ValueError(
-            f"the feature mart and raw.applications disagree on the applications of {month:%Y-%m}"
-            f" ({features:,} feature rows, {applications:,} applications, {joined:,} in both): run dbt again"
+            f"the feature mart and raw.applications disagree on the applications of {month:%Y-%m} ({features:,}"
+            f" feature rows of {ids:,} ids, {applications:,} applications, {joined:,} in both): run dbt again"
         )
     model = spark.sparkContext.broadcast(model_text)
 
@@ -144,7 +147,10 @@ def score_month(
         )
     finally:
         model.destroy()
-    return spark.table(PREDICTIONS).where(F.col("application_month") == F.lit(month)).count()
+    written = spark.table(PREDICTIONS).where(F.col("application_month") == F.lit(month)).count()
+    if written != features:  # a label joined twice, or raw.applications changed under the write
+        raise RuntimeError(f"{written:,} predictions written for {month:%Y-%m}'s {features:,} applications")
+    return written
 
 
 def predictions(spark: SparkSession, month: date) -> pd.DataFrame:

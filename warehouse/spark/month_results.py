@@ -15,7 +15,7 @@ import duckdb
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from warehouse.month_tables import EVERY_RESULT
+from warehouse.month_tables import EVERY_RESULT, checked_tables
 from warehouse.publishing.bi_copy import MONTH_COLUMN
 from warehouse.publishing.predictions_table import LABELS_KNOWN_TODAY
 from warehouse.spark.bi_copy import naive_utc
@@ -28,9 +28,7 @@ def month_results(spark: SparkSession, month: date, tables: Sequence[str] = EVER
     `intermediate.int_labels_known_today` holds the labels known of the month's applications
     only. The caller closes the connection.
     """
-    unknown = sorted(set(tables) - set(EVERY_RESULT))
-    if unknown:
-        raise ValueError(f"not a table of a month's results: {', '.join(unknown)}")
+    tables = checked_tables(tables)
     connection = duckdb.connect()
     try:
         for table in tables:
@@ -38,6 +36,8 @@ def month_results(spark: SparkSession, month: date, tables: Sequence[str] = EVER
                 continue  # not built yet: the DuckDB warehouse would lack it too
             rows = spark.table(table)
             if table == LABELS_KNOWN_TODAY:
+                if not spark.catalog.tableExists(FEATURE_TABLE):
+                    continue
                 applications = spark.table(FEATURE_TABLE).where(F.col(MONTH_COLUMN) == F.lit(month))
                 rows = rows.join(applications.select("sk_id_curr"), "sk_id_curr")
             else:

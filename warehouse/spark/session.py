@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from warehouse.engine_setting import SPARK_FOLDER, EngineUnavailable
 from warehouse.spark import PANDAS_WARNING
 
 MASTER_VARIABLE = "CREDIT_SPARK_MASTER"
@@ -24,7 +25,7 @@ COMPILE_HUGE_METHODS = "-XX:-DontCompileHugeMethods"
 
 def spark_folder(data_dir: Path) -> Path:
     """Tables (Parquet) and the local metastore, under the data directory like the DuckDB file."""
-    return Path(data_dir) / "spark"
+    return Path(data_dir) / SPARK_FOLDER
 
 
 def spark_session(data_dir: Path, master: str | None = None) -> SparkSession:
@@ -66,8 +67,8 @@ def spark_session(data_dir: Path, master: str | None = None) -> SparkSession:
     session = builder.getOrCreate()
     # getOrCreate returns a session already running in this process as it is: its tables are
     # wherever that one's are. One data directory's session per process, then.
-    serving = session.conf.get("spark.sql.warehouse.dir", "").removeprefix("file:")
-    if Path(serving).resolve() != folder / "tables":
-        raise RuntimeError(f"this process's Spark session keeps its tables in {serving}, not under {data_dir}")
+    tables = session.conf.get("spark.sql.warehouse.dir", "").removeprefix("file:")
+    if Path(tables).resolve() != folder / "tables":
+        raise EngineUnavailable(f"this process's Spark session keeps its tables in {tables}, not under {data_dir}")
     session.sparkContext.setLogLevel("ERROR")
     return session
