@@ -44,8 +44,8 @@ def pin_engine(root: Path, warehouse: Path, name: str, record: bool = True) -> N
 
     The load ledger in the DuckDB file records the loads of either engine: on another engine
     than the one that made them, it would name as loaded deliveries whose rows are not there.
-    A data directory without the file holding Spark's folder was Spark's; one with loads but
-    neither was DuckDB's.
+    Without the file, a data directory that holds Spark's folder was Spark's, and one whose
+    ledger records loads was DuckDB's.
     """
     marker = root / ENGINE_FILE
     if marker.exists():
