@@ -109,7 +109,10 @@ def sources_no_model_reads(manifest: Mapping[str, Any]) -> list[str]:
 
 
 MANIFEST = parsed_manifest(dbt_project.manifest_path)
-TRANSLATOR = CreditDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True))
+# Two sources may be one asset: the model step writes both the registry and its feature baselines.
+TRANSLATOR = CreditDbtTranslator(
+    settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True, enable_duplicate_source_asset_keys=True)
+)
 # The monitoring models read the month's predictions, so they build in a step of their own after scoring.
 MONITORING = f"tag:{MONITORING_TAG}"
 

@@ -102,7 +102,8 @@ class WarehouseEngine(Protocol):
         """The models whose scores `scoring.predictions` holds, in any month."""
 
     def publish_registry(self) -> int:
-        """Make the model registry (in the DuckDB file, always) readable where the monitoring models run; its rows."""
+        """Make the model registry and its feature baselines (in the DuckDB file, always) readable where the monitoring
+        models run; the registry's rows."""
 
     def publish_bi_copy(self, month: date, root: Path) -> dict[str, int]:
         """Copy the month's predictions and monitoring, and the registry, out as Parquet for BI; rows per table."""
@@ -269,11 +270,12 @@ class SparkEngine:
         return [row[0] for row in self.session.sql(SCORED_MODELS_SQL).collect()]
 
     def publish_registry(self) -> int:
-        from warehouse.spark.tables import replace_registry
+        from warehouse.spark.tables import COPIED_TABLES, replace_copy
 
         with connect(self.paths.warehouse, read_only=True) as connection:
-            registry = connection.sql("select * from scoring.model_registry").to_arrow_table()
-        return replace_registry(self.session, registry)
+            copies = {table: connection.sql(f"select * from {table}").to_arrow_table() for table in COPIED_TABLES}
+        rows = {table: replace_copy(self.session, table, copy) for table, copy in copies.items()}
+        return rows["scoring.model_registry"]
 
     def publish_bi_copy(self, month: date, root: Path) -> dict[str, int]:
         from warehouse.spark.bi_copy import SparkSource

@@ -64,6 +64,9 @@ class ModelCard:
     # Deciles of the validation model's out-of-sample scores on the validation window
     # (`ml.score_baseline`), for score drift.
     score_baseline: dict | None = None
+    # Every mart feature binned over the training set, the development sample (`ml.feature_baseline`),
+    # for feature drift; None on cards written before it was recorded.
+    feature_baseline: list | None = None
     # Wall seconds of each training phase (`TrainedModel.timings`; `make bench` reports them).
     timings: dict | None = None
     # Every window of the procedure: name, role (fit, choice or figure), what it served, months, history ids, rows.
@@ -139,6 +142,7 @@ def save_model(
         calibration=trained.calibration.as_dict() if trained.calibration else None,
         warm_start=warm_start,
         score_baseline=trained.score_baseline.as_dict() if trained.score_baseline else None,
+        feature_baseline=[baseline.as_dict() for baseline in trained.feature_baseline] or None,
         timings=trained.timings or None,
         windows=[window.as_dict() for window in trained.windows],
         protected_attributes=list(trained.protected_attributes),

@@ -200,6 +200,17 @@ def register(
                 json.dumps(promotion.swap_set) if promotion.swap_set else None,
             ],
         )
+        connection.execute("delete from scoring.feature_baselines where version = ?", [card.version])
+        rows = [
+            [card.version, b["feature"], b["kind"], b["bins"], b["shares"], b["cuts"], b["rows"]]
+            for b in card.feature_baseline or []
+        ]
+        if rows:
+            connection.executemany(
+                "insert into scoring.feature_baselines "
+                "(version, feature, feature_kind, bins, shares, cuts, reference_rows) values (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
     return {
         "version": card.version,
         "status": promotion.status,

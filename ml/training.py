@@ -15,7 +15,9 @@ the windows of `ml.windows` keep every reported figure on rows no choice was mad
    calibrated scores there give every figure the card reports (AUC, KS, Brier, calibration
    intercept and slope), the promotion comparison and the score-drift baseline: rows that
    no fit of it and no choice saw.
-4. The deployed model: the same procedure on every row before M.
+4. The deployed model: the same procedure on every row before M. Every feature of the mart
+   is binned over those rows, its development sample: what feature drift compares a month
+   with (`ml.feature_baseline`).
 
 Protected attributes (`TrainingConfig.protected_attributes`) never reach any of these
 fits: their features, and features computed from them, are dropped first (`ml.features`).
@@ -48,6 +50,7 @@ from ml.calibration import (
     spiegelhalter_z,
 )
 from ml.dataset import ID_COLUMN, LABEL_COLUMN
+from ml.feature_baseline import FeatureBaseline, feature_baselines
 from ml.features import FeatureCatalog, model_features
 from ml.score_baseline import ScoreBaseline, score_baseline
 from ml.training_config import INTEGER_PARAMS, MAX_BIN, SEARCH_SPACE, TrainingConfig
@@ -70,6 +73,8 @@ class TrainedModel:
     validation: pd.DataFrame | None = None
     # The validation model's calibrated scores on the validation window, binned: the score-drift reference.
     score_baseline: ScoreBaseline | None = None
+    # Every mart feature binned over the training set (the development sample): the feature-drift reference.
+    feature_baseline: list[FeatureBaseline] = field(default_factory=list)
     # Wall seconds of each phase (tuning, early_stopped_fit, validation_fit, refit), each fit with its
     # own binning: what a month's training costs. Kept apart from `metrics`, which the same inputs
     # always reproduce exactly.
@@ -321,6 +326,8 @@ def train_model(
     everything = np.ones(len(data), dtype=bool)
     booster = lgb.train(params, _dataset(data, labels, everything, features, config), num_boost_round=rounds)
     clock.lap("refit")
+    baselines = feature_baselines(candidates, data.column)
+    clock.lap("drift_baseline")
 
     metrics = {
         **_validation_metrics(valid_labels, raw_probabilities, probabilities),
@@ -356,6 +363,7 @@ def train_model(
         calibration=check.correction,
         validation=validation,
         score_baseline=score_baseline(probabilities),
+        feature_baseline=baselines,
         timings=clock.laps,
         windows=windows,
         excluded_features=excluded,

@@ -41,6 +41,10 @@ class FeatureSource:
         """What `lgb.Dataset` takes for these rows."""
         raise NotImplementedError
 
+    def column(self, name: str) -> np.ndarray:
+        """One feature over every row, as float64 (its values exactly, unlike the float32 matrix), NaN where missing."""
+        raise NotImplementedError
+
 
 class FrameFeatures(FeatureSource):
     """A training set already in memory: one float32 matrix per feature list, rows picked from it."""
@@ -60,6 +64,9 @@ class FrameFeatures(FeatureSource):
 
     def lightgbm_rows(self, positions: np.ndarray, features: list[str]):
         return self._all(features)[positions]
+
+    def column(self, name: str) -> np.ndarray:
+        return pd.to_numeric(self._frame[name]).to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _float32_block(table: pa.Table, features: list[str]) -> np.ndarray:
@@ -109,6 +116,10 @@ class ParquetFeatures(FeatureSource):
     def lightgbm_rows(self, positions: np.ndarray, features: list[str]):
         return _ParquetRows(self, np.asarray(positions, dtype=np.int64), features)
 
+    def column(self, name: str) -> np.ndarray:
+        values = pc.cast(self._file.read(columns=[name]).column(0), pa.float64())
+        return values.fill_null(np.nan).to_numpy()
+
 
 class _ParquetRows(lgb.Sequence):
     """Chosen rows of a Parquet training set as LightGBM reads them: one by one to sample bins, then in batches."""
@@ -155,6 +166,9 @@ class TrainingData:
 
     def lightgbm_rows(self, rows: np.ndarray, features: list[str]):
         return self.source.lightgbm_rows(_positions(rows), features)
+
+    def column(self, name: str) -> np.ndarray:
+        return self.source.column(name)
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> TrainingData:

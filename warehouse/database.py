@@ -186,6 +186,21 @@ create table if not exists scoring.model_registry (
 """
 
 
+# Every feature of each registered model, binned over its training set (`ml/feature_baseline.py`):
+# feature drift compares a month with these, never with the history itself.
+FEATURE_BASELINES_DDL = """
+create table if not exists scoring.feature_baselines (
+    version varchar not null,
+    feature varchar not null,
+    feature_kind varchar not null,   -- numeric or categorical
+    bins varchar[] not null,         -- numeric: '0'..'k' then 'missing'; categorical: its levels then 'missing'
+    shares double[] not null,        -- the training set's share in each bin
+    cuts double[],                   -- numeric: bin i holds values in (cuts[i-1], cuts[i]]
+    reference_rows bigint not null
+)
+"""
+
+
 # The definition each incremental dbt model was last built from (warehouse/model_definitions.py).
 MODEL_DEFINITIONS_DDL = """
 create table if not exists raw.model_definitions (
@@ -197,7 +212,7 @@ create table if not exists raw.model_definitions (
 
 
 def ensure_schema(connection: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """Create the schemas Python writes to, if missing: `raw` (deliveries), `scoring` (predictions, model registry).
+    """Create the schemas Python writes to, if missing: `raw` (deliveries), `scoring` (scores, registry, baselines).
 
     dbt owns `staging`, `marts` and `monitoring`; it reads `raw` and `scoring` as sources.
     """
@@ -209,6 +224,7 @@ def ensure_schema(connection: duckdb.DuckDBPyConnection, path: Path) -> None:
     connection.execute(OUTCOMES_DDL)
     connection.execute(PREDICTIONS_DDL)
     connection.execute(MODEL_REGISTRY_DDL)
+    connection.execute(FEATURE_BASELINES_DDL)
     connection.execute(MODEL_DEFINITIONS_DDL)
 
 

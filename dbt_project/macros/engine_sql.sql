@@ -5,23 +5,6 @@
     monitoring models' dbt unit tests on Spark). Another adapter needs its own pair: without one,
     dbt says which. -#}
 
-{#- The distinct deciles of `value` in the group, ascending: the discrete quantile, the first value whose
-    cumulative share reaches the decile (DuckDB's `quantile_disc` and Spark's `percentile_disc` agree). -#}
-{% macro decile_cuts(value) %}{{ return(adapter.dispatch('decile_cuts')(value)) }}{% endmacro %}
-
-{% macro duckdb__decile_cuts(value) -%}
-    list_sort(list_distinct(quantile_disc({{ value }}, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])))
-{%- endmacro %}
-
-{% macro spark__decile_cuts(value) -%}
-    {%- set deciles = [] -%}
-    {%- for share in ['0.1', '0.2', '0.3', '0.4', '0.5', '0.6', '0.7', '0.8', '0.9'] -%}
-        {%- do deciles.append('percentile_disc(' ~ share ~ ') within group (order by ' ~ value ~ ')') -%}
-    {%- endfor -%}
-    array_sort(array_distinct(array({{ deciles | join(', ') }})))
-{%- endmacro %}
-
-
 {#- How many of the ascending `cuts` lie below `value`: its bin, 0 to the number of cuts. -#}
 {% macro count_below(cuts, value) %}{{ return(adapter.dispatch('count_below')(cuts, value)) }}{% endmacro %}
 
@@ -31,18 +14,6 @@
 
 {% macro spark__count_below(cuts, value) -%}
     size(filter({{ cuts }}, cut -> cut < {{ value }}))
-{%- endmacro %}
-
-
-{#- An empty list of doubles, typed, for a `coalesce` with a list column. -#}
-{% macro empty_doubles() %}{{ return(adapter.dispatch('empty_doubles')()) }}{% endmacro %}
-
-{% macro duckdb__empty_doubles() -%}
-    cast([] as double [])
-{%- endmacro %}
-
-{% macro spark__empty_doubles() -%}
-    cast(array() as array<double>)
 {%- endmacro %}
 
 

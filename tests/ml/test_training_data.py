@@ -54,6 +54,7 @@ def test_a_model_trained_from_the_file_is_the_frame_model_byte_for_byte(
     from_file = train_model(TrainingData.from_parquet(split), config)
     assert from_file.booster.model_to_string() == from_frame.booster.model_to_string()
     assert from_file.metrics == from_frame.metrics
+    assert from_file.feature_baseline == from_frame.feature_baseline, "the drift reference from float64 values alike"
     pd.testing.assert_frame_equal(from_file.validation, from_frame.validation)
 
 

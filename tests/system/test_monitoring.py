@@ -18,7 +18,7 @@ from sklearn.metrics import roc_auc_score
 
 from assets.month_runs import run_month
 from ml.evaluation import ks
-from ml.model_store import latest_card
+from ml.model_store import latest_card, read_card
 from ml.score_baseline import bin_index
 from tests.conftest import run_dbt
 from tests.system.conftest import NOVEMBER, OCTOBER, copy_of, quick_model
@@ -150,6 +150,42 @@ def test_score_psi_uses_the_models_training_window_bins(monitored):
     assert psi == pytest.approx(float(((actual - expected) * np.log(actual / expected)).sum()), abs=1e-5)
     assert sum(card.score_baseline["shares"]) == pytest.approx(1.0)
     assert len(card.score_baseline["cuts"]) == 9, "deciles of the out-of-sample validation scores"
+
+
+def _psi(counts: np.ndarray, expected_shares: list[float]) -> float:
+    actual = np.maximum(counts / counts.sum(), 1e-4)
+    expected = np.maximum(np.array(expected_shares), 1e-4)
+    return float(((actual - expected) * np.log(actual / expected)).sum())
+
+
+def test_feature_psi_recounts_from_the_bins_of_the_scoring_models_training_set(monitored):
+    """Each month against the development sample of the model that scored it: its bins, fixed when it was trained."""
+    [[version]] = _query(
+        monitored, "select distinct model_version from scoring.predictions where application_month = ?", [NOVEMBER]
+    ).to_numpy()
+    card = read_card(monitored.models, version)
+    baselines = {baseline["feature"]: baseline for baseline in card.feature_baseline}
+    drift = _query(monitored, "select * from monitoring.drift where application_month = ?", [NOVEMBER])
+    drift = drift.set_index("subject")
+    assert set(drift.index) == set(baselines) | {"score"}, "every feature of the mart, binned when the model was trained"
+    assert (drift["model_version"] == version).all()
+    month = _query(monitored, "select * from marts.fct_application_features where application_month = ?", [NOVEMBER])
+
+    income = baselines["amt_income_total"]
+    values = month["amt_income_total"].astype(float).to_numpy()
+    known = ~np.isnan(values)
+    counts = np.bincount(bin_index(np.array(income["cuts"]), values[known]), minlength=len(income["cuts"]) + 1)
+    income_counts = np.append(counts, (~known).sum())
+    assert drift.loc["amt_income_total", "psi"] == pytest.approx(_psi(income_counts, income["shares"]), abs=1e-5)
+    assert drift.loc["amt_income_total", "window_rows"] == income["rows"] == card.metrics["train_rows"]
+    assert drift.loc["amt_income_total", "month_rows"] == len(month)
+
+    housing = baselines["name_housing_type"]
+    levels = np.array([month[f"name_housing_type__{level}"].sum() for level in housing["bins"][:-1]])
+    assert levels[housing["bins"].index("unseen")] > 0, "the drill's new housing type is counted as unseen"
+    housing_counts = np.append(levels, len(month) - levels.sum())
+    assert drift.loc["name_housing_type", "psi"] == pytest.approx(_psi(housing_counts, housing["shares"]), abs=1e-5)
+    assert drift.loc["name_housing_type", "bins"] == len(housing["bins"])
 
 
 def test_fairness_covers_each_protected_attribute_and_age_band_and_matches_a_recount(monitored):

@@ -1,8 +1,9 @@
 """The tables Python writes on Spark: raw deliveries and outcomes, the predictions, and a copy of the registry.
 
 dbt owns `staging`, `marts` and `monitoring` on Spark too, and reads these as sources. The
-model registry itself stays in the DuckDB file, whose transactions the champion/challenger rule
-needs (`ml/registry.py`); Spark holds a copy for the monitoring models, replaced whole.
+model registry itself, with its models' feature baselines, stays in the DuckDB file, whose
+transactions the champion/challenger rule needs (`ml/registry.py`); Spark holds a copy of both
+for the monitoring models, replaced whole.
 """
 
 from __future__ import annotations
@@ -70,10 +71,27 @@ create table if not exists scoring.model_registry (
 """
 
 
+# The columns of `warehouse.database.FEATURE_BASELINES_DDL`, in its order.
+FEATURE_BASELINES_DDL = """
+create table if not exists scoring.feature_baselines (
+    version string,
+    feature string,
+    feature_kind string,
+    bins array<string>,
+    shares array<double>,
+    cuts array<double>,
+    reference_rows bigint
+) using parquet
+"""
+
+# The DuckDB tables Spark keeps a copy of (`replace_copy`).
+COPIED_TABLES = ("scoring.model_registry", "scoring.feature_baselines")
+
+
 def ensure_schema(spark: SparkSession) -> None:
     for schema in ("raw", "scoring"):
         spark.sql(f"create database if not exists {schema}")
-    for statement in (APPLICATIONS_DDL, OUTCOMES_DDL, PREDICTIONS_DDL, MODEL_REGISTRY_DDL):
+    for statement in (APPLICATIONS_DDL, OUTCOMES_DDL, PREDICTIONS_DDL, MODEL_REGISTRY_DDL, FEATURE_BASELINES_DDL):
         spark.sql(statement)
 
 
@@ -93,16 +111,21 @@ def overwrite_partitions(spark: SparkSession, frame: DataFrame, table: str) -> N
     writer.insertInto(table, overwrite=True)
 
 
-def replace_registry(spark: SparkSession, registry: pa.Table) -> int:
-    """Replace Spark's copy of the model registry with `registry` (DuckDB's `scoring.model_registry`); its rows."""
+def replace_copy(spark: SparkSession, table: str, rows: pa.Table) -> int:
+    """Replace Spark's copy of `table` (one of `COPIED_TABLES`) with `rows`, DuckDB's table read whole; its rows."""
+    if table not in COPIED_TABLES:
+        raise ValueError(f"{table!r} is not a table Spark keeps a copy of: {', '.join(COPIED_TABLES)}")
     ensure_schema(spark)
-    columns = table_columns(spark, "scoring.model_registry")
-    missing = sorted(set(columns) - set(registry.column_names))
+    columns = table_columns(spark, table)
+    missing = sorted(set(columns) - set(rows.column_names))
     if missing:
-        raise ValueError(f"the registry to copy lacks columns {missing}")
-    schema = spark.table("scoring.model_registry").schema
+        raise ValueError(f"the {table} to copy lacks columns {missing}")
+    schema = spark.table(table).schema
     # DuckDB's timestamps are naive UTC, as Spark's session reads them (`session.py`).
-    frame = spark.createDataFrame(registry.select(columns))
+    if rows.num_rows == 0:  # nothing to infer types from
+        spark.createDataFrame([], schema).write.insertInto(table, overwrite=True)
+        return 0
+    frame = spark.createDataFrame(rows.select(columns))
     typed = frame.select(*(frame[field.name].cast(field.dataType).alias(field.name) for field in schema.fields))
-    typed.write.insertInto("scoring.model_registry", overwrite=True)
-    return registry.num_rows
+    typed.write.insertInto(table, overwrite=True)
+    return rows.num_rows

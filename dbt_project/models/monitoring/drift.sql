@@ -1,13 +1,15 @@
 {#-
-    Population stability index of a month against its training window (every row delivered
-    before it, history included), per feature and of the score. Bins come from the training
-    window only: deciles of each numeric feature (plus a bin for missing values), the levels
-    of each categorical column (a level never seen before is its own bin), and the deciles of
-    the scoring model's out-of-sample validation scores (`scoring.model_registry.score_bin_*`).
+    Population stability index of a month against the development sample of the model that
+    scored it, per feature and of the score. The bins and their expected shares were fixed when
+    the model was trained (`scoring.feature_baselines`, `ml/feature_baseline.py`): deciles of
+    each numeric feature over its training set, plus a bin for missing values; the levels of
+    each categorical column by its one-hot columns (a value the mart has no column for is
+    `unseen`), plus `missing`; and the deciles of the model's out-of-sample validation scores
+    (`scoring.model_registry.score_bin_*`). A month is only ever binned with them: it costs the
+    month's rows, however long the history grows.
 
     Incremental: a build computes only the months scored since the last build (a month whose
-    `scored_at` changed), and replaces their rows. A month's run therefore costs the same
-    however long the history grows, and no variable has to be passed to dbt.
+    `scored_at` changed), and replaces their rows, so no variable has to be passed to dbt.
 -#}
 {#- On Spark, whose Parquet tables take no `delete`, the months computed replace their partitions. -#}
 {% if target.type == 'spark' %}
@@ -22,16 +24,16 @@
 
 {%- set excluded = ['sk_id_curr', 'application_month', 'is_history', 'delivery_file', 'loaded_at'] -%}
 {%- set numeric = [] -%}
+{%- set one_hot = [] -%}
 {%- if execute -%}
     {%- for column in adapter.get_columns_in_relation(ref('fct_application_features')) -%}
-        {#- one-hot columns (`column__level`) are measured as their categorical column below -#}
-        {%- if '__' not in column.name and column.name not in excluded -%}
-            {%- do numeric.append(column.name) -%}
+        {#- one-hot columns (`column__level`) are measured together, as their categorical column -#}
+        {%- if column.name not in excluded -%}
+            {%- do (one_hot if '__' in column.name else numeric).append(column.name) -%}
         {%- endif -%}
     {%- endfor -%}
 {%- endif -%}
 {%- set categorical = one_hot_levels().keys() | list -%}
-{%- set window_sample = 5 -%}
 
 with
 
@@ -47,15 +49,15 @@ model_registry as (
 
 ),
 
-features as (
+feature_baselines as (
 
-    select * from {{ ref('fct_application_features') }}
+    select * from {{ source('scoring', 'feature_baselines') }}
 
 ),
 
-applications as (
+features as (
 
-    select * from {{ ref('stg_home_credit__applications') }}
+    select * from {{ ref('fct_application_features') }}
 
 ),
 
@@ -80,133 +82,219 @@ months as (
 
 ),
 
-numeric_rows as (
+-- The months' applications, each with the model that scored it: the history is never read.
+month_applications as (
 
     select
+        months.month,
+        predictions.model_version,
         {% for column in numeric -%}
             cast(features.{{ column }} as double) as {{ column }},
         {% endfor -%}
-        months.month,
-        (features.is_history or features.application_month < months.month) as in_window
+        {% for column in one_hot -%}
+            features.{{ column }}{% if not loop.last %},{% endif %}
+        {% endfor %}
     from features
-    inner join months
+    inner join months on features.application_month = months.month
+    inner join predictions
         on
-            features.application_month = months.month
-            -- The window's numeric bins and shares come from one row in {{ window_sample }} by id (ids
-            -- run in application order, so the sample is systematic and the same on every build):
-            -- the same PSI to a few thousandths, for a fifth of the memory and time.
-            or (
-                (features.is_history or features.application_month < months.month)
-                and features.sk_id_curr % {{ window_sample }} = 0
-            )
+            features.sk_id_curr = predictions.sk_id_curr
+            and features.application_month = predictions.application_month
 
 ),
 
-numeric_long as (
-
-    select * from numeric_rows
-    unpivot include nulls (value for feature in ({{ numeric | join(', ') }}))
-
-),
-
-numeric_cuts as (
+month_totals as (
 
     select
         month,
+        model_version,
+        count(*) as month_rows
+    from month_applications
+    group by month, model_version
+
+),
+
+-- The baselines of the models that scored the months, one row per bin, for the features the mart has.
+baseline_shares as (
+
+    select
+        version,
         feature,
-        {{ decile_cuts('value') }} as cuts
-    from numeric_long
-    where in_window and value is not null
-    group by month, feature
+        feature_kind,
+        reference_rows,
+        {{ positions_and_values('shares', 'position', 'expected_share') }}
+    from feature_baselines
+    where
+        version in (select model_version from month_totals)
+        and feature in ({% for feature in numeric + categorical %}{{ sql_string(feature) }}{% if not loop.last %}, {% endif %}{% endfor %})
+
+),
+
+baseline_bin_names as (
+
+    select
+        version,
+        feature,
+        {{ positions_and_values('bins', 'position', 'bin') }}
+    from feature_baselines
+    where version in (select model_version from month_totals)
+
+),
+
+baseline_bins as (
+
+    select
+        baseline_shares.version,
+        baseline_shares.feature,
+        baseline_shares.feature_kind,
+        baseline_shares.reference_rows,
+        baseline_bin_names.bin,
+        baseline_shares.expected_share
+    from baseline_shares
+    inner join baseline_bin_names
+        on
+            baseline_shares.version = baseline_bin_names.version
+            and baseline_shares.feature = baseline_bin_names.feature
+            and baseline_shares.position = baseline_bin_names.position
 
 ),
 
 numeric_values as (
 
     select
+        month,
+        model_version,
+        {{ numeric | join(', ') }}
+    from month_applications
+
+),
+
+numeric_long as (
+
+    select * from numeric_values
+    unpivot include nulls (value for feature in ({{ numeric | join(', ') }}))
+
+),
+
+numeric_counts as (
+
+    select
         numeric_long.month,
+        numeric_long.model_version,
         numeric_long.feature,
-        numeric_long.in_window,
-        numeric_long.value,
-        coalesce(numeric_cuts.cuts, {{ empty_doubles() }}) as cuts
-    from numeric_long
-    left join numeric_cuts using (month, feature)
-
-),
-
-numeric_bins as (
-
-    select
-        month,
-        feature,
-        'numeric' as subject_kind,
-        in_window,
         case
-            when value is null then 'missing'
-            else cast({{ count_below('cuts', 'value') }} as {{ dbt.type_string() }})
-        end as bin
-    from numeric_values
-
-),
-
-categorical_rows as (
-
-    select
-        {% for column in categorical -%}
-            applications.{{ column }},
-        {% endfor -%}
-        months.month,
-        (applications.application_month is null or applications.application_month < months.month) as in_window
-    from applications
-    inner join months
-        on applications.application_month is null or applications.application_month <= months.month
-
-),
-
-categorical_bins as (
-
-    select
-        month,
-        feature,
-        'categorical' as subject_kind,
-        in_window,
-        coalesce(level, 'missing') as bin
-    from categorical_rows
-    unpivot include nulls (level for feature in ({{ categorical | join(', ') }}))
-
-),
-
-feature_bins as (
-
-    select * from numeric_bins
-    union all
-    select * from categorical_bins
-
-),
-
-feature_counts as (
-
-    select
-        month,
-        feature,
-        subject_kind,
-        bin,
-        count(*) filter (where in_window) as window_count,
-        count(*) filter (where not in_window) as month_count
-    from feature_bins
+            when numeric_long.value is null then 'missing'
+            else cast({{ count_below('feature_baselines.cuts', 'numeric_long.value') }} as {{ dbt.type_string() }})
+        end as bin,
+        count(*) as month_count
+    from numeric_long
+    inner join feature_baselines
+        on
+            numeric_long.model_version = feature_baselines.version
+            and numeric_long.feature = feature_baselines.feature
+            and feature_baselines.feature_kind = 'numeric'
     group by all
 
 ),
 
-feature_totals as (
+-- Each one-hot column's count in the month: a categorical column's bins.
+one_hot_sums as (
 
     select
-        *,
-        -- Counts as bigint on both engines: DuckDB's sum of counts is a 128-bit integer, which its
-        -- Parquet copy writes as a double.
-        cast(sum(window_count) over (partition by month, feature) as bigint) as window_rows,
-        cast(sum(month_count) over (partition by month, feature) as bigint) as month_rows
-    from feature_counts
+        month,
+        model_version,
+        {% for column in one_hot -%}
+            sum({{ column }}) as {{ column }}{% if not loop.last %},{% endif %}
+        {% endfor %}
+    from month_applications
+    group by month, model_version
+
+),
+
+one_hot_counts as (
+
+    select
+        month,
+        model_version,
+        {{ dbt.split_part('one_hot_column', "'__'", 1) }} as feature,
+        {{ dbt.split_part('one_hot_column', "'__'", 2) }} as level,
+        month_count
+    from one_hot_sums
+    unpivot (month_count for one_hot_column in ({{ one_hot | join(', ') }}))
+
+),
+
+categorical_counts as (
+
+    -- A level the model's development sample had no column for was `unseen` there, and is counted so.
+    select
+        one_hot_counts.month,
+        one_hot_counts.model_version,
+        one_hot_counts.feature,
+        coalesce(baseline_bins.bin, 'unseen') as bin,
+        sum(one_hot_counts.month_count) as month_count
+    from one_hot_counts
+    left join baseline_bins
+        on
+            one_hot_counts.model_version = baseline_bins.version
+            and one_hot_counts.feature = baseline_bins.feature
+            and one_hot_counts.level = baseline_bins.bin
+    group by all
+
+),
+
+-- Rows with no one-hot column of a categorical column set: its value is missing.
+categorical_missing as (
+
+    select
+        month_totals.month,
+        month_totals.model_version,
+        level_counts.feature,
+        'missing' as bin,
+        month_totals.month_rows - level_counts.month_count as month_count
+    from month_totals
+    inner join (
+        select
+            month,
+            model_version,
+            feature,
+            sum(month_count) as month_count
+        from one_hot_counts
+        group by month, model_version, feature
+    ) as level_counts
+        on month_totals.month = level_counts.month and month_totals.model_version = level_counts.model_version
+
+),
+
+month_counts as (
+
+    select * from numeric_counts
+    union all
+    select * from categorical_counts
+    union all
+    select * from categorical_missing
+
+),
+
+feature_shares as (
+
+    select
+        month_totals.month,
+        baseline_bins.feature,
+        baseline_bins.feature_kind,
+        baseline_bins.version,
+        baseline_bins.reference_rows,
+        month_totals.month_rows,
+        baseline_bins.expected_share,
+        coalesce(month_counts.month_count, 0) as month_count
+    from baseline_bins
+    inner join month_totals on baseline_bins.version = month_totals.model_version
+    left join month_counts
+        on
+            month_totals.month = month_counts.month
+            and baseline_bins.version = month_counts.model_version
+            and baseline_bins.feature = month_counts.feature
+            and baseline_bins.bin = month_counts.bin
 
 ),
 
@@ -215,15 +303,16 @@ feature_psi as (
     select
         month,
         feature as subject,
-        subject_kind,
-        cast(null as {{ dbt.type_string() }}) as model_version,
-        sum({{ psi_term('month_count / month_rows', 'window_count / window_rows') }}) as psi,
-        any_value(window_rows) as window_rows,
-        any_value(month_rows) as month_rows,
+        feature_kind as subject_kind,
+        version as model_version,
+        sum({{ psi_term('month_count / month_rows', 'expected_share') }}) as psi,
+        -- Counts as bigint on both engines: DuckDB's sum of counts is a 128-bit integer, which its
+        -- Parquet copy writes as a double.
+        cast(any_value(reference_rows) as bigint) as window_rows,
+        cast(any_value(month_rows) as bigint) as month_rows,
         count(*) as bins
-    from feature_totals
-    where month_rows > 0
-    group by month, feature, subject_kind
+    from feature_shares
+    group by month, feature, feature_kind, version
 
 ),
 
