@@ -49,7 +49,7 @@ def _shares(counts: np.ndarray, rows: int) -> list[float]:
 def numeric_baseline(feature: str, values: np.ndarray) -> FeatureBaseline:
     """`values` as float64, NaN where missing."""
     known = values[~np.isnan(values)]
-    cuts = np.unique(np.quantile(known, DECILES, method="inverted_cdf")) if len(known) else np.array([], dtype=np.float64)
+    cuts = np.unique(np.quantile(known, DECILES, method="inverted_cdf")) if len(known) else np.array([])
     counts = np.bincount(bin_index(cuts, known), minlength=len(cuts) + 1)
     return FeatureBaseline(
         feature=feature,

@@ -167,7 +167,7 @@ def test_feature_psi_recounts_from_the_bins_of_the_scoring_models_training_set(m
     baselines = {baseline["feature"]: baseline for baseline in card.feature_baseline}
     drift = _query(monitored, "select * from monitoring.drift where application_month = ?", [NOVEMBER])
     drift = drift.set_index("subject")
-    assert set(drift.index) == set(baselines) | {"score"}, "every feature of the mart, binned when the model was trained"
+    assert set(drift.index) == set(baselines) | {"score"}, "every mart feature, binned at training"
     assert (drift["model_version"] == version).all()
     month = _query(monitored, "select * from marts.fct_application_features where application_month = ?", [NOVEMBER])
 

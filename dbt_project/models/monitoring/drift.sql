@@ -86,14 +86,14 @@ months as (
 month_applications as (
 
     select
-        months.month,
-        predictions.model_version,
         {% for column in numeric -%}
             cast(features.{{ column }} as double) as {{ column }},
         {% endfor -%}
         {% for column in one_hot -%}
-            features.{{ column }}{% if not loop.last %},{% endif %}
-        {% endfor %}
+            features.{{ column }},
+        {% endfor -%}
+        months.month,
+        predictions.model_version
     from features
     inner join months on features.application_month = months.month
     inner join predictions
@@ -114,7 +114,7 @@ month_totals as (
 
 ),
 
--- The baselines of the models that scored the months, one row per bin, for the features the mart has.
+-- The baselines of the models that scored the months, one row per bin.
 baseline_shares as (
 
     select
@@ -124,9 +124,7 @@ baseline_shares as (
         reference_rows,
         {{ positions_and_values('shares', 'position', 'expected_share') }}
     from feature_baselines
-    where
-        version in (select model_version from month_totals)
-        and feature in ({% for feature in numeric + categorical %}{{ sql_string(feature) }}{% if not loop.last %}, {% endif %}{% endfor %})
+    where version in (select month_totals.model_version from month_totals)
 
 ),
 
@@ -137,7 +135,7 @@ baseline_bin_names as (
         feature,
         {{ positions_and_values('bins', 'position', 'bin') }}
     from feature_baselines
-    where version in (select model_version from month_totals)
+    where version in (select month_totals.model_version from month_totals)
 
 ),
 
@@ -162,9 +160,11 @@ baseline_bins as (
 numeric_values as (
 
     select
+        {% for column in numeric -%}
+            {{ column }},
+        {% endfor -%}
         month,
-        model_version,
-        {{ numeric | join(', ') }}
+        model_version
     from month_applications
 
 ),
@@ -201,11 +201,11 @@ numeric_counts as (
 one_hot_sums as (
 
     select
-        month,
-        model_version,
         {% for column in one_hot -%}
-            sum({{ column }}) as {{ column }}{% if not loop.last %},{% endif %}
-        {% endfor %}
+            sum({{ column }}) as {{ column }},
+        {% endfor -%}
+        month,
+        model_version
     from month_applications
     group by month, model_version
 
@@ -243,26 +243,30 @@ categorical_counts as (
 
 ),
 
+level_totals as (
+
+    select
+        month,
+        model_version,
+        feature,
+        sum(month_count) as month_count
+    from one_hot_counts
+    group by month, model_version, feature
+
+),
+
 -- Rows with no one-hot column of a categorical column set: its value is missing.
 categorical_missing as (
 
     select
         month_totals.month,
         month_totals.model_version,
-        level_counts.feature,
+        level_totals.feature,
         'missing' as bin,
-        month_totals.month_rows - level_counts.month_count as month_count
+        month_totals.month_rows - level_totals.month_count as month_count
     from month_totals
-    inner join (
-        select
-            month,
-            model_version,
-            feature,
-            sum(month_count) as month_count
-        from one_hot_counts
-        group by month, model_version, feature
-    ) as level_counts
-        on month_totals.month = level_counts.month and month_totals.model_version = level_counts.model_version
+    inner join level_totals
+        on month_totals.month = level_totals.month and month_totals.model_version = level_totals.model_version
 
 ),
 
@@ -273,6 +277,17 @@ month_counts as (
     select * from categorical_counts
     union all
     select * from categorical_missing
+
+),
+
+-- The features the mart has now: a model's baseline of a feature since dropped is not compared.
+month_features as (
+
+    select distinct
+        month,
+        model_version,
+        feature
+    from month_counts
 
 ),
 
@@ -289,6 +304,11 @@ feature_shares as (
         coalesce(month_counts.month_count, 0) as month_count
     from baseline_bins
     inner join month_totals on baseline_bins.version = month_totals.model_version
+    inner join month_features
+        on
+            month_totals.month = month_features.month
+            and baseline_bins.version = month_features.model_version
+            and baseline_bins.feature = month_features.feature
     left join month_counts
         on
             month_totals.month = month_counts.month
