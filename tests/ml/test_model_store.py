@@ -37,7 +37,8 @@ def test_model_store_keeps_every_version_and_refuses_a_tampered_model(history_on
     } <= set(card_json)
     assert card_json["protected_attributes"] == ["CODE_GENDER", "NAME_FAMILY_STATUS"]
     # The card says what each phase of the training cost, for `make bench` and the UI.
-    assert list(card_json["timings"]) == ["tuning", "early_stopped_fit", "validation_fit", "refit"]
+    assert list(card_json["timings"]) == ["tuning", "early_stopped_fit", "validation_fit", "refit", "drift_baseline"]
+    assert {baseline["kind"] for baseline in card_json["feature_baseline"]} == {"numeric", "categorical"}
     assert all(seconds > 0 for seconds in card_json["timings"].values())
     sample = history_only_training_set.head(200)
     assert np.allclose(
