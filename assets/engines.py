@@ -23,10 +23,12 @@ import duckdb
 
 from ml.batch_scoring import BatchScorer
 from ml.dataset import (
+    BUILT_DELIVERIES_SQL,
     FEATURE_TABLE,
     ID_COLUMN,
     TrainingSetSummary,
     applicant_values,
+    built_deliveries,
     has_feature_rows,
     scoring_rows,
     write_training_pieces,
@@ -79,6 +81,9 @@ class WarehouseEngine(Protocol):
 
     def has_features(self, month: date) -> bool | None:
         """Whether the feature mart holds the month's applications; None when no features were ever built."""
+
+    def built_deliveries(self, month: date) -> dict[str, set[datetime]]:
+        """Each delivery month M's training set reads from the marts, with the loads its rows there came from."""
 
     def write_training_set(self, month: date, path: Path) -> TrainingSetSummary:
         """Month M's point-in-time training rows, written whole to Parquet at `path`."""
@@ -135,6 +140,10 @@ class DuckDBEngine:
             if not has_table(connection, *FEATURE_TABLE.split(".")):
                 return None
             return has_feature_rows(connection, month)
+
+    def built_deliveries(self, month: date) -> dict[str, set[datetime]]:
+        with connect(self.paths.warehouse, read_only=True) as connection:
+            return built_deliveries(connection, month)
 
     def write_training_set(self, month: date, path: Path) -> TrainingSetSummary:
         with connect(self.paths.warehouse, read_only=True) as connection:
@@ -229,6 +238,13 @@ class SparkEngine:
             return None
         sql = f"select 1 from {FEATURE_TABLE} where application_month = :month limit 1"
         return bool(self.session.sql(sql, args={"month": month}).take(1))
+
+    def built_deliveries(self, month: date) -> dict[str, set[datetime]]:
+        built: dict[str, set[datetime]] = {}
+        # Collected as Python values: a naive timestamp comes back as it was written, as DuckDB's ledger holds it.
+        for row in self.session.sql(BUILT_DELIVERIES_SQL.replace("$month", ":month"), args={"month": month}).collect():
+            built.setdefault(row[0], set()).add(row[1])
+        return built
 
     def write_training_set(self, month: date, path: Path) -> TrainingSetSummary:
         from warehouse.spark.marts import training_row_pieces

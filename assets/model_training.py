@@ -35,7 +35,7 @@ from ml.training_config import TrainingConfig
 from warehouse.database import connect
 from warehouse.fair_lending import protected_attributes, require_policy
 from warehouse.ingestion.delivery_names import FIRST_MONTH, add_months
-from warehouse.ingestion.ledger import inputs_version, months_missing_before, training_inputs
+from warehouse.ingestion.ledger import inputs_version, months_missing_before, training_inputs, unbuilt_deliveries
 from warehouse.publishing.bi_copy import REGISTRY_TABLE, publish_table
 
 
@@ -64,7 +64,6 @@ def training_set(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     with not_retried(ValueError):
         with connect(warehouse.paths.warehouse, read_only=True) as connection:
             missing = months_missing_before(connection, month)
-            deliveries = training_inputs(connection, month)
         if missing:
             raise ValueError(
                 f"{month:%Y-%m} cannot train: {', '.join(f'{m:%Y-%m}' for m in missing)} not loaded yet;"
@@ -81,6 +80,19 @@ def training_set(context: dg.AssetExecutionContext, warehouse: WarehouseResource
             raise ValueError(
                 f"{month:%Y-%m} cannot train: {previous:%Y-%m} is loaded but its features were never built"
                 f" (its run failed?); run {previous:%Y-%m} first"
+            )
+        built = engine.built_deliveries(month)
+        # The ledger read after the marts, which only a feature build changes: the deliveries recorded as
+        # read (INPUTS_VERSION) are then the versions the training set holds. A load after this read
+        # leaves the record as it was, and the readiness check at scoring sees the change.
+        with connect(warehouse.paths.warehouse, read_only=True) as connection:
+            unbuilt = unbuilt_deliveries(connection, month, built)
+            deliveries = training_inputs(connection, month)
+        if unbuilt:
+            raise ValueError(
+                f"{month:%Y-%m} cannot train: {', '.join(unbuilt)} loaded after the features were last built, so the"
+                " marts hold another version of it; a month's run builds them first: run the latest month again"
+                " (`credit run YYYY-MM`), then train"
             )
         summary = engine.write_training_set(month, training_set_path(warehouse, context.partition_key))
     context.log.info(f"training set for {month:%Y-%m}: {summary.rows:,} rows, default rate {summary.default_rate:.2%}")

@@ -52,6 +52,22 @@ where features.{MONTH_COLUMN} is null or features.{MONTH_COLUMN} < $month
 order by features.{ID_COLUMN}
 """
 
+# The delivery versions the marts hold for month M's training set: each file with the load its
+# rows (features) and labels were built from. Compared with the ledger before a training set is
+# written (`warehouse.ingestion.ledger.unbuilt_deliveries`): a delivery loaded after the
+# features were built is in the ledger but not yet in the marts.
+BUILT_DELIVERIES_SQL = f"""
+select delivery_file, loaded_at
+from {FEATURE_TABLE}
+where {MONTH_COLUMN} is null or {MONTH_COLUMN} < $month
+group by delivery_file, loaded_at
+union
+select label_source, loaded_at
+from {LABEL_TABLE}
+where known_from is null or known_from < $month
+group by label_source, loaded_at
+"""
+
 # Scoring rows carry the label known today (usually none yet), for monitoring only: never a feature.
 SCORING_ROWS_SQL = f"""
 select {MART_COLUMNS}, labels.{LABEL_COLUMN}
@@ -69,6 +85,14 @@ def feature_columns(frame: pd.DataFrame) -> list[str]:
 
 def training_rows(connection: duckdb.DuckDBPyConnection, month: date) -> pd.DataFrame:
     return connection.sql(TRAINING_ROWS_SQL, params={"month": month}).df()
+
+
+def built_deliveries(connection: duckdb.DuckDBPyConnection, month: date) -> dict[str, set]:
+    """Each delivery month M's training set reads from the marts, with the loads (`loaded_at`) they hold of it."""
+    built: dict[str, set] = {}
+    for file_name, loaded_at in connection.execute(BUILT_DELIVERIES_SQL, {"month": month}).fetchall():
+        built.setdefault(file_name, set()).add(loaded_at)
+    return built
 
 
 def has_feature_rows(connection: duckdb.DuckDBPyConnection, month: date) -> bool:

@@ -48,13 +48,11 @@ def pin_engine(root: Path, warehouse: Path, name: str, record: bool = True) -> N
     ledger records loads was DuckDB's.
     """
     marker = root / ENGINE_FILE
-    if marker.exists():
-        pinned = marker.read_text(encoding="utf-8").strip()
-    elif (root / SPARK_FOLDER).is_dir():
-        pinned = "spark"  # its tables and metastore (`warehouse/spark/session.py`): loaded by Spark before
-    elif name != DEFAULT_ENGINE and _has_loads(warehouse):
+    pinned = _recorded_engine(root)
+    # DuckDB's loads need not be looked for when DuckDB is asked for (the file may be busy).
+    if pinned is None and name != DEFAULT_ENGINE and _has_loads(warehouse):
         pinned = DEFAULT_ENGINE
-    else:
+    if pinned is None:
         if record:
             root.mkdir(parents=True, exist_ok=True)
             atomic_write_text(marker, f"{name}\n")
@@ -65,6 +63,27 @@ def pin_engine(root: Path, warehouse: Path, name: str, record: bool = True) -> N
             f" {ENGINE_VARIABLE}={name}: run it with {ENGINE_VARIABLE}={pinned}, or give {name} a data directory"
             " of its own (the deliveries are loaded again there)"
         )
+
+
+def held_engine(root: Path, warehouse: Path) -> str:
+    """The engine a data directory's tables are on (as `pin_engine` tells it); `$CREDIT_ENGINE` for one never used.
+
+    What a command that only reads (`credit explain`, `credit status`) goes by: the tables
+    are where they are, whatever the variable says in this shell.
+    """
+    recorded = _recorded_engine(root)
+    if recorded is not None:
+        return recorded
+    return DEFAULT_ENGINE if _has_loads(warehouse) else engine_name()
+
+
+def _recorded_engine(root: Path) -> str | None:
+    marker = root / ENGINE_FILE
+    if marker.exists():
+        return marker.read_text(encoding="utf-8").strip()
+    if (root / SPARK_FOLDER).is_dir():
+        return "spark"  # its tables and metastore (`warehouse/spark/session.py`): loaded by Spark before
+    return None
 
 
 def _has_loads(warehouse: Path) -> bool:

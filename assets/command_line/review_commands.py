@@ -15,25 +15,27 @@ from ml.backtest import backtest as backtest_months
 from ml.backtest import format_table
 from ml.reports.month_report import write_month_report
 from warehouse.database import connect
-from warehouse.engine_setting import DEFAULT_ENGINE, ENGINE_VARIABLE, engine_name
+from warehouse.engine_setting import DEFAULT_ENGINE, held_engine
 from warehouse.ingestion.delivery_names import parse_month
 from warehouse.online.decision_log import online_decisions
+from warehouse.paths import DataPaths
 from warehouse.sample_data.splitter import true_scores_dir
 
 
-def _on_duckdb() -> None:
+def _on_duckdb(paths: DataPaths) -> None:
     """Refuses, saying so, a command that reads the scores in the DuckDB file when another engine holds them."""
-    if engine_name() != DEFAULT_ENGINE:
+    engine = held_engine(paths.root, paths.warehouse)
+    if engine != DEFAULT_ENGINE:
         raise ValueError(
-            f"reads the scores from the DuckDB warehouse, and {ENGINE_VARIABLE}={engine_name()} keeps them elsewhere:"
-            f" not available on {engine_name()} yet (the month's scores are in serving/ for BI, and `credit report`"
+            f"reads the scores from the DuckDB warehouse, and {paths.root} keeps them on {engine}:"
+            f" not available on {engine} yet (the month's scores are in serving/ for BI, and `credit report`"
             f" draws a month's report on either engine)"
         )
 
 
 def backtest(args: argparse.Namespace) -> int:
-    _on_duckdb()
     paths = built_data_directory()
+    _on_duckdb(paths)
     truth_dir = Path(args.true_scores) if args.true_scores else true_scores_dir(paths.inbox)
     with connect(paths.warehouse, read_only=True) as connection:
         figures = backtest_months(connection, truth_dir if truth_dir.is_dir() else None)
@@ -73,8 +75,8 @@ def _print_online_decisions(decisions: list[dict]) -> None:
 
 
 def explain(args: argparse.Namespace) -> int:
-    _on_duckdb()
     paths = built_data_directory()
+    _on_duckdb(paths)
     with connect(paths.warehouse, read_only=True) as connection:
         online = online_decisions(connection, args.sk_id_curr)
         try:

@@ -13,7 +13,7 @@ from assets.run_records import month_states
 from ml.champion import champion_as_of
 from warehouse import status_queries
 from warehouse.database import connect
-from warehouse.engine_setting import DEFAULT_ENGINE, engine_name
+from warehouse.engine_setting import DEFAULT_ENGINE, held_engine
 from warehouse.monitoring_warnings import not_computed_message
 
 
@@ -35,9 +35,10 @@ def status(args: argparse.Namespace) -> int:
         print(f"\nchampion model: {champion[0]} ({trained})")
     else:
         print("\nchampion model: none yet")
-    if engine_name() != DEFAULT_ENGINE:
+    engine = held_engine(paths.root, paths.warehouse)
+    if engine != DEFAULT_ENGINE:
         # The monitoring tables are in Spark's catalog, which one process at a time may open.
-        print(f"monitoring: on {engine_name()}; `credit report YYYY-MM` draws a month's figures and warnings")
+        print(f"monitoring: on {engine}; `credit report YYYY-MM` draws a month's figures and warnings")
     elif monitored is None:
         print("monitoring: nothing monitored yet")
     elif warnings is None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import dagster as dg
 import pytest
 
@@ -11,7 +15,7 @@ from assets.engines import DuckDBEngine, warehouse_engine
 from assets.raw_deliveries import raw_deliveries
 from assets.resources import WarehouseResource
 from warehouse.database import connect
-from warehouse.engine_setting import ENGINE_FILE, EngineMismatch, engine_name, pin_engine
+from warehouse.engine_setting import ENGINE_FILE, EngineMismatch, engine_name, held_engine, pin_engine
 from warehouse.paths import DataPaths
 
 
@@ -76,3 +80,42 @@ def test_a_data_directory_keeps_the_engine_it_was_first_used_with(tmp_path, deli
     with pytest.raises(EngineMismatch, match="holds its tables on spark"):
         warehouse_engine(older, {})
     assert not (older.root / ENGINE_FILE).exists()
+    # What a reading command goes by: the engine the tables are on, not this shell's variable.
+    assert held_engine(older.root, older.warehouse) == "spark"
+    assert held_engine(loaded.root, loaded.warehouse) == "duckdb"
+    never = DataPaths(tmp_path / "never").create()
+    assert held_engine(never.root, never.warehouse) == "duckdb"
+
+
+def test_a_command_reading_duckdbs_scores_refuses_a_data_directory_held_on_spark(tmp_path, monkeypatch, capsys):
+    from assets.command_line.main import main
+
+    spark = DataPaths(tmp_path / "spark").create()
+    with connect(spark.warehouse):  # a warehouse file, as every data directory has one
+        pass
+    pin_engine(spark.root, spark.warehouse, "spark")
+    monkeypatch.setenv("CREDIT_DATA_DIR", str(spark.root))
+    monkeypatch.delenv("CREDIT_ENGINE", raising=False)  # the variable unset: the directory decides
+    for command in (["explain", "1"], ["backtest"]):
+        assert main(command) != 0
+        assert f"{spark.root} keeps them on spark: not available on spark yet" in capsys.readouterr().err, command
+
+
+def test_spark_without_java_is_unavailable_not_a_failure_to_retry(tmp_path):
+    """In a process of its own: this one may hold a Spark session already."""
+    probe = (
+        "import sys\n"
+        "from warehouse.engine_setting import EngineUnavailable\n"
+        "from warehouse.spark.session import spark_session\n"
+        "try:\n"
+        "    spark_session(sys.argv[1])\n"
+        "except EngineUnavailable as error:\n"
+        "    print(error)\n"
+    )
+    environment = {**os.environ, "JAVA_HOME": str(tmp_path / "no_java"), "PATH": "/usr/bin:/bin"}
+    environment.pop("SPARK_HOME", None)
+    finished = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path / "data")], env=environment, capture_output=True, text=True
+    )
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert "Spark's JVM did not start: Spark needs Java 17 or later" in finished.stdout, finished.stderr[-2000:]

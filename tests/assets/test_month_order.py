@@ -21,7 +21,7 @@ from assets.run_records import month_states
 from assets.staleness import DATA_VERSION_TAG
 from tests.assets.test_sensors import age, evaluate
 from warehouse.database import LEDGER_DDL, connect
-from warehouse.ingestion.ledger import month_inputs, months_before, months_missing_before
+from warehouse.ingestion.ledger import month_inputs, months_before, months_missing_before, unbuilt_deliveries
 from warehouse.publishing.notifications import read_notifications
 
 OCTOBER, NOVEMBER, DECEMBER, JANUARY = date(2020, 10, 1), date(2020, 11, 1), date(2020, 12, 1), date(2021, 1, 1)
@@ -95,6 +95,33 @@ def test_a_month_whose_earlier_month_is_missing_fails_at_once_and_loads_nothing(
             ]
             == 0
         )
+
+
+def _at(minute: int) -> datetime:
+    return datetime(2026, 1, 1, 0, minute)  # as `_ledger` dates its rows
+
+
+def test_a_delivery_loaded_after_the_features_were_built_is_named_until_they_are_built_from_it():
+    connection = _ledger(
+        [
+            ("initial.csv", "history", None, "loaded", "h1"),
+            ("20201001.csv", "applications", OCTOBER, "loaded", "a1"),
+            ("outcomes_20201001.csv", "outcomes", OCTOBER, "loaded", "o1"),
+            ("20201001.csv", "applications", OCTOBER, "replaced", "a2"),
+            ("20201101.csv", "applications", NOVEMBER, "loaded", "n1"),  # November's own: not in its training set
+        ]
+    )
+    built = {"initial.csv": {_at(0)}, "20201001.csv": {_at(3)}, "outcomes_20201001.csv": {_at(2)}}
+    assert unbuilt_deliveries(connection, NOVEMBER, built) == []
+    assert unbuilt_deliveries(connection, OCTOBER, {"initial.csv": {_at(0)}}) == [], "October reads the history alone"
+    # The marts built from October's first version, or from part of each: the correction is not in them.
+    assert unbuilt_deliveries(connection, NOVEMBER, {**built, "20201001.csv": {_at(1)}}) == ["20201001.csv"]
+    assert unbuilt_deliveries(connection, NOVEMBER, {**built, "20201001.csv": {_at(1), _at(3)}}) == ["20201001.csv"]
+    # An outcome file whose labels were never built; unless it had none to build.
+    without_outcomes = {name: loads for name, loads in built.items() if not name.startswith("outcomes")}
+    assert unbuilt_deliveries(connection, NOVEMBER, without_outcomes) == ["outcomes_20201001.csv"]
+    connection.execute("update raw.load_ledger set row_count = 0 where delivery_file = 'outcomes_20201001.csv'")
+    assert unbuilt_deliveries(connection, NOVEMBER, without_outcomes) == []
 
 
 @pytest.mark.slow  # a training run through Dagster

@@ -19,12 +19,14 @@ from assets.dagster_instance import dagster_instance
 from assets.dbt_definitions import definition_checksum
 from assets.dbt_models import MANIFEST
 from assets.definitions import ALL_ASSETS, defs
+from assets.engines import DuckDBEngine
 from assets.month_runs import data_directory_config, run_month, train_month_ahead
 from assets.partitions import partition_key, partition_month
 from assets.record_names import MONTHLY_PIPELINE, SCORE_MONTH
 from assets.resources import WarehouseResource, default_resources
 from tests.system.conftest import NOVEMBER, OCTOBER, RecordedRun, copy_of, quick_model, recorded_run, succeeded
 from warehouse.database import connect
+from warehouse.ingestion.ledger import unbuilt_deliveries
 from warehouse.model_definitions import record_definitions, recorded_definitions
 from warehouse.publishing.notifications import read_notifications
 
@@ -319,6 +321,11 @@ def test_a_replaced_delivery_shows_that_months_assets_stale_until_rematerialised
     corrected.to_csv(redelivery, index=False)
     assert main(["load", str(redelivery)]) == 0
     assert "recorded in Dagster: raw_applications 2020-10-01" in capsys.readouterr().out
+    # A training set now would hold the marts' October, built before the correction, and be recorded
+    # as read from the correction: November's model cannot train until the features are built again.
+    assert main(["train", "2020-11", "--trials", "1"]) == 1
+    refusal = capsys.readouterr().err
+    assert "2020-11 cannot train: 20201001.csv loaded after the features were last built" in refusal, refusal
     # Everything built from October's applications, but the raw data itself, what reads no
     # application file (the seed, the outcomes' staging view) and the labels view, which stores
     # nothing of its own: its table shows stale.
@@ -338,6 +345,8 @@ def test_a_replaced_delivery_shows_that_months_assets_stale_until_rematerialised
     materialise(data_dir, october)
     assert stale_assets(data_dir, october) == set()
     assert len(predictions(data_dir, october)) == len(corrected)
+    with connect(data_dir.warehouse, read_only=True) as connection:
+        assert unbuilt_deliveries(connection, NOVEMBER, DuckDBEngine(data_dir).built_deliveries(NOVEMBER)) == []
 
 
 def test_a_rejected_delivery_fails_the_run_with_its_report_and_quarantines_the_file(data_dir):

@@ -37,6 +37,7 @@ from ml.scoring import DEFAULT_POLICY
 from tests.conftest import data_directory_with_deliveries, run_dbt
 from tests.system.conftest import NOVEMBER, OCTOBER, copy_of, quick_model, recorded_run
 from warehouse.database import connect
+from warehouse.ingestion.ledger import unbuilt_deliveries
 from warehouse.ingestion.loader import DeliveryRejected
 from warehouse.paths import DBT_PROJECT_DIR, DataPaths
 from warehouse.publishing.bi_copy import SERVED_TABLES, SERVING_DATABASE
@@ -325,19 +326,28 @@ def corrected(deliveries_dir, duckdb_month, spark_month, tmp_path_factory):
     history = pd.read_csv(deliveries_dir / "initial.csv", usecols=["SK_ID_CURR", "TARGET"]).head(300)
     history["TARGET"] = 1 - history["TARGET"]
     history.to_csv(folder / "outcomes_20201001.csv", index=False)
-    for engine in (duckdb_month, spark_month):
+    engines = (duckdb_month, spark_month)
+    for engine in engines:
         assert engine.load_delivery(folder / "outcomes_20201001.csv").status == "loaded"
+    unbuilt_before = [_unbuilt(engine) for engine in engines]
     command = ["run", "--select", *LABEL_MODELS]
     result = run_dbt(command, duckdb_month.paths.root, duckdb_month.paths.dbt_target / "features")
     assert result.returncode == 0, result.stdout[-3000:]
     _run_dbt_on_spark(spark_month, command)
-    return tuple(
-        engine.write_training_set(NOVEMBER, folder / f"{engine.name}.parquet") for engine in (duckdb_month, spark_month)
-    )
+    summaries = tuple(engine.write_training_set(NOVEMBER, folder / f"{engine.name}.parquet") for engine in engines)
+    return summaries, unbuilt_before, [_unbuilt(engine) for engine in engines]
+
+
+def _unbuilt(engine) -> list[str]:
+    """The deliveries of November's training set whose loaded version the engine's marts lack."""
+    with connect(engine.paths.warehouse, read_only=True) as connection:
+        return unbuilt_deliveries(connection, NOVEMBER, engine.built_deliveries(NOVEMBER))
 
 
 def test_spark_snapshots_the_same_training_set_with_corrected_outcomes(corrected):
-    on_duckdb, on_spark = corrected
+    (on_duckdb, on_spark), unbuilt_before, unbuilt_after = corrected
+    # Loaded, not yet built: on either engine the training step would refuse, naming the file.
+    assert unbuilt_before == [["outcomes_20201001.csv"]] * 2 and unbuilt_after == [[], []]
     assert on_spark.rows == on_duckdb.rows > 20_000
     assert on_spark.latest_month == OCTOBER
     assert on_spark.label_deliveries == ("20201001.csv", "initial.csv", "outcomes_20201001.csv")

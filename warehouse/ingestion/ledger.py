@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import date, datetime
 
 import duckdb
 
@@ -95,6 +95,32 @@ def inputs_version(inputs: list[tuple[str, str]]) -> str:
     for file_name, sha256 in inputs:
         digest.update(f"{file_name}={sha256}\n".encode())
     return digest.hexdigest()[:16]
+
+
+def unbuilt_deliveries(
+    connection: duckdb.DuckDBPyConnection, month: date, built: dict[str, set[datetime]]
+) -> list[str]:
+    """The deliveries month M's training set reads whose loaded version the marts do not hold (`built`:
+    each file with the loads its mart rows came from), oldest first: none when the marts are up to date.
+
+    A file loaded again after the month's feature build (`credit load` between two steps of a
+    run) is one: a training set written then would hold its old rows, and be recorded as of
+    the new ones.
+    """
+    names = [file_name for file_name, _ in training_inputs(connection, month)]
+    if not names:
+        return []
+    current = connection.execute(
+        f"select delivery_file, loaded_at, row_count from ({CURRENT_VERSIONS_SQL}) where delivery_file in "
+        f"({', '.join('?' for _ in names)})",
+        names,
+    ).fetchall()
+    return [
+        file_name
+        for file_name, loaded_at, row_count in current
+        # An outcome file of no rows builds no label: nothing of it can be missing.
+        if built.get(file_name, set()) != {loaded_at} and (row_count or file_name in built)
+    ]
 
 
 def training_inputs(connection: duckdb.DuckDBPyConnection, month: date) -> list[tuple[str, str]]:

@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from pyspark.errors import PySparkRuntimeError
 from pyspark.sql import SparkSession
 
 from warehouse.engine_setting import SPARK_FOLDER, EngineUnavailable
@@ -64,7 +65,16 @@ def spark_session(data_dir: Path, master: str | None = None) -> SparkSession:
         .config("spark.sql.shuffle.partitions", os.environ.get("CREDIT_SPARK_SHUFFLE_PARTITIONS", "4"))
         .enableHiveSupport()
     )
-    session = builder.getOrCreate()
+    try:
+        session = builder.getOrCreate()
+    except PySparkRuntimeError as error:
+        if error.getCondition() != "JAVA_GATEWAY_EXITED":
+            raise
+        # No Java, or one that cannot start: the same on every retry.
+        raise EngineUnavailable(
+            "Spark's JVM did not start: Spark needs Java 17 or later, on PATH or in JAVA_HOME"
+            f" (JAVA_HOME={os.environ.get('JAVA_HOME', 'unset')}); its own message is above"
+        ) from error
     # getOrCreate returns a session already running in this process as it is: its tables are
     # wherever that one's are. One data directory's session per process, then.
     tables = session.conf.get("spark.sql.warehouse.dir", "").removeprefix("file:")

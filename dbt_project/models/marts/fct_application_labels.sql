@@ -17,7 +17,8 @@ application_file_labels as (
         sk_id_curr,
         target,
         application_month as known_from,
-        delivery_file as label_source
+        delivery_file as label_source,
+        loaded_at
     from {{ ref('stg_home_credit__applications') }}
     where target is not null
 
@@ -29,7 +30,8 @@ outcome_file_labels as (
         sk_id_curr,
         target,
         known_from,
-        delivery_file as label_source
+        delivery_file as label_source,
+        loaded_at
     from {{ ref('stg_home_credit__outcomes') }}
 
 ),
@@ -49,6 +51,8 @@ final as (
         target,
         known_from,
         label_source,
+        -- The load of that delivery the label was built from (the training step checks it is the one in force).
+        loaded_at,
         -- A label superseded on the day it became known (a later label_source the same month)
         -- gets the empty interval [known_from, known_from): it is never in force. Only the
         -- history file's label is known from the start (one per application, tested), so a

@@ -10,5 +10,6 @@ select
     sk_id_curr,
     target,
     known_from,
-    delivery_file
+    delivery_file,
+    loaded_at
 from outcomes
