@@ -28,6 +28,7 @@ from assets.jobs import not_retried
 from assets.partitions import month_by_month, monthly_partitions
 from assets.raw_deliveries import MONTH_DELIVERIES
 from assets.resources import WarehouseResource
+from ml.registry import backfill_feature_baselines
 from warehouse.database import connect
 from warehouse.fair_lending import PROTECTED_ATTRIBUTES_VAR, protected_attributes, validated_attributes
 from warehouse.model_definitions import forget_definitions, record_definitions, recorded_definitions
@@ -177,6 +178,15 @@ def _artifact(invocation, name: str) -> dict | None:
         return None
 
 
+def _backfill_feature_baselines(context, warehouse: WarehouseResource, scored: list[str]) -> None:
+    """A model that scored a month and was registered before feature baselines were (2026-12) gets them now."""
+    paths = warehouse.paths
+    with connect(paths.warehouse) as connection:
+        done = backfill_feature_baselines(connection, paths.models, paths.training_sets, scored)
+    for version, outcome in done.items():
+        context.log.info(f"feature baseline of {version}: {outcome}")
+
+
 def _dbt_build(
     context: dg.AssetExecutionContext,
     dbt: DbtCliResource,
@@ -187,6 +197,7 @@ def _dbt_build(
     warehouse.export_for_dbt()
     engine = warehouse.warehouse_engine()  # on Spark, the session dbt-spark's `session` method joins
     if build == "monitoring":
+        _backfill_feature_baselines(context, warehouse, engine.scored_model_versions())
         # The monitoring models read the registry where they run: the DuckDB file's, published there.
         engine.publish_registry()
     # Incremental models compute only what is new; one whose definition changed since its last

@@ -23,12 +23,12 @@ import duckdb
 
 from ml.batch_scoring import BatchScorer
 from ml.dataset import (
-    BUILT_DELIVERIES_SQL,
     FEATURE_TABLE,
     ID_COLUMN,
     TrainingSetSummary,
     applicant_values,
     built_deliveries,
+    built_deliveries_sql,
     has_feature_rows,
     scoring_rows,
     write_training_pieces,
@@ -108,7 +108,8 @@ class WarehouseEngine(Protocol):
 
     def publish_registry(self) -> int:
         """Make the model registry and its feature baselines (in the DuckDB file, always) readable where the monitoring
-        models run; the registry's rows."""
+        models run; the registry's rows. On Spark each table's copy is replaced whole, one after the other: a
+        failure between the two is mended by the next monitoring build, which publishes both again."""
 
     def publish_bi_copy(self, month: date, root: Path) -> dict[str, int]:
         """Copy the month's predictions and monitoring, and the registry, out as Parquet for BI; rows per table."""
@@ -241,9 +242,12 @@ class SparkEngine:
 
     def built_deliveries(self, month: date) -> dict[str, set[datetime]]:
         built: dict[str, set[datetime]] = {}
-        # Collected as Python values: a naive timestamp comes back as it was written, as DuckDB's ledger holds it.
-        for row in self.session.sql(BUILT_DELIVERIES_SQL.replace("$month", ":month"), args={"month": month}).collect():
-            built.setdefault(row[0], set()).add(row[1])
+        # As text in the session's time zone (UTC), as the loader wrote it: PySpark would convert a
+        # timestamp in the Python process's own zone, and the ledger holds the naive UTC value.
+        as_text = "date_format(loaded_at, 'yyyy-MM-dd HH:mm:ss.SSSSSS')"
+        sql = built_deliveries_sql(as_text).replace("$month", ":month")
+        for file_name, loaded_at in self.session.sql(sql, args={"month": month}).collect():
+            built.setdefault(file_name, set()).add(datetime.fromisoformat(loaded_at))
         return built
 
     def write_training_set(self, month: date, path: Path) -> TrainingSetSummary:

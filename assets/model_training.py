@@ -89,10 +89,12 @@ def training_set(context: dg.AssetExecutionContext, warehouse: WarehouseResource
             unbuilt = unbuilt_deliveries(connection, month, built)
             deliveries = training_inputs(connection, month)
         if unbuilt:
+            rerun = previous if previous >= FIRST_MONTH else month  # the first month's own run builds them
             raise ValueError(
-                f"{month:%Y-%m} cannot train: {', '.join(unbuilt)} loaded after the features were last built, so the"
-                " marts hold another version of it; a month's run builds them first: run the latest month again"
-                " (`credit run YYYY-MM`), then train"
+                f"{month:%Y-%m} cannot train: the marts do not hold the loaded version of {', '.join(unbuilt)}"
+                " (loaded after the features were last built, or written in part); build the features again,"
+                f" then train: `credit run {rerun:%Y-%m}` builds them first (and scores and publishes"
+                f" {rerun:%Y-%m} again), as does materialising the dbt models of {rerun:%Y-%m} in the UI"
             )
         summary = engine.write_training_set(month, training_set_path(warehouse, context.partition_key))
     context.log.info(f"training set for {month:%Y-%m}: {summary.rows:,} rows, default rate {summary.default_rate:.2%}")

@@ -52,21 +52,27 @@ where features.{MONTH_COLUMN} is null or features.{MONTH_COLUMN} < $month
 order by features.{ID_COLUMN}
 """
 
-# The delivery versions the marts hold for month M's training set: each file with the load its
-# rows (features) and labels were built from. Compared with the ledger before a training set is
-# written (`warehouse.ingestion.ledger.unbuilt_deliveries`): a delivery loaded after the
-# features were built is in the ledger but not yet in the marts.
-BUILT_DELIVERIES_SQL = f"""
-select delivery_file, loaded_at
+
+def built_deliveries_sql(loaded_at: str = "loaded_at") -> str:
+    """The delivery versions the marts hold for month M's training set: each file with the loads its rows
+    (features) and labels were built from. Compared with the ledger before a training set is written
+    (`warehouse.ingestion.ledger.unbuilt_deliveries`): a delivery loaded after the features were built is
+    in the ledger, not yet in the marts.
+
+    `loaded_at` is the expression that reads the load time (Spark's renders it as text, in UTC).
+    """
+    return f"""
+select delivery_file, {loaded_at} as loaded_at
 from {FEATURE_TABLE}
 where {MONTH_COLUMN} is null or {MONTH_COLUMN} < $month
 group by delivery_file, loaded_at
 union
-select label_source, loaded_at
+select label_source, {loaded_at} as loaded_at
 from {LABEL_TABLE}
 where known_from is null or known_from < $month
 group by label_source, loaded_at
 """
+
 
 # Scoring rows carry the label known today (usually none yet), for monitoring only: never a feature.
 SCORING_ROWS_SQL = f"""
@@ -90,7 +96,7 @@ def training_rows(connection: duckdb.DuckDBPyConnection, month: date) -> pd.Data
 def built_deliveries(connection: duckdb.DuckDBPyConnection, month: date) -> dict[str, set]:
     """Each delivery month M's training set reads from the marts, with the loads (`loaded_at`) they hold of it."""
     built: dict[str, set] = {}
-    for file_name, loaded_at in connection.execute(BUILT_DELIVERIES_SQL, {"month": month}).fetchall():
+    for file_name, loaded_at in connection.execute(built_deliveries_sql(), {"month": month}).fetchall():
         built.setdefault(file_name, set()).add(loaded_at)
     return built
 

@@ -12,6 +12,14 @@ compares shares, and never reads the history again (`dbt_project/models/monitori
   `count_below` follows), and missing values are a bin of their own.
 - A categorical feature, from its one-hot columns (`column__level`, `column__unseen`): a bin
   per column, named by its level, and `missing` for rows with none set (at most one is set).
+
+Every feature of the mart is binned, those of protected attributes too, which the model never
+reads: their drift is watched all the same, and only as shares of the sample in each bin.
+
+The sample is the training set: the labelled rows the model was fitted on, as is usual for a
+development sample. A month is every application scored. Where outcomes come only for loans
+granted, a shift between the granted and the applying population therefore shows as drift:
+the model was developed on the one and scores the other.
 """
 
 from __future__ import annotations

@@ -24,13 +24,15 @@ import numpy as np
 import pandas as pd
 
 from ml.champion import CHAMPION, PENDING, REJECTED, RETIRED, SUPERSEDED, champion_as_of
-from ml.dataset import LABEL_COLUMN
+from ml.dataset import LABEL_COLUMN, file_fingerprint
 from ml.evaluation import auc
-from ml.model_store import ModelCard, load_model, model_dir
+from ml.feature_baseline import feature_baselines
+from ml.model_store import ModelCard, load_model, model_dir, read_card
 from ml.prediction import predict
 from ml.scoring import DEFAULT_POLICY, DecisionPolicy
 from ml.swap_set import describe as describe_swap_set
 from ml.swap_set import swap_set
+from ml.training_data import TrainingData
 from ml.windows import Window
 from warehouse.database import transaction
 
@@ -200,20 +202,52 @@ def register(
                 json.dumps(promotion.swap_set) if promotion.swap_set else None,
             ],
         )
-        connection.execute("delete from scoring.feature_baselines where version = ?", [card.version])
-        rows = [
-            [card.version, b["feature"], b["kind"], b["bins"], b["shares"], b["cuts"], b["rows"]]
-            for b in card.feature_baseline or []
-        ]
-        if rows:
-            connection.executemany(
-                "insert into scoring.feature_baselines "
-                "(version, feature, feature_kind, bins, shares, cuts, reference_rows) values (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+        record_feature_baselines(connection, card.version, card.feature_baseline or [])
     return {
         "version": card.version,
         "status": promotion.status,
         "decision_reason": promotion.reason,
         "swap_set": promotion.swap_set,
     }
+
+
+def record_feature_baselines(connection: duckdb.DuckDBPyConnection, version: str, baselines: list[dict]) -> None:
+    """Replace `version`'s rows of `scoring.feature_baselines` (in the caller's transaction)."""
+    connection.execute("delete from scoring.feature_baselines where version = ?", [version])
+    rows = [[version, b["feature"], b["kind"], b["bins"], b["shares"], b["cuts"], b["rows"]] for b in baselines]
+    if rows:
+        connection.executemany(
+            "insert into scoring.feature_baselines "
+            "(version, feature, feature_kind, bins, shares, cuts, reference_rows) values (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+
+def backfill_feature_baselines(
+    connection: duckdb.DuckDBPyConnection, models_root: Path, training_sets: Path, versions: list[str]
+) -> dict[str, str]:
+    """Feature baselines for models registered before they were recorded (2026-12), by version: what was done.
+
+    Each is binned from the training set it was trained on (`training_sets/YYYY-MM.parquet`), when
+    that file is still the one (its fingerprint is the card's). Without it the model's months keep
+    the score's PSI alone, and the drift check says so.
+    """
+    recorded = {row[0] for row in connection.execute("select version from scoring.feature_baselines").fetchall()}
+    outcome = {}
+    for version in (version for version in versions if version not in recorded):
+        card = read_card(models_root, version)
+        if card is None:
+            outcome[version] = "no model card"
+            continue
+        baselines = card.feature_baseline
+        if baselines is None:
+            path = training_sets / f"{card.month}.parquet"
+            if not path.exists() or file_fingerprint(path) != card.training_fingerprint:
+                outcome[version] = f"no baseline: its training set {path.name} is gone or was written again since"
+                continue
+            data = TrainingData.from_parquet(path)
+            baselines = [baseline.as_dict() for baseline in feature_baselines(data.feature_names, data.column)]
+        with transaction(connection):
+            record_feature_baselines(connection, version, baselines)
+        outcome[version] = f"binned {len(baselines)} features"
+    return outcome

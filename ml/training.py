@@ -75,8 +75,8 @@ class TrainedModel:
     score_baseline: ScoreBaseline | None = None
     # Every mart feature binned over the training set (the development sample): the feature-drift reference.
     feature_baseline: list[FeatureBaseline] = field(default_factory=list)
-    # Wall seconds of each phase (tuning, early_stopped_fit, validation_fit, refit), each fit with its
-    # own binning: what a month's training costs. Kept apart from `metrics`, which the same inputs
+    # Wall seconds of each phase (tuning, early_stopped_fit, validation_fit, refit, each fit with its
+    # own binning; drift_baseline): what a month's training costs. Kept apart from `metrics`, which the same inputs
     # always reproduce exactly.
     timings: dict = field(default_factory=dict)
     windows: list[Window] = field(default_factory=list)

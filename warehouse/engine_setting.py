@@ -80,7 +80,10 @@ def held_engine(root: Path, warehouse: Path) -> str:
 def _recorded_engine(root: Path) -> str | None:
     marker = root / ENGINE_FILE
     if marker.exists():
-        return marker.read_text(encoding="utf-8").strip()
+        recorded = marker.read_text(encoding="utf-8").strip()
+        if recorded not in ENGINES:
+            raise ValueError(f"{marker} says {recorded!r}: the engines are {', '.join(ENGINES)}")
+        return recorded
     if (root / SPARK_FOLDER).is_dir():
         return "spark"  # its tables and metastore (`warehouse/spark/session.py`): loaded by Spark before
     return None

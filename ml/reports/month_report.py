@@ -108,7 +108,7 @@ def _drift_section(connection: duckdb.DuckDBPyConnection, month: date) -> str:
     colours = ["#b00020" if subject in warned_subjects else "#4a7ab7" for subject in top["subject"]]
     axes.barh(top["subject"], top["psi"], color=colours)
     axes.axvline(psi_line, color="#b00020", linestyle="--", linewidth=1)
-    axes.set_xlabel(f"PSI against the training window (warning above {psi_line})")
+    axes.set_xlabel(f"PSI against the scoring model's development sample (warning above {psi_line})")
     if warned is None:
         summary = _not_computed(month)
     elif warned:

@@ -118,4 +118,4 @@ def test_spark_without_java_is_unavailable_not_a_failure_to_retry(tmp_path):
         [sys.executable, "-c", probe, str(tmp_path / "data")], env=environment, capture_output=True, text=True
     )
     assert finished.returncode == 0, finished.stderr[-2000:]
-    assert "Spark's JVM did not start: Spark needs Java 17 or later" in finished.stdout, finished.stderr[-2000:]
+    assert "Spark's JVM did not start: it needs Java 17 or later" in finished.stdout, finished.stderr[-2000:]

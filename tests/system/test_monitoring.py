@@ -9,16 +9,19 @@ drift warnings, and each new value must be scored and named.
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
 from assets.month_runs import run_month
+from assets.resources import WarehouseResource, default_resources
 from ml.evaluation import ks
-from ml.model_store import latest_card, read_card
+from ml.model_store import CARD_FILE, latest_card, model_dir, read_card
 from ml.score_baseline import bin_index
 from tests.conftest import run_dbt
 from tests.system.conftest import NOVEMBER, OCTOBER, copy_of, quick_model
@@ -303,3 +306,42 @@ def test_credit_status_shows_months_champion_and_warnings_then_a_stale_month(mon
     capsys.readouterr()
     assert main(["status"]) == 0
     assert "2020-10  stale" in capsys.readouterr().out
+
+
+def test_a_model_registered_before_feature_baselines_gets_them_or_its_month_says_it_has_none(monitored, tmp_path):
+    from assets.dbt_models import credit_dbt_monitoring
+    from assets.monitoring_checks import drift_warnings
+
+    paths = copy_of(monitored, tmp_path / "data")
+    month_drift = "select subject, psi from monitoring.drift where application_month = ? order by subject"
+    published = _query(paths, month_drift, [NOVEMBER])
+    [[version]] = _query(
+        paths, "select distinct model_version from scoring.predictions where application_month = ?", [NOVEMBER]
+    ).to_numpy()
+    card_file = model_dir(paths.models, version) / CARD_FILE
+
+    def as_registered_before_baselines() -> None:
+        card = json.loads(card_file.read_text())
+        card.pop("feature_baseline", None)
+        card_file.write_text(json.dumps(card))
+        with connect(paths.warehouse) as connection:
+            connection.execute("delete from scoring.feature_baselines")
+            connection.execute("delete from monitoring.drift")  # every month computed again
+
+    def monitor() -> dg.ExecuteInProcessResult:
+        resources = {**default_resources(), "warehouse": WarehouseResource(data_dir=str(paths.root))}
+        return dg.materialize([credit_dbt_monitoring, drift_warnings], partition_key="2020-11-01", resources=resources)
+
+    # Its training set is still the one it was trained on: binned from it, the month's drift is as published.
+    as_registered_before_baselines()
+    assert monitor().success
+    pd.testing.assert_frame_equal(_query(paths, month_drift, [NOVEMBER]), published)
+
+    # Its training set gone: the score's PSI alone, and the drift check says the features were not measured.
+    as_registered_before_baselines()
+    (paths.training_sets / f"{read_card(paths.models, version).month}.parquet").unlink()
+    result = monitor()
+    assert list(_query(paths, month_drift, [NOVEMBER])["subject"]) == ["score"]
+    [check] = result.get_asset_check_evaluations()
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.description.startswith("feature drift not computed in 2020-11"), check.description

@@ -100,27 +100,26 @@ def inputs_version(inputs: list[tuple[str, str]]) -> str:
 def unbuilt_deliveries(
     connection: duckdb.DuckDBPyConnection, month: date, built: dict[str, set[datetime]]
 ) -> list[str]:
-    """The deliveries month M's training set reads whose loaded version the marts do not hold (`built`:
-    each file with the loads its mart rows came from), oldest first: none when the marts are up to date.
+    """The deliveries where month M's training set would read another version than the ledger's: none when
+    the marts are up to date. `built`: each delivery the marts hold rows of for M, with the loads they came from.
 
-    A file loaded again after the month's feature build (`credit load` between two steps of a
-    run) is one: a training set written then would hold its old rows, and be recorded as of
-    the new ones.
+    A delivery loaded after the last feature build (`credit load` between two steps of a run):
+    the marts hold an earlier load, or none of it, and a training set written then would be
+    recorded as read from the new one. Then, after those (oldest first), one the marts hold rows
+    of but the ledger has not loaded (a Spark write that never finished).
     """
     names = [file_name for file_name, _ in training_inputs(connection, month)]
-    if not names:
-        return []
-    current = connection.execute(
-        f"select delivery_file, loaded_at, row_count from ({CURRENT_VERSIONS_SQL}) where delivery_file in "
-        f"({', '.join('?' for _ in names)})",
-        names,
-    ).fetchall()
-    return [
-        file_name
-        for file_name, loaded_at, row_count in current
-        # An outcome file of no rows builds no label: nothing of it can be missing.
-        if built.get(file_name, set()) != {loaded_at} and (row_count or file_name in built)
-    ]
+    current = (
+        connection.execute(
+            f"select delivery_file, loaded_at from ({CURRENT_VERSIONS_SQL}) where delivery_file in "
+            f"({', '.join('?' for _ in names)}) order by delivery_month nulls first, delivery_file",
+            names,
+        ).fetchall()
+        if names
+        else []
+    )
+    stale = [file_name for file_name, loaded_at in current if built.get(file_name, set()) != {loaded_at}]
+    return stale + sorted(set(built) - {file_name for file_name, _ in current})
 
 
 def training_inputs(connection: duckdb.DuckDBPyConnection, month: date) -> list[tuple[str, str]]:

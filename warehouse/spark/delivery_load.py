@@ -206,6 +206,15 @@ def _against_the_warehouse(spark: SparkSession, rows: DataFrame, delivery: Deliv
     return problems
 
 
+def _timestamp(moment: datetime) -> Column:
+    """A naive UTC time as Spark stores it: its text read in the session's time zone (UTC, `session.py`).
+
+    Not `F.lit(moment)`, which PySpark converts in the time zone of the Python process: the load
+    ledger holds the naive value, and the training step compares the two (`SparkEngine.built_deliveries`).
+    """
+    return F.lit(moment.isoformat(sep=" ", timespec="microseconds")).cast("timestamp")
+
+
 def _contract_frame(rows: DataFrame, header: list[str], month: date | None, loaded_at: datetime) -> DataFrame:
     typed = [
         (_typed(name, sql_type) if name in header else F.lit(None).cast(SPARK_TYPES[sql_type])).alias(
@@ -216,7 +225,7 @@ def _contract_frame(rows: DataFrame, header: list[str], month: date | None, load
     return rows.select(
         *typed,
         F.lit(month).cast("date").alias("application_month"),
-        F.lit(loaded_at).cast("timestamp").alias("loaded_at"),
+        _timestamp(loaded_at).alias("loaded_at"),
     )
 
 
@@ -291,7 +300,7 @@ def _outcome_frame(rows: DataFrame, month: date, loaded_at: datetime) -> DataFra
         _typed(KEY, INTEGER).alias(KEY.lower()),
         _typed(LABEL, INTEGER).alias(LABEL.lower()),
         F.lit(month).cast("date").alias("known_from"),
-        F.lit(loaded_at).cast("timestamp").alias("loaded_at"),
+        _timestamp(loaded_at).alias("loaded_at"),
     )
 
 

@@ -70,10 +70,11 @@ def spark_session(data_dir: Path, master: str | None = None) -> SparkSession:
     except PySparkRuntimeError as error:
         if error.getCondition() != "JAVA_GATEWAY_EXITED":
             raise
-        # No Java, or one that cannot start: the same on every retry.
+        # No Java, or a JVM that cannot start as configured: not a failure a retry mends.
         raise EngineUnavailable(
-            "Spark's JVM did not start: Spark needs Java 17 or later, on PATH or in JAVA_HOME"
-            f" (JAVA_HOME={os.environ.get('JAVA_HOME', 'unset')}); its own message is above"
+            "Spark's JVM did not start: it needs Java 17 or later, on PATH or in JAVA_HOME"
+            f" (JAVA_HOME={os.environ.get('JAVA_HOME', 'unset')}), and the memory it is given"
+            " ($CREDIT_SPARK_DRIVER_MEMORY); Spark's own message is above"
         ) from error
     # getOrCreate returns a session already running in this process as it is: its tables are
     # wherever that one's are. One data directory's session per process, then.

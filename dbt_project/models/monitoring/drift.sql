@@ -3,10 +3,12 @@
     scored it, per feature and of the score. The bins and their expected shares were fixed when
     the model was trained (`scoring.feature_baselines`, `ml/feature_baseline.py`): deciles of
     each numeric feature over its training set, plus a bin for missing values; the levels of
-    each categorical column by its one-hot columns (a value the mart has no column for is
-    `unseen`), plus `missing`; and the deciles of the model's out-of-sample validation scores
-    (`scoring.model_registry.score_bin_*`). A month is only ever binned with them: it costs the
-    month's rows, however long the history grows.
+    each categorical column by its one-hot columns, plus `missing` (a level the model's sample
+    had no column for was `unseen` there, and is counted so); and the deciles of the model's
+    out-of-sample validation scores (`scoring.model_registry.score_bin_*`). A month is only
+    ever binned with them: on DuckDB it reads the month's rows, however long the history grows.
+    A month whose model has no baseline (registered before they were recorded, its training
+    set gone) gets the score's PSI alone, and the drift check says so.
 
     Incremental: a build computes only the months scored since the last build (a month whose
     `scored_at` changed), and replaces their rows, so no variable has to be passed to dbt.
@@ -33,7 +35,6 @@
         {%- endif -%}
     {%- endfor -%}
 {%- endif -%}
-{%- set categorical = one_hot_levels().keys() | list -%}
 
 with
 
@@ -176,7 +177,7 @@ numeric_long as (
 
 ),
 
-numeric_counts as (
+numeric_bins as (
 
     select
         numeric_long.month,
@@ -185,15 +186,26 @@ numeric_counts as (
         case
             when numeric_long.value is null then 'missing'
             else cast({{ count_below('feature_baselines.cuts', 'numeric_long.value') }} as {{ dbt.type_string() }})
-        end as bin,
-        count(*) as month_count
+        end as bin
     from numeric_long
     inner join feature_baselines
         on
             numeric_long.model_version = feature_baselines.version
             and numeric_long.feature = feature_baselines.feature
             and feature_baselines.feature_kind = 'numeric'
-    group by all
+
+),
+
+numeric_counts as (
+
+    select
+        month,
+        model_version,
+        feature,
+        bin,
+        count(*) as month_count
+    from numeric_bins
+    group by month, model_version, feature, bin
 
 ),
 
