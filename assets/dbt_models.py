@@ -28,8 +28,8 @@ from assets.jobs import not_retried
 from assets.partitions import month_by_month, monthly_partitions
 from assets.raw_deliveries import MONTH_DELIVERIES
 from assets.resources import WarehouseResource
-from ml.registry import backfill_feature_baselines
-from warehouse.database import connect
+from ml.registry import baselines_from_training_set, record_feature_baselines, versions_without_baselines
+from warehouse.database import connect, transaction
 from warehouse.fair_lending import PROTECTED_ATTRIBUTES_VAR, protected_attributes, validated_attributes
 from warehouse.model_definitions import forget_definitions, record_definitions, recorded_definitions
 
@@ -178,13 +178,36 @@ def _artifact(invocation, name: str) -> dict | None:
         return None
 
 
+DRIFT_MODEL = "model.credit_default.drift"
+
+
 def _backfill_feature_baselines(context, warehouse: WarehouseResource, scored: list[str]) -> None:
-    """A model that scored a month and was registered before feature baselines were (2026-12) gets them now."""
+    """A model that scored a month and was registered before feature baselines were (2026-12) gets them now.
+
+    Binned outside the warehouse's lock; when any is recorded, drift is rebuilt whole (its recorded
+    definition forgotten), so the months it scored are measured, not only the months scored next.
+    """
     paths = warehouse.paths
-    with connect(paths.warehouse) as connection:
-        done = backfill_feature_baselines(connection, paths.models, paths.training_sets, scored)
-    for version, outcome in done.items():
-        context.log.info(f"feature baseline of {version}: {outcome}")
+    with connect(paths.warehouse, read_only=True) as connection:
+        missing = versions_without_baselines(connection, scored)
+    found = {}
+    for version in missing:
+        try:
+            baselines, outcome = baselines_from_training_set(paths.models, paths.training_sets, version)
+        except Exception as error:  # noqa: BLE001 - best effort: monitoring goes on, the month's warnings say it
+            baselines, outcome = None, f"no baseline: {type(error).__name__}: {error}"
+        (context.log.info if baselines is not None else context.log.warning)(
+            f"feature baseline of {version}: {outcome}"
+        )
+        if baselines is not None:
+            found[version] = baselines
+    if found:
+        with connect(paths.warehouse) as connection:
+            # Forgotten first: cut short after it, the next build bins them again and forgets it again.
+            forget_definitions(connection, [DRIFT_MODEL])
+            with transaction(connection):
+                for version, baselines in found.items():
+                    record_feature_baselines(connection, version, baselines)
 
 
 def _dbt_build(

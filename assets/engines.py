@@ -244,6 +244,7 @@ class SparkEngine:
         built: dict[str, set[datetime]] = {}
         # As text in the session's time zone (UTC), as the loader wrote it: PySpark would convert a
         # timestamp in the Python process's own zone, and the ledger holds the naive UTC value.
+        self.session.conf.set("spark.sql.session.timeZone", "UTC")  # as `spark_session` starts it, whoever did
         as_text = "date_format(loaded_at, 'yyyy-MM-dd HH:mm:ss.SSSSSS')"
         sql = built_deliveries_sql(as_text).replace("$month", ":month")
         for file_name, loaded_at in self.session.sql(sql, args={"month": month}).collect():

@@ -88,13 +88,18 @@ def training_set(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         with connect(warehouse.paths.warehouse, read_only=True) as connection:
             unbuilt = unbuilt_deliveries(connection, month, built)
             deliveries = training_inputs(connection, month)
-        if unbuilt:
+        if unbuilt.unrecorded:
+            raise ValueError(
+                f"{month:%Y-%m} cannot train: the marts hold rows of {', '.join(unbuilt.unrecorded)}, whose last"
+                " load never finished; load it again (`credit load FILE`), then build the features and train"
+            )
+        if unbuilt.stale:
             rerun = previous if previous >= FIRST_MONTH else month  # the first month's own run builds them
             raise ValueError(
-                f"{month:%Y-%m} cannot train: the marts do not hold the loaded version of {', '.join(unbuilt)}"
-                " (loaded after the features were last built, or written in part); build the features again,"
-                f" then train: `credit run {rerun:%Y-%m}` builds them first (and scores and publishes"
-                f" {rerun:%Y-%m} again), as does materialising the dbt models of {rerun:%Y-%m} in the UI"
+                f"{month:%Y-%m} cannot train: {', '.join(unbuilt.stale)} loaded after the features were last"
+                f" built, so the marts hold another version; build the features again, then train:"
+                f" `credit run {rerun:%Y-%m}` builds them first (and scores and publishes {rerun:%Y-%m} again),"
+                f" as does materialising the dbt models of {rerun:%Y-%m} in the UI"
             )
         summary = engine.write_training_set(month, training_set_path(warehouse, context.partition_key))
     context.log.info(f"training set for {month:%Y-%m}: {summary.rows:,} rows, default rate {summary.default_rate:.2%}")

@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from ml.champion import CHAMPION, PENDING, REJECTED, RETIRED, SUPERSEDED, champion_as_of
 from ml.dataset import LABEL_COLUMN, file_fingerprint
@@ -202,7 +203,8 @@ def register(
                 json.dumps(promotion.swap_set) if promotion.swap_set else None,
             ],
         )
-        record_feature_baselines(connection, card.version, card.feature_baseline or [])
+        if card.feature_baseline is not None:  # a card from before them, reused, keeps the rows binned since
+            record_feature_baselines(connection, card.version, card.feature_baseline)
     return {
         "version": card.version,
         "status": promotion.status,
@@ -223,31 +225,33 @@ def record_feature_baselines(connection: duckdb.DuckDBPyConnection, version: str
         )
 
 
-def backfill_feature_baselines(
-    connection: duckdb.DuckDBPyConnection, models_root: Path, training_sets: Path, versions: list[str]
-) -> dict[str, str]:
-    """Feature baselines for models registered before they were recorded (2026-12), by version: what was done.
+def versions_without_baselines(connection: duckdb.DuckDBPyConnection, versions: list[str]) -> list[str]:
+    recorded = connection.execute("select distinct version from scoring.feature_baselines").fetchall()
+    return [version for version in versions if version not in {each for (each,) in recorded}]
 
-    Each is binned from the training set it was trained on (`training_sets/YYYY-MM.parquet`), when
-    that file is still the one (its fingerprint is the card's). Without it the model's months keep
-    the score's PSI alone, and the drift check says so.
+
+def baselines_from_training_set(models_root: Path, training_sets: Path, version: str) -> tuple[list[dict] | None, str]:
+    """The feature baselines of a model registered before they were recorded (2026-12), and what was done.
+
+    Binned from the training set it was trained on (`training_sets/YYYY-MM.parquet`) when that
+    file is still the one: the card's number of rows and fingerprint. None when it is gone or
+    another: the model's months then keep the score's PSI alone, and their warnings say that
+    the features were not measured.
     """
-    recorded = {row[0] for row in connection.execute("select version from scoring.feature_baselines").fetchall()}
-    outcome = {}
-    for version in (version for version in versions if version not in recorded):
-        card = read_card(models_root, version)
-        if card is None:
-            outcome[version] = "no model card"
-            continue
-        baselines = card.feature_baseline
-        if baselines is None:
-            path = training_sets / f"{card.month}.parquet"
-            if not path.exists() or file_fingerprint(path) != card.training_fingerprint:
-                outcome[version] = f"no baseline: its training set {path.name} is gone or was written again since"
-                continue
-            data = TrainingData.from_parquet(path)
-            baselines = [baseline.as_dict() for baseline in feature_baselines(data.feature_names, data.column)]
-        with transaction(connection):
-            record_feature_baselines(connection, version, baselines)
-        outcome[version] = f"binned {len(baselines)} features"
-    return outcome
+    card = read_card(models_root, version)
+    if card is None:
+        return None, "no model card"
+    if card.feature_baseline is not None:
+        return card.feature_baseline, "from its card"
+    path = training_sets / f"{card.month}.parquet"
+    if not path.exists():
+        return None, f"no baseline: its training set {path.name} is gone"
+    parquet = pq.ParquetFile(path)  # one open file: the rows hashed are the rows binned
+    # Another number of rows (in the file's footer) is another training set, told without hashing it.
+    if parquet.metadata.num_rows != card.metrics.get("train_rows") or file_fingerprint(parquet) != (
+        card.training_fingerprint
+    ):
+        return None, f"no baseline: its training set {path.name} holds other rows than it was trained on"
+    data = TrainingData.from_parquet(parquet)
+    baselines = [baseline.as_dict() for baseline in feature_baselines(data.feature_names, data.column)]
+    return baselines, f"binned {len(baselines)} features from {path.name}"

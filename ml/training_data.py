@@ -177,9 +177,9 @@ class TrainingData:
         return cls(frame[placing].reset_index(drop=True), features, FrameFeatures(frame))
 
     @classmethod
-    def from_parquet(cls, path: Path) -> TrainingData:
+    def from_parquet(cls, source: Path | pq.ParquetFile) -> TrainingData:
         """Read through one open file: its fingerprint and rows are of the version trained on, even if replaced."""
-        parquet = pq.ParquetFile(path)
+        parquet = source if isinstance(source, pq.ParquetFile) else pq.ParquetFile(source)
         names = parquet.schema_arrow.names
         placing = [name for name in names if name in NON_FEATURE_COLUMNS]
         features = [name for name in names if name not in NON_FEATURE_COLUMNS]

@@ -112,17 +112,19 @@ def test_a_delivery_loaded_after_the_features_were_built_is_named_until_they_are
         ]
     )
     built = {"initial.csv": {_at(0)}, "20201001.csv": {_at(3)}, "outcomes_20201001.csv": {_at(2)}}
-    assert unbuilt_deliveries(connection, NOVEMBER, built) == []
-    assert unbuilt_deliveries(connection, OCTOBER, {"initial.csv": {_at(0)}}) == [], "October reads the history alone"
+    assert not unbuilt_deliveries(connection, NOVEMBER, built)
+    assert not unbuilt_deliveries(connection, OCTOBER, {"initial.csv": {_at(0)}}), "October reads the history alone"
     # The marts built from October's first version, or from part of each: the correction is not in them.
-    assert unbuilt_deliveries(connection, NOVEMBER, {**built, "20201001.csv": {_at(1)}}) == ["20201001.csv"]
-    assert unbuilt_deliveries(connection, NOVEMBER, {**built, "20201001.csv": {_at(1), _at(3)}}) == ["20201001.csv"]
+    assert unbuilt_deliveries(connection, NOVEMBER, {**built, "20201001.csv": {_at(1)}}) == (["20201001.csv"], [])
+    assert unbuilt_deliveries(connection, NOVEMBER, {**built, "20201001.csv": {_at(1), _at(3)}}).stale == [
+        "20201001.csv"
+    ]
     # An outcome file whose labels were never built.
     without_outcomes = {name: loads for name, loads in built.items() if not name.startswith("outcomes")}
-    assert unbuilt_deliveries(connection, NOVEMBER, without_outcomes) == ["outcomes_20201001.csv"]
-    # Rows in the marts of a delivery the ledger has not loaded (a write begun, never finished): after the others.
+    assert unbuilt_deliveries(connection, NOVEMBER, without_outcomes).stale == ["outcomes_20201001.csv"]
+    # Rows in the marts of a delivery the ledger has not loaded (a write begun, never finished).
     unrecorded = {**built, "20201001.csv": {_at(1)}, "outcomes_20200901.csv": {_at(9)}}
-    assert unbuilt_deliveries(connection, NOVEMBER, unrecorded) == ["20201001.csv", "outcomes_20200901.csv"]
+    assert unbuilt_deliveries(connection, NOVEMBER, unrecorded) == (["20201001.csv"], ["outcomes_20200901.csv"])
 
 
 @pytest.mark.slow  # a training run through Dagster

@@ -28,6 +28,7 @@ from tests.system.conftest import NOVEMBER, OCTOBER, copy_of, quick_model
 from warehouse.database import connect
 from warehouse.dbt_vars import DRIFT_PSI_WARNING_VAR, dbt_var
 from warehouse.ingestion.contract import COLUMN_TYPES, TEXT
+from warehouse.model_definitions import forget_definitions
 from warehouse.paths import DataPaths
 from warehouse.publishing.notifications import read_notifications
 from warehouse.publishing.predictions_table import scored_with_labels
@@ -309,7 +310,7 @@ def test_credit_status_shows_months_champion_and_warnings_then_a_stale_month(mon
 
 
 def test_a_model_registered_before_feature_baselines_gets_them_or_its_month_says_it_has_none(monitored, tmp_path):
-    from assets.dbt_models import credit_dbt_monitoring
+    from assets.dbt_models import DRIFT_MODEL, credit_dbt_monitoring
     from assets.monitoring_checks import drift_warnings
 
     paths = copy_of(monitored, tmp_path / "data")
@@ -318,30 +319,38 @@ def test_a_model_registered_before_feature_baselines_gets_them_or_its_month_says
     [[version]] = _query(
         paths, "select distinct model_version from scoring.predictions where application_month = ?", [NOVEMBER]
     ).to_numpy()
+    # As a model registered before 2026-12, in a warehouse upgraded since: no baseline on its card or in the
+    # warehouse, and drift's definition changed (its next build is whole).
     card_file = model_dir(paths.models, version) / CARD_FILE
+    card = json.loads(card_file.read_text())
+    card.pop("feature_baseline")
+    card_file.write_text(json.dumps(card))
+    with connect(paths.warehouse) as connection:
+        connection.execute("delete from scoring.feature_baselines")
+        forget_definitions(connection, [DRIFT_MODEL])
+    training_set = paths.training_sets / f"{card['month']}.parquet"
+    training_set.rename(tmp_path / "away.parquet")
 
-    def as_registered_before_baselines() -> None:
-        card = json.loads(card_file.read_text())
-        card.pop("feature_baseline", None)
-        card_file.write_text(json.dumps(card))
-        with connect(paths.warehouse) as connection:
-            connection.execute("delete from scoring.feature_baselines")
-            connection.execute("delete from monitoring.drift")  # every month computed again
-
-    def monitor() -> dg.ExecuteInProcessResult:
+    def monitor() -> dg.AssetCheckEvaluation:
         resources = {**default_resources(), "warehouse": WarehouseResource(data_dir=str(paths.root))}
-        return dg.materialize([credit_dbt_monitoring, drift_warnings], partition_key="2020-11-01", resources=resources)
+        result = dg.materialize(
+            [credit_dbt_monitoring, drift_warnings], partition_key="2020-11-01", resources=resources
+        )
+        [check] = [each for each in result.get_asset_check_evaluations() if each.check_name == "drift_warnings"]
+        return check
 
-    # Its training set is still the one it was trained on: binned from it, the month's drift is as published.
-    as_registered_before_baselines()
-    assert monitor().success
-    pd.testing.assert_frame_equal(_query(paths, month_drift, [NOVEMBER]), published)
-
-    # Its training set gone: the score's PSI alone, and the drift check says the features were not measured.
-    as_registered_before_baselines()
-    (paths.training_sets / f"{read_card(paths.models, version).month}.parquet").unlink()
-    result = monitor()
+    # Its training set gone: the score's PSI alone, and the month's warnings say the features were not measured.
+    check = monitor()
     assert list(_query(paths, month_drift, [NOVEMBER])["subject"]) == ["score"]
-    [check] = [each for each in result.get_asset_check_evaluations() if each.check_name == "drift_warnings"]
-    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
-    assert check.description.startswith("feature drift not computed in 2020-11"), check.description
+    unmeasured = f"features not measured: the scoring model {version} has no feature baseline"
+    assert not check.passed and unmeasured in check.description, check.description
+    warnings = _query(
+        paths, "select message from monitoring.monitoring_warnings where application_month = ?", [NOVEMBER]
+    )
+    assert unmeasured in set(warnings["message"]), "in the table `credit status` and the report read too"
+
+    # The file back, as it was trained on: binned from it, and every month it scored measured again, as published.
+    (tmp_path / "away.parquet").rename(training_set)
+    check = monitor()
+    pd.testing.assert_frame_equal(_query(paths, month_drift, [NOVEMBER]), published)
+    assert unmeasured not in check.description

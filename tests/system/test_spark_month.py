@@ -339,9 +339,11 @@ def corrected(deliveries_dir, duckdb_month, spark_month, tmp_path_factory):
 
 
 def _unbuilt(engine) -> list[str]:
-    """The deliveries of November's training set whose loaded version the engine's marts lack."""
+    """The deliveries of November's training set loaded after the engine's marts were built."""
     with connect(engine.paths.warehouse, read_only=True) as connection:
-        return unbuilt_deliveries(connection, NOVEMBER, engine.built_deliveries(NOVEMBER))
+        unbuilt = unbuilt_deliveries(connection, NOVEMBER, engine.built_deliveries(NOVEMBER))
+    assert unbuilt.unrecorded == []
+    return unbuilt.stale
 
 
 def test_spark_snapshots_the_same_training_set_with_corrected_outcomes(corrected):

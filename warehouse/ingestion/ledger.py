@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime
+from typing import NamedTuple
 
 import duckdb
 
@@ -97,16 +98,24 @@ def inputs_version(inputs: list[tuple[str, str]]) -> str:
     return digest.hexdigest()[:16]
 
 
+class UnbuiltDeliveries(NamedTuple):
+    """Where month M's training set would read another version of a delivery than the ledger's."""
+
+    stale: list[str]  # loaded after the last feature build: the marts hold an earlier load, or none (oldest first)
+    unrecorded: list[str]  # rows in the marts of a load the ledger does not have finished (a Spark write cut short)
+
+    def __bool__(self) -> bool:
+        return bool(self.stale or self.unrecorded)
+
+
 def unbuilt_deliveries(
     connection: duckdb.DuckDBPyConnection, month: date, built: dict[str, set[datetime]]
-) -> list[str]:
-    """The deliveries where month M's training set would read another version than the ledger's: none when
-    the marts are up to date. `built`: each delivery the marts hold rows of for M, with the loads they came from.
+) -> UnbuiltDeliveries:
+    """The deliveries month M's training set reads whose loaded version the marts do not hold (`built`: each
+    delivery the marts hold rows of for M, with the loads they came from); empty when they are up to date.
 
-    A delivery loaded after the last feature build (`credit load` between two steps of a run):
-    the marts hold an earlier load, or none of it, and a training set written then would be
-    recorded as read from the new one. Then, after those (oldest first), one the marts hold rows
-    of but the ledger has not loaded (a Spark write that never finished).
+    A delivery loaded after the last feature build (`credit load` between two steps of a run) is
+    stale: a training set written then would be recorded as read from the new version.
     """
     names = [file_name for file_name, _ in training_inputs(connection, month)]
     current = (
@@ -119,7 +128,7 @@ def unbuilt_deliveries(
         else []
     )
     stale = [file_name for file_name, loaded_at in current if built.get(file_name, set()) != {loaded_at}]
-    return stale + sorted(set(built) - {file_name for file_name, _ in current})
+    return UnbuiltDeliveries(stale, sorted(set(built) - {file_name for file_name, _ in current}))
 
 
 def training_inputs(connection: duckdb.DuckDBPyConnection, month: date) -> list[tuple[str, str]]:

@@ -54,6 +54,29 @@ drift_warnings as (
     from drift
     where psi > {{ psi_line }}
 
+    union all
+
+    -- A month with the score's PSI and no feature's: its model has no feature baseline (registered before
+    -- they were recorded, its training set gone). Said, first among the month's drift, never left blank.
+    select
+        application_month,
+        1 as kind_order,
+        0 as order_in_kind,
+        'drift' as warning_kind,
+        'features' as subject,
+        cast(null as {{ dbt.type_string() }}) as subject_value,
+        'features_measured' as metric,
+        cast(0 as double) as metric_value,
+        cast(null as double) as threshold,
+        {{
+            format_message(
+                'features not measured: the scoring model {} has no feature baseline', ['any_value(model_version)']
+            )
+        }} as message
+    from drift
+    group by application_month
+    having count(case when subject <> 'score' then 1 end) = 0
+
 ),
 
 -- Only groups large enough to judge: a handful of applicants is no approval rate.
