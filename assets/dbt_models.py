@@ -145,8 +145,7 @@ def monitoring_vars(model_attributes: list[str]) -> list[str]:
     return ["--vars", json.dumps({PROTECTED_ATTRIBUTES_VAR: list(validated_attributes(names))})]
 
 
-def _scoring_models_attributes(warehouse: WarehouseResource) -> list[str]:
-    scored = warehouse.warehouse_engine().scored_model_versions()
+def _scoring_models_attributes(warehouse: WarehouseResource, scored: list[str]) -> list[str]:
     with connect(warehouse.paths.warehouse, read_only=True) as connection:
         return [
             row[0]
@@ -219,10 +218,6 @@ def _dbt_build(
 ):
     warehouse.export_for_dbt()
     engine = warehouse.warehouse_engine()  # on Spark, the session dbt-spark's `session` method joins
-    if build == "monitoring":
-        _backfill_feature_baselines(context, warehouse, engine.scored_model_versions())
-        # The monitoring models read the registry where they run: the DuckDB file's, published there.
-        engine.publish_registry()
     # Incremental models compute only what is new; one whose definition changed since its last
     # build is rebuilt whole, so none of its rows is left computed the old way (assets/dbt_definitions.py).
     models = _models_in_build(monitoring=build == "monitoring")
@@ -309,7 +304,13 @@ def credit_dbt_monitoring(context: dg.AssetExecutionContext, dbt: DbtCliResource
 
     Built in dbt, in schema `monitoring`.
     """
-    yield from _dbt_build(context, dbt, warehouse, "monitoring", monitoring_vars(_scoring_models_attributes(warehouse)))
+    engine = warehouse.warehouse_engine()
+    scored = engine.scored_model_versions()  # once: a query of every month's scores (a Spark job on Spark)
+    _backfill_feature_baselines(context, warehouse, scored)
+    # The monitoring models read the registry where they run: the DuckDB file's, published there.
+    engine.publish_registry()
+    attributes = _scoring_models_attributes(warehouse, scored)
+    yield from _dbt_build(context, dbt, warehouse, "monitoring", monitoring_vars(attributes))
 
 
 APPLICATION_FEATURES = get_asset_key_for_model([credit_dbt_models], "fct_application_features")

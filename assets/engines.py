@@ -294,7 +294,7 @@ class SparkEngine:
         from warehouse.spark.tables import COPIED_TABLES, replace_copy
 
         with connect(self.paths.warehouse, read_only=True) as connection:
-            copies = {table: connection.sql(f"select * from {table}").to_arrow_table() for table in COPIED_TABLES}
+            copies = {table: connection.table(table).to_arrow_table() for table in COPIED_TABLES}
         rows = {table: replace_copy(self.session, table, copy) for table, copy in copies.items()}
         return rows["scoring.model_registry"]
 
