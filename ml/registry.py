@@ -226,8 +226,9 @@ def record_feature_baselines(connection: duckdb.DuckDBPyConnection, version: str
 
 
 def versions_without_baselines(connection: duckdb.DuckDBPyConnection, versions: list[str]) -> list[str]:
-    recorded = connection.execute("select distinct version from scoring.feature_baselines").fetchall()
-    return [version for version in versions if version not in {each for (each,) in recorded}]
+    rows = connection.execute("select distinct version from scoring.feature_baselines").fetchall()
+    recorded = {version for (version,) in rows}
+    return [version for version in versions if version not in recorded]
 
 
 def baselines_from_training_set(models_root: Path, training_sets: Path, version: str) -> tuple[list[dict] | None, str]:

@@ -200,7 +200,7 @@ def test_the_spark_month_publishes_the_same_bi_copy(spark_october, october_run):
 
 def _view(paths: DataPaths, name: str) -> pd.DataFrame:
     with duckdb.connect(str(paths.serving / SERVING_DATABASE), read_only=True) as serving:
-        frame = serving.sql(f"select * from {name}").df()
+        frame = serving.table(name).df()  # a view's name, not SQL text
     frame = frame.drop(columns=["scored_at", "drift_scored_at", "registered_at", "model_path"], errors="ignore")
     for column in frame.columns:  # a missing value is None or NA from one engine and NaN from the other
         values = frame[column]
