@@ -1,13 +1,18 @@
 """A month on local Spark equals the same month on DuckDB: through Dagster, and through the engine.
 
 October runs through Dagster with `CREDIT_ENGINE=spark` in a process of its own (the definitions
-read the dbt project parsed for Spark, and Spark's local metastore is one per process), from the
-inbox and run config of the session's DuckDB October (`october_run`): every step of the month on
-Spark (loaded by Spark's CSV reader against the contract, built by the one dbt project on the
-`spark` target, snapshotted, trained, scored by `mapInPandas` with the model's text broadcast,
-monitored, copied out), then what it left compared with DuckDB's. A Spark session of this
-process then opens the same tables for what only the engine shows: feature rows and scores value
-for value, corrected outcomes in the next month's training set, refused files, the load ledger.
+read the dbt project parsed for Spark), from the inbox and run config of the session's DuckDB
+October (`october_run`): every step of the month on Spark (loaded by Spark's CSV reader against
+the contract, built by the one dbt project on the `spark` target, snapshotted, trained, scored by
+`mapInPandas` with the model's text broadcast, monitored, copied out), then what it left compared
+with DuckDB's. A Spark session of this process then opens the same tables for what only the
+engine shows: feature rows and scores value for value, corrected outcomes in the next month's
+training set, refused files, the load ledger.
+
+One JVM serves both processes: this one starts it, the month's process joins it, as PySpark
+joins the JVM spark-submit started (`$PYSPARK_GATEWAY_PORT`), and stops its session when the run
+ends. So this process's tests run in a JVM whose code the month compiled (a first read of the
+feature mart took 17 s in a JVM of its own, 2 s in a warm one), and one JVM starts, not two.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import shutil
 import subprocess
 import sys
 from datetime import date
+from unittest import mock
 
 import dagster as dg
 import duckdb
@@ -26,6 +32,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from dbt.cli.main import dbtRunner
+from pyspark import SparkConf
+from pyspark.java_gateway import launch_gateway
 
 from assets.dagster_instance import dagster_instance
 from assets.dbt_project import engine_folder
@@ -42,27 +50,56 @@ from warehouse.paths import DBT_PROJECT_DIR, DataPaths
 from warehouse.publishing.bi_copy import SERVED_TABLES, SERVING_DATABASE
 from warehouse.publishing.outbox_csv import outbox_file_name
 from warehouse.spark import delivery_load, marts
-from warehouse.spark.session import spark_session
+from warehouse.spark.session import spark_folder, spark_session, spark_settings
 
 RUN_MONTH = """
 import json, sys
 from datetime import date
+from pyspark.sql import SparkSession
 from assets.month_runs import run_month
 from warehouse.paths import DataPaths
 
 run = run_month(date.fromisoformat(sys.argv[1]), DataPaths.from_env(), json.loads(sys.argv[2]))
+session = SparkSession.getActiveSession()
+if session is not None:  # the JVM stays (the test process started it); its next session is that process's
+    session.stop()
 print(json.dumps({"run_id": run.result.run_id, "success": run.success}))
 """
 # The labels of the month's model: the models that build them, run again once corrections are loaded.
 LABEL_MODELS = ["stg_home_credit__outcomes", "fct_application_labels", "int_labels_known_today"]
 
 
+# Thousands of rows, on a machine the other test processes keep busy: garbage collection on parallel threads,
+# and compiling Spark's huge generated methods (which the product's settings ask for, worth it at a history's
+# size), cost more CPU than they save here. Measured on this module alone: 458 s of CPU in all, 394 s with these.
+SMALL_DATA_JVM_OPTIONS = "-XX:+UseSerialGC -XX:+DontCompileHugeMethods"
+
+
+@pytest.fixture(scope="session")
+def spark_data(deliveries_dir, tmp_path_factory) -> DataPaths:
+    return data_directory_with_deliveries(deliveries_dir, tmp_path_factory.mktemp("spark_october") / "data")
+
+
+@pytest.fixture(scope="session")
+def spark_jvm(spark_data) -> dict[str, str]:
+    """This process's JVM, started with the Spark settings of the month's data directory, and the
+    environment in which another process's PySpark joins it (as PySpark joins the JVM spark-submit started)."""
+    spark_folder(spark_data.root).mkdir(parents=True, exist_ok=True)
+    settings = spark_settings(spark_data.root)
+    settings["spark.driver.extraJavaOptions"] += " " + SMALL_DATA_JVM_OPTIONS
+    gateway = launch_gateway(SparkConf(loadDefaults=False).setAll(list(settings.items())))
+    yield {
+        "PYSPARK_GATEWAY_PORT": str(gateway.java_parameters.port),
+        "PYSPARK_GATEWAY_SECRET": gateway.java_parameters.auth_token,
+    }
+    gateway.shutdown()
+
+
 # Of the session's scope, like `october_run`, so that it is set up first (pytest sets up the wider scope
 # first): Spark's month runs while another process builds DuckDB's October, not after it.
 @pytest.fixture(scope="session")
-def spark_october(deliveries_dir, tmp_path_factory) -> tuple[DataPaths, str]:
-    paths = data_directory_with_deliveries(deliveries_dir, tmp_path_factory.mktemp("spark_october") / "data")
-    environment = {**os.environ, "CREDIT_DATA_DIR": str(paths.root), "CREDIT_ENGINE": "spark"}
+def spark_october(spark_data, spark_jvm) -> tuple[DataPaths, str]:
+    environment = {**os.environ, "CREDIT_DATA_DIR": str(spark_data.root), "CREDIT_ENGINE": "spark", **spark_jvm}
     finished = subprocess.run(
         [sys.executable, "-c", RUN_MONTH, OCTOBER.isoformat(), json.dumps(quick_model())],
         env=environment,
@@ -71,16 +108,18 @@ def spark_october(deliveries_dir, tmp_path_factory) -> tuple[DataPaths, str]:
     )
     assert finished.returncode == 0, finished.stderr[-5000:]
     outcome = json.loads(finished.stdout.strip().splitlines()[-1])
-    assert outcome["success"], (paths.logs, finished.stdout[-5000:])
-    return paths, outcome["run_id"]
+    assert outcome["success"], (spark_data.logs, finished.stdout[-5000:])
+    return spark_data, outcome["run_id"]
 
 
 @pytest.fixture(scope="module")
-def spark_month(spark_october) -> SparkEngine:
-    """The Spark run's tables, opened by this process once the run's own process has ended."""
+def spark_month(spark_october, spark_jvm) -> SparkEngine:
+    """The Spark run's tables, opened by this process once the run's own process has ended, in the run's JVM."""
     paths, _ = spark_october
+    with mock.patch.dict(os.environ, spark_jvm):
+        session = spark_session(paths.root)
     # The training set reaches the driver in pieces of 5,000 rows.
-    engine = SparkEngine(paths, spark_session(paths.root), training_piece_rows=5_000)
+    engine = SparkEngine(paths, session, training_piece_rows=5_000)
     yield engine
     engine.session.stop()
 

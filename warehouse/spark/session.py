@@ -29,6 +29,44 @@ def spark_folder(data_dir: Path) -> Path:
     return Path(data_dir) / SPARK_FOLDER
 
 
+def spark_settings(data_dir: Path, master: str | None = None) -> dict[str, str]:
+    """The settings of the warehouse's Spark session, the JVM's own among them.
+
+    The JVM's own (its memory, its options, where the metastore is) count only where the JVM
+    starts: in `spark_session` when it starts one, or in whatever started the JVM a process
+    joins instead (PySpark's `$PYSPARK_GATEWAY_PORT`).
+    """
+    folder = spark_folder(data_dir).resolve()
+    return {
+        "spark.master": master or os.environ.get(MASTER_VARIABLE, DEFAULT_MASTER),
+        "spark.app.name": "credit-default",
+        "spark.sql.warehouse.dir": str(folder / "tables"),
+        # The JIT compiles Spark's generated code however long: a contract check of 122 columns is one huge
+        # method, which the JVM would otherwise interpret (a second load of the history took 1.3 x as long).
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={folder / 'metastore'} {COMPILE_HUGE_METHODS}",
+        "spark.executor.extraJavaOptions": COMPILE_HUGE_METHODS,
+        # The Python workers' own copy of the filter in warehouse/spark/__init__.py.
+        "spark.executorEnv.PYTHONWARNINGS": f"ignore:{PANDAS_WARNING}:FutureWarning",
+        # As dbt-spark sets it: a failed cast is null, as in the SQL DuckDB runs, not an error.
+        "spark.sql.ansi.enabled": "false",
+        # A delivery replaces its own partition of raw.applications and no other.
+        "spark.sql.sources.partitionOverwriteMode": "dynamic",
+        "spark.sql.session.timeZone": "UTC",
+        # The driver receives the training set a piece at a time (`marts.training_row_pieces`).
+        "spark.driver.memory": os.environ.get("CREDIT_SPARK_DRIVER_MEMORY", "2g"),
+        # The contract's 122 columns, each checked in one aggregate, and the mart's 270 are past
+        # Spark's default of 100 fields for generated code: interpreted, the load's checks took 1.5 x as long.
+        "spark.sql.codegen.maxFields": "1000",
+        # Run a task on the first free core: waiting up to 3 s for one "closer" to its data
+        # (Spark's default) only idles a machine whose cores all see the same disk.
+        "spark.locality.wait": os.environ.get("CREDIT_SPARK_LOCALITY_WAIT", "0s"),
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        # Months of thousands of rows, not of terabytes: a few shuffle partitions per core.
+        "spark.sql.shuffle.partitions": os.environ.get("CREDIT_SPARK_SHUFFLE_PARTITIONS", "4"),
+    }
+
+
 def spark_session(data_dir: Path, master: str | None = None) -> SparkSession:
     folder = spark_folder(data_dir).resolve()
     folder.mkdir(parents=True, exist_ok=True)
@@ -36,35 +74,7 @@ def spark_session(data_dir: Path, master: str | None = None) -> SparkSession:
     # `$PYSPARK_PYTHON` names the Python its nodes have the project installed in. PySpark reads the
     # variable itself, when the session starts.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = (
-        SparkSession.builder.master(master or os.environ.get(MASTER_VARIABLE, DEFAULT_MASTER))
-        .appName("credit-default")
-        .config("spark.sql.warehouse.dir", str(folder / "tables"))
-        # The JIT compiles Spark's generated code however long: a contract check of 122 columns is one huge
-        # method, which the JVM would otherwise interpret (a second load of the history took 1.3 x as long).
-        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={folder / 'metastore'} {COMPILE_HUGE_METHODS}")
-        .config("spark.executor.extraJavaOptions", COMPILE_HUGE_METHODS)
-        # The Python workers' own copy of the filter in warehouse/spark/__init__.py.
-        .config("spark.executorEnv.PYTHONWARNINGS", f"ignore:{PANDAS_WARNING}:FutureWarning")
-        # As dbt-spark sets it: a failed cast is null, as in the SQL DuckDB runs, not an error.
-        .config("spark.sql.ansi.enabled", "false")
-        # A delivery replaces its own partition of raw.applications and no other.
-        .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
-        .config("spark.sql.session.timeZone", "UTC")
-        # The driver receives the training set a piece at a time (`marts.training_row_pieces`).
-        .config("spark.driver.memory", os.environ.get("CREDIT_SPARK_DRIVER_MEMORY", "2g"))
-        # The contract's 122 columns, each checked in one aggregate, and the mart's 270 are past
-        # Spark's default of 100 fields for generated code: interpreted, the load's checks took 1.5 x as long.
-        .config("spark.sql.codegen.maxFields", "1000")
-        # Run a task on the first free core: waiting up to 3 s for one "closer" to its data
-        # (Spark's default) only idles a machine whose cores all see the same disk.
-        .config("spark.locality.wait", os.environ.get("CREDIT_SPARK_LOCALITY_WAIT", "0s"))
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        # Months of thousands of rows, not of terabytes: a few shuffle partitions per core.
-        .config("spark.sql.shuffle.partitions", os.environ.get("CREDIT_SPARK_SHUFFLE_PARTITIONS", "4"))
-        .enableHiveSupport()
-    )
+    builder = SparkSession.builder.config(map=spark_settings(data_dir, master)).enableHiveSupport()
     try:
         session = builder.getOrCreate()
     except PySparkRuntimeError as error:
