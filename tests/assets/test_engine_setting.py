@@ -119,3 +119,32 @@ def test_spark_without_java_is_unavailable_not_a_failure_to_retry(tmp_path):
     )
     assert finished.returncode == 0, finished.stderr[-2000:]
     assert "Spark's JVM did not start: it needs Java 17 or later" in finished.stdout, finished.stderr[-2000:]
+
+
+def test_a_spark_session_starts_its_jvm_with_the_warehouse_settings(tmp_path):
+    """The JVM's own settings count only where it starts: its memory, its options, where the metastore is.
+
+    In a process of its own, which starts its JVM (Spark's month test starts one itself, to share it).
+    """
+    probe = (
+        "import sys\n"
+        "from warehouse.spark.session import spark_session\n"
+        "session = spark_session(sys.argv[1])\n"
+        "jvm = session.sparkContext._jvm\n"
+        "print(jvm.java.lang.System.getProperty('derby.system.home'))\n"
+        "print(jvm.java.lang.Runtime.getRuntime().maxMemory())\n"
+        "print(' '.join(jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()))\n"
+        "print(session.conf.get('spark.sql.warehouse.dir'))\n"
+    )
+    environment = {**os.environ, "CREDIT_SPARK_DRIVER_MEMORY": "600m"}
+    for name in ("PYSPARK_GATEWAY_PORT", "PYSPARK_GATEWAY_SECRET"):
+        environment.pop(name, None)
+    finished = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path / "data")], env=environment, capture_output=True, text=True
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    metastore, heap, arguments, tables = finished.stdout.strip().splitlines()[-4:]
+    assert metastore == str(tmp_path / "data" / "spark" / "metastore")
+    assert 400 * 2**20 < int(heap) <= 600 * 2**20  # the driver's memory, as the JVM reports its largest heap
+    assert "-XX:-DontCompileHugeMethods" in arguments.split()
+    assert tables.removeprefix("file:") == str(tmp_path / "data" / "spark" / "tables")

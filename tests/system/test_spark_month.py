@@ -10,9 +10,11 @@ engine shows: feature rows and scores value for value, corrected outcomes in the
 training set, refused files, the load ledger.
 
 One JVM serves both processes: this one starts it, the month's process joins it, as PySpark
-joins the JVM spark-submit started (`$PYSPARK_GATEWAY_PORT`), and stops its session when the run
-ends. So this process's tests run in a JVM whose code the month compiled (a first read of the
-feature mart took 17 s in a JVM of its own, 2 s in a warm one), and one JVM starts, not two.
+joins the JVM spark-submit started (`$PYSPARK_GATEWAY_PORT`), and stops its Spark context once
+the run has ended. So this process's tests run in a JVM whose code the month compiled (a first
+read of the feature mart took 17 s in a JVM of its own, 2 s in a warm one), and one JVM starts,
+not two. (That `spark_session` starts a JVM of its own with the same settings is
+tests/assets/test_engine_setting.py's to show.)
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from dbt.cli.main import dbtRunner
-from pyspark import SparkConf
+from pyspark import SparkConf, SparkContext
 from pyspark.java_gateway import launch_gateway
 
 from assets.dagster_instance import dagster_instance
@@ -50,19 +52,20 @@ from warehouse.paths import DBT_PROJECT_DIR, DataPaths
 from warehouse.publishing.bi_copy import SERVED_TABLES, SERVING_DATABASE
 from warehouse.publishing.outbox_csv import outbox_file_name
 from warehouse.spark import delivery_load, marts
-from warehouse.spark.session import spark_folder, spark_session, spark_settings
+from warehouse.spark.session import COMPILE_HUGE_METHODS, spark_folder, spark_session, spark_settings
 
 RUN_MONTH = """
 import json, sys
 from datetime import date
-from pyspark.sql import SparkSession
+from pyspark import SparkContext
 from assets.month_runs import run_month
 from warehouse.paths import DataPaths
 
 run = run_month(date.fromisoformat(sys.argv[1]), DataPaths.from_env(), json.loads(sys.argv[2]))
-session = SparkSession.getActiveSession()
-if session is not None:  # the JVM stays (the test process started it); its next session is that process's
-    session.stop()
+# The JVM stays (the test process started it): its next Spark context is that process's, one at a time.
+context = SparkContext._active_spark_context
+assert context is not None, "the month's run left no Spark context in this process"
+context.stop()
 print(json.dumps({"run_id": run.result.run_id, "success": run.success}))
 """
 # The labels of the month's model: the models that build them, run again once corrections are loaded.
@@ -70,8 +73,9 @@ LABEL_MODELS = ["stg_home_credit__outcomes", "fct_application_labels", "int_labe
 
 
 # Thousands of rows, on a machine the other test processes keep busy: garbage collection on parallel threads,
-# and compiling Spark's huge generated methods (which the product's settings ask for, worth it at a history's
-# size), cost more CPU than they save here. Measured on this module alone: 458 s of CPU in all, 394 s with these.
+# and compiling Spark's huge generated methods, cost more CPU than they save here. `+DontCompileHugeMethods`
+# undoes the product's COMPILE_HUGE_METHODS (worth it at a history's size): of the two, the JVM takes the last.
+# Neither changes a result. Measured on this module alone: 458 s of CPU in all, 394 s with these.
 SMALL_DATA_JVM_OPTIONS = "-XX:+UseSerialGC -XX:+DontCompileHugeMethods"
 
 
@@ -84,8 +88,10 @@ def spark_data(deliveries_dir, tmp_path_factory) -> DataPaths:
 def spark_jvm(spark_data) -> dict[str, str]:
     """This process's JVM, started with the Spark settings of the month's data directory, and the
     environment in which another process's PySpark joins it (as PySpark joins the JVM spark-submit started)."""
+    assert SparkContext._gateway is None, "this process joined a JVM already: it would not be the month's"
     spark_folder(spark_data.root).mkdir(parents=True, exist_ok=True)
     settings = spark_settings(spark_data.root)
+    assert settings["spark.driver.extraJavaOptions"].endswith(COMPILE_HUGE_METHODS)
     settings["spark.driver.extraJavaOptions"] += " " + SMALL_DATA_JVM_OPTIONS
     gateway = launch_gateway(SparkConf(loadDefaults=False).setAll(list(settings.items())))
     yield {
@@ -93,6 +99,8 @@ def spark_jvm(spark_data) -> dict[str, str]:
         "PYSPARK_GATEWAY_SECRET": gateway.java_parameters.auth_token,
     }
     gateway.shutdown()
+    gateway.proc.stdin.close()  # the JVM ends when its launcher's pipe closes
+    gateway.proc.wait(timeout=60)
 
 
 # Of the session's scope, like `october_run`, so that it is set up first (pytest sets up the wider scope
