@@ -68,6 +68,9 @@ class WarehouseEngine(Protocol):
     name: str
     dbt_target: str
 
+    def check_usable(self) -> None:
+        """Raise `EngineUnavailable` if this process can no longer use the engine (a retry here would fail too)."""
+
     def load_delivery(self, path: Path, progress: Progress | None = None, skip_superseded: bool = False) -> LoadResult:
         """Check a delivery (applications or outcomes) against the raw-file contract and load it.
 
@@ -128,6 +131,9 @@ class DuckDBEngine:
     paths: DataPaths
     name: str = "duckdb"
     dbt_target: str = "duckdb"
+
+    def check_usable(self) -> None:
+        return None  # the file is opened anew by each call
 
     def load_delivery(self, path: Path, progress: Progress | None = None, skip_superseded: bool = False) -> LoadResult:
         return load_delivery(path, self.paths, progress, skip_superseded=skip_superseded)
@@ -217,6 +223,22 @@ class SparkEngine:
         self.session = session or spark_session(paths.root)
         # The training set reaches the driver this many rows at a time.
         self.training_piece_rows = training_piece_rows
+
+    def check_usable(self) -> None:
+        """The session's JVM still runs it. One that ended (killed, out of memory) or was stopped cannot, and
+        PySpark starts no second JVM in a process: a step retried here would fail again, in py4j's words."""
+        from py4j.protocol import Py4JError
+
+        context = self.session.sparkContext
+        try:
+            stopped = context._jsc is None or context._jsc.sc().isStopped()
+        except (Py4JError, OSError):  # the JVM is gone: py4j's reconnection is refused
+            stopped = True
+        if stopped:
+            raise EngineUnavailable(
+                f"this process's Spark session for {self.paths.root} has stopped (its JVM ended, or the session was"
+                " stopped): run the month again, in a new process, which starts a new JVM"
+            )
 
     def load_delivery(self, path: Path, progress: Progress | None = None, skip_superseded: bool = False) -> LoadResult:
         from warehouse.spark.delivery_load import load_delivery

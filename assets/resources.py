@@ -128,8 +128,10 @@ class WarehouseResource(dg.ConfigurableResource):
                     f"this run's engine is {name} and the definitions were loaded for {dbt_project.target}: set"
                     f" {ENGINE_VARIABLE}={name} for `make setup`, `make ui` and `credit` alike, so they agree"
                 )
-            return _engine(str(self.paths.root), name)
-        except (ValueError, EngineUnavailable) as error:  # a setting, or Spark missing: the same on a retry
+            engine = _engine(str(self.paths.root), name)
+            engine.check_usable()  # one per process: a Spark JVM that ended serves no retry here
+            return engine
+        except (ValueError, EngineUnavailable) as error:  # a setting, Spark missing or ended: the same on a retry
             raise dg.Failure(description=str(error), allow_retries=False) from error
 
     def export_for_dbt(self) -> None:

@@ -121,30 +121,45 @@ def test_spark_without_java_is_unavailable_not_a_failure_to_retry(tmp_path):
     assert "Spark's JVM did not start: it needs Java 17 or later" in finished.stdout, finished.stderr[-2000:]
 
 
-def test_a_spark_session_starts_its_jvm_with_the_warehouse_settings(tmp_path):
+def test_a_spark_session_starts_its_jvm_with_the_warehouse_settings_and_a_jvm_that_ended_fails_without_retries(
+    tmp_path,
+):
     """The JVM's own settings count only where it starts: its memory, its options, where the metastore is.
+    Once it has ended, the run's resource refuses the engine, and says so, rather than let a step retry in py4j's words.
 
     In a process of its own, which starts its JVM (Spark's month test starts one itself, to share it).
     """
     probe = (
         "import sys\n"
-        "from warehouse.spark.session import spark_session\n"
-        "session = spark_session(sys.argv[1])\n"
+        "import dagster as dg\n"
+        "from pyspark import SparkContext\n"
+        "from assets.resources import WarehouseResource\n"
+        "resource = WarehouseResource(data_dir=sys.argv[1], engine='spark')\n"
+        "session = resource.warehouse_engine().session\n"
         "jvm = session.sparkContext._jvm\n"
         "print(jvm.java.lang.System.getProperty('derby.system.home'))\n"
         "print(jvm.java.lang.Runtime.getRuntime().maxMemory())\n"
         "print(' '.join(jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()))\n"
         "print(session.conf.get('spark.sql.warehouse.dir'))\n"
+        "SparkContext._gateway.proc.kill()\n"
+        "SparkContext._gateway.proc.wait()\n"
+        "try:\n"
+        "    resource.warehouse_engine()\n"
+        "except dg.Failure as failure:\n"
+        "    print(failure.allow_retries, failure.description)\n"
     )
-    environment = {**os.environ, "CREDIT_SPARK_DRIVER_MEMORY": "600m"}
+    environment = {**os.environ, "CREDIT_ENGINE": "spark", "CREDIT_SPARK_DRIVER_MEMORY": "600m"}
     for name in ("PYSPARK_GATEWAY_PORT", "PYSPARK_GATEWAY_SECRET"):
         environment.pop(name, None)
-    finished = subprocess.run(
-        [sys.executable, "-c", probe, str(tmp_path / "data")], env=environment, capture_output=True, text=True
-    )
+    data = tmp_path / "data"
+    finished = subprocess.run([sys.executable, "-c", probe, str(data)], env=environment, capture_output=True, text=True)
     assert finished.returncode == 0, finished.stderr[-3000:]
-    metastore, heap, arguments, tables = finished.stdout.strip().splitlines()[-4:]
-    assert metastore == str(tmp_path / "data" / "spark" / "metastore")
+    metastore, heap, arguments, tables, refused = finished.stdout.strip().splitlines()[-5:]
+    assert metastore == str(data / "spark" / "metastore")
     assert 400 * 2**20 < int(heap) <= 600 * 2**20  # the driver's memory, as the JVM reports its largest heap
     assert "-XX:-DontCompileHugeMethods" in arguments.split()
-    assert tables.removeprefix("file:") == str(tmp_path / "data" / "spark" / "tables")
+    assert tables.removeprefix("file:") == str(data / "spark" / "tables")
+    assert refused == (
+        f"False this process's Spark session for {data} has stopped (its JVM ended, or the session was stopped):"
+        " run the month again, in a new process, which starts a new JVM"
+    )
