@@ -230,15 +230,21 @@ class SparkEngine:
         from py4j.protocol import Py4JError
 
         context = self.session.sparkContext
+        launched = getattr(context._gateway, "proc", None)  # the JVM's process, when this one started it
         try:
-            stopped = context._jsc is None or context._jsc.sc().isStopped()
-        except (Py4JError, OSError):  # the JVM is gone: py4j's reconnection is refused
-            stopped = True
-        if stopped:
+            if context._jsc is None or context._jsc.sc().isStopped():
+                raise EngineUnavailable(
+                    f"this process's Spark session for {self.paths.root} was stopped: run the month again,"
+                    " in a new process, which starts a new one"
+                )
+        except (Py4JError, OSError) as error:  # no answer: py4j's reconnection refused, as a JVM that ended leaves it
+            if launched is not None and launched.poll() is None:
+                raise  # the JVM runs: some other fault, which a retry may outlive
+            status = "" if launched is None else f", exit status {launched.returncode}"
             raise EngineUnavailable(
-                f"this process's Spark session for {self.paths.root} has stopped (its JVM ended, or the session was"
-                " stopped): run the month again, in a new process, which starts a new JVM"
-            )
+                f"this process's Spark JVM for {self.paths.root} has ended{status}: run the month again, in a new"
+                " process, which starts a new one (if it ran out of memory, give it more: $CREDIT_SPARK_DRIVER_MEMORY)"
+            ) from error
 
     def load_delivery(self, path: Path, progress: Progress | None = None, skip_superseded: bool = False) -> LoadResult:
         from warehouse.spark.delivery_load import load_delivery

@@ -129,7 +129,7 @@ class WarehouseResource(dg.ConfigurableResource):
                     f" {ENGINE_VARIABLE}={name} for `make setup`, `make ui` and `credit` alike, so they agree"
                 )
             engine = _engine(str(self.paths.root), name)
-            engine.check_usable()  # one per process: a Spark JVM that ended serves no retry here
+            engine.check_usable()  # on each call: one engine per process, and a Spark JVM that ended serves no retry
             return engine
         except (ValueError, EngineUnavailable) as error:  # a setting, Spark missing or ended: the same on a retry
             raise dg.Failure(description=str(error), allow_retries=False) from error

@@ -5,17 +5,25 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import dagster as dg
 import pytest
 
 from assets.dagster_instance import dagster_instance
 from assets.dbt_project import SETUP_TARGET, dbt_project, engine_folder, project_target_path
-from assets.engines import DuckDBEngine, warehouse_engine
+from assets.engines import DuckDBEngine, SparkEngine, warehouse_engine
 from assets.raw_deliveries import raw_deliveries
 from assets.resources import WarehouseResource
 from warehouse.database import connect
-from warehouse.engine_setting import ENGINE_FILE, EngineMismatch, engine_name, held_engine, pin_engine
+from warehouse.engine_setting import (
+    ENGINE_FILE,
+    EngineMismatch,
+    EngineUnavailable,
+    engine_name,
+    held_engine,
+    pin_engine,
+)
 from warehouse.paths import DataPaths
 
 
@@ -147,6 +155,8 @@ def test_a_spark_session_starts_its_jvm_with_the_warehouse_settings_and_a_jvm_th
         "    resource.warehouse_engine()\n"
         "except dg.Failure as failure:\n"
         "    print(failure.allow_retries, failure.description)\n"
+        "else:\n"
+        "    print('no failure')\n"
     )
     environment = {**os.environ, "CREDIT_ENGINE": "spark", "CREDIT_SPARK_DRIVER_MEMORY": "600m"}
     for name in ("PYSPARK_GATEWAY_PORT", "PYSPARK_GATEWAY_SECRET"):
@@ -160,6 +170,14 @@ def test_a_spark_session_starts_its_jvm_with_the_warehouse_settings_and_a_jvm_th
     assert "-XX:-DontCompileHugeMethods" in arguments.split()
     assert tables.removeprefix("file:") == str(data / "spark" / "tables")
     assert refused == (
-        f"False this process's Spark session for {data} has stopped (its JVM ended, or the session was stopped):"
-        " run the month again, in a new process, which starts a new JVM"
+        f"False this process's Spark JVM for {data} has ended, exit status -9: run the month again, in a new process,"
+        " which starts a new one (if it ran out of memory, give it more: $CREDIT_SPARK_DRIVER_MEMORY)"
     )
+
+
+def test_a_stopped_spark_session_is_refused_as_such(tmp_path):
+    """The context stopped, the JVM running (or not ours to ask): a new process, not a retry here."""
+    stopped = SimpleNamespace(sparkContext=SimpleNamespace(_jsc=None, _gateway=None))
+    engine = SparkEngine(DataPaths(tmp_path / "data"), session=stopped)
+    with pytest.raises(EngineUnavailable, match="Spark session for .* was stopped: run the month again"):
+        engine.check_usable()
