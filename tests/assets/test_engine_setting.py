@@ -25,6 +25,7 @@ from warehouse.engine_setting import (
     pin_engine,
 )
 from warehouse.paths import DataPaths
+from warehouse.spark.session import COMPILE_HUGE_METHODS, spark_folder
 
 
 def test_the_engine_is_one_setting(tmp_path, monkeypatch):
@@ -165,10 +166,10 @@ def test_a_spark_session_starts_its_jvm_with_the_warehouse_settings_and_a_jvm_th
     finished = subprocess.run([sys.executable, "-c", probe, str(data)], env=environment, capture_output=True, text=True)
     assert finished.returncode == 0, finished.stderr[-3000:]
     metastore, heap, arguments, tables, refused = finished.stdout.strip().splitlines()[-5:]
-    assert metastore == str(data / "spark" / "metastore")
+    assert metastore == str(spark_folder(data) / "metastore")
     assert 400 * 2**20 < int(heap) <= 600 * 2**20  # the driver's memory, as the JVM reports its largest heap
-    assert "-XX:-DontCompileHugeMethods" in arguments.split()
-    assert tables.removeprefix("file:") == str(data / "spark" / "tables")
+    assert COMPILE_HUGE_METHODS in arguments.split()
+    assert tables.removeprefix("file:") == str(spark_folder(data) / "tables")
     assert refused == (
         f"False this process's Spark JVM for {data} has ended, exit status -9: run the month again, in a new process,"
         " which starts a new one (if it ran out of memory, give it more: $CREDIT_SPARK_DRIVER_MEMORY)"

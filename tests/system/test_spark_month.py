@@ -296,7 +296,7 @@ def test_spark_monitors_the_month_as_duckdb_does(october_run, spark_month):
     compared = {}
     with connect(october_run.paths.warehouse, read_only=True) as connection:
         for table, key in MONITORING.items():
-            on_duckdb = connection.sql(f"select * from monitoring.{table}").df()
+            on_duckdb = connection.table(f"monitoring.{table}").df()  # a table's name, not SQL text
             on_spark = spark_month.session.table(f"monitoring.{table}").toPandas()
             on_duckdb, on_spark = (_comparable(frame, key) for frame in (on_duckdb, on_spark.loc[:, on_duckdb.columns]))
             # Figures rounded to six places by each engine: a half may round either way.
