@@ -3,7 +3,8 @@
 The inbox sensor usually runs a month as soon as its file lands; the schedule is the
 backstop. It skips a month whose outbox file was published already, and otherwise starts
 the month's run as the inbox sensor would: without the training steps when the month's model
-was trained ahead, else the whole `monthly_pipeline`. The run fails (and notifies) when the
+was trained ahead, else the whole `monthly_pipeline`, which trains the month's model as the
+latest one was trained (assets/carried_model_config.py). The run fails (and notifies) when the
 month's file has not arrived: a late delivery is news. It is off until an operator turns it
 on (`make demo` data are from 2020-2021).
 """
@@ -15,6 +16,7 @@ from datetime import date
 import dagster as dg
 
 from assets.asset_keys import MONTHLY_OUTBOX
+from assets.carried_model_config import carried_model_config
 from assets.jobs import MODEL_ASSETS, monthly_pipeline
 from assets.model_readiness import month_job_name
 from assets.partitions import partition_key
@@ -42,15 +44,20 @@ def monthly_schedule(context: dg.ScheduleEvaluationContext, warehouse: Warehouse
     key = partition_key(month)
     if key in context.instance.get_materialized_partitions(MONTHLY_OUTBOX):
         return dg.SkipReason(f"{month:%Y-%m} is published already")
-    asset_selection = None
+    asset_selection, run_config, tags = None, {}, {"credit/trigger": "monthly_schedule"}
     if month_job_name(context.instance, warehouse.paths, month) == SCORE_MONTH:
         # The month's model was trained ahead: run score_month's part of the pipeline, training
         # nothing, as when the file lands in the inbox. (A schedule targets one job.)
         everything = monthly_pipeline.selection.resolve(context.repository_def.asset_graph)
         asset_selection = sorted(everything - MODEL_ASSETS.resolve(context.repository_def.asset_graph))
+    else:  # trains the month's model first: as the latest model was trained
+        carried = carried_model_config(context.instance, month)
+        context.log.info(f"{month:%Y-%m}'s model is trained first; {carried.describe()}")
+        run_config, tags = carried.run_config(), {**tags, **carried.tags()}
     return dg.RunRequest(
         run_key=f"scheduled-{key}",
         partition_key=key,
         asset_selection=asset_selection,
-        tags={"credit/trigger": "monthly_schedule"},
+        run_config=run_config,
+        tags=tags,
     )

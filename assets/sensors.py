@@ -6,7 +6,8 @@ progress and are skipped). A file is considered once it has stopped changing for
 - a month file (`YYYYMM01.csv`) that passes the file's own contract checks starts that
   month's run (`score_month` when its model was trained ahead, else `monthly_pipeline`),
   oldest month first, once every month before it is loaded, queued or requested in the same
-  tick (month M trains on all of them); until
+  tick (month M trains on all of them), with the model config of the latest model up to the
+  month when it trains one (assets/carried_model_config.py); until
   then the file stays out of the cursor, so a later tick looks at it again;
 - a file that fails them, or whose name is not a delivery name, is moved to quarantine with
   its report, and a `delivery_rejected` notification says why; no run starts;
@@ -31,6 +32,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.carried_model_config import carried_model_config
 from assets.jobs import monthly_pipeline, score_month, train_ahead
 from assets.model_readiness import ACTIVE_RUN_STATUSES, month_job_name
 from assets.partitions import monthly_partitions, partition_key, partition_month
@@ -176,13 +178,20 @@ def inbox_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResour
             )
             continue
         ready.add(month)
+        # score_month when the month's model was trained ahead (or is being), else the whole pipeline.
+        job_name = month_job_name(context.instance, paths, month)
+        run_config, tags = {}, {"credit/delivery": file_name, "credit/sha256": sha256[:16]}
+        if job_name == monthly_pipeline.name:  # trains the month's model first: as the latest model was trained
+            carried = carried_model_config(context.instance, month)
+            context.log.info(f"{file_name}: {month:%Y-%m}'s model is trained first; {carried.describe()}")
+            run_config, tags = carried.run_config(), {**tags, **carried.tags()}
         requests.append(
             dg.RunRequest(
                 run_key=f"{file_name}@{sha256}",
-                # score_month when the month's model was trained ahead (or is being), else the whole pipeline.
-                job_name=month_job_name(context.instance, paths, month),
+                job_name=job_name,
                 partition_key=partition_key(month),
-                tags={"credit/delivery": file_name, "credit/sha256": sha256[:16]},
+                run_config=run_config,
+                tags=tags,
             )
         )
     context.update_cursor(json.dumps(cursor, sort_keys=True))
@@ -230,7 +239,7 @@ def notify_on_failure(context: dg.RunFailureSensorContext, warehouse: WarehouseR
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "When month M-1's run succeeds, queues the training of month M's model (once per run), so M's run only"
-        " loads, scores and publishes."
+        " loads, scores and publishes; trained with the model config the latest model's run was given."
     ),
 )
 def train_next_month(context: dg.RunStatusSensorContext):
@@ -242,9 +251,13 @@ def train_next_month(context: dg.RunStatusSensorContext):
     next_month = add_months(partition_month(run.tags[PARTITION_TAG]), 1)
     if not monthly_partitions.has_partition_key(partition_key(next_month)):
         return dg.SkipReason(f"{next_month:%Y-%m} has not begun: its model is trained once it has")
+    # Trained as the latest model was: the choices a person made for it, not the defaults.
+    carried = carried_model_config(context.instance, next_month)
+    context.log.info(f"{next_month:%Y-%m}'s model: {carried.describe()}")
     return dg.RunRequest(
         # One training per finished month run: a sensor restart or a second tick asks for the same key.
         run_key=f"train-ahead {next_month:%Y-%m} after {run.run_id}",
         partition_key=partition_key(next_month),
-        tags={"credit/trained_after_run": run.run_id},
+        run_config=carried.run_config(),
+        tags={"credit/trained_after_run": run.run_id, **carried.tags()},
     )

@@ -4,11 +4,11 @@ One server for the module, started the way `make ui` starts it, on a copy of a d
 where October is published and November's model was trained ahead (the shared fixture). Dropping
 November's file into the inbox must give exactly one successful run, which trains nothing, its
 outbox file and its notification, then December's model trained ahead by the daemon before
-December's file exists; a bad file only a rejection; an online decision logged before is loaded
-by the month's run. Then the month's BI copy is launched again through GraphQL, as the launchpad
-does, and must succeed. (The sensor's order and once-only rules over
-many months, and a first month that trains its model, are tested in process:
-tests/assets/test_sensors.py and test_month_order.py.)
+December's file exists, with the config November's model was given; a bad file only a rejection;
+an online decision logged before is loaded by the month's run. Then the month's BI copy is
+launched again through GraphQL, as the launchpad does, and must succeed. (The sensor's order and
+once-only rules over many months, and a first month that trains its model, are tested in
+process: tests/assets/test_sensors.py and test_month_order.py.)
 """
 
 from __future__ import annotations
@@ -22,14 +22,17 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from assets.carried_model_config import CONFIG_FROM_TAG
 from assets.dagster_instance import INSTANCE_CONFIG
 from assets.dbt_project import SETUP_TARGET
 from assets.sensors import CLI_SOURCE_TAG
-from tests.system.conftest import copy_of, free_port
+from ml.model_store import latest_card
+from tests.system.conftest import QUICK_MODEL_CONFIG, copy_of, free_port
 from warehouse.database import connect
 from warehouse.online.decision_log import DecisionLog, online_decisions
 from warehouse.paths import PROJECT_ROOT
@@ -47,7 +50,7 @@ ONLINE_DECISION = {
     "reasons": ["External score 3: 0.10"],
     "application": {"SK_ID_CURR": 9_999_002},
 }
-# November's model is ready in the fixture; December's is trained by the daemon, with the launchpad defaults.
+# November's model is ready in the fixture; December's is trained by the daemon, with November's model config.
 MONTH, NEXT_MONTH = "2020-11-01", "2020-12-01"
 STARTUP_SECONDS = 180
 RUNS_SECONDS = 900
@@ -248,7 +251,9 @@ def _deliver(source: Path, inbox: Path) -> None:
     os.replace(temporary, inbox / source.name)
 
 
-def test_a_month_file_in_the_inbox_gives_one_run_then_the_next_months_model(dagster_dev, deliveries_dir):
+def test_a_month_file_in_the_inbox_gives_one_run_then_the_next_months_model(
+    dagster_dev, november_model, deliveries_dir
+):
     server, paths, log = dagster_dev
     notified_before = len(read_notifications(paths))
     # An online decision made before the month's file arrives: the month's run loads the decision log.
@@ -281,8 +286,13 @@ def test_a_month_file_in_the_inbox_gives_one_run_then_the_next_months_model(dags
     assert [(run["partition"], run["jobName"]) for run in month_runs] == [(MONTH, "score_month")], (
         "one run for the month file, none for the bad file; its model was trained ahead, so it trains nothing"
     )
-    trainings = [(run["partition"], run["jobName"]) for run in runs if run["jobName"] == "train_ahead"]
-    assert trainings == [(NEXT_MONTH, "train_ahead")], "the daemon trains the next month's model, once"
+    [training] = [run for run in runs if run["jobName"] == "train_ahead"]
+    assert training["partition"] == NEXT_MONTH, "the daemon trains the next month's model, once"
+    # As November's was: the config its run gave, carried to the run no person launched.
+    carried_from = {tag["key"]: tag["value"] for tag in training["tags"]}[CONFIG_FROM_TAG]
+    assert carried_from == november_model.models[date.fromisoformat(MONTH)]
+    december = latest_card(paths.models, date.fromisoformat(NEXT_MONTH)).training_config
+    assert {name: december[name] for name in QUICK_MODEL_CONFIG} == QUICK_MODEL_CONFIG
     assert sorted(path.name for path in paths.outbox.glob("pred_*.csv")) == ["pred_20201001.csv", "pred_20201101.csv"]
 
     notifications = new_notifications()
