@@ -38,21 +38,39 @@ def registry_warehouse(built_warehouse, tmp_path):
     return paths
 
 
-def trained_for(paths, month: date, blind: bool = False, without: date | None = None):
-    """A model of `month` and what registering it needs.
+@pytest.fixture(scope="module")
+def trained_once(built_warehouse):
+    """Each model these tests need, trained once for the module: the same rows and config give the same model.
 
     A blind one never sees the external scores (a broken feature pipeline); `without` drops a
     month's rows, as when that month's outcomes are not known yet.
     """
-    with connect(paths.warehouse, read_only=True) as connection:
-        frame = training_rows(connection, month)
-    if without:
-        frame = frame[frame["application_month"] != np.datetime64(without)].reset_index(drop=True)
-    shown = frame.assign(**{column: np.nan for column in EXTERNAL_SCORES}) if blind else frame
-    trained = train_model(shown, QUICK)
-    card = save_model(trained, month, f"rows-{month}-{blind}-{without}", QUICK, paths.models)
-    validation_rows = shown.set_index(ID_COLUMN).loc[trained.validation[ID_COLUMN]].reset_index()
-    return card, validation_rows, trained.validation["probability"].to_numpy()
+    models = {}
+
+    def trained(month: date, blind: bool, without: date | None):
+        if (month, blind, without) not in models:
+            with connect(built_warehouse.warehouse, read_only=True) as connection:
+                frame = training_rows(connection, month)
+            if without:
+                frame = frame[frame["application_month"] != np.datetime64(without)].reset_index(drop=True)
+            shown = frame.assign(**{column: np.nan for column in EXTERNAL_SCORES}) if blind else frame
+            models[month, blind, without] = train_model(shown, QUICK), shown
+        return models[month, blind, without]
+
+    return trained
+
+
+@pytest.fixture
+def trained_for(registry_warehouse, trained_once):
+    """A model of `month`, stored in this test's model store, and what registering it needs."""
+
+    def stored(month: date, blind: bool = False, without: date | None = None):
+        trained, shown = trained_once(month, blind, without)
+        card = save_model(trained, month, f"rows-{month}-{blind}-{without}", QUICK, registry_warehouse.models)
+        validation_rows = shown.set_index(ID_COLUMN).loc[trained.validation[ID_COLUMN]].reset_index()
+        return card, validation_rows, trained.validation["probability"].to_numpy()
+
+    return stored
 
 
 def register_model(paths, trained, tolerance=0.005) -> dict:
@@ -78,10 +96,10 @@ def _compared_on_untouched_rows(paths, challenger_version: str, champion_version
 
 
 @pytest.mark.slow  # trains models
-def test_a_worse_challenger_is_rejected_on_rows_neither_saw_with_its_swap_set(registry_warehouse):
+def test_a_worse_challenger_is_rejected_on_rows_neither_saw_with_its_swap_set(registry_warehouse, trained_for):
     paths = registry_warehouse
-    champion = trained_for(paths, NOVEMBER)
-    blind = trained_for(paths, DECEMBER, blind=True)
+    champion = trained_for(NOVEMBER)
+    blind = trained_for(DECEMBER, blind=True)
     first = register_model(paths, champion)
     second = register_model(paths, blind)
     with connect(paths.warehouse) as connection:
@@ -103,13 +121,15 @@ def test_a_worse_challenger_is_rejected_on_rows_neither_saw_with_its_swap_set(re
 
 
 @pytest.mark.slow  # trains models
-def test_a_better_challenger_is_promoted_and_a_retrained_month_supersedes_its_old_model(registry_warehouse):
+def test_a_better_challenger_is_promoted_and_a_retrained_month_supersedes_its_old_model(
+    registry_warehouse, trained_for
+):
     paths = registry_warehouse
-    champion = trained_for(paths, NOVEMBER, blind=True)
-    blind = trained_for(paths, DECEMBER, blind=True)
+    champion = trained_for(NOVEMBER, blind=True)
+    blind = trained_for(DECEMBER, blind=True)
     register_model(paths, champion)
     register_model(paths, blind, tolerance=1.0)
-    full = trained_for(paths, DECEMBER)
+    full = trained_for(DECEMBER)
     decision = register_model(paths, full)
     with connect(paths.warehouse) as connection:
         scoring_january = champion_as_of(connection, JANUARY)
@@ -130,13 +150,13 @@ def test_a_better_challenger_is_promoted_and_a_retrained_month_supersedes_its_ol
 
 
 @pytest.mark.slow  # trains models
-def test_with_no_rows_both_models_left_untouched_the_challenger_is_pending(registry_warehouse):
+def test_with_no_rows_both_models_left_untouched_the_challenger_is_pending(registry_warehouse, trained_for):
     """December's outcomes unknown at January: it validates on November, which December's champion was fitted on."""
     paths = registry_warehouse
-    register_model(paths, trained_for(paths, NOVEMBER))
-    december = trained_for(paths, DECEMBER)
+    register_model(paths, trained_for(NOVEMBER))
+    december = trained_for(DECEMBER)
     assert register_model(paths, december)["status"] == CHAMPION
-    january = trained_for(paths, JANUARY, without=DECEMBER)
+    january = trained_for(JANUARY, without=DECEMBER)
     decision = register_model(paths, january)
     assert decision["status"] == PENDING
     assert "no labelled rows that neither model was fitted or chose on" in decision["decision_reason"]
