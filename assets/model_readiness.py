@@ -22,7 +22,8 @@ from warehouse.paths import DataPaths
 ACTIVE_RUN_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
 
 
-def _latest(instance: dg.DagsterInstance, key: dg.AssetKey, month: date) -> dg.EventLogRecord | None:
+def latest_materialisation(instance: dg.DagsterInstance, key: dg.AssetKey, month: date) -> dg.EventLogRecord | None:
+    """The latest materialisation of the asset's month, or None."""
     latest = dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition_key(month)])
     records = instance.fetch_materializations(latest, limit=1).records
     return records[0] if records else None
@@ -30,7 +31,7 @@ def _latest(instance: dg.DagsterInstance, key: dg.AssetKey, month: date) -> dg.E
 
 def ready_model(instance: dg.DagsterInstance, paths: DataPaths, month: date) -> str | None:
     """The version of month M's latest materialised model, if its files are still in the model store."""
-    record = _latest(instance, CREDIT_DEFAULT_MODEL, month)
+    record = latest_materialisation(instance, CREDIT_DEFAULT_MODEL, month)
     if record is None:
         return None
     version = record.asset_materialization.metadata.get("model_version")
@@ -76,7 +77,7 @@ def month_job_name(instance: dg.DagsterInstance, paths: DataPaths, month: date) 
     """
     if training_under_way(instance, month):
         return SCORE_MONTH
-    model = _latest(instance, CREDIT_DEFAULT_MODEL, month)
+    model = latest_materialisation(instance, CREDIT_DEFAULT_MODEL, month)
     if ready_model(instance, paths, month) and not deliveries_changed_since(instance, month, model.storage_id):
         return SCORE_MONTH
     return MONTHLY_PIPELINE
@@ -91,8 +92,8 @@ def trained_ahead_problem(
     or never ran, leaves none), and every delivery that training set read must be the version
     loaded now: a correction or a late outcome file of an earlier month makes M's model out of date.
     """
-    training = _latest(instance, TRAINING_SET, month)
-    model = _latest(instance, CREDIT_DEFAULT_MODEL, month)
+    training = latest_materialisation(instance, TRAINING_SET, month)
+    model = latest_materialisation(instance, CREDIT_DEFAULT_MODEL, month)
     retrain = f"train it (`credit train {month:%Y-%m}`), then run {month:%Y-%m} again"
     if training is None or model is None or model.storage_id < training.storage_id:
         return f"{month:%Y-%m} has no model trained ahead on its latest training set: {retrain}"

@@ -7,6 +7,7 @@ from datetime import date
 
 import dagster as dg
 
+from assets.carried_model_config import carried_model_config, model_config_of
 from assets.dagster_instance import dagster_instance
 from assets.definitions import defs
 from assets.model_readiness import month_job_name
@@ -47,12 +48,20 @@ def _execute(job_name: str, month: date, paths: DataPaths, run_config: dict | No
     # The jobs the sensors and the schedule start, so their retry policy holds here too and the UI
     # lists these runs beside theirs; only the data directory is this call's, given in the run config.
     job = defs.resolve_job_def(job_name)
+    run_config = _for_job(job, {**CONSOLE_LOGGING, **data_directory_config(paths), **(run_config or {})})
+    tags = dict([CLI_SOURCE_TAG])
     with dagster_instance(paths) as instance:
+        if job.graph.has_node_named(MODEL_STEP):
+            # Trained as the latest model was (its budget and seed), under the caller's own choices.
+            carried = carried_model_config(instance, month)
+            model = {"config": carried.under(model_config_of(run_config))}
+            run_config = {**run_config, "ops": {**run_config.get("ops", {}), MODEL_STEP: model}}
+            tags = {**tags, **carried.tags()}
         result = job.execute_in_process(
             partition_key=partition_key(month),
             instance=instance,
-            run_config=_for_job(job, {**CONSOLE_LOGGING, **data_directory_config(paths), **(run_config or {})}),
-            tags=dict([CLI_SOURCE_TAG]),
+            run_config=run_config,
+            tags=tags,
             raise_on_error=False,
         )
         # The run-status sensors skip runs tagged as the CLI's, so this is the one notification.

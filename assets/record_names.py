@@ -15,3 +15,5 @@ SCORE_MONTH = "score_month"
 TRAIN_AHEAD = "train_ahead"
 INPUTS_VERSION = "inputs_version"  # training_set metadata: the versions of the deliveries it read
 PARTITION_TAG = "dagster/partition"  # Dagster's tag of a partitioned run: the month's partition key
+MODEL_CONFIG_FROM_TAG = "credit/model_config_from"  # a run that trains: the run whose model config it carries
+MODEL_CONFIG_CARRIED_TAG = "credit/model_config_carried"  # ... and what it carried, or why nothing

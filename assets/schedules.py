@@ -3,8 +3,8 @@
 The inbox sensor usually runs a month as soon as its file lands; the schedule is the
 backstop. It skips a month whose outbox file was published already, and otherwise starts
 the month's run as the inbox sensor would: without the training steps when the month's model
-was trained ahead, else the whole `monthly_pipeline`, which trains the month's model as the
-latest one was trained (assets/carried_model_config.py). The run fails (and notifies) when the
+was trained ahead, else the whole `monthly_pipeline`, which trains the month's model with the
+latest one's budget and seed (assets/carried_model_config.py). The run fails (and notifies) when the
 month's file has not arrived: a late delivery is news. It is off until an operator turns it
 on (`make demo` data are from 2020-2021).
 """
@@ -52,7 +52,7 @@ def monthly_schedule(context: dg.ScheduleEvaluationContext, warehouse: Warehouse
         asset_selection = sorted(everything - MODEL_ASSETS.resolve(context.repository_def.asset_graph))
     else:  # trains the month's model first: as the latest model was trained
         carried = carried_model_config(context.instance, month)
-        context.log.info(f"{month:%Y-%m}'s model is trained first; {carried.describe()}")
+        context.log.info(f"{month:%Y-%m}'s model is trained first; model config {carried.note}")
         run_config, tags = carried.run_config(), {**tags, **carried.tags()}
     return dg.RunRequest(
         run_key=f"scheduled-{key}",

@@ -6,8 +6,8 @@ progress and are skipped). A file is considered once it has stopped changing for
 - a month file (`YYYYMM01.csv`) that passes the file's own contract checks starts that
   month's run (`score_month` when its model was trained ahead, else `monthly_pipeline`),
   oldest month first, once every month before it is loaded, queued or requested in the same
-  tick (month M trains on all of them), with the model config of the latest model up to the
-  month when it trains one (assets/carried_model_config.py); until
+  tick (month M trains on all of them), with the training budget and seed of the latest model
+  up to the month when it trains one (assets/carried_model_config.py); until
   then the file stays out of the cursor, so a later tick looks at it again;
 - a file that fails them, or whose name is not a delivery name, is moved to quarantine with
   its report, and a `delivery_rejected` notification says why; no run starts;
@@ -183,7 +183,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResour
         run_config, tags = {}, {"credit/delivery": file_name, "credit/sha256": sha256[:16]}
         if job_name == monthly_pipeline.name:  # trains the month's model first: as the latest model was trained
             carried = carried_model_config(context.instance, month)
-            context.log.info(f"{file_name}: {month:%Y-%m}'s model is trained first; {carried.describe()}")
+            context.log.info(f"{file_name}: {month:%Y-%m}'s model is trained first; model config {carried.note}")
             run_config, tags = carried.run_config(), {**tags, **carried.tags()}
         requests.append(
             dg.RunRequest(
@@ -239,7 +239,7 @@ def notify_on_failure(context: dg.RunFailureSensorContext, warehouse: WarehouseR
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "When month M-1's run succeeds, queues the training of month M's model (once per run), so M's run only"
-        " loads, scores and publishes; trained with the model config the latest model's run was given."
+        " loads, scores and publishes; with the training budget and seed of the latest model."
     ),
 )
 def train_next_month(context: dg.RunStatusSensorContext):
@@ -253,7 +253,7 @@ def train_next_month(context: dg.RunStatusSensorContext):
         return dg.SkipReason(f"{next_month:%Y-%m} has not begun: its model is trained once it has")
     # Trained as the latest model was: the choices a person made for it, not the defaults.
     carried = carried_model_config(context.instance, next_month)
-    context.log.info(f"{next_month:%Y-%m}'s model: {carried.describe()}")
+    context.log.info(f"{next_month:%Y-%m}'s model: model config {carried.note}")
     return dg.RunRequest(
         # One training per finished month run: a sensor restart or a second tick asks for the same key.
         run_key=f"train-ahead {next_month:%Y-%m} after {run.run_id}",

@@ -43,6 +43,9 @@ USAGE_ERRORS = (
 )
 
 
+TRIALS_HELP = "Optuna trials (default: as the latest model was trained, else the model's config)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="credit", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -79,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="materialise one month (YYYY-MM) end to end through Dagster: a line per step, the full log in a file",
     )
     run.add_argument("month")
-    run.add_argument("--trials", type=int, default=None, help="Optuna trials (default: the model's config)")
+    run.add_argument("--trials", type=int, default=None, help=TRIALS_HELP)
     run.add_argument(
         "--no-train-ahead",
         action="store_true",
@@ -92,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="train, register and gate month YYYY-MM's model ahead, from what is published up to the month before",
     )
     train.add_argument("month")
-    train.add_argument("--trials", type=int, default=None, help="Optuna trials (default: the model's config)")
+    train.add_argument("--trials", type=int, default=None, help=TRIALS_HELP)
     train.add_argument("-v", "--verbose", action="store_true", help="stream the full Dagster and dbt log here too")
 
     backtest = commands.add_parser(

@@ -1,4 +1,4 @@
-"""Runs the daemon launches train as the latest model was trained: the config a person gave it, not the defaults."""
+"""Runs that train carry the budget and seed of the latest model's run, never its gate or protected attributes."""
 
 import os
 import time
@@ -7,10 +7,12 @@ from datetime import UTC, date, datetime
 import dagster as dg
 
 from assets.asset_keys import CREDIT_DEFAULT_MODEL
-from assets.carried_model_config import CONFIG_FROM_TAG, carried_model_config
+from assets.carried_model_config import carried_model_config
 from assets.definitions import defs
 from assets.model_training import ModelConfig
 from assets.partitions import monthly_partitions
+from assets.record_names import MODEL_CONFIG_CARRIED_TAG as CARRIED_TAG
+from assets.record_names import MODEL_CONFIG_FROM_TAG as CONFIG_FROM_TAG
 from assets.record_names import MONTHLY_PIPELINE, PARTITION_TAG, TRAIN_AHEAD
 from assets.resources import WarehouseResource
 from assets.schedules import monthly_schedule
@@ -51,33 +53,49 @@ def _month_succeeded(instance: dg.DagsterInstance, month: str) -> dg.RunRequest:
     return train_next_month(context)
 
 
-def test_the_next_months_model_is_trained_with_the_config_of_the_latest_model():
+def test_the_next_months_model_is_trained_with_the_budget_and_seed_of_the_latest_model():
     with dg.instance_for_test() as instance:
         untouched = _month_succeeded(instance, "2020-10-01")
         assert untouched.run_config == {} and CONFIG_FROM_TAG not in untouched.tags, "no model yet: the defaults"
 
-        october = _train(instance, "2020-10-01", {"n_trials": 3, "tuning_rows": 5_000, "retired_option": 7})
-        december = _train(instance, "2020-12-01", {"n_trials": 30})
+        given = {"n_trials": 3, "tuning_rows": 5_000, "promotion_tolerance": 1.0, "retired_option": 7}
+        october = _train(instance, "2020-10-01", given)
+        december = _train(instance, "2020-12-01", {"n_trials": 30, "protected_attributes": ["CODE_GENDER"]})
         request = _month_succeeded(instance, "2020-10-01")
         assert request.partition_key == "2020-11-01"
+        # Not the gate's tolerance (governance, never carried), nor a field this code lacks; not December's,
+        # a later month's.
         assert request.run_config == {
             "ops": {"credit_default_model": {"config": {"n_trials": 3, "tuning_rows": 5_000}}}
         }
         assert request.tags[CONFIG_FROM_TAG] == october
-        # What is carried is a valid config of the job the request launches, the field this code lacks left out.
+        assert request.tags[CARRIED_TAG].endswith("not carried: promotion_tolerance, retired_option")
         assert dg.validate_run_config(defs.resolve_job_def(TRAIN_AHEAD), request.run_config)
-        assert carried_model_config(instance, date(2020, 11, 1)).dropped == ("retired_option",)
 
         later = _month_succeeded(instance, "2020-12-01")
-        assert later.tags[CONFIG_FROM_TAG] == december, "the latest model up to the month, not a later month's"
-        assert later.run_config["ops"]["credit_default_model"]["config"] == {"n_trials": 30}
+        assert later.tags[CONFIG_FROM_TAG] == december, "the latest model up to the month"
+        assert later.run_config["ops"]["credit_default_model"]["config"] == {"n_trials": 30}, (
+            "the protected attributes come from the policy of the day, never from an earlier run"
+        )
 
 
-def test_a_model_recorded_without_a_run_carries_nothing():
+def test_a_config_this_code_refuses_is_not_carried_and_the_run_says_so():
     with dg.instance_for_test() as instance:
-        instance.report_runless_asset_event(dg.AssetMaterialization(CREDIT_DEFAULT_MODEL, partition="2020-10-01"))
-        carried = carried_model_config(instance, date(2020, 10, 1))
+        refused = _train(instance, "2020-10-01", {"n_trials": 3, "tuning_rows": 500})  # an older release allowed it
+        request = _month_succeeded(instance, "2020-10-01")
+    assert request.run_config == {}, "the defaults: a carried config must not fail every run the daemon starts"
+    assert request.tags[CONFIG_FROM_TAG] == refused
+    assert request.tags[CARRIED_TAG].startswith("defaults: n_trials=3, tuning_rows=500 from 2020-10's model is refused")
+
+
+def test_a_model_recorded_without_a_run_leaves_it_to_an_earlier_months_run():
+    with dg.instance_for_test() as instance:
+        instance.report_runless_asset_event(dg.AssetMaterialization(CREDIT_DEFAULT_MODEL, partition="2020-11-01"))
+        carried = carried_model_config(instance, date(2020, 11, 1))
         assert carried.config == {} and carried.run_config() == {} and carried.tags() == {}
+        october = _train(instance, "2020-10-01", {"seed": 9})
+        carried = carried_model_config(instance, date(2020, 11, 1))
+    assert carried.config == {"seed": 9} and carried.from_run == october
 
 
 def test_the_schedule_trains_a_month_with_the_latest_models_config(tmp_path):

@@ -68,7 +68,7 @@ def trained_for(registry_warehouse, trained_once):
         trained, shown = trained_once(month, blind, without)
         card = save_model(trained, month, f"rows-{month}-{blind}-{without}", QUICK, registry_warehouse.models)
         validation_rows = shown.set_index(ID_COLUMN).loc[trained.validation[ID_COLUMN]].reset_index()
-        return card, validation_rows, trained.validation["probability"].to_numpy()
+        return card, validation_rows, trained.validation["probability"].to_numpy(copy=True)  # cache untouched
 
     return stored
 

@@ -4,7 +4,7 @@ One server for the module, started the way `make ui` starts it, on a copy of a d
 where October is published and November's model was trained ahead (the shared fixture). Dropping
 November's file into the inbox must give exactly one successful run, which trains nothing, its
 outbox file and its notification, then December's model trained ahead by the daemon before
-December's file exists, with the config November's model was given; a bad file only a rejection;
+December's file exists, with the budget November's model was given; a bad file only a rejection;
 an online decision logged before is loaded by the month's run. Then the month's BI copy is
 launched again through GraphQL, as the launchpad does, and must succeed. (The sensor's order and
 once-only rules over many months, and a first month that trains its model, are tested in
@@ -27,9 +27,9 @@ from pathlib import Path
 
 import pytest
 
-from assets.carried_model_config import CONFIG_FROM_TAG
 from assets.dagster_instance import INSTANCE_CONFIG
 from assets.dbt_project import SETUP_TARGET
+from assets.record_names import MODEL_CONFIG_CARRIED_TAG, MODEL_CONFIG_FROM_TAG
 from assets.sensors import CLI_SOURCE_TAG
 from ml.model_store import latest_card
 from tests.system.conftest import QUICK_MODEL_CONFIG, copy_of, free_port
@@ -288,9 +288,11 @@ def test_a_month_file_in_the_inbox_gives_one_run_then_the_next_months_model(
     )
     [training] = [run for run in runs if run["jobName"] == "train_ahead"]
     assert training["partition"] == NEXT_MONTH, "the daemon trains the next month's model, once"
-    # As November's was: the config its run gave, carried to the run no person launched.
-    carried_from = {tag["key"]: tag["value"] for tag in training["tags"]}[CONFIG_FROM_TAG]
-    assert carried_from == november_model.models[date.fromisoformat(MONTH)]
+    # With November's budget (the run that trained it gave one), carried to the run no person launched;
+    # not its gate's tolerance, set to reject November's model.
+    tags = {tag["key"]: tag["value"] for tag in training["tags"]}
+    assert tags[MODEL_CONFIG_FROM_TAG] == november_model.models[date.fromisoformat(MONTH)]
+    assert tags[MODEL_CONFIG_CARRIED_TAG].endswith("not carried: promotion_tolerance")
     december = latest_card(paths.models, date.fromisoformat(NEXT_MONTH)).training_config
     assert {name: december[name] for name in QUICK_MODEL_CONFIG} == QUICK_MODEL_CONFIG
     assert sorted(path.name for path in paths.outbox.glob("pred_*.csv")) == ["pred_20201001.csv", "pred_20201101.csv"]

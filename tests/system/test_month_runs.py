@@ -22,7 +22,7 @@ from assets.definitions import ALL_ASSETS, defs
 from assets.engines import DuckDBEngine
 from assets.month_runs import data_directory_config, run_month, train_month_ahead
 from assets.partitions import partition_key, partition_month
-from assets.record_names import MONTHLY_PIPELINE, SCORE_MONTH
+from assets.record_names import MODEL_CONFIG_FROM_TAG, MONTHLY_PIPELINE, SCORE_MONTH
 from assets.resources import WarehouseResource, default_resources
 from tests.system.conftest import NOVEMBER, OCTOBER, RecordedRun, copy_of, quick_model, recorded_run, succeeded
 from warehouse.database import connect
@@ -154,6 +154,9 @@ def test_two_months_end_to_end_then_the_same_month_again(two_months_run, tmp_pat
     assert {"training_set", "credit_default_model"} <= first.steps
     assert not {"training_set", "credit_default_model"} & second.steps
     assert trained_ahead.steps == {"training_set", "credit_default_model"}
+    with dagster_instance(data_dir) as instance:
+        carried = instance.get_run_by_id(trained_ahead.run_id).tags
+    assert carried[MODEL_CONFIG_FROM_TAG] == first.run_id, "trained with October's budget, under its own run config"
     assert metadata(first, "monthly_predictions")["model_step_in_this_run"] is True
     assert metadata(second, "monthly_predictions")["model_step_in_this_run"] is False
     assert first_materialisation(data_dir, "credit_default_model", november) < first_materialisation(
