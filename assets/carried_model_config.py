@@ -21,11 +21,11 @@ from assets.asset_keys import CREDIT_DEFAULT_MODEL
 from assets.model_readiness import latest_materialisation
 from assets.model_training import ModelConfig
 from assets.partitions import partition_month
+from assets.record_names import CREDIT_DEFAULT_MODEL as MODEL_STEP
 from assets.record_names import MODEL_CONFIG_CARRIED_TAG, MODEL_CONFIG_FROM_TAG
 from warehouse.ingestion.delivery_names import DeliveryNameError
 
 CARRIED_FIELDS = ("n_trials", "timeout_seconds", "tuning_rows", "seed")
-MODEL_STEP = CREDIT_DEFAULT_MODEL.path[-1]
 
 
 @dataclass(frozen=True)
