@@ -123,9 +123,12 @@ def dagster_dev(november_model, tmp_path_factory):
         _wait_until(loaded, STARTUP_SECONDS, "the webserver to load the code", log)
         # dagster-dbt parses the project again under `dagster dev`: into the data directory, never
         # over the checkout's manifest, which other processes read meanwhile.
-        assert (paths.dbt_target / "dev" / "manifest.json").exists()
+        dev_manifest = paths.dbt_target / "dev" / "manifest.json"
+        parsed = dev_manifest.stat().st_mtime_ns
         yield server, paths, log
         assert (SETUP_TARGET / "manifest.json").stat().st_mtime_ns == setup_manifest, "the checkout's was rewritten"
+        # The runs' processes loaded the definitions too, and read the manifest the code server parsed.
+        assert dev_manifest.stat().st_mtime_ns == parsed, "a run parsed the project again, with nothing edited"
     finally:
         _stop(process, log, port)
 
