@@ -17,6 +17,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from assets.command_line.main import main
+from tests.system.write_predictions import write_predictions
 from warehouse.database import connect
 from warehouse.ingestion.loader import file_sha256, load_delivery
 from warehouse.paths import PROJECT_ROOT, DataPaths
@@ -77,7 +79,7 @@ def history_state(paths: DataPaths) -> tuple:
     [("checking", 0.5), ("writing", 0.4), ("writing", 1.2)],
 )
 def test_a_load_killed_at_any_moment_leaves_the_old_version_whole_and_a_rerun_succeeds(
-    big_history, tmp_path, marker, delay
+    big_history, tmp_path, monkeypatch, marker, delay
 ):
     first, full = big_history
     paths = DataPaths(tmp_path / "data").create()
@@ -93,14 +95,9 @@ def test_a_load_killed_at_any_moment_leaves_the_old_version_whole_and_a_rerun_su
         pass  # died before its commit: none of the new version is visible
     else:
         assert ledger[-1][0] == new_sha and rows == ledger[-1][1], "a version is either whole or absent"
-    rerun = subprocess.run(
-        [sys.executable, "-m", "assets.command_line.main", "load", str(full)],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "CREDIT_DATA_DIR": str(paths.root)},
-    )
-    assert rerun.returncode == 0, rerun.stderr
+    # The operator's rerun: the same command, in this process (only the killed load needs one of its own).
+    monkeypatch.setenv("CREDIT_DATA_DIR", str(paths.root))
+    assert main(["load", str(full)]) == 0
     rows, ledger = history_state(paths)
     assert ledger[-1][0] == new_sha and rows == ledger[-1][1] > old.rows
     assert not list(paths.quarantine.iterdir()), "a killed load is not a bad file"
@@ -130,15 +127,16 @@ def predictions_of(paths: DataPaths, month: date) -> list[tuple]:
 def test_a_prediction_write_killed_mid_write_shows_the_old_scores_or_the_new_never_a_mix(tmp_path, delay):
     paths = DataPaths(tmp_path / "data").create()
     month = date(2021, 1, 1)
-    writer = ["-m", "tests.system.write_predictions", str(paths.warehouse), "2021-01"]
-    assert subprocess.run([sys.executable, *writer, "1000", "old"], cwd=PROJECT_ROOT).returncode == 0
+    # Only the writer that is killed needs a process of its own; the writes before and after run here.
+    write_predictions(paths.warehouse, month, 1000, "old")
     assert predictions_of(paths, month) == [("old", 1000)]
 
+    writer = ["-m", "tests.system.write_predictions", str(paths.warehouse), "2021-01"]
     killed = kill_after(start([*writer, str(PREDICTION_ROWS), "new"], paths.root), "writing", delay)
 
     state = predictions_of(paths, month)
     assert state in ([("old", 1000)], [("new", PREDICTION_ROWS)])
     if delay == 0.0:
         assert killed and state == [("old", 1000)], "a kill inside the transaction must roll back"
-    assert subprocess.run([sys.executable, *writer, str(PREDICTION_ROWS), "new"], cwd=PROJECT_ROOT).returncode == 0
+    write_predictions(paths.warehouse, month, PREDICTION_ROWS, "new")
     assert predictions_of(paths, month) == [("new", PREDICTION_ROWS)]

@@ -37,11 +37,14 @@ def predictions(month, rows: int, model_version: str) -> pd.DataFrame:
     )
 
 
-if __name__ == "__main__":
-    warehouse, month_text, rows, model_version = sys.argv[1:]
-    month = parse_month(month_text)
-    frame = predictions(month, int(rows), model_version)
-    with connect(Path(warehouse)) as connection:
+def write_predictions(warehouse: Path, month, rows: int, model_version: str) -> None:
+    frame = predictions(month, rows, model_version)
+    with connect(warehouse) as connection:
         print("writing", flush=True)
         replace_month(connection, month, frame)
     print("committed", flush=True)
+
+
+if __name__ == "__main__":
+    warehouse, month_text, rows, model_version = sys.argv[1:]
+    write_predictions(Path(warehouse), parse_month(month_text), int(rows), model_version)
