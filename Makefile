@@ -39,7 +39,7 @@ $(MANIFEST): $(INSTALLED) $(DBT_SOURCES)
 	touch $@
 
 $(SPARK_MANIFEST): $(INSTALLED) $(DBT_SOURCES)
-	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir . --target spark --target-path target/spark
+	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir . --target spark --target-path target/spark --log-path target/spark
 	touch $@
 
 demo: setup
@@ -54,14 +54,15 @@ CORES := $(shell nproc 2>/dev/null || echo 2)
 WORKERS := $(shell echo $$(( $(CORES) + 1 < 4 ? $(CORES) + 1 : 4 )))
 PARALLEL := -n $(WORKERS) --dist loadgroup
 # Before the tests, the two dbt parses and the linters side by side: each parse is one process,
-# and one after another they left a core idle (about 10 s of 75 on CI's 2 cores).
+# and one after another they left a core idle (17.5 s -> 13.5 s on CI's 2 cores). Each parse logs
+# in its own target folder.
 test: $(INSTALLED)
-	$(MAKE) --jobs=3 --output-sync=target setup lint
+	$(MAKE) --jobs=3 setup lint
 	$(BIN)/pytest $(PARALLEL)
 
 # The quick loop while editing: lint and the tests not marked slow.
 check: $(INSTALLED)
-	$(MAKE) --jobs=3 --output-sync=target setup lint
+	$(MAKE) --jobs=3 setup lint
 	$(BIN)/pytest $(PARALLEL) -m "not slow"
 
 # ruff for Python (lint and format), sqlfluff for the dbt SQL; both configured in the repository.

@@ -1,19 +1,19 @@
 """The dbt project that the dbt assets and the dbt resource read.
 
 Its manifest is built before the definitions load: by `make setup` (`dbt parse`) into
-`dbt_project/target`, or under `dagster dev`, which parses again at each load so SQL edits
-show up in the UI, into the data directory's `dbt_target/dev`. Parsed for the engine
+`dbt_project/target`, or under `dagster dev`, which parses again at a load after an edit so SQL
+edits show up in the UI, into the data directory's `dbt_target/dev`. Parsed for the engine
 `$CREDIT_ENGINE` names (`warehouse/engine_setting.py`): on Spark, into `target/spark` and `dev_spark`,
 because a model's config differs by engine (its file format, how drift is made incremental).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from dagster_dbt import DagsterDbtProjectPreparer, DbtProject
 
+from assets.dbt_dev_parse import prepare_when_edited
 from warehouse.engine_setting import DEFAULT_ENGINE, engine_name
 from warehouse.paths import DBT_PROJECT_DIR, DataPaths
 
@@ -39,33 +39,8 @@ def project_target_path() -> Path:
     return SETUP_TARGET if engine == DEFAULT_ENGINE else SETUP_TARGET / engine
 
 
-# What dbt writes or installs under the project, not what its author edits.
-NOT_SOURCES = {"target", "logs", "dbt_packages"}
-
-
-def edited_since(manifest: Path, project_dir: Path = DBT_PROJECT_DIR) -> bool:
-    """Whether a file of the project, or a folder of its files, is as new as the manifest or newer.
-
-    A folder's time changes when a file in it is added or removed. Not the project folder's own:
-    dbt creates its `target` and `logs` there.
-    """
-    if not manifest.exists():
-        return True
-    written = manifest.stat().st_mtime
-    for folder, subfolders, files in os.walk(project_dir):
-        subfolders[:] = [name for name in subfolders if name not in NOT_SOURCES and not name.startswith(".")]
-        entries = files if folder == str(project_dir) else [".", *files]
-        if any(os.stat(os.path.join(folder, name)).st_mtime >= written for name in entries):
-            return True
-    return False
-
-
 dbt_project = DbtProject(
     project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target_path=project_target_path(), target=engine_name()
 )
-# Under `dagster dev`, dagster-dbt parses at every load of the definitions, and each run `dagster dev`
-# launches loads them in a process of its own: every run began with a `dbt parse` (3 to 6 s of CPU) that
-# found nothing new. Parsed only after an edit (a file changed, added or removed), a run reads the
-# manifest its code server parsed, the one the UI shows; an edit is parsed at the next load, as before.
-if DagsterDbtProjectPreparer().using_dagster_dev() and edited_since(dbt_project.manifest_path):
-    dbt_project.prepare_if_dev()
+# Under `dagster dev`, parsed again only after an edit (assets/dbt_dev_parse.py).
+prepare_when_edited(dbt_project)

@@ -19,7 +19,8 @@ import pytest
 from dagster_dbt import DagsterDbtCliRuntimeError, DbtCliInvocation, DbtCliResource
 from dagster_dbt.asset_utils import extract_runtime_selection_from_args, get_updated_cli_invocation_params_for_context
 
-from assets.dbt_project import SETUP_TARGET, edited_since, project_target_path
+from assets.dbt_dev_parse import project_files
+from assets.dbt_project import SETUP_TARGET, project_target_path
 from assets.resources import WarehouseResource, default_resources
 from warehouse.database import connect
 from warehouse.paths import DataPaths
@@ -151,33 +152,27 @@ def test_dagster_dev_parses_the_project_into_the_data_directory_not_the_checkout
     assert project_target_path() == DataPaths(tmp_path).dbt_target / "dev"
 
 
-def test_dagster_dev_parses_the_project_again_only_after_an_edit(tmp_path):
-    """Each run `dagster dev` launches loads the definitions: it reads the manifest unless a file was edited since."""
-    project, manifest = tmp_path / "dbt_project", tmp_path / "data" / "dbt_target" / "dev" / "manifest.json"
-    for path, text in [("dbt_project.yml", "name: p"), ("models/a.sql", "select 1"), ("models/b.sql", "select 2")]:
+def test_dagster_dev_parses_the_project_again_only_when_its_files_are_not_those_last_parsed(tmp_path):
+    """Each run `dagster dev` launches loads the definitions: it parses only if a file was edited, added or removed."""
+    project = tmp_path / "dbt_project"
+    for path in ("dbt_project.yml", "packages.yml", "models/a.sql", "models/b.sql", "models/logs/c.sql"):
         (project / path).parent.mkdir(parents=True, exist_ok=True)
-        (project / path).write_text(text)
-    assert edited_since(manifest, project), "never parsed"
-    manifest.parent.mkdir(parents=True)
-    manifest.write_text("{}")
-    parsed = manifest.stat().st_mtime - 1000  # the parse, long after the last edit
-
-    def at(seconds: float, *paths: Path) -> None:
-        for path in paths:
-            os.utime(path, (seconds, seconds))
-
-    at(parsed, manifest)
-    at(parsed - 10, project, project / "models", *project.rglob("*"))
-    assert not edited_since(manifest, project)
-    (project / "target").mkdir()  # what dbt writes in the project is not an edit
+        (project / path).write_text("select 1")
+    parsed = project_files(project)  # as recorded before a parse
+    assert parsed == project_files(project)
+    (project / "target").mkdir()  # what dbt writes at the project's top is not the project
     (project / "logs").mkdir()
     (project / "logs" / "dbt.log").write_text("")
-    assert not edited_since(manifest, project)
-    at(parsed + 1, project / "models" / "a.sql")
-    assert edited_since(manifest, project), "a model changed"
-    at(parsed - 10, project / "models" / "a.sql")
-    (project / "models" / "b.sql").unlink()
-    assert edited_since(manifest, project), "a model removed"
+    (project / "models" / ".#a.sql").symlink_to(tmp_path / "nowhere")  # an editor's lock, a link to nothing
+    assert project_files(project) == parsed
+    os.utime(project / "models" / "a.sql", ns=(0, 0))  # saved while the parse ran, or moved in with an old time
+    assert project_files(project) != parsed, "a model changed"
+    for changed in ("models/b.sql", "packages.yml", "models/logs/c.sql"):
+        before = project_files(project)
+        (project / changed).unlink()
+        assert project_files(project) != before, f"{changed} removed"
+    (project / "models" / "d.sql").write_text("select 4")
+    assert "models/d.sql" in project_files(project), "a model added"
 
 
 def test_a_second_data_directory_is_built_from_the_manifest_this_process_parsed(tmp_path, monkeypatch):

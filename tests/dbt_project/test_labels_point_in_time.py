@@ -59,7 +59,7 @@ def outcomes_warehouse(deliveries_dir, tmp_path_factory) -> tuple[DataPaths, dic
         loaded_by_month[month] = [r.delivery.file_name for r in results if r.status != "unchanged"]
     load_delivery(paths.inbox / outcomes_file_name(JANUARY), paths)
     # What a training set reads, and all it is built from, with their tests.
-    command = ["build", "--select", "+fct_application_features", "+fct_application_labels"]
+    command = ["build", "--select", "+fct_application_features", "+fct_application_labels", "+int_labels_known_today"]
     result = run_dbt(command, paths.root, paths.root / "dbt_target")
     assert result.returncode == 0, result.stdout[-3000:]
     facts = {"months": months, "corrected": (corrected_id, corrected_label), "loaded_by_month": loaded_by_month}
