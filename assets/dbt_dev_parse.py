@@ -38,9 +38,10 @@ def project_files(project_dir: Path) -> str:
             path = os.path.join(folder, name)
             try:
                 found = os.stat(path)
-                lines.append(f"{os.path.relpath(path, project_dir)}\t{found.st_size}\t{found.st_mtime_ns}")
+                seen = f"{found.st_size}\t{found.st_mtime_ns}"
             except OSError:  # removed since the walk listed it, or a link to nothing
-                lines.append(f"{os.path.relpath(path, project_dir)}\tmissing")
+                seen = "missing"
+            lines.append(f"{os.path.relpath(path, project_dir)}\t{seen}")
     return "\n".join(lines)
 
 
