@@ -25,13 +25,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from py4j.protocol import Py4JJavaError
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from warehouse.database import connect, raw_column_name, transaction
 from warehouse.ingestion.check_report import DeliveryReport, Problem
-from warehouse.ingestion.contract import COLUMN_TYPES, COLUMNS, INTEGER, KEY, LABEL, TEXT
+from warehouse.ingestion.contract import COLUMN_TYPES, COLUMNS, INTEGER, KEY, LABEL
 from warehouse.ingestion.contract_checks import VALID_TARGETS, check_header, contract_for
 from warehouse.ingestion.delivery_names import Delivery, DeliveryNameError, parse_delivery_name
 from warehouse.ingestion.ledger import is_superseded, loaded_sha256
@@ -39,24 +39,14 @@ from warehouse.ingestion.loader import DeliveryError, DeliveryRejected, LoadResu
 from warehouse.ingestion.quarantine import quarantine
 from warehouse.ingestion.raw_file import read_header
 from warehouse.paths import DataPaths
+from warehouse.spark import contract_sql
+from warehouse.spark.contract_sql import CORRUPT, UNDECODABLE
 from warehouse.spark.tables import SPARK_TYPES, ensure_schema, overwrite_partitions
 
 APPLICATIONS = "raw.applications"
 OUTCOMES = "raw.outcomes"
-CORRUPT = "_malformed_record"
-UNDECODABLE = "_undecodable"
-NUMBER_SUFFIX = "__number_text"
-# The characters of a number as DuckDB's DOUBLE cast reads one, once trimmed (no `_` digit grouping).
-NUMBER_CHARACTERS = "0123456789.eE+-"
-# Unicode's space separators (category Zs: U+0020, a no-break space, U+2000 to U+200A ...), which DuckDB's
-# `trim` strips; trimmed as a set of characters, cheaper than a regular expression on 122 fields a record.
-SPACE_SEPARATORS = " \u00a0\u1680" + "".join(chr(code) for code in range(0x2000, 0x200B)) + "\u202f\u205f\u3000"
-NUMBER_PADDING = "\t\n\x0b\f\r"
-# What an undecodable byte becomes in Spark's reader: refused in any column, as DuckDB refuses the byte.
-REPLACEMENT_CHARACTER = "\ufffd"
 # What only the warehouse can tell: the DuckDB checker judges the file alone.
 ACROSS_DELIVERIES = ("id_already_delivered", "unknown_id", "outcome_too_early")
-LARGEST_WHOLE_NUMBER = 9e15  # as on DuckDB: past it a double no longer holds every whole number
 # A write begun and not (yet) finished, in the load ledger.
 LOADING = "loading"
 
@@ -69,39 +59,9 @@ class SparkLoad:
     warnings: tuple[str, ...] = ()
 
 
-def _text(column: str) -> Column:
-    """A contract field as text, blank meaning missing: trimmed once, as the file is read (`_read`)."""
-    return F.col(column)
-
-
-def _number_text(column: str) -> Column:
-    """The text of a number field as DuckDB's DOUBLE cast reads it (`_read`)."""
-    return F.col(column + NUMBER_SUFFIX)
-
-
-def _invalid(column: str, sql_type: str) -> Column:
-    text = _text(column)
-    if sql_type == TEXT:
-        return text.contains(REPLACEMENT_CHARACTER)
-    number = _number_text(column).cast("double")
-    # Java's parser, under Spark's cast, also reads `1.5d`, `0x1p3` and `Infinity`: those letters
-    # never pass, and what is left to it is a plain decimal, as DuckDB reads it.
-    not_a_number = (
-        number.isNull()
-        | (F.translate(_number_text(column), NUMBER_CHARACTERS, "") != "")
-        | F.isnan(number)
-        | (F.abs(number) == float("inf"))
-    )
-    if sql_type == INTEGER:
-        not_a_number = not_a_number | (number != F.floor(number)) | (F.abs(number) >= LARGEST_WHOLE_NUMBER)
-    return text.isNotNull() & not_a_number
-
-
-def _typed(column: str, sql_type: str) -> Column:
-    if sql_type == TEXT:
-        return _text(column)
-    number = _number_text(column).cast("double")
-    return number.cast("bigint") if sql_type == INTEGER else number
+def _select(spark: SparkSession, sql: str, rows: DataFrame, **parameters) -> DataFrame:
+    """`sql` (contract SQL text, `{rows}` the file's rows) with the contract's parameters and the caller's bound."""
+    return spark.sql(sql, args={**contract_sql.PARAMETERS, **parameters}, rows=rows)
 
 
 def _read(spark: SparkSession, path: Path, header: list[str], contract: dict[str, str]) -> DataFrame:
@@ -109,7 +69,7 @@ def _read(spark: SparkSession, path: Path, header: list[str], contract: dict[str
 
     Fields are read by position (`c1`, `c2` ...), never by the header's own names, which Spark
     would match regardless of case; `_malformed_record` holds a record with the wrong number of
-    fields, `_undecodable` is true where any field, in the contract or not, held a byte that is not UTF-8.
+    fields, `_undecodable` is true where any field held a byte that is not UTF-8 (`contract_sql.read_columns`).
     """
     positions = [f"c{index}" for index in range(1, len(header) + 1)]
     fields = [T.StructField(name, T.StringType()) for name in positions] + [T.StructField(CORRUPT, T.StringType())]
@@ -130,49 +90,39 @@ def _read(spark: SparkSession, path: Path, header: list[str], contract: dict[str
         ignoreTrailingWhiteSpace=False,
         unescapedQuoteHandling="RAISE_ERROR",  # `"ab"c`, which DuckDB refuses too, fails the read
     )
-    undecodable = F.lit(False)
-    for position in positions:
-        undecodable = undecodable | F.coalesce(F.col(position).contains(REPLACEMENT_CHARACTER), F.lit(False))
-    fields = []
-    for name, sql_type in contract.items():
-        if name not in header:
-            continue
-        # As `contract_checks.text_sql`: DuckDB's `trim` strips Unicode space separators (a no-break
-        # space too), where Spark's `trim` strips only U+0020; blank is missing.
-        trimmed = F.trim(F.col(f"c{header.index(name) + 1}"), F.lit(SPACE_SEPARATORS))
-        text = F.when(trimmed != "", trimmed)
-        fields.append(text.alias(name))
-        if sql_type != TEXT:
-            # DuckDB's DOUBLE cast also skips a tab, carriage return or form feed at either end.
-            fields.append(F.trim(text, F.lit(NUMBER_PADDING)).alias(name + NUMBER_SUFFIX))
-    return rows.select(*fields, CORRUPT, undecodable.alias(UNDECODABLE))
+    return _select(spark, f"select {', '.join(contract_sql.read_columns(header, contract))} from {{rows}}", rows)
+
+
+def _count(condition: str) -> str:
+    """The records where `condition` is true, not null (`count_if` wrote it twice into the generated code)."""
+    return f"count(case when {condition} then 1 end)"
 
 
 def _problems(spark: SparkSession, rows: DataFrame, header: list[str], delivery: Delivery) -> tuple[int, list[Problem]]:
     """The file's records, and what keeps the file out (empty when it may be loaded), by the DuckDB checker's names."""
     contract = [name for name in contract_for(delivery).columns if name in header]
-    valid_id = F.when(~_invalid(KEY, INTEGER), _typed(KEY, INTEGER))
-    counts: dict[tuple[str, str | None, str], Column] = {
+    valid_id = contract_sql.valid(KEY, INTEGER)
+    counts: dict[tuple[str, str | None, str], str] = {
         ("malformed_record", None, "records with more or fewer fields than the header (or a quoted line break)"): (
-            F.count(F.col(CORRUPT))
+            f"count({contract_sql.column(CORRUPT)})"
         ),
-        ("missing_id", KEY, f"records without a {KEY}"): F.count(F.when(_text(KEY).isNull(), 1)),
+        ("missing_id", KEY, f"records without a {KEY}"): _count(f"{contract_sql.text(KEY)} is null"),
         # As DuckDB counts them: typed, so `100` and `100.0` are one id; among the values that are ids at all.
-        ("duplicate_id", KEY, f"{KEY} values repeated in the file"): F.count(valid_id) - F.countDistinct(valid_id),
-        ("encoding", None, "records with bytes that are not UTF-8"): F.count(F.when(F.col(UNDECODABLE), 1)),
+        ("duplicate_id", KEY, f"{KEY} values repeated in the file"): f"count({valid_id}) - count(distinct {valid_id})",
+        ("encoding", None, "records with bytes that are not UTF-8"): _count(contract_sql.column(UNDECODABLE)),
     }
     for name in contract:
-        counts["bad_value", name, f"values of {name} the contract refuses"] = F.count(
-            F.when(_invalid(name, COLUMN_TYPES[name]), 1)
+        counts["bad_value", name, f"values of {name} the contract refuses"] = _count(
+            contract_sql.invalid(name, COLUMN_TYPES[name])
         )
     if LABEL in header:
-        target = F.when(~_invalid(LABEL, INTEGER), _typed(LABEL, INTEGER))
-        counts["bad_target", LABEL, f"{LABEL} values other than 0 or 1"] = F.count(
-            F.when(~target.isin(*VALID_TARGETS), 1)
+        valid_targets = ", ".join(str(int(target)) for target in VALID_TARGETS)
+        counts["bad_target", LABEL, f"{LABEL} values other than 0 or 1"] = _count(
+            f"{contract_sql.valid(LABEL, INTEGER)} not in ({valid_targets})"
         )
     if delivery.is_outcomes:
-        counts["missing_target", LABEL, f"outcomes without a {LABEL}"] = F.count(F.when(_text(LABEL).isNull(), 1))
-    records, *found = rows.agg(F.count(F.lit(1)), *counts.values()).first()
+        counts["missing_target", LABEL, f"outcomes without a {LABEL}"] = _count(f"{contract_sql.text(LABEL)} is null")
+    records, *found = _select(spark, f"select count(*), {', '.join(counts.values())} from {{rows}}", rows).first()
     problems = [
         Problem(check, f"{count:,} {what}", column=column)
         for (check, column, what), count in zip(counts, found, strict=True)
@@ -185,18 +135,22 @@ def _problems(spark: SparkSession, rows: DataFrame, header: list[str], delivery:
 
 def _against_the_warehouse(spark: SparkSession, rows: DataFrame, delivery: Delivery) -> list[Problem]:
     """An application id must be new; an outcome's must be an application delivered before the outcome's month."""
-    key = KEY.lower()
-    ids = rows.select(F.when(~_invalid(KEY, INTEGER), _typed(KEY, INTEGER)).alias(key)).where(F.col(key).isNotNull())
-    applications = spark.table(APPLICATIONS)
+    ids = f"select {contract_sql.valid(KEY, INTEGER)} as sk_id_curr from {{rows}}"
+
+    def count(join: str, applications: str, **parameters) -> int:
+        sql = (
+            f"select count(*) from ({ids}) as ids {join} (select sk_id_curr from {APPLICATIONS}{applications})"
+            " using (sk_id_curr) where ids.sk_id_curr is not null"
+        )
+        return _select(spark, sql, rows, **parameters).first()[0]
+
     if not delivery.is_outcomes:
-        earlier = applications.where(F.col("delivery_file") != F.lit(delivery.file_name)).select(key)
-        count = ids.join(earlier, key, "left_semi").count()
-        if not count:
+        earlier = count("left semi join", " where delivery_file <> :delivery_file", delivery_file=delivery.file_name)
+        if not earlier:
             return []
-        return [Problem("id_already_delivered", f"{count:,} ids delivered before, in another file", column=KEY)]
-    unknown = ids.join(applications.select(key), key, "left_anti").count()
-    delivered = applications.where(F.col("application_month") >= F.lit(delivery.month)).select(key)
-    too_early = ids.join(delivered, key, "left_semi").count()
+        return [Problem("id_already_delivered", f"{earlier:,} ids delivered before, in another file", column=KEY)]
+    unknown = count("left anti join", "")
+    too_early = count("left semi join", " where application_month >= :month", month=delivery.month)
     problems = []
     if unknown:
         problems.append(Problem("unknown_id", f"{unknown:,} outcomes for applications never delivered", column=KEY))
@@ -206,26 +160,38 @@ def _against_the_warehouse(spark: SparkSession, rows: DataFrame, delivery: Deliv
     return problems
 
 
-def _timestamp(moment: datetime) -> Column:
-    """A naive UTC time as Spark stores it: its text read in the session's time zone (UTC, `session.py`).
-
-    Not `F.lit(moment)`, which PySpark converts in the time zone of the Python process: the load
-    ledger holds the naive value, and the training step compares the two (`SparkEngine.built_deliveries`).
-    """
-    return F.lit(moment.isoformat(sep=" ", timespec="microseconds")).cast("timestamp")
+# As Spark stores a naive UTC time: its text read in the session's time zone (UTC, `session.py`).
+# Not a Python datetime, which PySpark converts in the time zone of the Python process: the load
+# ledger holds the naive value, and the training step compares the two (`SparkEngine.built_deliveries`).
+LOADED_AT_SQL = "cast(:loaded_at as timestamp) as loaded_at"
 
 
-def _contract_frame(rows: DataFrame, header: list[str], month: date | None, loaded_at: datetime) -> DataFrame:
+def _loaded_at(moment: datetime) -> str:
+    return moment.isoformat(sep=" ", timespec="microseconds")
+
+
+def _contract_frame(
+    spark: SparkSession, rows: DataFrame, header: list[str], delivery: Delivery, loaded_at: datetime
+) -> DataFrame:
     typed = [
-        (_typed(name, sql_type) if name in header else F.lit(None).cast(SPARK_TYPES[sql_type])).alias(
-            raw_column_name(name)
-        )
+        f"{contract_sql.typed(name, sql_type) if name in header else f'cast(null as {SPARK_TYPES[sql_type]})'}"
+        f" as {contract_sql.column(raw_column_name(name))}"
         for name, sql_type in COLUMNS
     ]
-    return rows.select(
-        *typed,
-        F.lit(month).cast("date").alias("application_month"),
-        _timestamp(loaded_at).alias("loaded_at"),
+    sql = f"select {', '.join(typed)}, cast(:month as date) as application_month, {LOADED_AT_SQL},"
+    sql += " :delivery_file as delivery_file from {rows}"
+    return _select(
+        spark, sql, rows, month=delivery.month, loaded_at=_loaded_at(loaded_at), delivery_file=delivery.file_name
+    )
+
+
+def _outcome_frame(spark: SparkSession, rows: DataFrame, delivery: Delivery, loaded_at: datetime) -> DataFrame:
+    sql = (
+        f"select {contract_sql.typed(KEY, INTEGER)} as sk_id_curr, {contract_sql.typed(LABEL, INTEGER)} as target,"
+        f" cast(:month as date) as known_from, {LOADED_AT_SQL}, :delivery_file as delivery_file from {{rows}}"
+    )
+    return _select(
+        spark, sql, rows, month=delivery.month, loaded_at=_loaded_at(loaded_at), delivery_file=delivery.file_name
     )
 
 
@@ -286,22 +252,13 @@ def load_delivery_file(
         loaded_at = loaded_at or datetime.now(UTC).replace(tzinfo=None)
         before_writing()
         if delivery.is_outcomes:
-            table, frame = OUTCOMES, _outcome_frame(rows, delivery.month, loaded_at)
+            table, frame = OUTCOMES, _outcome_frame(spark, rows, delivery, loaded_at)
         else:
-            table, frame = APPLICATIONS, _contract_frame(rows, header.names, delivery.month, loaded_at)
-        overwrite_partitions(spark, frame.withColumn("delivery_file", F.lit(delivery.file_name)), table)
+            table, frame = APPLICATIONS, _contract_frame(spark, rows, header.names, delivery, loaded_at)
+        overwrite_partitions(spark, frame, table)
     finally:
         rows.unpersist()
     return SparkLoad(delivery.file_name, delivery.month, records, tuple(warnings))
-
-
-def _outcome_frame(rows: DataFrame, month: date, loaded_at: datetime) -> DataFrame:
-    return rows.select(
-        _typed(KEY, INTEGER).alias(KEY.lower()),
-        _typed(LABEL, INTEGER).alias(LABEL.lower()),
-        F.lit(month).cast("date").alias("known_from"),
-        _timestamp(loaded_at).alias("loaded_at"),
-    )
 
 
 def _last_attempt(connection, file_name: str) -> str | None:
