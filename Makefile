@@ -34,13 +34,12 @@ $(INSTALLED): pyproject.toml | python-version
 
 # dagster-dbt reads the manifest when the definitions load.
 # Parsed for each engine (CREDIT_ENGINE=spark reads target/spark): a model's config differs by engine.
-# `dbt parse`, which records the files it read: `dagster dev` then starts from this parse (assets/dbt_dev_parse.py).
 $(MANIFEST): $(INSTALLED) $(DBT_SOURCES)
-	$(BIN)/python -m assets.dbt_dev_parse dbt_project/target --quiet --target duckdb
+	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir . --target duckdb
 	touch $@
 
 $(SPARK_MANIFEST): $(INSTALLED) $(DBT_SOURCES)
-	$(BIN)/python -m assets.dbt_dev_parse dbt_project/target/spark --quiet --target spark --log-path dbt_project/target/spark
+	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir . --target spark --target-path target/spark --log-path target/spark
 	touch $@
 
 demo: setup

@@ -6,29 +6,18 @@ that found nothing new. Here a load parses only when the project's files (each o
 and time) or dbt's version differ from those recorded beside the manifest before its last parse:
 an edit, an added or removed file, even one saved while that parse ran. So a run reads the
 manifest its code server parsed, the one the UI shows, and an edit is parsed at the next load.
-
-`make setup` parses through `main` below, which records the same way: a data directory's first
-load under `dagster dev` takes the checkout's manifest when it was parsed from the files there now.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
-import shutil
-import sys
 from importlib.metadata import distributions
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from warehouse.paths import DBT_PROJECT_DIR
-
-if TYPE_CHECKING:
-    from dagster_dbt import DbtProject
+from dagster_dbt import DagsterDbtProjectPreparer, DbtProject
 
 SOURCES_RECORD = "parsed_sources.txt"  # beside the manifest: the files the last parse read
-LOCK = "parsed_sources.lock"
-MANIFEST = "manifest.json"
 # What dbt writes or installs at the project's top, not what its author edits.
 NOT_SOURCES = {"target", "logs", "dbt_packages"}
 
@@ -56,58 +45,17 @@ def project_files(project_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def _same_files(target_path: Path, files: str) -> bool:
-    record = target_path / SOURCES_RECORD
-    return (target_path / MANIFEST).exists() and record.exists() and record.read_text() == files
-
-
-def prepare_when_edited(project: DbtProject, setup_target: Path) -> None:
-    """Under `dagster dev`, parse the project unless the last parse read the files it has now.
-
-    A data directory's first load takes `make setup`'s manifest (`setup_target`) instead, when
-    that parse read the files there are now.
-    """
-    from dagster_dbt import DagsterDbtProjectPreparer  # the import costs seconds; `make setup` needs none
-
+def prepare_when_edited(project: DbtProject) -> None:
+    """Under `dagster dev`, parse the project unless the last parse read the files it has now."""
     if not DagsterDbtProjectPreparer().using_dagster_dev():
         return
-    target = project.manifest_path.parent
-    target.mkdir(parents=True, exist_ok=True)
+    record = project.manifest_path.with_name(SOURCES_RECORD)
+    record.parent.mkdir(parents=True, exist_ok=True)
     # One process at a time checks and parses: another waits here rather than read a manifest half-written.
-    with open(target / LOCK, "w") as lock:
+    with open(record.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         files = project_files(project.project_dir)  # before the parse: a file saved during it differs next time
-        if _same_files(target, files):
+        if project.manifest_path.exists() and record.exists() and record.read_text() == files:
             return
-        if _same_files(setup_target, files):
-            partial = target / f"{MANIFEST}.partial"
-            shutil.copyfile(setup_target / MANIFEST, partial)
-            os.replace(partial, target / MANIFEST)
-        else:
-            project.prepare_if_dev()
-        (target / SOURCES_RECORD).write_text(files)
-
-
-def main(arguments: list[str] | None = None) -> int:
-    """`make setup`'s parse: `python -m assets.dbt_dev_parse TARGET_PATH [dbt parse's options]`.
-
-    dbt parses the project into TARGET_PATH, and the files it read are recorded beside the manifest.
-    """
-    from dbt.cli.main import dbtRunner
-
-    target, *options = sys.argv[1:] if arguments is None else arguments
-    target_path = Path(target).resolve()
-    target_path.mkdir(parents=True, exist_ok=True)
-    with open(target_path / LOCK, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        files = project_files(DBT_PROJECT_DIR)
-        project = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-        parsed = dbtRunner().invoke(["parse", *project, "--target-path", str(target_path), *options])
-        if not parsed.success:
-            return 1
-        (target_path / SOURCES_RECORD).write_text(files)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        project.prepare_if_dev()
+        record.write_text(files)

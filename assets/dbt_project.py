@@ -36,11 +36,6 @@ def project_target_path() -> Path:
     engine = engine_name()
     if DagsterDbtProjectPreparer().using_dagster_dev():
         return DataPaths.from_env().dbt_target / engine_folder("dev", engine)
-    return setup_target_path(engine)
-
-
-def setup_target_path(engine: str) -> Path:
-    """Where `make setup` parses the project for the engine."""
     return SETUP_TARGET if engine == DEFAULT_ENGINE else SETUP_TARGET / engine
 
 
@@ -48,4 +43,4 @@ dbt_project = DbtProject(
     project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target_path=project_target_path(), target=engine_name()
 )
 # Under `dagster dev`, parsed again only after an edit (assets/dbt_dev_parse.py).
-prepare_when_edited(dbt_project, setup_target_path(engine_name()))
+prepare_when_edited(dbt_project)

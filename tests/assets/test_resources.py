@@ -16,10 +16,10 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-from dagster_dbt import DagsterDbtCliRuntimeError, DbtCliInvocation, DbtCliResource, DbtProject
+from dagster_dbt import DagsterDbtCliRuntimeError, DbtCliInvocation, DbtCliResource
 from dagster_dbt.asset_utils import extract_runtime_selection_from_args, get_updated_cli_invocation_params_for_context
 
-from assets.dbt_dev_parse import SOURCES_RECORD, prepare_when_edited, project_files
+from assets.dbt_dev_parse import project_files
 from assets.dbt_project import SETUP_TARGET, project_target_path
 from assets.resources import WarehouseResource, default_resources
 from warehouse.database import connect
@@ -173,34 +173,6 @@ def test_dagster_dev_parses_the_project_again_only_when_its_files_are_not_those_
         assert project_files(project) != before, f"{changed} removed"
     (project / "models" / "d.sql").write_text("select 4")
     assert "models/d.sql" in project_files(project), "a model added"
-
-
-def test_a_data_directorys_first_dagster_dev_load_takes_the_setup_parse_of_the_same_files(tmp_path, monkeypatch):
-    """`make setup` recorded the files it parsed: a new data directory's load copies its manifest, and
-    parses only when the files differ (here a parse fails: the project has no profile)."""
-    monkeypatch.setenv("DAGSTER_IS_DEV_CLI", "1")
-    project_dir = tmp_path / "dbt_project"
-    (project_dir / "models").mkdir(parents=True)
-    (project_dir / "dbt_project.yml").write_text("name: tiny\nprofile: nowhere\nversion: '1.0'\n")
-    (project_dir / "models" / "a.sql").write_text("select 1 as a")
-    setup_target = project_dir / "target"
-    setup_target.mkdir()
-    (setup_target / "manifest.json").write_text('{"parsed": "by make setup"}')
-    (setup_target / SOURCES_RECORD).write_text(project_files(project_dir))
-
-    def load(data_dir: str) -> DbtProject:
-        dev = DbtProject(project_dir=project_dir, profiles_dir=project_dir, target_path=tmp_path / data_dir / "dev")
-        prepare_when_edited(dev, setup_target)
-        return dev
-
-    first = load("first")
-    assert first.manifest_path.read_text() == '{"parsed": "by make setup"}'
-    assert (first.manifest_path.parent / SOURCES_RECORD).read_text() == project_files(project_dir)
-    assert load("first").manifest_path.read_text() == '{"parsed": "by make setup"}', "loaded again: nothing to do"
-    (project_dir / "models" / "a.sql").write_text("select 2 as a")  # edited since the setup's parse
-    with pytest.raises(Exception, match="nowhere|profile"):
-        load("second")
-    assert not (tmp_path / "second" / "dev" / "manifest.json").exists()
 
 
 def test_a_second_data_directory_is_built_from_the_manifest_this_process_parsed(tmp_path, monkeypatch):
