@@ -29,7 +29,7 @@ class UnsafeIdentifierError(ValueError):
 
 
 def quote_identifier(name: str) -> str:
-    if not _PLAIN_IDENTIFIER.match(name):
+    if not _PLAIN_IDENTIFIER.fullmatch(name):  # `$` alone would let a trailing line break through
         raise UnsafeIdentifierError(f"{name!r} is not a plain SQL identifier")
     return f'"{name}"'
 

@@ -166,7 +166,7 @@ def test_a_spark_session_starts_its_jvm_with_the_warehouse_settings_and_a_jvm_th
         **os.environ,
         "CREDIT_ENGINE": "spark",
         "CREDIT_SPARK_DRIVER_MEMORY": "600m",
-        "JAVA_TOOL_OPTIONS": quick_jvm,
+        "JAVA_TOOL_OPTIONS": f"{os.environ.get('JAVA_TOOL_OPTIONS', '')} {quick_jvm}".strip(),
     }
     for name in ("PYSPARK_GATEWAY_PORT", "PYSPARK_GATEWAY_SECRET"):
         environment.pop(name, None)

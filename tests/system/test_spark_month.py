@@ -492,12 +492,21 @@ def test_spark_refuses_a_quote_inside_a_field(spark_month, deliveries_dir, tmp_p
 
 
 def test_padding_reads_as_on_duckdb_and_a_reload_replaces_only_its_own_rows(
-    duckdb_month, spark_month, deliveries_dir, tmp_path
+    duckdb_month, spark_month, deliveries_dir, tmp_path, monkeypatch
 ):
     """A no-break space around text and a tab around a number are padding to DuckDB: so to Spark.
+    What is written is the read that was checked, kept by Spark, not the file read again.
 
     Runs last: it loads December on both engines, after the month's marts were compared.
     """
+    written_from = []
+    contract_frame = delivery_load._contract_frame
+
+    def spied(spark, view, *arguments):
+        written_from.append((view, spark.catalog.isCached(view)))
+        return contract_frame(spark, view, *arguments)
+
+    monkeypatch.setattr(delivery_load, "_contract_frame", spied)
     frame = pd.read_csv(deliveries_dir / "20201201.csv", dtype=str, keep_default_na=False)
     first = int(frame.loc[0, "SK_ID_CURR"])
     frame.loc[0, "NAME_CONTRACT_TYPE"] = "\u00a0Revolving loans\u00a0"
@@ -513,6 +522,8 @@ def test_padding_reads_as_on_duckdb_and_a_reload_replaces_only_its_own_rows(
     shutil.copy(tmp_path / "copy.csv", padded)
     loaded = spark_month.load_delivery(padded)
     assert (loaded.status, loaded.rows) == ("loaded", len(frame))
+    [(view, cached)] = written_from
+    assert cached and not spark_month.session.catalog.tableExists(view), "kept while checked and written, then let go"
     # The same content again is skipped, as on DuckDB: the load ledger is the same table.
     shutil.copy(tmp_path / "copy.csv", padded)
     assert spark_month.load_delivery(padded).status == "unchanged"

@@ -19,6 +19,7 @@ overwritten whole.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -59,9 +60,9 @@ class SparkLoad:
     warnings: tuple[str, ...] = ()
 
 
-def _select(spark: SparkSession, sql: str, rows: DataFrame, **parameters) -> DataFrame:
-    """`sql` (contract SQL text, `{rows}` the file's rows) with the contract's parameters and the caller's bound."""
-    return spark.sql(sql, args={**contract_sql.PARAMETERS, **parameters}, rows=rows)
+def _select(spark: SparkSession, sql: str, **parameters) -> DataFrame:
+    """`sql` (contract SQL text) with the contract's parameters and the caller's bound."""
+    return spark.sql(sql, args={**contract_sql.PARAMETERS, **parameters})
 
 
 def _read(spark: SparkSession, path: Path, header: list[str], contract: dict[str, str]) -> DataFrame:
@@ -90,7 +91,9 @@ def _read(spark: SparkSession, path: Path, header: list[str], contract: dict[str
         ignoreTrailingWhiteSpace=False,
         unescapedQuoteHandling="RAISE_ERROR",  # `"ab"c`, which DuckDB refuses too, fails the read
     )
-    return _select(spark, f"select {', '.join(contract_sql.read_columns(header, contract))} from {{rows}}", rows)
+    # PySpark's `{rows}` names the read for this statement only (a view it drops after): nothing is cached yet.
+    sql = f"select {', '.join(contract_sql.read_columns(header, contract))} from {{rows}}"
+    return spark.sql(sql, args=contract_sql.PARAMETERS, rows=rows)
 
 
 def _count(condition: str) -> str:
@@ -98,8 +101,9 @@ def _count(condition: str) -> str:
     return f"count(case when {condition} then 1 end)"
 
 
-def _problems(spark: SparkSession, rows: DataFrame, header: list[str], delivery: Delivery) -> tuple[int, list[Problem]]:
-    """The file's records, and what keeps the file out (empty when it may be loaded), by the DuckDB checker's names."""
+def _problems(spark: SparkSession, view: str, header: list[str], delivery: Delivery) -> tuple[int, list[Problem]]:
+    """The file's records (the temporary `view` of them), and what keeps the file out (empty when it may be
+    loaded), by the DuckDB checker's names."""
     contract = [name for name in contract_for(delivery).columns if name in header]
     valid_id = contract_sql.valid(KEY, INTEGER)
     counts: dict[tuple[str, str | None, str], str] = {
@@ -122,7 +126,7 @@ def _problems(spark: SparkSession, rows: DataFrame, header: list[str], delivery:
         )
     if delivery.is_outcomes:
         counts["missing_target", LABEL, f"outcomes without a {LABEL}"] = _count(f"{contract_sql.text(LABEL)} is null")
-    records, *found = _select(spark, f"select count(*), {', '.join(counts.values())} from {{rows}}", rows).first()
+    records, *found = _select(spark, f"select count(*), {', '.join(counts.values())} from {view}").first()
     problems = [
         Problem(check, f"{count:,} {what}", column=column)
         for (check, column, what), count in zip(counts, found, strict=True)
@@ -130,19 +134,19 @@ def _problems(spark: SparkSession, rows: DataFrame, header: list[str], delivery:
     ]
     if not records:
         problems.append(Problem("no_rows", "the file has a header but no rows"))
-    return records, problems + _against_the_warehouse(spark, rows, delivery)
+    return records, problems + _against_the_warehouse(spark, view, delivery)
 
 
-def _against_the_warehouse(spark: SparkSession, rows: DataFrame, delivery: Delivery) -> list[Problem]:
+def _against_the_warehouse(spark: SparkSession, view: str, delivery: Delivery) -> list[Problem]:
     """An application id must be new; an outcome's must be an application delivered before the outcome's month."""
-    ids = f"select {contract_sql.valid(KEY, INTEGER)} as sk_id_curr from {{rows}}"
+    ids = f"select {contract_sql.valid(KEY, INTEGER)} as sk_id_curr from {view}"
 
     def count(join: str, applications: str, **parameters) -> int:
         sql = (
             f"select count(*) from ({ids}) as ids {join} (select sk_id_curr from {APPLICATIONS}{applications})"
             " using (sk_id_curr) where ids.sk_id_curr is not null"
         )
-        return _select(spark, sql, rows, **parameters).first()[0]
+        return _select(spark, sql, **parameters).first()[0]
 
     if not delivery.is_outcomes:
         earlier = count("left semi join", " where delivery_file <> :delivery_file", delivery_file=delivery.file_name)
@@ -171,7 +175,7 @@ def _loaded_at(moment: datetime) -> str:
 
 
 def _contract_frame(
-    spark: SparkSession, rows: DataFrame, header: list[str], delivery: Delivery, loaded_at: datetime
+    spark: SparkSession, view: str, header: list[str], delivery: Delivery, loaded_at: datetime
 ) -> DataFrame:
     typed = [
         f"{contract_sql.typed(name, sql_type) if name in header else f'cast(null as {SPARK_TYPES[sql_type]})'}"
@@ -179,20 +183,16 @@ def _contract_frame(
         for name, sql_type in COLUMNS
     ]
     sql = f"select {', '.join(typed)}, cast(:month as date) as application_month, {LOADED_AT_SQL},"
-    sql += " :delivery_file as delivery_file from {rows}"
-    return _select(
-        spark, sql, rows, month=delivery.month, loaded_at=_loaded_at(loaded_at), delivery_file=delivery.file_name
-    )
+    sql += f" :delivery_file as delivery_file from {view}"
+    return _select(spark, sql, month=delivery.month, loaded_at=_loaded_at(loaded_at), delivery_file=delivery.file_name)
 
 
-def _outcome_frame(spark: SparkSession, rows: DataFrame, delivery: Delivery, loaded_at: datetime) -> DataFrame:
+def _outcome_frame(spark: SparkSession, view: str, delivery: Delivery, loaded_at: datetime) -> DataFrame:
     sql = (
         f"select {contract_sql.typed(KEY, INTEGER)} as sk_id_curr, {contract_sql.typed(LABEL, INTEGER)} as target,"
-        f" cast(:month as date) as known_from, {LOADED_AT_SQL}, :delivery_file as delivery_file from {{rows}}"
+        f" cast(:month as date) as known_from, {LOADED_AT_SQL}, :delivery_file as delivery_file from {view}"
     )
-    return _select(
-        spark, sql, rows, month=delivery.month, loaded_at=_loaded_at(loaded_at), delivery_file=delivery.file_name
-    )
+    return _select(spark, sql, month=delivery.month, loaded_at=_loaded_at(loaded_at), delivery_file=delivery.file_name)
 
 
 def _reject(path: Path, problems: list[Problem], quarantine_folder: Path) -> DeliveryRejected:
@@ -239,10 +239,14 @@ def load_delivery_file(
     column_problems, warnings = check_header(header.names, contract_for(delivery))
     if header.problems or column_problems:
         raise _reject(path, header.problems + column_problems, quarantine_folder)
-    rows = _read(spark, path, header.names, contract_for(delivery).columns).cache()  # else read again to write
+    # Checked and written from one read of the file, kept by Spark. Queried by a view's name of its own:
+    # a view PySpark's formatter drops (`spark.sql(..., rows=frame)`) would uncache the rows with it.
+    rows = _read(spark, path, header.names, contract_for(delivery).columns).cache()
+    view = f"delivery_rows_{uuid.uuid4().hex}"
+    rows.createOrReplaceTempView(view)
     try:
         try:
-            records, problems = _problems(spark, rows, header.names, delivery)
+            records, problems = _problems(spark, view, header.names, delivery)
         except Py4JJavaError as error:
             if "TextParsingException" not in str(error):
                 raise
@@ -252,11 +256,12 @@ def load_delivery_file(
         loaded_at = loaded_at or datetime.now(UTC).replace(tzinfo=None)
         before_writing()
         if delivery.is_outcomes:
-            table, frame = OUTCOMES, _outcome_frame(spark, rows, delivery, loaded_at)
+            table, frame = OUTCOMES, _outcome_frame(spark, view, delivery, loaded_at)
         else:
-            table, frame = APPLICATIONS, _contract_frame(spark, rows, header.names, delivery, loaded_at)
+            table, frame = APPLICATIONS, _contract_frame(spark, view, header.names, delivery, loaded_at)
         overwrite_partitions(spark, frame, table)
     finally:
+        spark.catalog.dropTempView(view)
         rows.unpersist()
     return SparkLoad(delivery.file_name, delivery.month, records, tuple(warnings))
 

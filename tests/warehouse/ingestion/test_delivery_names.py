@@ -48,6 +48,6 @@ def test_months_from_the_command_line_and_partition_keys():
 
 def test_identifiers_must_be_plain_names():
     assert quote_identifier("amt_credit") == '"amt_credit"'
-    for bad in ('amt"; drop table x; --', "a b", "1abc", "", "x.y"):
+    for bad in ('amt"; drop table x; --', "a b", "1abc", "", "x.y", "amt_credit\n"):
         with pytest.raises(UnsafeIdentifierError):
             quote_identifier(bad)
