@@ -164,14 +164,21 @@ def _against_the_warehouse(spark: SparkSession, view: str, delivery: Delivery) -
     return problems
 
 
-# As Spark stores a naive UTC time: its text read in the session's time zone (UTC, `session.py`).
-# Not a Python datetime, which PySpark converts in the time zone of the Python process: the load
-# ledger holds the naive value, and the training step compares the two (`SparkEngine.built_deliveries`).
-LOADED_AT_SQL = "cast(:loaded_at as timestamp) as loaded_at"
+def _stamped(
+    spark: SparkSession, columns: str, month_column: str, view: str, delivery: Delivery, loaded_at: datetime
+) -> DataFrame:
+    """The delivery's typed `columns`, with its month (as `month_column`), the load's time and the file's name.
 
-
-def _loaded_at(moment: datetime) -> str:
-    return moment.isoformat(sep=" ", timespec="microseconds")
+    The time goes in as text, read in the session's time zone (UTC, `session.py`): as Spark stores a
+    naive UTC time. A Python datetime would be converted in the time zone of the Python process, and
+    the load ledger holds the naive value, which the training step compares (`SparkEngine.built_deliveries`).
+    """
+    sql = (
+        f"select {columns}, cast(:month as date) as {month_column}, cast(:loaded_at as timestamp) as loaded_at,"
+        f" :delivery_file as delivery_file from {view}"
+    )
+    moment = loaded_at.isoformat(sep=" ", timespec="microseconds")
+    return _select(spark, sql, month=delivery.month, loaded_at=moment, delivery_file=delivery.file_name)
 
 
 def _contract_frame(
@@ -182,17 +189,12 @@ def _contract_frame(
         f" as {contract_sql.column(raw_column_name(name))}"
         for name, sql_type in COLUMNS
     ]
-    sql = f"select {', '.join(typed)}, cast(:month as date) as application_month, {LOADED_AT_SQL},"
-    sql += f" :delivery_file as delivery_file from {view}"
-    return _select(spark, sql, month=delivery.month, loaded_at=_loaded_at(loaded_at), delivery_file=delivery.file_name)
+    return _stamped(spark, ", ".join(typed), "application_month", view, delivery, loaded_at)
 
 
 def _outcome_frame(spark: SparkSession, view: str, delivery: Delivery, loaded_at: datetime) -> DataFrame:
-    sql = (
-        f"select {contract_sql.typed(KEY, INTEGER)} as sk_id_curr, {contract_sql.typed(LABEL, INTEGER)} as target,"
-        f" cast(:month as date) as known_from, {LOADED_AT_SQL}, :delivery_file as delivery_file from {view}"
-    )
-    return _select(spark, sql, month=delivery.month, loaded_at=_loaded_at(loaded_at), delivery_file=delivery.file_name)
+    typed = f"{contract_sql.typed(KEY, INTEGER)} as sk_id_curr, {contract_sql.typed(LABEL, INTEGER)} as target"
+    return _stamped(spark, typed, "known_from", view, delivery, loaded_at)
 
 
 def _reject(path: Path, problems: list[Problem], quarantine_folder: Path) -> DeliveryRejected:
