@@ -354,3 +354,15 @@ def test_a_model_registered_before_feature_baselines_gets_them_or_its_month_says
     check = monitor()
     pd.testing.assert_frame_equal(_query(paths, month_drift, [NOVEMBER]), published)
     assert unmeasured not in check.description
+
+    # A feature the mart holds now as one kind and the model's sample had as another (a column whose type
+    # changed since) is not compared: its bins mean nothing for the other kind. The rest are as published.
+    with connect(paths.warehouse) as connection:
+        connection.execute(
+            "update scoring.feature_baselines set feature_kind = 'numeric' where feature = 'name_housing_type'"
+        )
+        forget_definitions(connection, [DRIFT_MODEL])
+    monitor()
+    without = published[published["subject"] != "name_housing_type"].reset_index(drop=True)
+    assert len(without) == len(published) - 1
+    pd.testing.assert_frame_equal(_query(paths, month_drift, [NOVEMBER]), without)

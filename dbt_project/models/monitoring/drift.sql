@@ -27,6 +27,7 @@
 {%- set excluded = ['sk_id_curr', 'application_month', 'is_history', 'delivery_file', 'loaded_at'] -%}
 {%- set numeric = [] -%}
 {%- set one_hot = [] -%}
+{%- set mart_features = [] -%}
 {%- if execute -%}
     {%- for column in adapter.get_columns_in_relation(ref('fct_application_features')) -%}
         {#- one-hot columns (`column__level`) are measured together, as their categorical column -#}
@@ -34,7 +35,20 @@
             {%- do (one_hot if '__' in column.name else numeric).append(column.name) -%}
         {%- endif -%}
     {%- endfor -%}
+    {%- for column in numeric -%}
+        {%- do mart_features.append((column, 'numeric')) -%}
+    {%- endfor -%}
+    {%- for column in one_hot -%}
+        {%- set feature = (column.split('__')[0], 'categorical') -%}
+        {%- if feature not in mart_features -%}{%- do mart_features.append(feature) -%}{%- endif -%}
+    {%- endfor -%}
 {%- endif -%}
+
+{#- Each CTE below that reads the month's applications is read once where it is used: Spark inlines
+    a CTE at every reference (DuckDB computes one read by several once), so on Spark a chain of
+    references would read the feature mart dozens of times. What can be known without the rows is:
+    the features the mart has now, from its columns; the models whose baselines matter, from the
+    month's predictions. -#}
 
 with
 
@@ -115,6 +129,28 @@ month_totals as (
 
 ),
 
+-- The models that scored the months, from the predictions alone.
+month_models as (
+
+    select distinct predictions.model_version
+    from predictions
+    inner join months on predictions.application_month = months.month
+
+),
+
+-- The features the mart has now, each of its kind: a model's baseline of a feature since dropped,
+-- or of another kind then, is not compared.
+mart_features as (
+
+    select * from (
+        values
+        {% for feature, kind in mart_features -%}
+            ('{{ feature }}', '{{ kind }}'){{ ',' if not loop.last }}
+        {% endfor -%}
+    ) as mart_features (feature, feature_kind)
+
+),
+
 -- The baselines of the models that scored the months, one row per bin.
 baseline_shares as (
 
@@ -125,7 +161,7 @@ baseline_shares as (
         reference_rows,
         {{ positions_and_values('shares', 'position', 'expected_share') }}
     from feature_baselines
-    where version in (select month_totals.model_version from month_totals)
+    where version in (select month_models.model_version from month_models)
 
 ),
 
@@ -136,7 +172,7 @@ baseline_bin_names as (
         feature,
         {{ positions_and_values('bins', 'position', 'bin') }}
     from feature_baselines
-    where version in (select month_totals.model_version from month_totals)
+    where version in (select month_models.model_version from month_models)
 
 ),
 
@@ -292,17 +328,6 @@ month_counts as (
 
 ),
 
--- The features the mart has now: a model's baseline of a feature since dropped is not compared.
-month_features as (
-
-    select distinct
-        month,
-        model_version,
-        feature
-    from month_counts
-
-),
-
 feature_shares as (
 
     select
@@ -316,11 +341,10 @@ feature_shares as (
         coalesce(month_counts.month_count, 0) as month_count
     from baseline_bins
     inner join month_totals on baseline_bins.version = month_totals.model_version
-    inner join month_features
+    inner join mart_features
         on
-            month_totals.month = month_features.month
-            and baseline_bins.version = month_features.model_version
-            and baseline_bins.feature = month_features.feature
+            baseline_bins.feature = mart_features.feature
+            and baseline_bins.feature_kind = mart_features.feature_kind
     left join month_counts
         on
             month_totals.month = month_counts.month
