@@ -20,6 +20,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from warehouse.spark.java_objects import release_finished_queries
+
 # What `dbt --log-format json` prints at its default level: dagster-dbt reads these lines.
 PRINTED_LEVELS = {"info", "warn", "error"}
 # dbt's stdout stays silent (its events reach dagster-dbt through the callback); its log file
@@ -119,6 +121,7 @@ class DbtInThisProcess:
         finally:
             try:
                 _release_the_warehouse()
+                release_finished_queries()
             except Exception as error:
                 self._put_error(f"dbt could not close the warehouse: {error!r}")
                 self.returncode = self.returncode or 2

@@ -44,6 +44,7 @@ from warehouse.month_tables import EVERY_RESULT, checked_tables
 from warehouse.paths import DataPaths
 from warehouse.publishing.bi_copy import REGISTRY_TABLE, DuckDBSource, publish, publish_table
 from warehouse.publishing.predictions_table import replace_month
+from warehouse.spark.java_objects import release_finished_queries, releasing_finished_queries
 
 Progress = Callable[[str], None]
 Gate = Callable[[duckdb.DuckDBPyConnection], None]
@@ -246,6 +247,7 @@ class SparkEngine:
                 " process, which starts a new one (if it ran out of memory, give it more: $CREDIT_SPARK_DRIVER_MEMORY)"
             ) from error
 
+    @releasing_finished_queries
     def load_delivery(self, path: Path, progress: Progress | None = None, skip_superseded: bool = False) -> LoadResult:
         from warehouse.spark.delivery_load import load_delivery
 
@@ -279,12 +281,14 @@ class SparkEngine:
             built.setdefault(file_name, set()).add(datetime.fromisoformat(loaded_at))
         return built
 
+    @releasing_finished_queries
     def write_training_set(self, month: date, path: Path) -> TrainingSetSummary:
         from warehouse.spark.marts import training_row_pieces
 
         pieces = training_row_pieces(self.session, month, self.training_piece_rows)
         return write_training_pieces(pieces, month, path)
 
+    @releasing_finished_queries
     def score_month(
         self,
         month: date,
@@ -318,6 +322,7 @@ class SparkEngine:
         ensure_schema(self.session)
         return [row[0] for row in self.session.sql(SCORED_MODELS_SQL).collect()]
 
+    @releasing_finished_queries
     def publish_registry(self) -> int:
         from warehouse.spark.tables import COPIED_TABLES, replace_copy
 
@@ -326,6 +331,7 @@ class SparkEngine:
         rows = {table: replace_copy(self.session, table, copy) for table, copy in copies.items()}
         return rows["scoring.model_registry"]
 
+    @releasing_finished_queries
     def publish_bi_copy(self, month: date, root: Path) -> dict[str, int]:
         from warehouse.spark.bi_copy import SparkSource
 
@@ -344,6 +350,7 @@ class SparkEngine:
             yield connection
         finally:
             connection.close()
+            release_finished_queries()
 
 
 def warehouse_engine(paths: DataPaths, environment: dict[str, str] | None = None) -> WarehouseEngine:

@@ -19,6 +19,7 @@ tests/assets/test_engine_setting.py's to show.)
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -34,6 +35,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from dbt.cli.main import dbtRunner
+from py4j.java_gateway import JavaObject
 from pyspark import SparkConf, SparkContext
 from pyspark.java_gateway import launch_gateway
 
@@ -348,10 +350,23 @@ def test_spark_scores_the_month_as_duckdb_does(october_run, spark_month):
     assert on_spark["scored_at"].nunique() == 1  # one time for the whole month, as on DuckDB
     # Scoring the month again replaces its rows, as on DuckDB; a month without applications is an error.
     model_text, card = load_model_text(spark_month.paths.models, on_spark["model_version"].iloc[0])
-    assert spark_month.score_month(OCTOBER, model_text, card, DEFAULT_POLICY) == len(on_duckdb)
+    # Once it returns, this process holds none of the Java objects of the scoring's queries (py4j then lets
+    # the JVM free them), even while Python collects no reference cycles by itself.
+    gc.disable()
+    try:
+        before = _java_objects_held()
+        assert spark_month.score_month(OCTOBER, model_text, card, DEFAULT_POLICY) == len(on_duckdb)
+        left = _java_objects_held() - before
+        assert left <= 0, f"the scoring left {left} Java objects held by this process"
+    finally:
+        gc.enable()
     with pytest.raises(ValueError, match="no applications delivered for 2021-03"):
         spark_month.score_month(date(2021, 3, 1), model_text, card, DEFAULT_POLICY)
     assert spark_month.session.table("scoring.predictions").count() == len(on_duckdb)
+
+
+def _java_objects_held() -> int:
+    return sum(isinstance(each, JavaObject) for each in gc.get_objects())
 
 
 class Refused(Exception):
