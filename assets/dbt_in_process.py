@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from warehouse.spark.java_objects import release_finished_queries
+from warehouse.java_objects import release_finished_queries
 
 # What `dbt --log-format json` prints at its default level: dagster-dbt reads these lines.
 PRINTED_LEVELS = {"info", "warn", "error"}
@@ -121,13 +121,15 @@ class DbtInThisProcess:
         finally:
             try:
                 _release_the_warehouse()
-                release_finished_queries()
             except Exception as error:
                 self._put_error(f"dbt could not close the warehouse: {error!r}")
                 self.returncode = self.returncode or 2
             finally:
-                self._lines.put(_FINISHED)
-                _ONE_AT_A_TIME.release()
+                try:
+                    release_finished_queries()  # on Spark: what dbt-spark's queries held in the JVM
+                finally:
+                    self._lines.put(_FINISHED)
+                    _ONE_AT_A_TIME.release()
 
     def _run_dbt(self, arguments: list[str]) -> int:
         from dbt.cli.main import dbtRunner  # dbt's import is the start-up paid once here

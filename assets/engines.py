@@ -40,11 +40,11 @@ from ml.scoring import DecisionPolicy
 from warehouse.database import connect, has_table
 from warehouse.engine_setting import ENGINE_VARIABLE, EngineUnavailable, engine_name, pin_engine
 from warehouse.ingestion.loader import LoadResult, load_delivery
+from warehouse.java_objects import release_finished_queries, releasing_finished_queries
 from warehouse.month_tables import EVERY_RESULT, checked_tables
 from warehouse.paths import DataPaths
 from warehouse.publishing.bi_copy import REGISTRY_TABLE, DuckDBSource, publish, publish_table
 from warehouse.publishing.predictions_table import replace_month
-from warehouse.spark.java_objects import release_finished_queries, releasing_finished_queries
 
 Progress = Callable[[str], None]
 Gate = Callable[[duckdb.DuckDBPyConnection], None]
@@ -345,12 +345,14 @@ class SparkEngine:
     def month_results(self, month: date, tables: Sequence[str] = EVERY_RESULT) -> Iterator[duckdb.DuckDBPyConnection]:
         from warehouse.spark.month_results import month_results
 
-        connection = month_results(self.session, month, tables)
+        try:
+            connection = month_results(self.session, month, tables)  # Spark's part is done when it returns
+        finally:
+            release_finished_queries()
         try:
             yield connection
         finally:
             connection.close()
-            release_finished_queries()
 
 
 def warehouse_engine(paths: DataPaths, environment: dict[str, str] | None = None) -> WarehouseEngine:

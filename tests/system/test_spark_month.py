@@ -352,14 +352,17 @@ def test_spark_scores_the_month_as_duckdb_does(october_run, spark_month):
     model_text, card = load_model_text(spark_month.paths.models, on_spark["model_version"].iloc[0])
     # Once it returns, this process holds none of the Java objects of the scoring's queries (py4j then lets
     # the JVM free them), even while Python collects no reference cycles by itself.
+    collecting = gc.isenabled()
     gc.disable()
     try:
+        gc.collect()  # what earlier queries left: the scoring's own collection must not hide what it keeps
         before = _java_objects_held()
         assert spark_month.score_month(OCTOBER, model_text, card, DEFAULT_POLICY) == len(on_duckdb)
         left = _java_objects_held() - before
         assert left <= 0, f"the scoring left {left} Java objects held by this process"
     finally:
-        gc.enable()
+        if collecting:
+            gc.enable()
     with pytest.raises(ValueError, match="no applications delivered for 2021-03"):
         spark_month.score_month(date(2021, 3, 1), model_text, card, DEFAULT_POLICY)
     assert spark_month.session.table("scoring.predictions").count() == len(on_duckdb)

@@ -142,12 +142,15 @@ month_models as (
 -- or of another kind then, is not compared.
 mart_features as (
 
-    select * from (
+    select
+        listed.feature,
+        listed.feature_kind
+    from (
         values
         {% for feature, kind in mart_features -%}
-            ('{{ feature }}', '{{ kind }}'){{ ',' if not loop.last }}
+            ({{ sql_string(feature) }}, {{ sql_string(kind) }}){{ ',' if not loop.last }}
         {% endfor -%}
-    ) as mart_features (feature, feature_kind)
+    ) as listed (feature, feature_kind)
 
 ),
 

@@ -28,8 +28,9 @@ def release_finished_queries() -> None:
 
     About 0.2 s with dbt, Dagster and PySpark loaded: called once a step or a dbt command has finished, not per query.
     """
-    pyspark = sys.modules.get("pyspark")
-    if pyspark is not None and pyspark.SparkContext._active_spark_context is not None:
+    # Read, never imported: a process on DuckDB alone loads no PySpark for this.
+    context = getattr(getattr(sys.modules.get("pyspark"), "SparkContext", None), "_active_spark_context", None)
+    if context is not None:
         gc.collect()
 
 
