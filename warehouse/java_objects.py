@@ -6,8 +6,8 @@ Dataset PySpark or dbt-spark ran, with its plan, its broadcast hash tables and i
 in a reference cycle, which only Python's cyclic garbage collector frees, and until then the JVM
 keeps the object too. Python collects old cycles rarely: drift builds run one after another in a
 session kept 300 MB of driver heap each after a full collection in the JVM, the heap was near
-full after four, and each build then took several times as long. A larger lender's months would
-run the driver out of memory.
+full after four, and each build then took several times as long: with a larger lender's months,
+a driver short of memory.
 """
 
 from __future__ import annotations
