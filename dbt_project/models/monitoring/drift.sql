@@ -44,11 +44,10 @@
     {%- endfor -%}
 {%- endif -%}
 
-{#- Each CTE below that reads the month's applications is read once where it is used: Spark inlines
-    a CTE at every reference (DuckDB computes one read by several once), so on Spark a chain of
-    references would read the feature mart dozens of times. What can be known without the rows is:
-    the features the mart has now, from its columns; the models whose baselines matter, from the
-    month's predictions. -#}
+{#- Spark computes a CTE again at each reference (DuckDB once), so the month's applications are
+    referenced only by the counts made of them, never by a filter or a list that can come from
+    elsewhere: the features the mart has now come from its columns, the models whose baselines
+    matter from the month's predictions. -#}
 
 with
 
