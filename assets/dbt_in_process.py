@@ -11,6 +11,7 @@ it builds, as they do from a subprocess.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import json
 import os
 import queue
@@ -18,8 +19,11 @@ import subprocess
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as installed_version
 from pathlib import Path
 
+from warehouse.atomic_files import atomic_write
 from warehouse.java_objects import release_finished_queries
 
 # What `dbt --log-format json` prints at its default level: dagster-dbt reads these lines.
@@ -35,6 +39,10 @@ TAKES_A_MANIFEST = {"build", "run", "test", "compile", "seed"}
 # Folders of a dbt project that hold no source: dbt's own output and logs.
 NOT_SOURCE = {"target", "logs", "__pycache__"}
 KEPT_MANIFESTS = 4
+# The packages whose code a parse holds (dbt's parser, the adapters' macros): a new version parses again.
+PARSING_PACKAGES = ("dbt-core", "dbt-adapters", "dbt-duckdb", "dbt-spark")
+KEPT_FILE_SUFFIX = ".manifest"
+KEPT_FILES = 8  # in a folder of kept manifests: each edit of the project writes a new one (~1 MB)
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,16 @@ class KeptManifest:
         manifest.build_flat_graph()  # as dbt does after a parse
         return manifest
 
+    def write(self, path: Path) -> None:
+        """Into `path`, whole or not at all: a line of the environment as JSON, then the packed manifest."""
+        with atomic_write(path) as temporary:
+            temporary.write_bytes(json.dumps(self.environment, sort_keys=True).encode() + b"\n" + self.packed)
+
+    @classmethod
+    def read(cls, path: Path) -> KeptManifest:
+        environment, packed = path.read_bytes().split(b"\n", 1)
+        return cls(packed, json.loads(environment))
+
 
 # The manifests dbt parsed in this process, by what they were parsed from (`_parse_key`).
 #
@@ -88,16 +106,22 @@ class KeptManifest:
 # builds several months or data directories (`credit demo`, the tests) parses once per set of
 # vars instead, and hands dbt the manifest as dbt's programmatic API offers
 # (`dbtRunner(manifest=...)`). An edit to the project changes the key, so it is parsed again.
+#
+# Each new process would still parse once (3 s of CPU; a Dagster run is a process of its own, and
+# a month's run parses twice, with and without `--vars`): so a parse is also kept in a folder
+# beside the project's manifest (`kept_in`), named by its key, and unpacked there in 0.2 s.
 _MANIFESTS: dict[tuple, KeptManifest] = {}
 
 
 class DbtInThisProcess:
     """The parts of `subprocess.Popen` dagster-dbt's `DbtCliInvocation` uses, served by `dbtRunner` in a thread."""
 
-    def __init__(self, arguments: Sequence[str], parse: ParseFlags | None = None):
-        """`parse`: the flags of the parse the command needs, to reuse a manifest parsed before in this process."""
+    def __init__(self, arguments: Sequence[str], parse: ParseFlags | None = None, kept_in: Path | None = None):
+        """`parse`: the flags of the parse the command needs, to reuse a manifest parsed before in this process,
+        or by another process into the folder `kept_in`."""
         arguments = [*arguments, *LOGGING_FLAGS]
         self._parse = parse
+        self._kept_in = kept_in
         self.args = ["dbt", *arguments]  # how dagster-dbt names the command in its logs and errors
         self.returncode: int | None = None
         self._lines: queue.Queue[bytes | None] = queue.Queue()
@@ -159,7 +183,7 @@ class DbtInThisProcess:
         return 0 if result.success else 2 if result.exception is not None else 1
 
     def _parsed_manifest(self, forward):
-        """The manifest for this command's parse: a copy of one parsed earlier in this process, or parsed now.
+        """The manifest for this command's parse: a copy of one parsed before (here or in another process), or a parse.
 
         A build changes the manifest it is given (compiled SQL, injected CTEs), so each build gets
         a copy of the parse, never what another build on another warehouse left in it.
@@ -167,13 +191,14 @@ class DbtInThisProcess:
         from dbt.cli.main import dbtRunner
 
         key = _parse_key(self._parse)
-        kept = _MANIFESTS.get(key)
-        if kept is not None and _same_environment(kept.environment):
+        kept_file = self._kept_file(key)
+        manifest = _kept_manifest(key, kept_file)
+        if manifest is not None:
             # dbt writes manifest.json when the build ends: one that does not end must leave none
             # from another build behind, which the step would take for what this build parsed.
             written = self._parse.target_path / "manifest.json"
             written.unlink(missing_ok=True)
-            return kept.manifest()
+            return manifest
 
         def problems_only(message) -> None:
             # The parse's own progress is not the build's: dagster-dbt reads the build's events.
@@ -186,10 +211,19 @@ class DbtInThisProcess:
             if not self._reported_an_error:
                 self._put_error(f"dbt could not parse the project: {parsed.exception}")
             return _PARSE_FAILED
-        if len(_MANIFESTS) >= KEPT_MANIFESTS:
-            _MANIFESTS.clear()
-        _MANIFESTS[key] = kept = KeptManifest.of(parsed.result)
+        kept = _keep(key, KeptManifest.of(parsed.result))
+        if kept_file is not None:
+            _write_kept(kept, kept_file)
         return kept.manifest()
+
+    def _kept_file(self, key: tuple) -> Path | None:
+        """Where processes keep this parse; none without a folder, or without a target on the command line.
+
+        Without `--target`, profiles.yml chooses it from the environment, which the key does not hold.
+        """
+        if self._kept_in is None or "--target" not in self._parse.what:
+            return None
+        return self._kept_in / (hashlib.sha256(repr(key).encode()).hexdigest() + KEPT_FILE_SUFFIX)
 
     def _put_error(self, text: str) -> None:
         """An error as dbt's JSON log prints one, so dagster-dbt puts it into the step's error."""
@@ -291,7 +325,64 @@ def _parse_key(parse: ParseFlags) -> tuple:
                 files.append((path, status.st_size, status.st_mtime_ns))
     # dbt's own settings from the environment (DBT_TARGET, DBT_PROFILES_DIR ...) choose what it parses too.
     settings = tuple(sorted((name, value) for name, value in os.environ.items() if name.startswith("DBT_")))
-    return parse.what, tuple(files), settings
+    return parse.what, tuple(files), settings, _parsing_packages()
+
+
+def _parsing_packages() -> tuple[tuple[str, str], ...]:
+    versions = []
+    for package in PARSING_PACKAGES:
+        try:
+            versions.append((package, installed_version(package)))
+        except PackageNotFoundError:
+            versions.append((package, "absent"))
+    return tuple(versions)
+
+
+def _kept_manifest(key: tuple, kept_file: Path | None):
+    """A copy of the parse kept in this process, else of one another process kept in `kept_file`.
+
+    None if neither holds one parsed in this environment (`_same_environment`).
+    """
+    kept = _MANIFESTS.get(key)
+    if kept is not None:
+        return kept.manifest() if _same_environment(kept.environment) else None
+    if kept_file is None:
+        return None
+    try:
+        kept = KeptManifest.read(kept_file)
+        if not _same_environment(kept.environment):
+            return None
+        manifest = kept.manifest()
+    except Exception:  # none kept, or one that does not read or unpack (damaged, hand-edited): parsed again
+        return None
+    _keep(key, kept)
+    return manifest
+
+
+def _keep(key: tuple, kept: KeptManifest) -> KeptManifest:
+    if len(_MANIFESTS) >= KEPT_MANIFESTS:
+        _MANIFESTS.clear()
+    _MANIFESTS[key] = kept
+    return kept
+
+
+def _write_kept(kept: KeptManifest, path: Path) -> None:
+    """Keep a parse for other processes, and only the newest few; a folder that cannot be written keeps none."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        kept.write(path)
+        older = sorted(path.parent.glob(f"*{KEPT_FILE_SUFFIX}"), key=_modified, reverse=True)[KEPT_FILES:]
+        for each in older:
+            each.unlink(missing_ok=True)
+    except OSError:  # a read-only checkout: each process parses for itself, as dbt would
+        pass
+
+
+def _modified(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:  # removed by another process keeping its own
+        return 0.0
 
 
 def _same_environment(recorded: dict[str, str]) -> bool:

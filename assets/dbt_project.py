@@ -19,6 +19,7 @@ from warehouse.paths import DBT_PROJECT_DIR, DataPaths
 
 SETUP_TARGET = DBT_PROJECT_DIR / "target"  # where `make setup` parses the project
 PARSE_CACHE = "partial_parse.msgpack"  # dbt's parse cache in a target folder
+KEPT_MANIFESTS_FOLDER = "kept_manifests"  # parses the month's processes share (assets/dbt_in_process.py)
 
 
 def engine_folder(folder: str, engine: str) -> str:

@@ -20,7 +20,7 @@ from dagster_dbt import DagsterDbtCliRuntimeError, DbtCliInvocation, DbtCliResou
 from dagster_dbt.asset_utils import extract_runtime_selection_from_args, get_updated_cli_invocation_params_for_context
 
 from assets.dbt_dev_parse import project_files
-from assets.dbt_project import SETUP_TARGET, project_target_path
+from assets.dbt_project import KEPT_MANIFESTS_FOLDER, SETUP_TARGET, project_target_path
 from assets.resources import WarehouseResource, default_resources
 from warehouse.database import connect
 from warehouse.paths import DataPaths
@@ -197,6 +197,38 @@ def test_a_second_data_directory_is_built_from_the_manifest_this_process_parsed(
                 "select count(*) from duckdb_views() where view_name = 'stg_home_credit__outcomes'"
             ).fetchall() == [(1,)], f"the {name} warehouse has its own view"
     assert commands_logged == [["parse", "run"], ["run"]]
+
+
+def test_a_parse_kept_by_one_process_serves_the_next_and_a_damaged_one_is_parsed_again(tmp_path, monkeypatch):
+    """Each Dagster run is a process of its own: it unpacks the parse an earlier one kept beside the manifest."""
+    from assets import dbt_in_process
+
+    monkeypatch.setenv("CREDIT_DBT_CONNECT_ATTEMPTS", "1")
+    dbt = default_resources()["dbt"]
+    # A --vars no other test passes: the first build parses, whatever ran or was kept before.
+    command = ["run", "--select", "stg_home_credit__outcomes", "--vars", json.dumps({"kept_check": str(tmp_path)})]
+
+    def commands_in_a_new_process(name: str) -> list[str]:
+        monkeypatch.setattr(dbt_in_process, "_MANIFESTS", {})  # what a new process holds: nothing parsed
+        paths = DataPaths(tmp_path / name).create()
+        with connect(paths.warehouse):
+            pass
+        monkeypatch.setenv("CREDIT_DATA_DIR", str(paths.root))
+        invocation = dbt.cli(command, target_path=tmp_path / name / "target")
+        invocation.wait()
+        assert invocation.is_successful()
+        log = (tmp_path / name / "target" / "dbt.log").read_text(encoding="utf-8")
+        return sorted(set(re.findall(r"Command `\w+ (\w+)` succeeded", log)))
+
+    kept_folder = SETUP_TARGET / KEPT_MANIFESTS_FOLDER
+    kept_before = set(kept_folder.glob("*.manifest"))
+    assert commands_in_a_new_process("first") == ["parse", "run"]
+    [kept] = set(kept_folder.glob("*.manifest")) - kept_before
+    assert commands_in_a_new_process("second") == ["run"], "the kept parse, unpacked"
+    kept.write_bytes(kept.read_bytes()[:-100])  # cut short, as no write of the project leaves it
+    assert commands_in_a_new_process("third") == ["parse", "run"], "one that does not unpack is parsed again"
+    assert commands_in_a_new_process("fourth") == ["run"], "and kept again, whole"
+    kept.unlink()
 
 
 def test_a_kept_manifest_is_not_used_after_the_project_or_its_vars_change(tmp_path):
