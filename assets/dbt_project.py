@@ -19,12 +19,20 @@ from warehouse.paths import DBT_PROJECT_DIR, DataPaths
 
 SETUP_TARGET = DBT_PROJECT_DIR / "target"  # where `make setup` parses the project
 PARSE_CACHE = "partial_parse.msgpack"  # dbt's parse cache in a target folder
-KEPT_MANIFESTS_FOLDER = "kept_manifests"  # parses the month's processes share (assets/dbt_in_process.py)
 
 
 def engine_folder(folder: str, engine: str) -> str:
     """A target folder's name for the engine: DuckDB's as it always was, another engine's beside it."""
     return folder if engine == DEFAULT_ENGINE else f"{folder}_{engine}"
+
+
+def kept_manifests_folder(project_dir: Path) -> Path:
+    """Where the processes that run dbt keep its parses of the project for each other (assets/dbt_in_process.py).
+
+    In the checkout's target folder, `dagster dev`'s too: a parse does not depend on where its
+    manifest is written, and each is written whole, under a name of its own.
+    """
+    return Path(project_dir) / "target" / "kept_manifests"
 
 
 def project_target_path() -> Path:

@@ -18,7 +18,7 @@ from packaging.version import Version
 from pydantic import Field
 
 from assets.dbt_in_process import DbtInThisProcess, parse_flags
-from assets.dbt_project import KEPT_MANIFESTS_FOLDER, PARSE_CACHE, dbt_project
+from assets.dbt_project import PARSE_CACHE, dbt_project, kept_manifests_folder
 from assets.engines import WarehouseEngine, warehouse_engine
 from warehouse.database import dbt_connect_attempts, lock_wait_seconds
 from warehouse.engine_setting import ENGINE_VARIABLE, ENGINES, EngineUnavailable, engine_name
@@ -58,8 +58,7 @@ class WarehouseDbtCliResource(DbtCliResource):
         )
         project_dir = Path(selected.dbt_project.project_dir if selected.dbt_project else self.project_dir)
         target = project_dir / (target_path or self._get_unique_target_path(context=context))  # absolute stays so
-        project_target = project_dir / (selected.dbt_project or dbt_project).target_path
-        _start_from_the_parse_cache(project_target, target)
+        _start_from_the_parse_cache(project_dir / (selected.dbt_project or dbt_project).target_path, target)
         flags = ["--project-dir", str(project_dir), "--target-path", str(target), "--log-path", str(target)]
         flags += ["--profiles-dir", self.profiles_dir] if self.profiles_dir else []
         flags += ["--profile", self.profile] if self.profile else []
@@ -69,7 +68,7 @@ class WarehouseDbtCliResource(DbtCliResource):
         # A global flag (--warn-error ...) would have to hold for the parse too: then dbt parses as it will.
         parse = None if self.global_config_flags else parse_flags(dbt_command)
         process = DbtInThisProcess(
-            [*self.global_config_flags, *dbt_command], parse=parse, kept_in=project_target / KEPT_MANIFESTS_FOLDER
+            [*self.global_config_flags, *dbt_command], parse=parse, kept_in=kept_manifests_folder(project_dir)
         )
         # In the run's log before dbt starts, as dagster-dbt logs it: what dbt was asked, vars included.
         dg.get_dagster_logger().info(f"Running dbt command: `{' '.join(process.args)}`.")

@@ -20,10 +20,10 @@ from dagster_dbt import DagsterDbtCliRuntimeError, DbtCliInvocation, DbtCliResou
 from dagster_dbt.asset_utils import extract_runtime_selection_from_args, get_updated_cli_invocation_params_for_context
 
 from assets.dbt_dev_parse import project_files
-from assets.dbt_project import KEPT_MANIFESTS_FOLDER, SETUP_TARGET, project_target_path
+from assets.dbt_project import SETUP_TARGET, kept_manifests_folder, project_target_path
 from assets.resources import WarehouseResource, default_resources
 from warehouse.database import connect
-from warehouse.paths import DataPaths
+from warehouse.paths import DBT_PROJECT_DIR, DataPaths
 
 
 @contextmanager
@@ -220,7 +220,7 @@ def test_a_parse_kept_by_one_process_serves_the_next_and_a_damaged_one_is_parsed
         log = (tmp_path / name / "target" / "dbt.log").read_text(encoding="utf-8")
         return sorted(set(re.findall(r"Command `\w+ (\w+)` succeeded", log)))
 
-    kept_folder = SETUP_TARGET / KEPT_MANIFESTS_FOLDER
+    kept_folder = kept_manifests_folder(DBT_PROJECT_DIR)
     kept_before = set(kept_folder.glob("*.manifest"))
     assert commands_in_a_new_process("first") == ["parse", "run"]
     [kept] = set(kept_folder.glob("*.manifest")) - kept_before
