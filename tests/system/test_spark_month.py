@@ -92,6 +92,12 @@ SMALL_DATA_JVM_OPTIONS = " ".join(
     ]
 )
 
+# Spark writes Java for each query (a stage's code, each expression's) and compiles it, and the JIT then compiles
+# that: on thousands of rows, much of what a query costs. Evaluated as written instead (Spark's own tests hold
+# both ways of evaluating every expression to one result; the product keeps the generated code, worth it at a
+# history's size). Measured on this module alone, twice each way: 272 and 275 s of CPU generated, 252 and 257 s not.
+SMALL_DATA_SQL_SETTINGS = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
+
 
 @pytest.fixture(scope="session")
 def spark_data(deliveries_dir, tmp_path_factory) -> DataPaths:
@@ -107,6 +113,7 @@ def spark_jvm(spark_data) -> dict[str, str]:
     settings = spark_settings(spark_data.root)
     assert settings["spark.driver.extraJavaOptions"].endswith(COMPILE_HUGE_METHODS)
     settings["spark.driver.extraJavaOptions"] += " " + SMALL_DATA_JVM_OPTIONS
+    settings.update(SMALL_DATA_SQL_SETTINGS)  # the month's session, and this process's, read them from the JVM
     gateway = launch_gateway(SparkConf(loadDefaults=False).setAll(list(settings.items())))
     yield {
         "PYSPARK_GATEWAY_PORT": str(gateway.java_parameters.port),
@@ -140,6 +147,7 @@ def spark_month(spark_october, spark_jvm) -> SparkEngine:
     paths, _ = spark_october
     with mock.patch.dict(os.environ, spark_jvm):
         session = spark_session(paths.root)
+    assert {name: session.conf.get(name) for name in SMALL_DATA_SQL_SETTINGS} == SMALL_DATA_SQL_SETTINGS
     # The training set reaches the driver in pieces of 5,000 rows.
     engine = SparkEngine(paths, session, training_piece_rows=5_000)
     yield engine
