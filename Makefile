@@ -37,7 +37,7 @@ $(INSTALLED): pyproject.toml | python-version
 	touch $@
 
 # The versions pyproject.toml names, read by the Python that makes the venv (3.11 and later read TOML).
-LINTERS = $(shell $(PYTHON) -c 'import tomllib; print(" ".join(repr(r) for r in tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["lint"]))')
+LINTERS = $(shell $(PYTHON) -c 'import shlex, tomllib; print(" ".join(shlex.quote(r) for r in tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["lint"]))')
 
 $(LINT_INSTALLED): pyproject.toml | python-version
 	$(PYTHON) -m venv $(LINT_VENV)

@@ -5,25 +5,22 @@ A dbt subprocess pays Python's and dbt's start-up (≈ 2.5 s) at every step, twi
 `subprocess.Popen` (its JSON log lines on stdout, its exit code, an interrupt), so
 `DbtInThisProcess` offers those parts; dagster-dbt then makes the same materialisations and
 asset checks of dbt's events as from the CLI. dbt runs in a thread so the events stream while
-it builds, as they do from a subprocess.
+it builds, as they do from a subprocess. A build starts from a parse kept before, in this process
+or another (assets/dbt_kept_parse.py), when there is one.
 """
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import json
-import os
 import queue
 import subprocess
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as installed_version
 from pathlib import Path
 
-from warehouse.atomic_files import atomic_write
+from assets.dbt_kept_parse import KeptManifest, keep, kept_file, kept_manifest, parse_key
 from warehouse.java_objects import release_finished_queries
 
 # What `dbt --log-format json` prints at its default level: dagster-dbt reads these lines.
@@ -36,13 +33,6 @@ _FINISHED = None
 _ONE_AT_A_TIME = threading.Lock()
 # Commands that take dbt's parsed manifest, and so may be given one parsed before in this process.
 TAKES_A_MANIFEST = {"build", "run", "test", "compile", "seed"}
-# Folders of a dbt project that hold no source: dbt's own output and logs.
-NOT_SOURCE = {"target", "logs", "__pycache__"}
-KEPT_MANIFESTS = 4
-# The packages whose code a parse holds (dbt's parser, the adapters' macros): a new version parses again.
-PARSING_PACKAGES = ("dbt-core", "dbt-adapters", "dbt-duckdb", "dbt-spark")
-KEPT_FILE_SUFFIX = ".manifest"
-KEPT_FILES = 8  # in a folder of kept manifests: each edit of the project writes a new one (~1 MB)
 
 
 @dataclass(frozen=True)
@@ -59,58 +49,6 @@ class ParseFlags:
     @property
     def target_path(self) -> Path:
         return Path(self.where[self.where.index("--target-path") + 1])
-
-
-@dataclass(frozen=True)
-class KeptManifest:
-    """A parsed manifest, packed as dbt packs its own parse cache, and the environment it was parsed in.
-
-    A build changes the manifest it is given (compiled SQL, injected CTEs), so each build
-    unpacks its own. dbt's `Manifest.deepcopy` cannot copy a project with a disabled model.
-    """
-
-    packed: bytes
-    environment: dict[str, str]
-
-    @classmethod
-    def of(cls, manifest) -> KeptManifest:
-        from dbt.parser.manifest import extended_mashumaro_encoder
-
-        return cls(manifest.to_msgpack(extended_mashumaro_encoder), dict(manifest.env_vars))
-
-    def manifest(self):
-        from dbt.contracts.graph.manifest import Manifest
-        from dbt.parser.manifest import extended_mashumuro_decoder
-
-        manifest = Manifest.from_msgpack(self.packed, decoder=extended_mashumuro_decoder)
-        manifest.build_flat_graph()  # as dbt does after a parse
-        return manifest
-
-    def write(self, path: Path) -> None:
-        """Into `path`, whole or not at all: a line of the environment as JSON, then the packed manifest."""
-        with atomic_write(path) as temporary:
-            temporary.write_bytes(json.dumps(self.environment, sort_keys=True).encode() + b"\n" + self.packed)
-
-    @classmethod
-    def read(cls, path: Path) -> KeptManifest:
-        environment, packed = path.read_bytes().split(b"\n", 1)
-        return cls(packed, json.loads(environment))
-
-
-# The manifests dbt parsed in this process, by what they were parsed from (`_parse_key`).
-#
-# dbt's own parse cache (partial_parse.msgpack) is valid for one warehouse path: profiles.yml
-# names the data directory's file, and dbt re-parses the whole project (3 to 5 s of CPU) for
-# every new data directory and for each set of `--vars`, even though neither changes a parsed
-# node (the database is the file's name, `warehouse`, in every data directory). A process that
-# builds several months or data directories (`credit demo`, the tests) parses once per set of
-# vars instead, and hands dbt the manifest as dbt's programmatic API offers
-# (`dbtRunner(manifest=...)`). An edit to the project changes the key, so it is parsed again.
-#
-# Each new process would still parse once (3 s of CPU; a Dagster run is a process of its own, and
-# a month's run parses twice, with and without `--vars`): so a parse is also kept in a folder
-# beside the project's manifest (`kept_in`), named by its key, and unpacked there in 0.2 s.
-_MANIFESTS: dict[tuple, KeptManifest] = {}
 
 
 class DbtInThisProcess:
@@ -190,9 +128,9 @@ class DbtInThisProcess:
         """
         from dbt.cli.main import dbtRunner
 
-        key = _parse_key(self._parse)
-        kept_file = self._kept_file(key)
-        manifest = _kept_manifest(key, kept_file)
+        key = parse_key(self._parse.what)
+        file = kept_file(self._kept_in, key)
+        manifest = kept_manifest(key, file)
         if manifest is not None:
             # dbt writes manifest.json when the build ends: one that does not end must leave none
             # from another build behind, which the step would take for what this build parsed.
@@ -211,19 +149,7 @@ class DbtInThisProcess:
             if not self._reported_an_error:
                 self._put_error(f"dbt could not parse the project: {parsed.exception}")
             return _PARSE_FAILED
-        kept = _keep(key, KeptManifest.of(parsed.result))
-        if kept_file is not None:
-            _write_kept(kept, kept_file)
-        return kept.manifest()
-
-    def _kept_file(self, key: tuple) -> Path | None:
-        """Where processes keep this parse; none without a folder, or without a target on the command line.
-
-        Without `--target`, profiles.yml chooses it from the environment, which the key does not hold.
-        """
-        if self._kept_in is None or "--target" not in self._parse.what:
-            return None
-        return self._kept_in / (hashlib.sha256(repr(key).encode()).hexdigest() + KEPT_FILE_SUFFIX)
+        return keep(key, KeptManifest.of(parsed.result), file).manifest()
 
     def _put_error(self, text: str) -> None:
         """An error as dbt's JSON log prints one, so dagster-dbt puts it into the step's error."""
@@ -304,95 +230,6 @@ def parse_flags(arguments: Sequence[str]) -> ParseFlags | None:
             position = what.index(flag) + 1
             what[position] = str(Path(what[position]).resolve())
     return ParseFlags(tuple(what), tuple(where))
-
-
-def _parse_key(parse: ParseFlags) -> tuple:
-    """What a parse was made from: its flags, each project and profile file as it is now, dbt's settings.
-
-    The profile's text is part of it, not the values it renders from the environment: those name
-    the data directory's warehouse file, which no parsed node holds.
-    """
-    files = []
-    for flag in ("--project-dir", "--profiles-dir"):
-        if flag not in parse.what:
-            continue
-        top = Path(parse.what[parse.what.index(flag) + 1])
-        for folder, subfolders, names in os.walk(top):
-            subfolders[:] = sorted(name for name in subfolders if name not in NOT_SOURCE and not name.startswith("."))
-            for name in sorted(names):
-                path = os.path.join(folder, name)
-                status = os.stat(path)
-                files.append((path, status.st_size, status.st_mtime_ns))
-    # dbt's own settings from the environment (DBT_TARGET, DBT_PROFILES_DIR ...) choose what it parses too.
-    settings = tuple(sorted((name, value) for name, value in os.environ.items() if name.startswith("DBT_")))
-    return parse.what, tuple(files), settings, _parsing_packages()
-
-
-def _parsing_packages() -> tuple[tuple[str, str], ...]:
-    versions = []
-    for package in PARSING_PACKAGES:
-        try:
-            versions.append((package, installed_version(package)))
-        except PackageNotFoundError:
-            versions.append((package, "absent"))
-    return tuple(versions)
-
-
-def _kept_manifest(key: tuple, kept_file: Path | None):
-    """A copy of the parse kept in this process, else of one another process kept in `kept_file`.
-
-    None if neither holds one parsed in this environment (`_same_environment`).
-    """
-    kept = _MANIFESTS.get(key)
-    if kept is not None:
-        return kept.manifest() if _same_environment(kept.environment) else None
-    if kept_file is None:
-        return None
-    try:
-        kept = KeptManifest.read(kept_file)
-        if not _same_environment(kept.environment):
-            return None
-        manifest = kept.manifest()
-    except Exception:  # none kept, or one that does not read or unpack (damaged, hand-edited): parsed again
-        return None
-    _keep(key, kept)
-    return manifest
-
-
-def _keep(key: tuple, kept: KeptManifest) -> KeptManifest:
-    if len(_MANIFESTS) >= KEPT_MANIFESTS:
-        _MANIFESTS.clear()
-    _MANIFESTS[key] = kept
-    return kept
-
-
-def _write_kept(kept: KeptManifest, path: Path) -> None:
-    """Keep a parse for other processes, and only the newest few; a folder that cannot be written keeps none."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        kept.write(path)
-        older = sorted(path.parent.glob(f"*{KEPT_FILE_SUFFIX}"), key=_modified, reverse=True)[KEPT_FILES:]
-        for each in older:
-            each.unlink(missing_ok=True)
-    except OSError:  # a read-only checkout: each process parses for itself, as dbt would
-        pass
-
-
-def _modified(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except FileNotFoundError:  # removed by another process keeping its own
-        return 0.0
-
-
-def _same_environment(recorded: dict[str, str]) -> bool:
-    """Whether each environment variable the project's SQL and YAML read (`env_var`) has the value it was parsed with.
-
-    dbt records them in the manifest, and re-parses itself when one changes; so does this.
-    """
-    from dbt.constants import DEFAULT_ENV_PLACEHOLDER
-
-    return all(os.environ.get(name, DEFAULT_ENV_PLACEHOLDER) == value for name, value in recorded.items())
 
 
 class _Lines:

@@ -26,15 +26,6 @@ def engine_folder(folder: str, engine: str) -> str:
     return folder if engine == DEFAULT_ENGINE else f"{folder}_{engine}"
 
 
-def kept_manifests_folder(project_dir: Path) -> Path:
-    """Where the processes that run dbt keep its parses of the project for each other (assets/dbt_in_process.py).
-
-    In the checkout's target folder, `dagster dev`'s too: a parse does not depend on where its
-    manifest is written, and each is written whole, under a name of its own.
-    """
-    return Path(project_dir) / "target" / "kept_manifests"
-
-
 def project_target_path() -> Path:
     """The checkout's target folder; under `dagster dev`, one of the data directory's own.
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-
 import dagster as dg
 
 from assets.bi_serving import bi_serving
@@ -41,9 +39,3 @@ defs = dg.Definitions(
     # One process, one step at a time: DuckDB allows a single writer.
     executor=dg.in_process_executor,
 )
-
-# What importing the definitions made (the modules of Dagster, dbt, pandas and this project: 360,000 objects)
-# lives as long as the process, so the cyclic collector need not walk it again: a full collection then walks only
-# what came after. On Spark one runs after each step (warehouse/java_objects.py): 0.3-0.5 s each, 0.1-0.2 s so.
-# (Collecting first would free nothing: 3 objects, measured.)
-gc.freeze()

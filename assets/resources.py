@@ -18,7 +18,8 @@ from packaging.version import Version
 from pydantic import Field
 
 from assets.dbt_in_process import DbtInThisProcess, parse_flags
-from assets.dbt_project import PARSE_CACHE, dbt_project, kept_manifests_folder
+from assets.dbt_kept_parse import kept_manifests_folder
+from assets.dbt_project import PARSE_CACHE, dbt_project
 from assets.engines import WarehouseEngine, warehouse_engine
 from warehouse.database import dbt_connect_attempts, lock_wait_seconds
 from warehouse.engine_setting import ENGINE_VARIABLE, ENGINES, EngineUnavailable, engine_name

@@ -24,6 +24,7 @@ os.environ.pop("CREDIT_ENGINE", None)
 import pandas as pd
 import pytest
 
+from assets.dbt_kept_parse import FOLDER_VARIABLE
 from warehouse.database import dbt_connect_attempts, lock_wait_seconds
 from warehouse.ingestion.loader import load_delivery
 from warehouse.paths import DBT_PROJECT_DIR, DataPaths, dbt_executable
@@ -65,6 +66,21 @@ def run_dbt(
         text=True,
         cwd=project_dir,
     )
+
+
+def session_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test session's folder, the same in each of its processes (pytest-xdist's documented way)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kept_dbt_parses(tmp_path_factory) -> Path:
+    """dbt's parses are kept for the session's processes, and its subprocesses, as on CI's fresh clone: never
+    taken from an earlier session's, so each session runs the parse that the first process of a month makes."""
+    folder = session_folder(tmp_path_factory) / "kept_dbt_parses"
+    os.environ[FOLDER_VARIABLE] = str(folder)
+    return folder
 
 
 @pytest.fixture(scope="session")

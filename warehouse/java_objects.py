@@ -26,13 +26,27 @@ def release_finished_queries() -> None:
     """Collect Python's reference cycles when this process drives a Spark JVM: py4j's finalizer thread then
     tells the JVM, within a second, that it may free the Java objects they held.
 
-    0.1 to 0.2 s in a month's process, whose long-lived objects are frozen as the definitions load (0.3 to 0.5 s
-    if not): called once a step or a dbt command has finished, not per query.
+    0.1 to 0.2 s in a month's process (`freeze_what_lives_on`): called once a step or a dbt command has
+    finished, not per query.
     """
     # Read, never imported: a process on DuckDB alone loads no PySpark for this.
     context = getattr(getattr(sys.modules.get("pyspark"), "SparkContext", None), "_active_spark_context", None)
     if context is not None:
         gc.collect()
+
+
+def freeze_what_lives_on() -> None:
+    """Before a process's first Spark session: what it holds then (its modules, Dagster's definitions, dbt)
+    lives as long as the process, so the collections above need not walk it again: 0.1 to 0.2 s each after,
+    0.3 to 0.5 s before (360,000 objects, measured in a month's run).
+
+    Only while no Spark context is active, so no Java object is among what is frozen: a frozen cycle
+    is never collected.
+    """
+    context = getattr(getattr(sys.modules.get("pyspark"), "SparkContext", None), "_active_spark_context", None)
+    if context is None:
+        gc.collect()  # what is garbage now is not frozen with the rest
+        gc.freeze()
 
 
 def releasing_finished_queries(method: Callable[P, R]) -> Callable[P, R]:

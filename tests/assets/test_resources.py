@@ -7,8 +7,10 @@ import inspect
 import json
 import os
 import re
+import shutil
 import signal
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,10 +22,11 @@ from dagster_dbt import DagsterDbtCliRuntimeError, DbtCliInvocation, DbtCliResou
 from dagster_dbt.asset_utils import extract_runtime_selection_from_args, get_updated_cli_invocation_params_for_context
 
 from assets.dbt_dev_parse import project_files
-from assets.dbt_project import SETUP_TARGET, kept_manifests_folder, project_target_path
+from assets.dbt_kept_parse import FOLDER_VARIABLE
+from assets.dbt_project import SETUP_TARGET, project_target_path
 from assets.resources import WarehouseResource, default_resources
 from warehouse.database import connect
-from warehouse.paths import DBT_PROJECT_DIR, DataPaths
+from warehouse.paths import DataPaths
 
 
 @contextmanager
@@ -178,15 +181,17 @@ def test_dagster_dev_parses_the_project_again_only_when_its_files_are_not_those_
 def test_a_second_data_directory_is_built_from_the_manifest_this_process_parsed(tmp_path, monkeypatch):
     """dbt's parse cache names one warehouse path; in one process the project is parsed once for all of them."""
     monkeypatch.setenv("CREDIT_DBT_CONNECT_ATTEMPTS", "1")
+    monkeypatch.setenv(FOLDER_VARIABLE, str(tmp_path / "kept"))  # none kept by another process
     dbt = default_resources()["dbt"]
     commands_logged = []
+    run_id = uuid.uuid4().hex
     for name in ("first", "second"):
         paths = DataPaths(tmp_path / name).create()
         with connect(paths.warehouse):
             pass
         monkeypatch.setenv("CREDIT_DATA_DIR", str(paths.root))
         # A --vars no other test passes: the first build here parses, whatever ran before in this process.
-        command = ["run", "--select", "stg_home_credit__outcomes", "--vars", json.dumps({"reuse_check": str(tmp_path)})]
+        command = ["run", "--select", "stg_home_credit__outcomes", "--vars", json.dumps({"reuse_check": run_id})]
         invocation = dbt.cli(command, target_path=tmp_path / name / "target")
         invocation.wait()
         assert invocation.is_successful()
@@ -201,15 +206,17 @@ def test_a_second_data_directory_is_built_from_the_manifest_this_process_parsed(
 
 def test_a_parse_kept_by_one_process_serves_the_next_and_a_damaged_one_is_parsed_again(tmp_path, monkeypatch):
     """Each Dagster run is a process of its own: it unpacks the parse an earlier one kept beside the manifest."""
-    from assets import dbt_in_process
+    from assets import dbt_kept_parse
 
     monkeypatch.setenv("CREDIT_DBT_CONNECT_ATTEMPTS", "1")
+    kept_folder = tmp_path / "kept"
+    monkeypatch.setenv(FOLDER_VARIABLE, str(kept_folder))
     dbt = default_resources()["dbt"]
-    # A --vars no other test passes: the first build parses, whatever ran or was kept before.
-    command = ["run", "--select", "stg_home_credit__outcomes", "--vars", json.dumps({"kept_check": str(tmp_path)})]
+    # A --vars no other test passes: the first build parses, whatever this process parsed before.
+    command = ["run", "--select", "stg_home_credit__outcomes", "--vars", json.dumps({"kept_check": uuid.uuid4().hex})]
 
     def commands_in_a_new_process(name: str) -> list[str]:
-        monkeypatch.setattr(dbt_in_process, "_MANIFESTS", {})  # what a new process holds: nothing parsed
+        monkeypatch.setattr(dbt_kept_parse, "_IN_MEMORY", {})  # what a new process holds: nothing parsed
         paths = DataPaths(tmp_path / name).create()
         with connect(paths.warehouse):
             pass
@@ -220,19 +227,45 @@ def test_a_parse_kept_by_one_process_serves_the_next_and_a_damaged_one_is_parsed
         log = (tmp_path / name / "target" / "dbt.log").read_text(encoding="utf-8")
         return sorted(set(re.findall(r"Command `\w+ (\w+)` succeeded", log)))
 
-    kept_folder = kept_manifests_folder(DBT_PROJECT_DIR)
-    kept_before = set(kept_folder.glob("*.manifest"))
     assert commands_in_a_new_process("first") == ["parse", "run"]
-    [kept] = set(kept_folder.glob("*.manifest")) - kept_before
+    [kept] = kept_folder.iterdir()
     assert commands_in_a_new_process("second") == ["run"], "the kept parse, unpacked"
     kept.write_bytes(kept.read_bytes()[:-100])  # cut short, as no write of the project leaves it
     assert commands_in_a_new_process("third") == ["parse", "run"], "one that does not unpack is parsed again"
     assert commands_in_a_new_process("fourth") == ["run"], "and kept again, whole"
-    kept.unlink()
+    assert list(kept_folder.iterdir()) == [kept]
+
+
+def test_a_parse_is_kept_on_disk_only_for_a_named_target_and_profile_and_only_in_its_environment(tmp_path, monkeypatch):
+    from assets.dbt_kept_parse import KeptManifest, kept_file, kept_manifest, parse_key
+
+    project = tmp_path / "project"
+    (project / "models").mkdir(parents=True)
+    (project / "models" / "a.sql").write_text("select 1", encoding="utf-8")
+    named = ("--project-dir", str(project), "--profiles-dir", str(project), "--target", "duckdb")
+    assert kept_file(tmp_path, parse_key(named)) is not None
+    assert kept_file(tmp_path, parse_key(named[:4])) is None, "the target chosen by the environment"
+    assert kept_file(tmp_path, parse_key(named[:2] + named[4:])) is None, "a profile found in the working folder"
+    assert kept_file(None, parse_key(named)) is None
+    (project / "models" / ".#a.sql").symlink_to(tmp_path / "nowhere")  # an editor's lock: not the project
+    key = parse_key(named)
+    file = kept_file(tmp_path, key)
+    monkeypatch.setenv("SOME_SETTING", "parsed with this")
+    KeptManifest(b"not unpacked", {"SOME_SETTING": "parsed with something else"}).write(file)
+    assert kept_manifest(key, file) is None, "parsed in another environment: parsed again"
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy, symlinks=True)
+    (copy / "models" / "a.sql").write_text("select 2", encoding="utf-8")
+    os.utime(copy / "models" / "a.sql", ns=((project / "models" / "a.sql").stat().st_mtime_ns,) * 2)
+    moved = parse_key(("--project-dir", str(project), "--profiles-dir", str(project), "--target", "duckdb"))
+    shutil.rmtree(project)
+    copy.rename(project)
+    assert parse_key(named) != moved, "another content at the same size and time"
 
 
 def test_a_kept_manifest_is_not_used_after_the_project_or_its_vars_change(tmp_path):
-    from assets.dbt_in_process import _parse_key, parse_flags
+    from assets.dbt_in_process import parse_flags
+    from assets.dbt_kept_parse import parse_key
 
     project = tmp_path / "project"
     (project / "models").mkdir(parents=True)
@@ -244,14 +277,14 @@ def test_a_kept_manifest_is_not_used_after_the_project_or_its_vars_change(tmp_pa
     there = parse_flags([*build, "--target-path", str(tmp_path / "two")])
     build.extend(["--target-path", str(tmp_path / "three")])
     assert here is not None and there is not None
-    assert _parse_key(here) == _parse_key(there), "the target folder is not what a parse depends on"
+    assert parse_key(here.what) == parse_key(there.what), "the target folder is not what a parse depends on"
     (project / "target" / "manifest.json").write_text("{}", encoding="utf-8")
-    assert _parse_key(here) == _parse_key(there), "nor is dbt's output"
+    assert parse_key(here.what) == parse_key(there.what), "nor is dbt's output"
     with_vars = parse_flags([*build, "--vars", '{"a": 1}'])
-    assert _parse_key(with_vars) != _parse_key(here)
-    before = _parse_key(here)
+    assert parse_key(with_vars.what) != parse_key(here.what)
+    before = parse_key(here.what)
     model.write_text("select 22", encoding="utf-8")
-    assert _parse_key(here) != before, "an edited model is parsed again"
+    assert parse_key(here.what) != before, "an edited model is parsed again"
     # Commands without a manifest, or with a flag it does not know, are never given a kept one.
     assert parse_flags(["parse", "--project-dir", str(project)]) is None
     assert parse_flags([*build, "--no-partial-parse"]) is None
@@ -264,7 +297,7 @@ def test_a_kept_manifest_gives_each_build_its_own_copy_disabled_models_included(
     """Unpacked as dbt unpacks its parse cache: dbt's Manifest.deepcopy fails on a disabled model."""
     from dbt.contracts.graph.manifest import Manifest
 
-    from assets.dbt_in_process import KeptManifest
+    from assets.dbt_kept_parse import KeptManifest
 
     parsed = Manifest(disabled={"model.credit_default.switched_off": []})
     parsed.env_vars["SOME_SETTING"] = "a"

@@ -31,7 +31,7 @@ import pytest
 
 from assets.dagster_instance import dagster_instance
 from assets.month_runs import MonthRun, run_month, train_month_ahead
-from tests.conftest import data_directory_with_deliveries
+from tests.conftest import data_directory_with_deliveries, session_folder
 from warehouse.atomic_files import atomic_write_text
 from warehouse.paths import DataPaths
 
@@ -108,9 +108,7 @@ def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Calla
     that fails says so in the folder, and the others fail at once with its error rather than
     run the same failing month again, one after another.
     """
-    base = tmp_path_factory.getbasetemp()
-    session = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # pytest-xdist's documented way
-    folder = session / "built_once" / name
+    folder = session_folder(tmp_path_factory) / "built_once" / name
     folder.mkdir(parents=True, exist_ok=True)
     record, failure = folder / "runs.json", folder / "failed.txt"
     with (folder / "lock").open("w") as lock:

@@ -17,6 +17,7 @@ from pyspark.errors import PySparkRuntimeError
 from pyspark.sql import SparkSession
 
 from warehouse.engine_setting import SPARK_FOLDER, EngineUnavailable
+from warehouse.java_objects import freeze_what_lives_on
 from warehouse.spark import PANDAS_WARNING
 
 MASTER_VARIABLE = "CREDIT_SPARK_MASTER"
@@ -74,6 +75,7 @@ def spark_session(data_dir: Path, master: str | None = None) -> SparkSession:
     # `$PYSPARK_PYTHON` names the Python its nodes have the project installed in. PySpark reads the
     # variable itself, when the session starts.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    freeze_what_lives_on()  # the first session of the process: nothing of Spark's is frozen
     builder = SparkSession.builder.config(map=spark_settings(data_dir, master)).enableHiveSupport()
     try:
         session = builder.getOrCreate()
