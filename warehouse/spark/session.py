@@ -75,7 +75,7 @@ def spark_session(data_dir: Path, master: str | None = None) -> SparkSession:
     # `$PYSPARK_PYTHON` names the Python its nodes have the project installed in. PySpark reads the
     # variable itself, when the session starts.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    freeze_what_lives_on()  # the first session of the process: nothing of Spark's is frozen
+    freeze_what_lives_on()  # before the process's first session: nothing of Spark's is frozen
     builder = SparkSession.builder.config(map=spark_settings(data_dir, master)).enableHiveSupport()
     try:
         session = builder.getOrCreate()
