@@ -17,31 +17,23 @@ from pathlib import Path
 
 from dagster_dbt import DagsterDbtProjectPreparer, DbtProject
 
+from assets.dbt_kept_parse import project_sources
+
 SOURCES_RECORD = "parsed_sources.txt"  # beside the manifest: the files the last parse read
-# What dbt writes or installs at the project's top, not what its author edits.
-NOT_SOURCES = {"target", "logs", "dbt_packages"}
 
 
 def project_files(project_dir: Path) -> str:
-    """The project's files as a parse reads them, one line each (path, size, time), and dbt's versions.
-
-    Hidden names are left out: an editor's lock and swap files are not the project.
-    """
+    """The project's files as a parse reads them (`project_sources`), one line each (path, size, time), and dbt's
+    versions."""
     names = ((d.metadata["Name"] or "", d.version) for d in distributions())
     lines = sorted(f"{name} {version}" for name, version in names if name.startswith("dbt"))
-    for folder, subfolders, files in os.walk(project_dir):
-        top = Path(folder) == Path(project_dir)
-        subfolders[:] = sorted(
-            name for name in subfolders if not name.startswith(".") and not (top and name in NOT_SOURCES)
-        )
-        for name in sorted(name for name in files if not name.startswith(".")):
-            path = os.path.join(folder, name)
-            try:
-                found = os.stat(path)
-                seen = f"{found.st_size}\t{found.st_mtime_ns}"
-            except OSError:  # removed since the walk listed it, or a link to nothing
-                seen = "missing"
-            lines.append(f"{os.path.relpath(path, project_dir)}\t{seen}")
+    for path in project_sources(project_dir):
+        try:
+            found = os.stat(path)
+            seen = f"{found.st_size}\t{found.st_mtime_ns}"
+        except OSError:  # removed since the walk listed it, or a link to nothing
+            seen = "missing"
+        lines.append(f"{os.path.relpath(path, project_dir)}\t{seen}")
     return "\n".join(lines)
 
 

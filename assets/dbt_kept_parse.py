@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import PackageNotFoundError
@@ -23,8 +24,8 @@ from pathlib import Path
 
 from warehouse.atomic_files import atomic_write
 
-# Folders of a dbt project that hold no source: dbt's own output and logs.
-NOT_SOURCE = {"target", "logs", "__pycache__"}
+# What dbt writes or installs at the project's top, not what its author edits.
+NOT_SOURCES = {"target", "logs", "dbt_packages"}
 # The packages whose code a parse holds or packs (dbt's parser, the adapters' macros, the manifest's
 # format): another version parses again.
 PARSING_PACKAGES = (
@@ -102,20 +103,32 @@ def parse_key(flags: tuple[str, ...]) -> tuple:
     for flag in ("--project-dir", "--profiles-dir"):
         if flag not in flags:
             continue
-        top = Path(flags[flags.index(flag) + 1])
-        for folder, subfolders, names in os.walk(top):
-            subfolders[:] = sorted(name for name in subfolders if name not in NOT_SOURCE and not name.startswith("."))
-            # Hidden names are not the project: an editor's lock is a link to nothing.
-            for name in sorted(name for name in names if not name.startswith(".")):
-                path = os.path.join(folder, name)
-                try:
-                    with open(path, "rb") as file:
-                        files.append((path, hashlib.file_digest(file, "sha256").hexdigest()))
-                except OSError:  # removed since the walk listed it
-                    files.append((path, "missing"))
+        for path in project_sources(Path(flags[flags.index(flag) + 1])):
+            try:
+                with open(path, "rb") as file:
+                    files.append((path, hashlib.file_digest(file, "sha256").hexdigest()))
+            except OSError:  # removed since the walk listed it, or a link to nothing
+                files.append((path, "missing"))
     # dbt's own settings from the environment (DBT_TARGET, DBT_PROFILES_DIR ...) choose what it parses too.
     settings = tuple(sorted((name, value) for name, value in os.environ.items() if name.startswith("DBT_")))
     return flags, tuple(files), settings, _parsing_packages()
+
+
+def project_sources(project_dir: Path) -> Iterator[str]:
+    """The paths of a dbt project's files as a parse reads them, in a stable order.
+
+    Hidden names are left out (an editor's lock and swap files are not the project), and so are
+    compiled Python and what dbt writes or installs at the top (`NOT_SOURCES`).
+    """
+    for folder, subfolders, names in os.walk(project_dir):
+        top = Path(folder) == Path(project_dir)
+        subfolders[:] = sorted(
+            name
+            for name in subfolders
+            if not name.startswith(".") and name != "__pycache__" and not (top and name in NOT_SOURCES)
+        )
+        for name in sorted(name for name in names if not name.startswith(".")):
+            yield os.path.join(folder, name)
 
 
 @cache

@@ -29,9 +29,7 @@ def release_finished_queries() -> None:
     0.1 to 0.2 s in a month's process (`freeze_what_lives_on`): called once a step or a dbt command has
     finished, not per query.
     """
-    # Read, never imported: a process on DuckDB alone loads no PySpark for this.
-    context = getattr(getattr(sys.modules.get("pyspark"), "SparkContext", None), "_active_spark_context", None)
-    if context is not None:
+    if getattr(_spark_context_class(), "_active_spark_context", None) is not None:
         gc.collect()
 
 
@@ -43,10 +41,14 @@ def freeze_what_lives_on() -> None:
     Only before PySpark's first gateway to a JVM in this process, so no Java object is among what is
     frozen (a frozen cycle is never collected), and once.
     """
-    gateway = getattr(getattr(sys.modules.get("pyspark"), "SparkContext", None), "_gateway", None)
-    if gateway is None:
+    if getattr(_spark_context_class(), "_gateway", None) is None:
         gc.collect()  # what is garbage now is not frozen with the rest
         gc.freeze()
+
+
+def _spark_context_class():
+    """PySpark's SparkContext if PySpark is loaded; read, never imported: a process on DuckDB alone loads none."""
+    return getattr(sys.modules.get("pyspark"), "SparkContext", None)
 
 
 def releasing_finished_queries(method: Callable[P, R]) -> Callable[P, R]:
